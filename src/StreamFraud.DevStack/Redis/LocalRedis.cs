@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Garnet;
+
+namespace StreamFraud.DevStack.Redis;
+
+/// <summary>A Redis-protocol server started for tests or the demo.</summary>
+public interface ILocalRedis : IAsyncDisposable
+{
+    /// <summary><c>host:port</c> for StackExchange.Redis.</summary>
+    string Endpoint { get; }
+
+    /// <summary><c>redis-server</c> or <c>garnet</c>.</summary>
+    string Kind { get; }
+}
+
+/// <summary>Free-port and readiness helpers.</summary>
+internal static class Ports
+{
+    /// <summary>A port that was free a moment ago on 127.0.0.1.</summary>
+    public static int Free()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    /// <summary>Sends RESP <c>PING</c> until <c>+PONG</c> or the deadline.</summary>
+    public static async Task<bool> WaitForPongAsync(int port, TimeSpan timeout, Func<bool>? stillAlive = null)
+    {
+        var deadline = Stopwatch.StartNew();
+        var ping = "*1\r\n$4\r\nPING\r\n"u8.ToArray();
+        while (deadline.Elapsed < timeout && (stillAlive?.Invoke() ?? true))
+        {
+            try
+            {
+                using var c = new TcpClient();
+                await c.ConnectAsync(IPAddress.Loopback, port).ConfigureAwait(false);
+                var s = c.GetStream();
+                await s.WriteAsync(ping).ConfigureAwait(false);
+                var buf = new byte[64];
+                using var readTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                var n = await s.ReadAsync(buf, readTimeout.Token).ConfigureAwait(false);
+                if (Encoding.ASCII.GetString(buf, 0, n).StartsWith("+PONG", StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+            {
+                // not listening yet
+            }
+
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+
+        return false;
+    }
+}
+
+/// <summary>
+/// A real <c>redis-server</c> (Debian package <c>redis-server</c>) as a child process on 127.0.0.1, in a temporary
+/// directory, with persistence off. Stopped (and the directory removed) on dispose.
+/// </summary>
+public sealed class RedisServerProcess : ILocalRedis
+{
+    private readonly Process _process;
+    private readonly string _directory;
+    private readonly StringBuilder _output = new();
+
+    private RedisServerProcess(Process process, string directory, int port)
+    {
+        _process = process;
+        _directory = directory;
+        Endpoint = $"127.0.0.1:{port}";
+    }
+
+    /// <inheritdoc />
+    public string Endpoint { get; }
+
+    /// <inheritdoc />
+    public string Kind => "redis-server";
+
+    /// <summary>Finds <c>redis-server</c> on PATH (or in /usr/bin, /usr/local/bin, /usr/sbin); null when absent.</summary>
+    public static string? FindExecutable()
+    {
+        var dirs = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Concat(["/usr/bin", "/usr/local/bin", "/usr/sbin"]);
+        return dirs.Select(d => Path.Combine(d, "redis-server")).FirstOrDefault(File.Exists);
+    }
+
+    /// <summary>Starts redis-server on <paramref name="port"/> (0: a free port) and waits for PING.</summary>
+    /// <exception cref="FileNotFoundException">redis-server is not installed; the message names the package.</exception>
+    public static async Task<RedisServerProcess> StartAsync(int port = 0, TimeSpan? timeout = null)
+    {
+        var exe = FindExecutable() ?? throw new FileNotFoundException(
+            "redis-server was not found on PATH. Install the Debian package: apt-get install redis-server " +
+            "(or use the in-process Garnet server, or point STREAMFRAUD_REDIS at a running Redis).");
+        var actualPort = port == 0 ? Ports.Free() : port;
+        var dir = Directory.CreateTempSubdirectory("streamfraud-redis-").FullName;
+        var psi = new ProcessStartInfo(exe)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = dir,
+        };
+        foreach (var a in new[]
+                 {
+                     "--port", actualPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+                     "--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
+                     "--loglevel", "warning",
+                 })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {exe}.");
+        var server = new RedisServerProcess(process, dir, actualPort);
+        process.OutputDataReceived += (_, e) => server.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => server.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!await Ports.WaitForPongAsync(actualPort, timeout ?? TimeSpan.FromSeconds(15), () => !process.HasExited).ConfigureAwait(false))
+        {
+            var output = server.Output;
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException($"redis-server did not answer PING on 127.0.0.1:{actualPort}. Its output:\n{output}");
+        }
+
+        return server;
+    }
+
+    private string Output
+    {
+        get { lock (_output) { return _output.ToString(); } }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            if (_output.Length < 64 * 1024)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a leftover temp directory is harmless
+        }
+    }
+}
+
+/// <summary>
+/// Microsoft Garnet (a Redis-protocol server) hosted in this process, with Lua scripting enabled and no persistence:
+/// the zero-install Redis of the demo.
+/// </summary>
+public sealed class GarnetHost : ILocalRedis
+{
+    private readonly GarnetServer _server;
+
+    private GarnetHost(GarnetServer server, int port)
+    {
+        _server = server;
+        Endpoint = $"127.0.0.1:{port}";
+    }
+
+    /// <inheritdoc />
+    public string Endpoint { get; }
+
+    /// <inheritdoc />
+    public string Kind => "garnet";
+
+    /// <summary>Starts Garnet on <paramref name="port"/> (0: a free port) and waits for PING.</summary>
+    public static async Task<GarnetHost> StartAsync(int port = 0)
+    {
+        var actualPort = port == 0 ? Ports.Free() : port;
+        GarnetServer server;
+        try
+        {
+            server = new GarnetServer(
+        [
+            "--bind", "127.0.0.1", "--port", actualPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--lua", "--memory", "256m", "--index", "16m", "--logger-level", "Warning",
+        ]);
+        }
+        catch (Garnet.common.GarnetException e)
+        {
+            throw new InvalidOperationException($"Garnet could not start on 127.0.0.1:{actualPort}: {e.Message}", e);
+        }
+
+        server.Start();
+        var host = new GarnetHost(server, actualPort);
+        if (!await Ports.WaitForPongAsync(actualPort, TimeSpan.FromSeconds(15)).ConfigureAwait(false))
+        {
+            await host.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException($"Garnet did not answer PING on 127.0.0.1:{actualPort}.");
+        }
+
+        return host;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        _server.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
