@@ -41,6 +41,9 @@ public sealed record LocalStackOptions
     /// a set variable replaces that embedded piece with the external endpoint (e.g. docker-compose's).
     /// </summary>
     public bool UseEnvironment { get; init; } = true;
+
+    /// <summary>Reads an environment variable (replaceable in tests).</summary>
+    public Func<string, string?> GetEnvironmentVariable { get; init; } = Environment.GetEnvironmentVariable;
 }
 
 /// <summary>
@@ -88,16 +91,17 @@ public sealed class LocalStack : IAsyncDisposable
     public ILocalRedis? Redis { get; }
 
     /// <summary>Reads an endpoint override, ignoring blank values.</summary>
-    public static string? External(string variable) =>
-        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } v && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
+    public static string? External(string variable, Func<string, string?>? getEnvironmentVariable = null) =>
+        (getEnvironmentVariable ?? Environment.GetEnvironmentVariable)(variable) is { } v && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
 
     /// <summary>Starts what is not external; on failure, stops what already started.</summary>
     public static async Task<LocalStack> StartAsync(LocalStackOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new LocalStackOptions();
-        var kafkaExternal = options.UseEnvironment ? External(KafkaVariable) : null;
-        var registryExternal = options.UseEnvironment ? External(RegistryVariable) : null;
-        var redisExternal = options.UseEnvironment ? External(RedisVariable) : null;
+        var env = options.GetEnvironmentVariable;
+        var kafkaExternal = options.UseEnvironment ? External(KafkaVariable, env) : null;
+        var registryExternal = options.UseEnvironment ? External(RegistryVariable, env) : null;
+        var redisExternal = options.UseEnvironment ? External(RedisVariable, env) : null;
 
         MockKafkaCluster? cluster = null;
         InProcessSchemaRegistry? registry = null;
