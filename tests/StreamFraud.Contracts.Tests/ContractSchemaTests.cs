@@ -1,0 +1,173 @@
+using Avro;
+using Avro.Generic;
+using Avro.IO;
+using Avro.Specific;
+using StreamFraud.Contracts;
+
+namespace StreamFraud.Contracts.Tests;
+
+public class ContractSchemaTests
+{
+    public static TheoryData<string, string> Files => new()
+    {
+        { "transaction.avsc", nameof(Transaction) },
+        { "fraud-alert.avsc", nameof(FraudAlert) },
+        { "model-update.avsc", nameof(ModelUpdate) },
+    };
+
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void ClassSchema_EqualsAvscFileInRepository(string file, string className)
+    {
+        var fromFile = Schema.Parse(File.ReadAllText(Path.Combine(RepoRoot(), "schemas", file)));
+        var fromClass = className switch
+        {
+            nameof(Transaction) => Transaction._SCHEMA,
+            nameof(FraudAlert) => FraudAlert._SCHEMA,
+            _ => ModelUpdate._SCHEMA,
+        };
+        Assert.Equal(fromFile.ToString(), fromClass.ToString());
+        Assert.Equal($"StreamFraud.Contracts.{className}", ((RecordSchema)fromClass).Fullname);
+    }
+
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void EveryField_HasADoc(string file, string className)
+    {
+        var schema = (RecordSchema)Schema.Parse(File.ReadAllText(Path.Combine(RepoRoot(), "schemas", file)));
+        Assert.False(string.IsNullOrWhiteSpace(schema.Documentation), className);
+        Assert.All(schema.Fields, f => Assert.False(string.IsNullOrWhiteSpace(f.Documentation), $"{className}.{f.Name}"));
+    }
+
+    [Fact]
+    public void Transaction_EveryField_WritesUnderItsAvroName_AndReadsBack()
+    {
+        var record = new Transaction
+        {
+            TransactionId = "t-1", CardId = "c-2", MerchantId = "m-3", Amount = 42.25, Currency = "EUR", EventTimeMs = 1_767_225_600_123,
+            Mcc = "5411", Country = "DE", Channel = "ecom", Features = [1.5f, -2f], IsFraud = true, FraudScenario = "card_testing",
+        };
+        // Expected values keyed by the Avro field names of the .avsc, written independently of the class's Get/Put.
+        var expected = new Dictionary<string, object?>
+        {
+            ["transaction_id"] = "t-1", ["card_id"] = "c-2", ["merchant_id"] = "m-3", ["amount"] = 42.25, ["currency"] = "EUR",
+            ["event_time"] = new DateTime(2026, 1, 1, 0, 0, 0, 123, DateTimeKind.Utc), ["mcc"] = "5411", ["country"] = "DE",
+            ["channel"] = "ecom", ["features"] = new[] { 1.5f, -2f }, ["is_fraud"] = true, ["fraud_scenario"] = "card_testing",
+        };
+        var generic = ReadGeneric(Write(record), AvroSchemas.Transaction);
+        Assert.Equal(expected.Keys.Order(), AvroSchemas.Transaction.Fields.Select(f => f.Name).Order());
+        foreach (var (name, value) in expected)
+        {
+            var actual = generic[name];
+            if (value is float[] floats)
+            {
+                Assert.Equal(floats, ((IEnumerable<object>)actual).Cast<float>());
+            }
+            else
+            {
+                Assert.Equal(value, actual);
+            }
+        }
+
+        var back = ReadSpecific<Transaction>(Write(record));
+        Assert.Equal(record.ToDomain() with { Features = null }, back.ToDomain() with { Features = null });
+        Assert.Equal(record.Features, back.Features);
+    }
+
+    [Fact]
+    public void Transaction_OptionalFieldsNull_RoundTrip()
+    {
+        var record = new Transaction { TransactionId = "t", CardId = "c", MerchantId = "m", Amount = 0, Currency = "USD", EventTimeMs = 0 };
+        var back = ReadSpecific<Transaction>(Write(record));
+        Assert.Null(back.Mcc);
+        Assert.Null(back.Features);
+        Assert.Null(back.IsFraud);
+        Assert.Equal(record.ToDomain(), back.ToDomain());
+    }
+
+    [Fact]
+    public void FraudAlert_EveryField_WritesUnderItsAvroName_AndReadsBack()
+    {
+        var alert = new FraudAlert
+        {
+            AlertId = "a", TransactionId = "t", CardId = "c", EventTimeMs = 1000, ScoredAtMs = 2000, Score = 0.9, LstmScore = 0.8, XgbScore = 1.0,
+            Threshold = 0.31, ThresholdPolicy = "cost_min", ModelVersion = "v7", WindowHash = "ab", WindowLength = 5, Partition = 3, Offset = 99,
+            TopFeatures = [new FeatureContribution { Name = "amount_log", Value = 7.1, Contribution = 1.25 }],
+            InfluentialTransactionId = "t-0", InfluentialScoreDelta = 0.2,
+        };
+        var generic = ReadGeneric(Write(alert), AvroSchemas.FraudAlert);
+        Assert.Equal("a", generic["alert_id"]);
+        Assert.Equal(DateTime.UnixEpoch.AddSeconds(2), generic["scored_at"]);
+        Assert.Equal(0.31, generic["threshold"]);
+        Assert.Equal("cost_min", generic["threshold_policy"]);
+        Assert.Equal(5, generic["window_length"]);
+        Assert.Equal(3, generic["partition"]);
+        Assert.Equal(99L, generic["offset"]);
+        Assert.Equal("t-0", generic["influential_transaction_id"]);
+        Assert.Equal(0.2, generic["influential_score_delta"]);
+        var top = (GenericRecord)((object[])generic["top_features"])[0];
+        Assert.Equal("amount_log", top["name"]);
+        Assert.Equal(1.25, top["contribution"]);
+
+        var back = ReadSpecific<FraudAlert>(Write(alert));
+        Assert.Equal(alert.ScoredAtMs, back.ScoredAtMs);
+        Assert.Equal(alert.Offset, back.Offset);
+        Assert.Equal(7.1, Assert.Single(back.TopFeatures).Value);
+        Assert.Equal(alert.InfluentialScoreDelta, back.InfluentialScoreDelta);
+    }
+
+    [Fact]
+    public void ModelUpdate_MapsAndOptional_RoundTrip()
+    {
+        var update = new ModelUpdate
+        {
+            ModelName = "card-fraud", Version = "20260101-1", PreviousVersion = null, CreatedAtMs = 5, BundleUri = "registry/20260101-1",
+            ManifestSha256 = "00ff", FeatureSpec = "v1", FeatureSpecHash = "h", DefaultPolicy = "cost_min",
+            Thresholds = new Dictionary<string, double> { ["cost_min"] = 0.3, ["best_f1"] = 0.5 },
+            Metrics = new Dictionary<string, double> { ["test.ensemble.average_precision"] = 0.42 },
+        };
+        var generic = ReadGeneric(Write(update), AvroSchemas.ModelUpdate);
+        Assert.Equal(0.3, ((IDictionary<string, object>)generic["thresholds"])["cost_min"]);
+        Assert.Null(generic["previous_version"]);
+        var back = ReadSpecific<ModelUpdate>(Write(update));
+        Assert.Equal(update.Thresholds, back.Thresholds);
+        Assert.Equal(update.Metrics, back.Metrics);
+        Assert.Null(back.PreviousVersion);
+    }
+
+    [Fact]
+    public void Domain_RoundTripThroughWireRecord_IsIdentity()
+    {
+        var t = new Core.Transaction("t", "c", "m", 1.5, "EUR", 77, "5999", "FR", "pos", [0.5f], false, null);
+        var back = Transaction.FromDomain(t).ToDomain();
+        Assert.Equal(t with { Features = null }, back with { Features = null });
+        Assert.Equal(t.Features, back.Features);
+    }
+
+    private static byte[] Write<T>(T record) where T : ISpecificRecord
+    {
+        using var ms = new MemoryStream();
+        new SpecificDatumWriter<T>(record.Schema).Write(record, new BinaryEncoder(ms));
+        return ms.ToArray();
+    }
+
+    private static T ReadSpecific<T>(byte[] bytes) where T : ISpecificRecord, new()
+    {
+        var schema = new T().Schema;
+        return new SpecificDatumReader<T>(schema, schema).Read(default!, new BinaryDecoder(new MemoryStream(bytes)));
+    }
+
+    private static GenericRecord ReadGeneric(byte[] bytes, Schema schema) =>
+        new GenericDatumReader<GenericRecord>(schema, schema).Read(null!, new BinaryDecoder(new MemoryStream(bytes)));
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "StreamFraud.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new DirectoryNotFoundException("StreamFraud.sln not found above the test binaries");
+    }
+}
