@@ -1,0 +1,199 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace StreamFraud.Scoring.Bundles;
+
+/// <summary>
+/// <c>manifest.json</c> of a model bundle (DESIGN.md "Model bundle and registry"): everything the scorer needs to
+/// decide whether it can serve the bundle and how, written by the trainer.
+/// </summary>
+public sealed record BundleManifest
+{
+    /// <summary>Manifest format version this code reads and writes.</summary>
+    public const int CurrentFormat = 1;
+
+    /// <summary>File name inside a bundle directory.</summary>
+    public const string FileName = "manifest.json";
+
+    /// <summary>Manifest format.</summary>
+    public int Format { get; init; } = CurrentFormat;
+
+    /// <summary>Bundle version: also its directory name under the registry.</summary>
+    public required string Version { get; init; }
+
+    /// <summary>Model family (the key on <c>model-updates</c>).</summary>
+    public string ModelName { get; init; } = "card-fraud";
+
+    /// <summary>When the trainer built it (UTC).</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The feature spec the models were trained on.</summary>
+    public required FeatureSpecRef FeatureSpec { get; init; }
+
+    /// <summary>Steps per window (7).</summary>
+    public int SequenceLength { get; init; } = 7;
+
+    /// <summary>Files of the bundle with their SHA-256, by file name.</summary>
+    public required IReadOnlyDictionary<string, BundleFile> Files { get; init; }
+
+    /// <summary>LSTM ONNX file name.</summary>
+    public string LstmFile { get; init; } = "lstm.onnx";
+
+    /// <summary>XGBoost model file name (XGBoost's JSON format).</summary>
+    public string XgbFile { get; init; } = "xgb.json";
+
+    /// <summary>XGBoost trees to use (best iteration + 1); 0: all.</summary>
+    public int XgbIterations { get; init; }
+
+    /// <summary>Ensemble weights.</summary>
+    public EnsembleWeights Ensemble { get; init; } = new();
+
+    /// <summary>Thresholds chosen on validation.</summary>
+    public required BundleThresholds Thresholds { get; init; }
+
+    /// <summary>Default threshold policy (<c>cost_min</c>).</summary>
+    public string DefaultPolicy { get; init; } = "cost_min";
+
+    /// <summary>Headline metrics by split, model and metric (same shape as report.json's <c>metrics</c>).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>> Metrics { get; init; } =
+        new Dictionary<string, IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>>();
+
+    /// <summary>What the models were trained on.</summary>
+    public TrainingDataInfo? TrainingData { get; init; }
+
+    /// <summary>Windows with the scores the trainer computed, for the scorer's parity check before serving.</summary>
+    public IReadOnlyList<GoldenWindow> GoldenWindows { get; init; } = [];
+
+    /// <summary>JSON options of manifests, reports and <c>current.json</c>: snake_case, NaN allowed, indented.</summary>
+    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DictionaryKeyPolicy = null,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>Reads and validates a manifest file.</summary>
+    /// <exception cref="InvalidDataException">Unreadable JSON, another format version, or missing fields; the message says which.</exception>
+    public static BundleManifest Read(string path)
+    {
+        BundleManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<BundleManifest>(File.ReadAllBytes(path), JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a valid bundle manifest ({e.Message}).", e);
+        }
+
+        if (manifest is null)
+        {
+            throw new InvalidDataException($"{path}: empty manifest.");
+        }
+
+        if (manifest.Format != CurrentFormat)
+        {
+            throw new InvalidDataException($"{path}: manifest format {manifest.Format}; this scorer reads format {CurrentFormat}.");
+        }
+
+        foreach (var required in new[] { manifest.LstmFile, manifest.XgbFile })
+        {
+            if (!manifest.Files.ContainsKey(required))
+            {
+                throw new InvalidDataException($"{path}: '{required}' is not listed under files (with its sha256).");
+            }
+        }
+
+        return manifest;
+    }
+
+    /// <summary>Writes the manifest (UTF-8 JSON).</summary>
+    public void Write(string path) => File.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(this, JsonOptions));
+}
+
+/// <summary>Identity of a feature spec.</summary>
+public sealed record FeatureSpecRef(string Name, int Version, int Dimension, string Hash);
+
+/// <summary>A bundle file's checksum and size.</summary>
+public sealed record BundleFile(string Sha256, long Bytes);
+
+/// <summary>Ensemble weights (sum 1).</summary>
+public sealed record EnsembleWeights(double Lstm = 0.5, double Xgb = 0.5);
+
+/// <summary>Thresholds of the data-driven policies, with the parameters they were chosen for.</summary>
+public sealed record BundleThresholds
+{
+    /// <summary>Threshold maximising F1 on validation.</summary>
+    public required double BestF1 { get; init; }
+
+    /// <summary>Minimum-cost threshold.</summary>
+    public required CostThreshold CostMin { get; init; }
+
+    /// <summary>Highest threshold reaching the target recall.</summary>
+    public required RecallThreshold TargetRecall { get; init; }
+}
+
+/// <summary>Minimum-cost threshold and its costs.</summary>
+public sealed record CostThreshold(double Threshold, double CostFn, double CostFp);
+
+/// <summary>Target-recall threshold and its target.</summary>
+public sealed record RecallThreshold(double Threshold, double Target);
+
+/// <summary>Description of the training data.</summary>
+public sealed record TrainingDataInfo
+{
+    /// <summary>Input file or topic.</summary>
+    public required string Source { get; init; }
+
+    /// <summary>Rows (transactions or .npz rows).</summary>
+    public long Rows { get; init; }
+
+    /// <summary>Fraud rows.</summary>
+    public long Frauds { get; init; }
+
+    /// <summary>First event time, when known.</summary>
+    public DateTimeOffset? From { get; init; }
+
+    /// <summary>Last event time, when known.</summary>
+    public DateTimeOffset? To { get; init; }
+
+    /// <summary>SHA-256 of the input file.</summary>
+    public string? Sha256 { get; init; }
+
+    /// <summary>Split description (time ranges or random with seed).</summary>
+    public string? Split { get; init; }
+}
+
+/// <summary>A window and the scores the trainer computed for it.</summary>
+public sealed record GoldenWindow
+{
+    /// <summary>Little-endian float32 window (7 × dimension), base64.</summary>
+    public required string Window { get; init; }
+
+    /// <summary>Real steps in the window.</summary>
+    public int RealSteps { get; init; }
+
+    /// <summary>LSTM probability.</summary>
+    public double Lstm { get; init; }
+
+    /// <summary>XGBoost probability of the newest step.</summary>
+    public double Xgb { get; init; }
+
+    /// <summary>Ensemble score.</summary>
+    public double Ensemble { get; init; }
+
+    /// <summary>Decodes <see cref="Window"/>.</summary>
+    public float[] Decode()
+    {
+        var bytes = Convert.FromBase64String(Window);
+        var floats = new float[bytes.Length / 4];
+        Buffer.BlockCopy(bytes, 0, floats, 0, floats.Length * 4);
+        return floats;
+    }
+
+    /// <summary>Encodes a window.</summary>
+    public static string Encode(ReadOnlySpan<float> window) =>
+        Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(window));
+}
