@@ -6,6 +6,8 @@ SHELL := /bin/bash
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
+# libxgboost's OpenMP threads spin while waiting by default; on 2 shared cores that collapses throughput.
+export OMP_WAIT_POLICY ?= passive
 
 CONFIGURATION ?= Release
 RESULTS := TestResults

@@ -59,8 +59,11 @@ public sealed class FraudAlert : ISpecificRecord
     /// <summary>Top XGBoost feature contributions.</summary>
     public IList<FeatureContribution> TopFeatures { get; set; } = [];
 
-    /// <summary>Most influential earlier transaction, when any.</summary>
-    public string? InfluentialTransactionId { get; set; }
+    /// <summary>Most influential earlier transaction, as steps back from the scored one (1 = previous), when any.</summary>
+    public int? InfluentialStepsBack { get; set; }
+
+    /// <summary>Event time of that transaction, epoch ms UTC.</summary>
+    public long? InfluentialEventTimeMs { get; set; }
 
     /// <summary>LSTM score with minus without that transaction.</summary>
     public double? InfluentialScoreDelta { get; set; }
@@ -87,8 +90,9 @@ public sealed class FraudAlert : ISpecificRecord
         13 => Partition,
         14 => Offset,
         15 => TopFeatures,
-        16 => InfluentialTransactionId,
-        17 => InfluentialScoreDelta,
+        16 => InfluentialStepsBack,
+        17 => InfluentialEventTimeMs is { } t ? Field.Utc(t) : null,
+        18 => InfluentialScoreDelta,
         _ => Bad(fieldPos),
     };
 
@@ -113,8 +117,9 @@ public sealed class FraudAlert : ISpecificRecord
             case 13: Partition = (int)fieldValue!; break;
             case 14: Offset = (long)fieldValue!; break;
             case 15: TopFeatures = (IList<FeatureContribution>)fieldValue!; break;
-            case 16: InfluentialTransactionId = (string?)fieldValue; break;
-            case 17: InfluentialScoreDelta = (double?)fieldValue; break;
+            case 16: InfluentialStepsBack = (int?)fieldValue; break;
+            case 17: InfluentialEventTimeMs = fieldValue is null ? null : Field.Millis(fieldValue); break;
+            case 18: InfluentialScoreDelta = (double?)fieldValue; break;
             default: Bad(fieldPos); break;
         }
     }

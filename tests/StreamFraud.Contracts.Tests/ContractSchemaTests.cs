@@ -93,7 +93,7 @@ public class ContractSchemaTests
             AlertId = "a", TransactionId = "t", CardId = "c", EventTimeMs = 1000, ScoredAtMs = 2000, Score = 0.9, LstmScore = 0.8, XgbScore = 1.0,
             Threshold = 0.31, ThresholdPolicy = "cost_min", ModelVersion = "v7", WindowHash = "ab", WindowLength = 5, Partition = 3, Offset = 99,
             TopFeatures = [new FeatureContribution { Name = "amount_log", Value = 7.1, Contribution = 1.25 }],
-            InfluentialTransactionId = "t-0", InfluentialScoreDelta = 0.2,
+            InfluentialStepsBack = 2, InfluentialEventTimeMs = 500, InfluentialScoreDelta = 0.2,
         };
         var generic = ReadGeneric(Write(alert), AvroSchemas.FraudAlert);
         Assert.Equal("a", generic["alert_id"]);
@@ -103,7 +103,8 @@ public class ContractSchemaTests
         Assert.Equal(5, generic["window_length"]);
         Assert.Equal(3, generic["partition"]);
         Assert.Equal(99L, generic["offset"]);
-        Assert.Equal("t-0", generic["influential_transaction_id"]);
+        Assert.Equal(2, generic["influential_steps_back"]);
+        Assert.Equal(DateTime.UnixEpoch.AddMilliseconds(500), generic["influential_event_time"]);
         Assert.Equal(0.2, generic["influential_score_delta"]);
         var top = (GenericRecord)((object[])generic["top_features"])[0];
         Assert.Equal("amount_log", top["name"]);
@@ -114,6 +115,7 @@ public class ContractSchemaTests
         Assert.Equal(alert.Offset, back.Offset);
         Assert.Equal(7.1, Assert.Single(back.TopFeatures).Value);
         Assert.Equal(alert.InfluentialScoreDelta, back.InfluentialScoreDelta);
+        Assert.Equal((2, 500L), (back.InfluentialStepsBack, back.InfluentialEventTimeMs));
     }
 
     [Fact]

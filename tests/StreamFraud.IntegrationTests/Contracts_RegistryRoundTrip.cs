@@ -32,8 +32,8 @@ public sealed class Contracts_RegistryRoundTrip(StackFixture stack)
             TopFeatures = [new FeatureContribution { Name = "amount_z", Value = 4.2, Contribution = 0.9 }],
         };
         var alertBack = await RoundTrip(registry, $"fraud-alerts-{suffix}", alert);
-        Assert.Equal((alert.AlertId, alert.ScoredAtMs, alert.Offset, alert.WindowLength, alert.InfluentialTransactionId),
-            (alertBack.AlertId, alertBack.ScoredAtMs, alertBack.Offset, alertBack.WindowLength, alertBack.InfluentialTransactionId));
+        Assert.Equal((alert.AlertId, alert.ScoredAtMs, alert.Offset, alert.WindowLength, alert.InfluentialStepsBack),
+            (alertBack.AlertId, alertBack.ScoredAtMs, alertBack.Offset, alertBack.WindowLength, alertBack.InfluentialStepsBack));
         Assert.Equal("amount_z", Assert.Single(alertBack.TopFeatures).Name);
 
         var update = new ModelUpdate
