@@ -70,6 +70,14 @@ public sealed class CardBatchApplier
         {
             var result = _state.TryApply(batch.Event(i), batch.Position(i), batch.Window(i));
             batch.SetResult(i, result);
+            var times = batch.WindowEventTimes(i);
+            times.Clear();
+            // The window's real steps are the state's entries 0..RealSteps-1 (for a recovered duplicate too).
+            for (var k = 0; k < result.RealSteps; k++)
+            {
+                times[times.Length - result.RealSteps + k] = _state.GetEntry(k).EventTimeMs;
+            }
+
             changed |= result.IsApplied;
         }
 

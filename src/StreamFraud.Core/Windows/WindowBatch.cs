@@ -25,7 +25,10 @@ public sealed class WindowBatch
         _positions = new SourcePosition[capacity];
         _results = new ApplyResult[capacity];
         Windows = new float[capacity * spec.WindowSize];
+        _times = new long[capacity * FeatureSpec.WindowLength];
     }
+
+    private readonly long[] _times;
 
     /// <summary>The feature spec the windows follow.</summary>
     public FeatureSpec Spec { get; }
@@ -72,6 +75,13 @@ public sealed class WindowBatch
 
     /// <summary>The newest vector of event <paramref name="index"/>'s window: the event's own features.</summary>
     public ReadOnlySpan<float> Newest(int index) => Window(index)[(Spec.WindowSize - Spec.Dimension)..];
+
+    /// <summary>
+    /// Event times (epoch ms) of the transactions in event <paramref name="index"/>'s window, aligned with its steps
+    /// (0 for padding), as filled in by the store.
+    /// </summary>
+    public Span<long> WindowEventTimes(int index) =>
+        _times.AsSpan(Check(index) * FeatureSpec.WindowLength, FeatureSpec.WindowLength);
 
     /// <summary>Records the store's result for event <paramref name="index"/>.</summary>
     public void SetResult(int index, ApplyResult result) => _results[Check(index)] = result;
