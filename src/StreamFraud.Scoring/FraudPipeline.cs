@@ -205,7 +205,7 @@ public sealed class FraudPipeline
         {
             var newest = window[(spec.WindowSize - spec.Dimension)..];
             var contributions = bundle.Xgb.TopContributions(newest, _options.TopFeatures,
-                bundle.Manifest.XgbIterations > 0 ? bundle.Manifest.XgbIterations : null);
+                bundle.Manifest.XgbIterations);
             var list = new List<(string, double, double)>(contributions.Count);
             foreach (var c in contributions)
             {

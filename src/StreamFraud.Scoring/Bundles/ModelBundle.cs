@@ -204,7 +204,7 @@ public sealed class ModelBundle : IDisposable
             source.Slice((i * windowSize) + windowSize - dim, dim).CopyTo(newest.AsSpan(i * dim, dim));
         }
 
-        _xgb.PredictDense(newest.AsSpan(0, rows * dim), rows, output.Xgb, iterationEnd: Manifest.XgbIterations > 0 ? Manifest.XgbIterations : null);
+        _xgb.PredictDense(newest.AsSpan(0, rows * dim), rows, output.Xgb, iterationEnd: Manifest.XgbIterations); // 0 = every tree, as the manifest says
         var (wl, wx) = (Manifest.Ensemble.Lstm, Manifest.Ensemble.Xgb);
         for (var i = 0; i < rows; i++)
         {

@@ -1,0 +1,101 @@
+using StreamFraud.Core;
+using StreamFraud.Core.Features;
+using StreamFraud.Scoring.Bundles;
+using StreamFraud.Scoring.XgBoost;
+using StreamFraud.Training.Lstm;
+
+namespace StreamFraud.Scoring.Tests.Pipeline;
+
+/// <summary>
+/// A small but real bundle for tests: an LSTM (tiny, seeded) exported to ONNX, XGBoost trained on featurised
+/// events, golden windows scored by the C# LSTM forward pass and libxgboost — the trainer's recipe in miniature.
+/// </summary>
+internal sealed class TinyBundle
+{
+    public required string Directory { get; init; }
+
+    public required LstmModel Lstm { get; init; }
+
+    public required byte[] XgbModel { get; init; }
+
+    public required BundleManifest Manifest { get; init; }
+
+    public static TinyBundle Create(string directory, string version, IReadOnlyList<Transaction> history, double? costMinThreshold = null, int seed = 1)
+    {
+        var spec = FeatureSpec.CardV1;
+        System.IO.Directory.CreateDirectory(directory);
+        var featurizer = new OfflineFeaturizer(spec);
+        var windows = new float[history.Count * spec.WindowSize];
+        var newest = new float[history.Count * spec.Dimension];
+        var labels = new float[history.Count];
+        for (var i = 0; i < history.Count; i++)
+        {
+            var w = windows.AsSpan(i * spec.WindowSize, spec.WindowSize);
+            featurizer.Apply(history[i], w);
+            w[(spec.WindowSize - spec.Dimension)..].CopyTo(newest.AsSpan(i * spec.Dimension));
+            labels[i] = history[i].IsFraud == true ? 1 : 0;
+        }
+
+        var lstm = LstmModel.CreateInitial(spec.Dimension, new LstmOptions { Hidden1 = 8, Hidden2 = 4, Seed = seed });
+        lstm.ExportOnnx(Path.Combine(directory, "lstm.onnx"));
+        using var train = DMatrix.FromDense(newest, history.Count, spec.Dimension, labels);
+        using var result = XgbTrainer.Train(train, train, new XgbParameters { NumRounds = 20, EarlyStoppingRounds = null, Seed = seed, EvaluateTrainingSet = false }).Booster;
+        var xgbBytes = result.SaveModelToBuffer("json");
+        File.WriteAllBytes(Path.Combine(directory, "xgb.json"), xgbBytes);
+
+        var golden = new List<GoldenWindow>();
+        var count = Math.Min(32, history.Count);
+        var lstmScores = lstm.Predict(windows.AsSpan(0, count * spec.WindowSize).ToArray());
+        var xgbScores = result.PredictDense(newest.AsSpan(0, count * spec.Dimension), count, iterationEnd: 0);
+        for (var i = 0; i < count; i++)
+        {
+            golden.Add(new GoldenWindow
+            {
+                Window = GoldenWindow.Encode(windows.AsSpan(i * spec.WindowSize, spec.WindowSize)),
+                Lstm = lstmScores[i], Xgb = xgbScores[i], Ensemble = (0.5 * lstmScores[i]) + (0.5 * xgbScores[i]),
+            });
+        }
+
+        var manifest = new BundleManifest
+        {
+            Version = version,
+            CreatedAt = DateTimeOffset.UnixEpoch,
+            FeatureSpec = new FeatureSpecRef(spec.Name, spec.Version, spec.Dimension, spec.ContentHash),
+            Files = new Dictionary<string, BundleFile>
+            {
+                ["lstm.onnx"] = new(BundleRegistry.Sha256(Path.Combine(directory, "lstm.onnx")), new FileInfo(Path.Combine(directory, "lstm.onnx")).Length),
+                ["xgb.json"] = new(BundleRegistry.Sha256(Path.Combine(directory, "xgb.json")), xgbBytes.Length),
+            },
+            XgbIterations = 0,
+            Thresholds = new BundleThresholds
+            {
+                BestF1 = 0.5,
+                CostMin = new CostThreshold(costMinThreshold ?? 0.5, 10, 1),
+                TargetRecall = new RecallThreshold(0.3, 0.7),
+            },
+            GoldenWindows = golden,
+        };
+        manifest.Write(Path.Combine(directory, BundleManifest.FileName));
+        return new TinyBundle { Directory = directory, Lstm = lstm, XgbModel = xgbBytes, Manifest = manifest };
+    }
+
+    /// <summary>A seeded stream in event-time order with some labelled fraud (large amounts abroad).</summary>
+    public static List<Transaction> Stream(int seed, int cards, int count, long start = 1_767_225_600_000)
+    {
+        var rng = new Random(seed);
+        var t = start;
+        var list = new List<Transaction>(count);
+        for (var i = 0; i < count; i++)
+        {
+            t += rng.Next(1, 60_000);
+            var card = rng.Next(cards);
+            var fraud = rng.Next(25) == 0;
+            list.Add(new Transaction(
+                $"tx-{seed}-{i}", $"card-{card}", fraud ? $"m-x{rng.Next(50)}" : $"m-{card % 11}-{rng.Next(3)}",
+                fraud ? Math.Round(500 + (rng.NextDouble() * 2000), 2) : Math.Round(Math.Exp(1 + (rng.NextDouble() * 3)), 2), "EUR", t,
+                fraud ? "7995" : "5411", fraud ? "NG" : "DE", fraud ? "ecom" : "pos", IsFraud: fraud));
+        }
+
+        return list;
+    }
+}
