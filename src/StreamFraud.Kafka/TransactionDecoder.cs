@@ -1,0 +1,129 @@
+using Avro;
+using Confluent.Kafka;
+using Confluent.SchemaRegistry;
+using Confluent.SchemaRegistry.Serdes;
+using StreamFraud.Core;
+
+namespace StreamFraud.Kafka;
+
+/// <summary>Classes of bad input (the DLQ's <c>error.class</c> header).</summary>
+public static class DlqErrorClass
+{
+    /// <summary>Not Confluent-framed Avro, or Avro that does not parse.</summary>
+    public const string Undecodable = "undecodable";
+
+    /// <summary>The schema id is not in the registry.</summary>
+    public const string UnknownSchema = "unknown_schema";
+
+    /// <summary>A schema that cannot be read as a transaction.</summary>
+    public const string SchemaMismatch = "schema_mismatch";
+
+    /// <summary>Decoded, but a value is unusable (NaN amount, no card id, absurd time, wrong feature count...).</summary>
+    public const string InvalidValue = "invalid_value";
+}
+
+/// <summary>Result of decoding one message.</summary>
+public readonly record struct Decoded(Transaction? Transaction, string? ErrorClass, string? Reason)
+{
+    /// <summary>Whether the message decoded to a usable transaction.</summary>
+    public bool Ok => Transaction is not null;
+}
+
+/// <summary>
+/// Turns raw Kafka values into domain transactions with Confluent's Avro deserializer and the Schema Registry, and
+/// classifies everything it cannot use for the DLQ — an expected outcome, returned as a value, never thrown.
+/// Registry outages are NOT bad input: they throw, so the caller pauses and retries instead of dead-lettering.
+/// </summary>
+public sealed class TransactionDecoder
+{
+    private readonly AvroDeserializer<Contracts.Transaction> _deserializer;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _maxFutureSkew;
+    private readonly long _minEventTimeMs;
+
+    /// <summary>Creates a decoder.</summary>
+    /// <param name="registry">Registry client.</param>
+    /// <param name="time">Clock for the "event from the future" rule.</param>
+    /// <param name="maxFutureSkew">Events later than now + this are invalid (a bad clock would make a card's later events "late").</param>
+    /// <param name="minEventTime">Events earlier than this are invalid.</param>
+    public TransactionDecoder(ISchemaRegistryClient registry, TimeProvider? time = null, TimeSpan? maxFutureSkew = null, DateTimeOffset? minEventTime = null)
+    {
+        _deserializer = new AvroDeserializer<Contracts.Transaction>(registry);
+        _time = time ?? TimeProvider.System;
+        _maxFutureSkew = maxFutureSkew ?? TimeSpan.FromDays(1);
+        _minEventTimeMs = (minEventTime ?? new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero)).ToUnixTimeMilliseconds();
+    }
+
+    /// <summary>Decodes and validates one message value.</summary>
+    public async Task<Decoded> DecodeAsync(byte[]? value, string topic)
+    {
+        if (value is null || value.Length < 5 || value[0] != 0)
+        {
+            return new(null, DlqErrorClass.Undecodable,
+                value is null ? "null value (tombstone)" : $"not Confluent-framed Avro: {value.Length} bytes, first byte {(value.Length > 0 ? value[0] : -1)} (expected magic byte 0)");
+        }
+
+        Contracts.Transaction record;
+        try
+        {
+            record = await _deserializer.DeserializeAsync(value, isNull: false, new SerializationContext(MessageComponentType.Value, topic)).ConfigureAwait(false);
+        }
+        catch (SchemaRegistryException e) when (e.ErrorCode is 40403 or 404)
+        {
+            return new(null, DlqErrorClass.UnknownSchema, $"schema id {SchemaId(value)} is not in the registry: {e.Message}");
+        }
+        catch (AvroException e)
+        {
+            return new(null, e.Message.Contains("match", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("schema", StringComparison.OrdinalIgnoreCase)
+                ? DlqErrorClass.SchemaMismatch
+                : DlqErrorClass.Undecodable, $"schema id {SchemaId(value)}: {e.Message}");
+        }
+        catch (Exception e) when (e is InvalidDataException or IndexOutOfRangeException or ArgumentOutOfRangeException or OverflowException or EndOfStreamException or InvalidCastException)
+        {
+            return new(null, DlqErrorClass.Undecodable, $"schema id {SchemaId(value)}: Avro body does not decode ({e.GetType().Name}: {e.Message})");
+        }
+
+        var invalid = Validate(record);
+        return invalid is null ? new(record.ToDomain(), null, null) : new(null, DlqErrorClass.InvalidValue, invalid);
+    }
+
+    private string? Validate(Contracts.Transaction t)
+    {
+        if (string.IsNullOrWhiteSpace(t.CardId))
+        {
+            return "card_id is missing or empty";
+        }
+
+        if (string.IsNullOrWhiteSpace(t.TransactionId))
+        {
+            return "transaction_id is missing or empty";
+        }
+
+        if (!double.IsFinite(t.Amount) || t.Amount < 0)
+        {
+            return $"amount {t.Amount} is not a finite non-negative number";
+        }
+
+        var max = _time.GetUtcNow().Add(_maxFutureSkew).ToUnixTimeMilliseconds();
+        if (t.EventTimeMs < _minEventTimeMs || t.EventTimeMs > max)
+        {
+            return $"event_time {DateTimeOffset.FromUnixTimeMilliseconds(Math.Clamp(t.EventTimeMs, -62135596800000, 253402300799999)):O} is outside " +
+                $"[{DateTimeOffset.FromUnixTimeMilliseconds(_minEventTimeMs):yyyy-MM-dd}, now + {_maxFutureSkew.TotalHours:0} h]";
+        }
+
+        if (t.Features is { } f)
+        {
+            for (var i = 0; i < f.Count; i++)
+            {
+                if (!float.IsFinite(f[i]))
+                {
+                    return $"features[{i}] is {f[i]}";
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static int SchemaId(byte[] value) => (value[1] << 24) | (value[2] << 16) | (value[3] << 8) | value[4];
+}

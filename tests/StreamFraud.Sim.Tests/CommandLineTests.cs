@@ -1,0 +1,178 @@
+using System.Text;
+using System.Text.Json;
+using Spectre.Console;
+using StreamFraud.Core.Data;
+using StreamFraud.Sim.Cli;
+using StreamFraud.Sim.Commands;
+using StreamFraud.Sim.Generation;
+
+namespace StreamFraud.Sim.Tests;
+
+public sealed class CommandLineTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sim-cli-").FullName;
+    private readonly StringWriter _out = new();
+    private readonly StringWriter _err = new();
+    private readonly MemoryStream _stdout = new();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Generate_ValidFlags_WritesCsvAndPrintsSummaryWithRate()
+    {
+        var csv = Path.Combine(_dir, "t.csv");
+        var json = Path.Combine(_dir, "summary.json");
+        var code = await Run("generate", "--cards", "300", "--days", "7", "--seed", "5", "--out", csv, "--summary-json", json);
+
+        Assert.Equal(0, code);
+        var rows = CanonicalCsv.Read(csv).ToList();
+        var output = _out.ToString();
+        Assert.Contains($"{rows.Count:N0} rows", output);
+        Assert.Contains("rows/s", output);
+        foreach (var scenario in FraudScenarios.All)
+        {
+            Assert.Contains(scenario, output);
+        }
+
+        Assert.False(File.Exists(csv + ".partial"));
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.Equal(rows.Count, doc.RootElement.GetProperty("rows").GetInt64());
+        Assert.Equal(rows.Count(r => r.IsFraud == true), doc.RootElement.GetProperty("frauds").GetInt64());
+        Assert.Equal(300, doc.RootElement.GetProperty("cards").GetInt32());
+        Assert.Equal(7, doc.RootElement.GetProperty("days").GetInt32());
+        Assert.Equal(
+            rows.Count(r => r.FraudScenario == FraudScenarios.CardTesting),
+            doc.RootElement.GetProperty("scenarios").GetProperty("card_testing").GetProperty("rows").GetInt64());
+    }
+
+    [Fact]
+    public async Task Generate_OutDash_WritesCsvToStdoutAndSummaryToStderr()
+    {
+        var code = await Run("generate", "--cards", "100", "--days", "2", "--out", "-");
+        Assert.Equal(0, code);
+        var text = Encoding.UTF8.GetString(_stdout.ToArray());
+        Assert.StartsWith("transaction_id,card_id,", text);
+        Assert.Contains("rows/s", _err.ToString());
+        Assert.DoesNotContain("rows/s", _out.ToString());
+    }
+
+    [Fact]
+    public async Task Generate_SameFlagsTwice_IdenticalFiles()
+    {
+        var a = Path.Combine(_dir, "a.csv");
+        var b = Path.Combine(_dir, "b.csv");
+        Assert.Equal(0, await Run("generate", "--cards", "200", "--days", "5", "--seed", "9", "--out", a));
+        Assert.Equal(0, await Run("generate", "--cards", "200", "--days", "5", "--seed", "9", "--out", b));
+        Assert.Equal(File.ReadAllBytes(a), File.ReadAllBytes(b));
+    }
+
+    [Theory]
+    [InlineData("--cards 0", "--cards must be a whole number from 1")]
+    [InlineData("--cards many", "--cards must be a whole number")]
+    [InlineData("--days -3", "--days must be a whole number")]
+    [InlineData("--seed x", "--seed must be a whole number")]
+    [InlineData("--start 2026-13-01", "--start must be a date as yyyy-MM-dd")]
+    [InlineData("--start 9999-12-30 --days 10", "--start 9999-12-30 with --days 10 would run past 9999-12-31")]
+    [InlineData("--tx-per-day 0", "--tx-per-day must be a number above 0")]
+    [InlineData("--currency euro", "--currency must be a three-letter")]
+    [InlineData("--merchants 5", "--merchants must be a whole number from 100")]
+    [InlineData("--fraud-rate phishing=0.1", "--fraud-rate: unknown scenario 'phishing'")]
+    [InlineData("--fraud-rate card_testing=lots", "--fraud-rate: rate of card_testing must be a number")]
+    [InlineData("--fraud-rate card_testing=0.5", "--fraud-rate: rate of card_testing must be from 0 to 0.1")]
+    [InlineData("--fraud-rate card_testing", "--fraud-rate: entry 'card_testing' must look like scenario=rate")]
+    [InlineData("--fraud-rate all=0.09", "--fraud-rate: the rates add up to")]
+    [InlineData("--no-fraud --fraud-rate all=0", "--no-fraud and --fraud-rate contradict")]
+    [InlineData("--colour blue", "unknown flag --colour")]
+    [InlineData("--cards 5 --cards 6", "--cards is given more than once")]
+    [InlineData("stray", "unexpected argument 'stray'")]
+    public async Task Generate_BadFlag_Exit2WithMessageNamingFlag(string flags, string expected)
+    {
+        var args = new List<string> { "generate" };
+        args.AddRange(flags.Split(' '));
+        if (!flags.Contains("stray", StringComparison.Ordinal))
+        {
+            args.AddRange(["--out", Path.Combine(_dir, "x.csv")]);
+        }
+
+        var code = await Run([.. args]);
+        Assert.Equal(CommandLineApp.UsageExitCode, code);
+        Assert.Contains(expected, _err.ToString());
+        Assert.False(File.Exists(Path.Combine(_dir, "x.csv")));
+    }
+
+    [Fact]
+    public async Task Generate_MissingOut_NamesOut()
+    {
+        Assert.Equal(2, await Run("generate", "--cards", "10"));
+        Assert.Contains("--out is required", _err.ToString());
+    }
+
+    [Fact]
+    public async Task Generate_OutInMissingDirectory_NamesOut()
+    {
+        Assert.Equal(2, await Run("generate", "--out", Path.Combine(_dir, "nope", "x.csv")));
+        Assert.Contains("--out: directory", _err.ToString());
+    }
+
+    [Fact]
+    public async Task Help_Generate_DescribesEveryFlag()
+    {
+        Assert.Equal(0, await Run("generate", "--help"));
+        var help = _out.ToString();
+        foreach (var flag in new GenerateCommand().Flags)
+        {
+            Assert.Contains("--" + flag.Name, help);
+        }
+    }
+
+    [Fact]
+    public async Task UnknownCommand_Exit2ListsCommands()
+    {
+        Assert.Equal(2, await Run("explode"));
+        Assert.Contains("unknown command 'explode'; commands: generate", _err.ToString());
+    }
+
+    [Fact]
+    public void ParseFraudRates_PercentAndAll_OverrideDefaultsLeftToRight()
+    {
+        var rates = SimulationFlags.ParseFraudRates("all=0.05%, card_testing=0.3%");
+        Assert.Equal(0.003, rates[FraudScenarios.CardTesting], 12);
+        Assert.Equal(0.0005, rates[FraudScenarios.LargeAmount], 12);
+
+        var partial = SimulationFlags.ParseFraudRates("large_amount=0.002");
+        Assert.Equal(0.002, partial[FraudScenarios.LargeAmount]);
+        Assert.Equal(FraudScenarios.DefaultRates[FraudScenarios.AccountTakeover], partial[FraudScenarios.AccountTakeover]);
+    }
+
+    [Fact]
+    public void Bind_FlagsWithSeparatorsAndEquals_ReadsValues()
+    {
+        var args = CommandArgs.Parse(["--cards=20_000", "--days", "14", "--seed", "18446744073709551615", "--start", "2025-06-30", "--no-fraud"]);
+        var options = SimulationFlags.Bind(args);
+        Assert.Equal(20_000, options.Cards);
+        Assert.Equal(14, options.Days);
+        Assert.Equal(ulong.MaxValue, options.Seed);
+        Assert.Equal(new DateOnly(2025, 6, 30), options.Start);
+        Assert.All(FraudScenarios.All, s => Assert.Equal(0, options.RateOf(s)));
+    }
+
+    private Task<int> Run(params string[] args)
+    {
+        var context = new CommandContext(Console(_out), Console(_err), () => _stdout, CancellationToken.None);
+        var app = new CommandLineApp("sim", "test", [new GenerateCommand()]);
+        return app.RunAsync(args, context);
+    }
+
+    private static IAnsiConsole Console(TextWriter writer)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(writer),
+        });
+        console.Profile.Width = 240;
+        return console;
+    }
+}
