@@ -13,5 +13,5 @@ Console.CancelKeyPress += (_, e) =>
 var app = new CommandLineApp(
     "StreamFraud.Sim",
     "StreamFraud transaction simulator: a deterministic card portfolio with labelled fraud scenarios.",
-    [new GenerateCommand()]);
+    [new GenerateCommand(), new ProduceCommand()]);
 return await app.RunAsync(args, CommandContext.ForProcess(cancel.Token));
