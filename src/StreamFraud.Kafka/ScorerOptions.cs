@@ -1,0 +1,66 @@
+using StreamFraud.Core;
+
+namespace StreamFraud.Kafka;
+
+/// <summary>Topics and batching of the Kafka scorer (configuration section <c>Scorer</c>).</summary>
+public sealed record ScorerOptions
+{
+    /// <summary>Input topic.</summary>
+    public string InputTopic { get; init; } = Topics.Transactions;
+
+    /// <summary>Alerts topic.</summary>
+    public string AlertsTopic { get; init; } = Topics.FraudAlerts;
+
+    /// <summary>Dead-letter topic.</summary>
+    public string DlqTopic { get; init; } = Topics.TransactionsDlq;
+
+    /// <summary>Optional topic receiving every score (null: off).</summary>
+    public string? ScoresTopic { get; init; }
+
+    /// <summary>Most events per batch.</summary>
+    public int BatchSize { get; init; } = 512;
+
+    /// <summary>Longest wait for a batch to fill after its first event.</summary>
+    public TimeSpan BatchTimeout { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Consume-score-produce in Kafka transactions (alerts, DLQ and offsets commit together).</summary>
+    public bool ExactlyOnce { get; init; }
+
+    /// <summary>First retry delay after a transient failure (Redis, broker, registry); jittered, doubling.</summary>
+    public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Longest retry delay.</summary>
+    public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Validates; returns problems naming the configuration key.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(InputTopic))
+        {
+            problems.Add("Scorer:InputTopic is empty.");
+        }
+
+        if (string.IsNullOrWhiteSpace(AlertsTopic))
+        {
+            problems.Add("Scorer:AlertsTopic is empty.");
+        }
+
+        if (string.IsNullOrWhiteSpace(DlqTopic))
+        {
+            problems.Add("Scorer:DlqTopic is empty.");
+        }
+
+        if (BatchSize is < 1 or > 100_000)
+        {
+            problems.Add($"Scorer:BatchSize={BatchSize}: use 1..100000.");
+        }
+
+        if (BatchTimeout <= TimeSpan.Zero || BatchTimeout > TimeSpan.FromMinutes(1))
+        {
+            problems.Add($"Scorer:BatchTimeout={BatchTimeout}: use a positive duration up to 00:01:00.");
+        }
+
+        return problems;
+    }
+}
