@@ -98,7 +98,9 @@ public sealed class ScoringLoop : IDisposable
             .Build();
         _decoder = new TransactionDecoder(registry, _time);
         _alertSerializer = new AvroSerializer<FraudAlert>(registry);
-        _pipeline = new FraudPipeline(store, servingBundle, scoring, _time, options.BatchSize);
+        // Exactly-once: an aborted transaction may drop alerts of events whose states were written, so redelivered
+        // duplicates are scored again. At-least-once commits states only after alerts are acknowledged: no need.
+        _pipeline = new FraudPipeline(store, servingBundle, scoring with { RescoreDuplicates = options.ExactlyOnce }, _time, options.BatchSize);
         _batch = new WindowBatch(spec, options.BatchSize);
         _retry = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
@@ -287,14 +289,17 @@ public sealed class ScoringLoop : IDisposable
         var records = BuildOutput(messages, batchToMessage, result, dlq);
         if (_options.ExactlyOnce)
         {
-            if (!ProduceTransactionally(records, messages))
+            if (!ProduceTransactionally(records, messages, batchToMessage, result))
             {
                 return; // aborted and rewound: the batch is read again
             }
         }
         else
         {
+            // Alerts and DLQ acknowledged first, then the window states, then the offsets: whatever is durable in
+            // Redis has had its alert delivered, and whatever is committed in Kafka is durable in Redis.
             Execute("produce", () => ProduceAndAwait(records));
+            CommitWindows(messages, batchToMessage, result, ProduceAndAwait);
             StoreOffsets(messages);
         }
 
@@ -313,6 +318,29 @@ public sealed class ScoringLoop : IDisposable
 
         Batches++;
         _metrics.BatchDuration.Record(clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Commits the prepared window states; cards changed meanwhile by another writer are processed again and their
+    /// new alerts published through <paramref name="publish"/> before the next commit attempt.
+    /// </summary>
+    private void CommitWindows(
+        List<ConsumeResult<byte[]?, byte[]?>> messages, List<int> batchToMessage, BatchResult? result,
+        Action<List<(string Topic, Message<byte[]?, byte[]?> Message)>> publish)
+    {
+        if (result is null)
+        {
+            return;
+        }
+
+        while (Execute("redis", () => _pipeline.CommitAsync(_batch).GetAwaiter().GetResult()) > 0)
+        {
+            var again = Execute("redis", () => _pipeline.ProcessAsync(_batch).GetAwaiter().GetResult());
+            var fresh = again with { Alerts = again.Alerts.Where(a => _batch.Result(a.BatchIndex).IsApplied).ToList(), Events = [] };
+            var records = BuildOutput(messages, batchToMessage, fresh, []);
+            Execute("produce", () => publish(records));
+            _metrics.Alerts.Add(fresh.Alerts.Count);
+        }
     }
 
     private Decoded[] DecodeAll(List<ConsumeResult<byte[]?, byte[]?>> messages)
@@ -440,7 +468,9 @@ public sealed class ScoringLoop : IDisposable
         }
     }
 
-    private bool ProduceTransactionally(List<(string Topic, Message<byte[]?, byte[]?> Message)> records, List<ConsumeResult<byte[]?, byte[]?>> messages)
+    private bool ProduceTransactionally(
+        List<(string Topic, Message<byte[]?, byte[]?> Message)> records, List<ConsumeResult<byte[]?, byte[]?>> messages,
+        List<int> batchToMessage, BatchResult? result)
     {
         try
         {
@@ -450,6 +480,13 @@ public sealed class ScoringLoop : IDisposable
                 ProduceOne(topic, message, null);
             }
 
+            CommitWindows(messages, batchToMessage, result, recs =>
+            {
+                foreach (var (topic, message) in recs)
+                {
+                    ProduceOne(topic, message, null);
+                }
+            });
             _producer.SendOffsetsToTransaction(NextOffsets(messages), _consumer.ConsumerGroupMetadata, TimeSpan.FromSeconds(30));
             _producer.CommitTransaction(TimeSpan.FromSeconds(30));
             return true;

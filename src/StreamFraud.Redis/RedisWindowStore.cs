@@ -60,6 +60,10 @@ public sealed class RedisWindowStore : IWindowStore
     private readonly RedisWindowStoreOptions _options;
     private readonly CardBatchApplier _applier;
     private readonly StateCache _cache;
+    private readonly List<(string Card, byte[]? Expected, byte[] Value)> _pending = [];
+    private readonly Dictionary<string, byte[]?> _current = new(StringComparer.Ordinal);
+    private IReadOnlyDictionary<string, List<int>>? _groups;
+    private int _commitConflictsInARow;
     private byte[]? _scriptSha;
 
     /// <summary>Creates a store over <paramref name="database"/>.</summary>
@@ -90,22 +94,37 @@ public sealed class RedisWindowStore : IWindowStore
     /// <inheritdoc />
     public async Task ApplyAsync(WindowBatch batch, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(batch);
-        var groups = _applier.Group(batch);
-        var cards = new List<(string Card, List<int> Indices)>(groups.Count);
-        foreach (var (card, indices) in groups)
+        await PrepareAsync(batch, cancellationToken).ConfigureAwait(false);
+        for (var attempt = 1; ; attempt++)
         {
-            cards.Add((card, indices));
-        }
+            var conflicted = await CommitPendingAsync(cancellationToken).ConfigureAwait(false);
+            if (conflicted.Count == 0)
+            {
+                return;
+            }
 
-        // Current values: from the cache, else one MGET for all cold cards.
-        var current = new Dictionary<string, byte[]?>(cards.Count, StringComparer.Ordinal);
+            if (attempt >= _options.MaxConflictRetries)
+            {
+                throw TooManyConflicts(conflicted);
+            }
+
+            // Only the conflicted cards are recomputed, on the values the script returned; the rest are written.
+            ComputeWrites(batch, conflicted);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        _groups = _applier.Group(batch);
+        _current.Clear();
         var cold = new List<string>();
-        foreach (var (card, _) in cards)
+        foreach (var card in _groups.Keys)
         {
             if (_cache.TryGet(card, out var value))
             {
-                current[card] = value;
+                _current[card] = value;
             }
             else
             {
@@ -125,78 +144,98 @@ public sealed class RedisWindowStore : IWindowStore
             RoundTrips++;
             for (var i = 0; i < cold.Count; i++)
             {
-                current[cold[i]] = values[i].IsNull ? null : (byte[])values[i]!;
+                _current[cold[i]] = values[i].IsNull ? null : (byte[])values[i]!;
             }
         }
 
-        var pending = cards;
-        for (var attempt = 0; ; attempt++)
+        ComputeWrites(batch, _groups.Keys);
+    }
+
+    /// <inheritdoc />
+    public async Task<int> CommitAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+    {
+        var conflicted = await CommitPendingAsync(cancellationToken).ConfigureAwait(false);
+        if (conflicted.Count > 0 && ++_commitConflictsInARow >= _options.MaxConflictRetries)
         {
-            var writes = new List<(string Card, byte[]? Expected, byte[] Value)>(pending.Count);
-            foreach (var (card, indices) in pending)
+            _commitConflictsInARow = 0;
+            throw TooManyConflicts(conflicted);
+        }
+
+        if (conflicted.Count == 0)
+        {
+            _commitConflictsInARow = 0;
+        }
+
+        return conflicted.Count;
+    }
+
+    /// <summary>Applies each listed card's events to its current value and queues the changed states.</summary>
+    private void ComputeWrites(WindowBatch batch, IEnumerable<string> cards)
+    {
+        _pending.Clear();
+        foreach (var card in cards)
+        {
+            var stored = _current[card];
+            var state = stored is null ? ReadOnlySpan<byte>.Empty : stored.AsSpan(8);
+            var updated = _applier.Apply(batch, _groups![card], state, out var load);
+            if (load is StateLoadStatus.Corrupt or StateLoadStatus.SpecMismatch)
             {
-                var stored = current[card];
-                var state = stored is null ? ReadOnlySpan<byte>.Empty : stored.AsSpan(8);
-                var updated = _applier.Apply(batch, indices, state, out var load);
-                if (load is StateLoadStatus.Corrupt or StateLoadStatus.SpecMismatch)
-                {
-                    ResetStates++;
-                }
-
-                if (updated is null)
-                {
-                    _cache.Set(card, stored); // unchanged: what we read is what is stored
-                    continue;
-                }
-
-                var version = stored is null || stored.Length < 8 ? 0 : BinaryPrimitives.ReadInt64LittleEndian(stored);
-                var value = new byte[8 + updated.Length];
-                BinaryPrimitives.WriteInt64LittleEndian(value, version + 1);
-                updated.CopyTo(value, 8);
-                writes.Add((card, stored, value));
+                ResetStates++;
             }
 
-            if (writes.Count == 0)
+            if (updated is null)
             {
-                return;
+                _cache.Set(card, stored); // unchanged: what we read is what is stored
+                continue;
             }
 
-            var conflicts = await CompareAndSetAsync(writes, cancellationToken).ConfigureAwait(false);
-            var retry = new List<(string Card, List<int> Indices)>();
-            var conflicted = new HashSet<int>();
-            for (var c = 0; c < conflicts.Length; c += 2)
-            {
-                var i = (int)conflicts[c] - 1;
-                conflicted.Add(i);
-                var now = (byte[]?)conflicts[c + 1];
-                current[writes[i].Card] = now is { Length: > 0 } ? now : null;
-                retry.Add((writes[i].Card, groups[writes[i].Card]));
-            }
-
-            for (var i = 0; i < writes.Count; i++)
-            {
-                if (!conflicted.Contains(i))
-                {
-                    _cache.Set(writes[i].Card, writes[i].Value);
-                }
-            }
-
-            if (retry.Count == 0)
-            {
-                return;
-            }
-
-            Conflicts += retry.Count;
-            if (attempt + 1 >= _options.MaxConflictRetries)
-            {
-                throw new InvalidOperationException(
-                    $"{retry.Count} card state(s) kept changing under this scorer ({_options.MaxConflictRetries} attempts), e.g. key '{Key(retry[0].Card)}'. " +
-                    "Another consumer is writing the same cards: check that only one scorer group consumes the topic with this key prefix.");
-            }
-
-            pending = retry;
+            var version = stored is null || stored.Length < 8 ? 0 : BinaryPrimitives.ReadInt64LittleEndian(stored);
+            var value = new byte[8 + updated.Length];
+            BinaryPrimitives.WriteInt64LittleEndian(value, version + 1);
+            updated.CopyTo(value, 8);
+            _pending.Add((card, stored, value));
         }
     }
+
+    /// <summary>Writes the queued states in one script; returns the cards whose version had moved (their new values are current).</summary>
+    private async Task<List<string>> CommitPendingAsync(CancellationToken cancellationToken)
+    {
+        var conflictedCards = new List<string>();
+        if (_pending.Count == 0)
+        {
+            return conflictedCards;
+        }
+
+        var writes = _pending.ToList();
+        _pending.Clear();
+        var conflicts = await CompareAndSetAsync(writes, cancellationToken).ConfigureAwait(false);
+        var conflicted = new HashSet<int>();
+        for (var c = 0; c < conflicts.Length; c += 2)
+        {
+            var i = (int)conflicts[c] - 1;
+            conflicted.Add(i);
+            var now = (byte[]?)conflicts[c + 1];
+            _current[writes[i].Card] = now is { Length: > 0 } ? now : null;
+            _cache.Set(writes[i].Card, _current[writes[i].Card]);
+            conflictedCards.Add(writes[i].Card);
+        }
+
+        for (var i = 0; i < writes.Count; i++)
+        {
+            if (!conflicted.Contains(i))
+            {
+                _cache.Set(writes[i].Card, writes[i].Value);
+                _current[writes[i].Card] = writes[i].Value;
+            }
+        }
+
+        Conflicts += conflictedCards.Count;
+        return conflictedCards;
+    }
+
+    private InvalidOperationException TooManyConflicts(List<string> cards) => new(
+        $"{cards.Count} card state(s) kept changing under this scorer ({_options.MaxConflictRetries} attempts), e.g. key '{Key(cards[0])}'. " +
+        "Another consumer is writing the same cards: check that only one scorer group consumes the topic with this key prefix.");
 
     private async Task<RedisResult[]> CompareAndSetAsync(List<(string Card, byte[]? Expected, byte[] Value)> writes, CancellationToken cancellationToken)
     {

@@ -23,6 +23,13 @@ public sealed record ScoringOptions
 
     /// <summary>Whether alerts carry the LSTM occlusion explanation (one extra LSTM run per alert).</summary>
     public bool ExplainSequence { get; init; } = true;
+
+    /// <summary>
+    /// Score redelivered events again (from their recovered windows) and re-emit their alerts. Not needed when
+    /// states are committed only after alerts are acknowledged (at-least-once); needed in exactly-once mode, where an
+    /// aborted transaction may have dropped alerts whose window state was already written.
+    /// </summary>
+    public bool RescoreDuplicates { get; init; }
 }
 
 /// <summary>What happened to one event of a batch.</summary>
@@ -37,7 +44,7 @@ public enum EventOutcome
     /// <summary>Already applied; its window was recovered and it was scored again (its alert, if any, is re-emitted with the same id).</summary>
     DuplicateRescored,
 
-    /// <summary>Already applied and its full window is gone (older steps evicted): not scored again.</summary>
+    /// <summary>Already applied and not scored again (rescoring off, or its full window is gone).</summary>
     DuplicateSkipped,
 
     /// <summary>Invalid for the feature spec (e.g. <c>features</c> of the wrong length): route to the DLQ.</summary>
@@ -105,7 +112,10 @@ public sealed class FraudPipeline
         }
     }
 
-    /// <summary>Applies and scores a batch. Throws when the window store is unavailable (the caller retries the whole batch).</summary>
+    /// <summary>
+    /// Computes every event's window (nothing written yet) and scores the batch. Publish the alerts, then call
+    /// <see cref="CommitAsync"/>. Throws when the window store is unavailable (the caller retries the whole batch).
+    /// </summary>
     public async Task<BatchResult> ProcessAsync(WindowBatch batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -116,7 +126,7 @@ public sealed class FraudPipeline
         }
 
         var clock = Stopwatch.StartNew();
-        await _store.ApplyAsync(batch, cancellationToken).ConfigureAwait(false);
+        await _store.PrepareAsync(batch, cancellationToken).ConfigureAwait(false);
         var windowsTime = clock.Elapsed;
 
         if (_scores.Capacity < batch.Count)
@@ -151,7 +161,7 @@ public sealed class FraudPipeline
             {
                 ApplyStatus.Invalid => EventOutcome.Invalid,
                 ApplyStatus.Applied => score >= threshold ? EventOutcome.Alert : EventOutcome.Scored,
-                _ => result.HasWindow && result.WindowComplete ? EventOutcome.DuplicateRescored : EventOutcome.DuplicateSkipped,
+                _ => _options.RescoreDuplicates && result.HasWindow && result.WindowComplete ? EventOutcome.DuplicateRescored : EventOutcome.DuplicateSkipped,
             };
             events[i] = outcome is EventOutcome.Invalid or EventOutcome.DuplicateSkipped
                 ? new EventScore(outcome, double.NaN, float.NaN, float.NaN, result.Error)
@@ -163,6 +173,27 @@ public sealed class FraudPipeline
         }
 
         return new BatchResult(events, alerts, bundle.Version, threshold, new StageTimings(windowsTime, modelsTime, clock.Elapsed));
+    }
+
+    /// <summary>
+    /// Writes the card states computed by the last <see cref="ProcessAsync"/>; returns how many cards changed
+    /// meanwhile (process and commit the batch again: their events are re-scored, the written ones are duplicates).
+    /// </summary>
+    public Task<int> CommitAsync(WindowBatch batch, CancellationToken cancellationToken = default) => _store.CommitAsync(batch, cancellationToken);
+
+    /// <summary>Scores a batch and commits its states at once (replay, tests): <see cref="ProcessAsync"/> then <see cref="CommitAsync"/> until no conflict.</summary>
+    public async Task<BatchResult> ProcessAndCommitAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+    {
+        var result = await ProcessAsync(batch, cancellationToken).ConfigureAwait(false);
+        var alerts = result.Alerts.ToList();
+        while (await CommitAsync(batch, cancellationToken).ConfigureAwait(false) > 0)
+        {
+            var again = await ProcessAsync(batch, cancellationToken).ConfigureAwait(false);
+            alerts.AddRange(again.Alerts.Where(a => batch.Result(a.BatchIndex).IsApplied));
+            result = again with { Alerts = alerts };
+        }
+
+        return result;
     }
 
     /// <summary>Deterministic alert id of an event: the same transaction always yields the same id.</summary>

@@ -9,6 +9,7 @@ namespace StreamFraud.Core.Windows;
 public sealed class InMemoryWindowStore : IWindowStore
 {
     private readonly Dictionary<string, byte[]> _states = new(StringComparer.Ordinal);
+    private readonly List<(string Card, byte[] Value)> _pending = [];
     private readonly CardBatchApplier _applier;
 
     /// <summary>Creates an empty store for <paramref name="spec"/>.</summary>
@@ -21,17 +22,37 @@ public sealed class InMemoryWindowStore : IWindowStore
     public byte[]? Get(string cardId) => _states.GetValueOrDefault(cardId);
 
     /// <inheritdoc />
-    public Task ApplyAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+    public async Task ApplyAsync(WindowBatch batch, CancellationToken cancellationToken = default)
     {
+        await PrepareAsync(batch, cancellationToken).ConfigureAwait(false);
+        await CommitAsync(batch, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public Task PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+    {
+        _pending.Clear();
         foreach (var (card, indices) in _applier.Group(batch))
         {
             var updated = _applier.Apply(batch, indices, _states.GetValueOrDefault(card), out _);
             if (updated is not null)
             {
-                _states[card] = updated;
+                _pending.Add((card, updated));
             }
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<int> CommitAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+    {
+        foreach (var (card, value) in _pending)
+        {
+            _states[card] = value;
+        }
+
+        _pending.Clear();
+        return Task.FromResult(0); // a single writer never conflicts
     }
 }

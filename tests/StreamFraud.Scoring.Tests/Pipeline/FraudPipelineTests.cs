@@ -65,7 +65,7 @@ public sealed class FraudPipelineTests : IDisposable
                 batch.Add(live[i], new SourcePosition(0, i));
             }
 
-            var result = await pipeline.ProcessAsync(batch);
+            var result = await pipeline.ProcessAndCommitAsync(batch);
             Assert.Equal("v1", result.ModelVersion);
             alerts.AddRange(result.Alerts);
         }
@@ -94,16 +94,16 @@ public sealed class FraudPipelineTests : IDisposable
         using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 0 });
         var live = TinyBundle.Stream(seed: 4, cards: 20, count: 60, start: history[^1].EventTimeMs + 1);
         var store = new InMemoryWindowStore(spec);
-        var pipeline = new FraudPipeline(store, () => bundle);
+        var pipeline = new FraudPipeline(store, () => bundle, new ScoringOptions { RescoreDuplicates = true });
         var batch = new WindowBatch(spec, 60);
         foreach (var (tx, i) in live.Select((t, i) => (t, i)))
         {
             batch.Add(tx, new SourcePosition(0, i));
         }
 
-        var first = await pipeline.ProcessAsync(batch);
+        var first = await pipeline.ProcessAndCommitAsync(batch);
         var state = live.Select(t => t.CardId).Distinct().ToDictionary(c => c, c => store.Get(c)!);
-        var again = await pipeline.ProcessAsync(batch); // same events, same positions: a redelivery
+        var again = await pipeline.ProcessAndCommitAsync(batch); // same events, same positions: a redelivery
         foreach (var (card, bytes) in state)
         {
             Assert.Equal(bytes, store.Get(card));
@@ -121,6 +121,31 @@ public sealed class FraudPipelineTests : IDisposable
         // Every original alert whose window is still whole comes back with its id.
         var rescored = again.Events.Count(e => e.Outcome == EventOutcome.DuplicateRescored);
         Assert.True(rescored > 0);
+    }
+
+    [Fact]
+    public async Task ProcessAsync_BeforeCommit_WritesNothing_RescoringOff_DuplicatesSkipped()
+    {
+        var spec = FeatureSpec.CardV1;
+        var history = TinyBundle.Stream(seed: 6, cards: 10, count: 300);
+        var tiny = TinyBundle.Create(Path.Combine(_root, "v1"), "v1", history);
+        using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 0 });
+        var store = new InMemoryWindowStore(spec);
+        var pipeline = new FraudPipeline(store, () => bundle);
+        var batch = new WindowBatch(spec, 20);
+        for (var i = 0; i < 20; i++)
+        {
+            batch.Add(history[i], new SourcePosition(0, i));
+        }
+
+        var prepared = await pipeline.ProcessAsync(batch);
+        Assert.Equal(0, store.Cards); // scored, not yet written: a crash now loses nothing and re-scores everything
+        Assert.All(prepared.Events, e => Assert.True(e.Outcome is EventOutcome.Scored or EventOutcome.Alert));
+        Assert.Equal(0, await pipeline.CommitAsync(batch));
+        Assert.True(store.Cards > 0);
+        var again = await pipeline.ProcessAsync(batch);
+        Assert.All(again.Events, e => Assert.Equal(EventOutcome.DuplicateSkipped, e.Outcome));
+        Assert.Empty(again.Alerts);
     }
 
     [Fact]

@@ -38,6 +38,7 @@ internal sealed class TinyBundle
 
         var lstm = LstmModel.CreateInitial(spec.Dimension, new LstmOptions { Hidden1 = 8, Hidden2 = 4, Seed = seed });
         lstm.ExportOnnx(Path.Combine(directory, "lstm.onnx"));
+        lstm.Save(Path.Combine(directory, "lstm.model")); // the trainer-side weights, for tests that recompute scores offline
         using var train = DMatrix.FromDense(newest, history.Count, spec.Dimension, labels);
         using var result = XgbTrainer.Train(train, train, new XgbParameters { NumRounds = 20, EarlyStoppingRounds = null, Seed = seed, EvaluateTrainingSet = false }).Booster;
         var xgbBytes = result.SaveModelToBuffer("json");

@@ -1,0 +1,37 @@
+using StreamFraud.Scorer;
+
+// Thin host: everything is registered in ScorerHost.cs. Configuration: appsettings.json, STREAMFRAUD_* environment
+// variables (double underscore for ':'), then command-line --Section:Key value.
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(ScorerHost.Help);
+    return 0;
+}
+
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Configuration.AddEnvironmentVariables("STREAMFRAUD_").AddCommandLine(args);
+try
+{
+    builder.AddScorer();
+}
+catch (ScorerConfigurationException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
+var app = builder.Build();
+try
+{
+    // Fail fast, before consuming anything: the serving bundle loads and verifies, Redis answers.
+    app.Services.GetRequiredService<ScorerResources>();
+}
+catch (ScorerConfigurationException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
+app.MapScorerEndpoints();
+await app.RunAsync();
+return 0;

@@ -1,0 +1,361 @@
+using Confluent.Kafka;
+using Confluent.SchemaRegistry;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
+using StackExchange.Redis;
+using StreamFraud.Core;
+using StreamFraud.Core.Evaluation;
+using StreamFraud.Core.Features;
+using StreamFraud.Kafka;
+using StreamFraud.Redis;
+using StreamFraud.Scoring;
+using StreamFraud.Scoring.Bundles;
+using StreamFraud.Scoring.Onnx;
+
+namespace StreamFraud.Scorer;
+
+/// <summary>A configuration problem found at start; the message names the key and what to do.</summary>
+public sealed class ScorerConfigurationException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>Everything the scorer registers, in one place.</summary>
+public static class ScorerHost
+{
+    /// <summary>The <c>--help</c> text.</summary>
+    public const string Help = """
+StreamFraud scorer: consumes transactions, keeps each card's window in Redis, scores it with the serving bundle
+(LSTM + XGBoost) and produces alerts. Configuration keys (appsettings.json, STREAMFRAUD_Section__Key environment
+variables, or --Section:Key value on the command line):
+
+  Kafka:BootstrapServers        brokers (default localhost:9092); applied to consumer and producer
+  Kafka:Consumer:<librdkafka>   any consumer setting, e.g. --Kafka:Consumer:group.id streamfraud-scorer
+  Kafka:Producer:<librdkafka>   any producer setting, e.g. --Kafka:Producer:linger.ms 5
+  SchemaRegistry:Url            Schema Registry (default http://localhost:8081)
+  Redis:Configuration           StackExchange.Redis configuration (default localhost:6379)
+  Redis:KeyPrefix               card state key prefix (default sf:card:)
+  Redis:IdleTtl                 idle card expiry (default 60.00:00:00)
+  Models:Registry               bundle registry directory (required); serves what current.json names
+  Models:Pin                    serve this version instead of current.json
+  Scoring:FeatureSpec           feature spec the scorer runs: card (default) or precomputed:N
+  Scoring:Policy                cost_min (default), best_f1, target_recall or fixed
+  Scoring:FixedThreshold        threshold for the fixed policy
+  Scoring:Device                auto, cpu (default) or cuda; Scoring:DeviceId (default 0)
+  Scoring:TopFeatures           XGBoost features explained per alert (default 3)
+  Scorer:InputTopic, Scorer:AlertsTopic, Scorer:DlqTopic, Scorer:ScoresTopic (optional)
+  Scorer:BatchSize (512), Scorer:BatchTimeout (00:00:00.050), Scorer:ExactlyOnce (false)
+  --urls http://0.0.0.0:8080    HTTP endpoints: /healthz, /readyz, /metrics (Prometheus)
+""";
+
+    /// <summary>Registers configuration, clients, the serving bundle, the scoring loop, metrics and health checks.</summary>
+    /// <exception cref="ScorerConfigurationException">A setting is missing or wrong.</exception>
+    public static void AddScorer(this WebApplicationBuilder builder)
+    {
+        var config = builder.Configuration;
+        var settings = Settings.Read(config);
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton<ScorerMetrics>(sp => new ScorerMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        builder.Services.AddSingleton<ServingBundle>();
+        builder.Services.AddSingleton<ScorerResources>();
+        builder.Services.AddSingleton<ScorerWorker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ScorerWorker>());
+        builder.Services.AddHealthChecks()
+            .AddCheck("live", () => HealthCheckResult.Healthy(), tags: ["live"])
+            .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(ScorerMetrics.MeterName)
+            .AddPrometheusExporter());
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Maps <c>/healthz</c>, <c>/readyz</c> and <c>/metrics</c>.</summary>
+    public static void MapScorerEndpoints(this WebApplication app)
+    {
+        app.MapHealthChecks("/healthz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });
+        app.MapHealthChecks("/readyz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+    }
+}
+
+/// <summary>Validated settings.</summary>
+public sealed record Settings(
+    ConsumerConfig Consumer,
+    ProducerConfig Producer,
+    string RegistryUrl,
+    string RedisConfiguration,
+    RedisWindowStoreOptions Redis,
+    string ModelRegistry,
+    string? Pin,
+    FeatureSpec Spec,
+    ScoringOptions Scoring,
+    InferenceDevice Device,
+    int DeviceId,
+    ScorerOptions Scorer)
+{
+    /// <summary>Reads and validates every key; all problems are reported at once.</summary>
+    public static Settings Read(IConfiguration config)
+    {
+        var problems = new List<string>();
+        var bootstrap = config["Kafka:BootstrapServers"] ?? Endpoints.KafkaBootstrap;
+        var consumer = new ConsumerConfig(Section(config, "Kafka:Consumer")) { BootstrapServers = bootstrap };
+        consumer.GroupId ??= "streamfraud-scorer";
+        var producer = new ProducerConfig(Section(config, "Kafka:Producer")) { BootstrapServers = bootstrap };
+
+        var registry = config["Models:Registry"];
+        if (string.IsNullOrWhiteSpace(registry))
+        {
+            problems.Add("Models:Registry is not set: point it at the bundle registry directory the trainer publishes to (--Models:Registry DIR).");
+        }
+        else if (!Directory.Exists(registry))
+        {
+            problems.Add($"Models:Registry '{registry}' does not exist: train and publish a bundle there first (StreamFraud.Trainer train --registry DIR --promote).");
+        }
+
+        var specName = config["Scoring:FeatureSpec"] ?? "card";
+        FeatureSpec? spec = null;
+        if (!FeatureSpec.TryResolve(specName, 1, out spec, out var specError))
+        {
+            problems.Add($"Scoring:FeatureSpec '{specName}': {specError}");
+        }
+
+        var policyText = config["Scoring:Policy"] ?? ThresholdPolicyNames.CostMin;
+        if (!ThresholdPolicyNames.TryParse(policyText, out var policy))
+        {
+            problems.Add($"Scoring:Policy '{policyText}': use cost_min, best_f1, target_recall or fixed.");
+        }
+
+        double? fixedThreshold = null;
+        if (config["Scoring:FixedThreshold"] is { } ft)
+        {
+            if (double.TryParse(ft, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var t) && t is >= 0 and <= 1)
+            {
+                fixedThreshold = t;
+            }
+            else
+            {
+                problems.Add($"Scoring:FixedThreshold '{ft}': a number between 0 and 1.");
+            }
+        }
+
+        if (policy == ThresholdPolicy.Fixed && fixedThreshold is null)
+        {
+            problems.Add("Scoring:Policy is fixed but Scoring:FixedThreshold is not set.");
+        }
+
+        var deviceText = config["Scoring:Device"] ?? "cpu";
+        if (!Enum.TryParse<InferenceDevice>(deviceText, ignoreCase: true, out var device))
+        {
+            problems.Add($"Scoring:Device '{deviceText}': use auto, cpu or cuda.");
+        }
+
+        var scorer = new ScorerOptions
+        {
+            InputTopic = config["Scorer:InputTopic"] ?? Topics.Transactions,
+            AlertsTopic = config["Scorer:AlertsTopic"] ?? Topics.FraudAlerts,
+            DlqTopic = config["Scorer:DlqTopic"] ?? Topics.TransactionsDlq,
+            ScoresTopic = config["Scorer:ScoresTopic"],
+            BatchSize = Int(config, "Scorer:BatchSize", 512, problems),
+            BatchTimeout = Time(config, "Scorer:BatchTimeout", TimeSpan.FromMilliseconds(50), problems),
+            ExactlyOnce = Bool(config, "Scorer:ExactlyOnce", false, problems),
+        };
+        problems.AddRange(scorer.Validate());
+        var redis = new RedisWindowStoreOptions
+        {
+            KeyPrefix = config["Redis:KeyPrefix"] ?? "sf:card:",
+            IdleTtl = Time(config, "Redis:IdleTtl", TimeSpan.FromDays(60), problems),
+        };
+
+        if (problems.Count > 0)
+        {
+            throw new ScorerConfigurationException("invalid configuration:\n  " + string.Join("\n  ", problems));
+        }
+
+        return new Settings(
+            consumer, producer, config["SchemaRegistry:Url"] ?? Endpoints.SchemaRegistryUrl, config["Redis:Configuration"] ?? Endpoints.Redis,
+            redis, registry!, config["Models:Pin"], spec!,
+            new ScoringOptions { Policy = policy, FixedThreshold = fixedThreshold, TopFeatures = Int(config, "Scoring:TopFeatures", 3, problems) },
+            device, Int(config, "Scoring:DeviceId", 0, problems), scorer);
+    }
+
+    private static Dictionary<string, string> Section(IConfiguration config, string name) =>
+        config.GetSection(name).AsEnumerable(makePathsRelative: true).Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!);
+
+    private static int Int(IConfiguration c, string key, int fallback, List<string> problems)
+    {
+        var text = c[key];
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (int.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var v))
+        {
+            return v;
+        }
+
+        problems.Add($"{key} '{text}': expected an integer.");
+        return fallback;
+    }
+
+    private static bool Bool(IConfiguration c, string key, bool fallback, List<string> problems)
+    {
+        var text = c[key];
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (bool.TryParse(text, out var v))
+        {
+            return v;
+        }
+
+        problems.Add($"{key} '{text}': expected true or false.");
+        return fallback;
+    }
+
+    private static TimeSpan Time(IConfiguration c, string key, TimeSpan fallback, List<string> problems)
+    {
+        var text = c[key];
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        if (TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var v))
+        {
+            return v;
+        }
+
+        problems.Add($"{key} '{text}': expected a duration like 00:00:00.050.");
+        return fallback;
+    }
+}
+
+/// <summary>The bundle being served; loaded at start from <c>current.json</c> (or the pinned version).</summary>
+public sealed class ServingBundle(Settings settings, ILogger<ServingBundle> log) : IDisposable
+{
+    private ModelBundle? _current;
+
+    /// <summary>The serving bundle; null until loaded.</summary>
+    public ModelBundle? Current => Volatile.Read(ref _current);
+
+    /// <summary>Loads the bundle named by the pin or current.json.</summary>
+    /// <exception cref="ScorerConfigurationException">No bundle to serve, or it is refused.</exception>
+    public ModelBundle Load()
+    {
+        var registry = new BundleRegistry(settings.ModelRegistry);
+        var version = settings.Pin ?? registry.ReadCurrent()?.Version
+            ?? throw new ScorerConfigurationException(
+                $"{Path.Combine(registry.Directory, BundleRegistry.CurrentFile)} does not exist: promote a bundle (StreamFraud.Trainer models promote VERSION --registry {registry.Directory}) or set Models:Pin.");
+        try
+        {
+            var bundle = ModelBundle.Load(registry.PathOf(version), settings.Spec, new BundleLoadOptions
+            {
+                Device = settings.Device, DeviceId = settings.DeviceId, WarmupBatch = settings.Scorer.BatchSize,
+            });
+            if (bundle.CudaUnavailableReason is { } reason)
+            {
+                log.LogWarning("CUDA unavailable, LSTM runs on CPU: {Reason}", reason);
+            }
+
+            log.LogInformation("Serving bundle {Version} (LSTM on {Provider}, feature spec {Spec})", bundle.Version, bundle.LstmProvider, bundle.Spec.Name);
+            Volatile.Write(ref _current, bundle);
+            return bundle;
+        }
+        catch (BundleRejectedException e)
+        {
+            throw new ScorerConfigurationException($"{e.Message}. Fix the bundle or promote another version.", e);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _current?.Dispose();
+}
+
+/// <summary>
+/// What the scorer needs before it consumes anything, connected and verified at start (fail fast): the serving
+/// bundle, Redis and the registry client.
+/// </summary>
+public sealed class ScorerResources : IDisposable
+{
+    /// <summary>Connects Redis and loads the serving bundle.</summary>
+    /// <exception cref="ScorerConfigurationException">Redis unreachable, or no acceptable bundle.</exception>
+    public ScorerResources(Settings settings, ServingBundle bundle)
+    {
+        bundle.Load();
+        try
+        {
+            var options = ConfigurationOptions.Parse(settings.RedisConfiguration);
+            options.AbortOnConnectFail = true;
+            options.ConnectTimeout = 5000;
+            Redis = ConnectionMultiplexer.Connect(options);
+        }
+        catch (RedisConnectionException e)
+        {
+            throw new ScorerConfigurationException($"Redis at '{settings.RedisConfiguration}' is unreachable ({e.Message.Split('\n')[0]}); start it or fix Redis:Configuration.", e);
+        }
+
+        // After start, Redis outages are retried by the scoring loop instead of failing.
+        Registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = settings.RegistryUrl });
+    }
+
+    /// <summary>Redis connection.</summary>
+    public ConnectionMultiplexer Redis { get; }
+
+    /// <summary>Schema Registry client.</summary>
+    public ISchemaRegistryClient Registry { get; }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Registry.Dispose();
+        Redis.Dispose();
+    }
+}
+
+/// <summary>Runs the scoring loop on a dedicated thread until the host stops; graceful: the batch in flight finishes.</summary>
+public sealed class ScorerWorker(Settings settings, ServingBundle bundle, ScorerResources resources, ScorerMetrics metrics, ILogger<ScorerWorker> log, IHostApplicationLifetime lifetime) : BackgroundService
+{
+    private ScoringLoop? _loop;
+
+    /// <summary>Partitions assigned and a bundle loaded.</summary>
+    public bool Ready => bundle.Current is not null && _loop is { Assignment.Count: > 0 };
+
+    /// <inheritdoc />
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var store = new RedisWindowStore(resources.Redis.GetDatabase(), settings.Spec, settings.Redis);
+        var serving = bundle.Current!;
+        _loop = new ScoringLoop(settings.Consumer, settings.Producer, resources.Registry, store, () => bundle.Current ?? serving, settings.Spec,
+            settings.Scorer, settings.Scoring, log, metrics);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                _loop.Run(stoppingToken);
+                done.SetResult();
+            }
+            catch (Exception e)
+            {
+                log.LogCritical(e, "Scoring loop stopped");
+                done.SetException(e);
+                lifetime.StopApplication();
+            }
+            finally
+            {
+                _loop.Dispose();
+            }
+        })
+        { Name = "scoring-loop", IsBackground = false };
+        thread.Start();
+        return done.Task;
+    }
+}
+
+/// <summary>Readiness: partitions assigned and a bundle loaded.</summary>
+public sealed class ReadinessCheck(ScorerWorker worker) : IHealthCheck
+{
+    /// <inheritdoc />
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(worker.Ready ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("no partitions assigned or no bundle loaded"));
+}

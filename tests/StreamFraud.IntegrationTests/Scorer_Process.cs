@@ -1,0 +1,214 @@
+using Confluent.Kafka;
+using Confluent.Kafka.SyncOverAsync;
+using Confluent.SchemaRegistry;
+using Confluent.SchemaRegistry.Serdes;
+using StackExchange.Redis;
+using StreamFraud.Core.Features;
+using StreamFraud.Core.Windows;
+using StreamFraud.IntegrationTests.Infrastructure;
+using StreamFraud.Scoring.Bundles;
+using StreamFraud.Scoring.Tests.Pipeline;
+
+namespace StreamFraud.IntegrationTests;
+
+/// <summary>The scorer service as a process: fails fast on bad configuration; survives SIGKILL without losing or double-applying events.</summary>
+[Collection(StackCollection.Name)]
+public sealed class Scorer_Process(StackFixture stack) : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("sf-proc-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public void ConfigurationErrors_FailFast_WithMessageNamingTheFix()
+    {
+        var registry = PublishBundle("v1", TinyBundle.Stream(1, 20, 300));
+        var cases = new (string[] Args, string Expected)[]
+        {
+            (["--Models:Registry", Path.Combine(_root, "nope")], "Models:Registry"),
+            ([], "Models:Registry is not set"),
+            (["--Models:Registry", registry, "--Scoring:FeatureSpec", "precomputed:8"], "feature spec"),
+            (["--Models:Registry", registry, "--Redis:Configuration", "127.0.0.1:1"], "Redis:Configuration"),
+            (["--Models:Registry", registry, "--Scoring:Policy", "loose"], "Scoring:Policy"),
+            (["--Models:Registry", registry, "--Models:Pin", "v9"], "v9"),
+        };
+        foreach (var (args, expected) in cases)
+        {
+            using var p = ChildProcess.Start("StreamFraud.Scorer", [.. args, "--Redis:Configuration", args.Contains("--Redis:Configuration") ? args[Array.IndexOf(args, "--Redis:Configuration") + 1] : stack.Redis, "--urls", "http://127.0.0.1:0"]);
+            Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), $"scorer did not exit for [{string.Join(' ', args)}]:\n{p.Output}");
+            Assert.Equal(2, p.ExitCode);
+            Assert.Contains(expected, p.Output);
+        }
+    }
+
+    [Fact]
+    public async Task SigKillAndRestarts_EveryAlertPresent_NoStateDoubleApplied()
+    {
+        var spec = FeatureSpec.CardV1;
+        var history = TinyBundle.Stream(seed: 31, cards: 300, count: 1500);
+        var live = TinyBundle.Stream(seed: 32, cards: 300, count: 20_000, start: history[^1].EventTimeMs + 1000);
+        var registryDir = PublishBundle("v1", history, threshold: 0.4);
+        var tiny = new { Directory = Path.Combine(registryDir, "v1") };
+        var input = await stack.CreateTopicAsync("crash-tx", partitions: 4);
+        var alertsTopic = await stack.CreateTopicAsync("crash-alerts", partitions: 4);
+        var dlq = await stack.CreateTopicAsync("crash-dlq", partitions: 1);
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
+        using (var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig { BootstrapServers = stack.Kafka, EnableIdempotence = true, LingerMs = 20 })
+                   .SetValueSerializer(new AvroSerializer<Contracts.Transaction>(registry).AsSyncOverAsync()).Build())
+        {
+            foreach (var tx in live)
+            {
+                producer.Produce(input, new Message<string, Contracts.Transaction> { Key = tx.CardId, Value = Contracts.Transaction.FromDomain(tx) });
+            }
+
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
+        }
+
+        var group = $"crash-{Guid.NewGuid():N}";
+        var prefix = $"crash:{Guid.NewGuid():N}:";
+        string[] args =
+        [
+            "--Kafka:BootstrapServers", stack.Kafka, "--Kafka:Consumer:group.id", group, "--Kafka:Consumer:fetch.wait.max.ms", "20",
+            "--Kafka:Consumer:session.timeout.ms", "6000", "--Kafka:Consumer:auto.commit.interval.ms", "200",
+            "--SchemaRegistry:Url", stack.Registry, "--Redis:Configuration", stack.Redis, "--Redis:KeyPrefix", prefix,
+            "--Models:Registry", registryDir, "--Scorer:InputTopic", input, "--Scorer:AlertsTopic", alertsTopic, "--Scorer:DlqTopic", dlq,
+            "--Scorer:BatchSize", "200", "--urls", "http://127.0.0.1:0",
+        ];
+
+        // Kill the scorer hard three times while it works, then let a last instance finish.
+        var kills = 0;
+        var progress = new List<long>();
+        var rng = new Random(5);
+        while (true)
+        {
+            using var scorer = ChildProcess.Start("StreamFraud.Scorer", args);
+            if (kills < 3)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(2500 + rng.Next(2500)));
+                Assert.False(scorer.HasExited, scorer.Output);
+                scorer.KillHard();
+                progress.Add(await Committed(group, input, 4));
+                kills++;
+                continue;
+            }
+
+            // The kills landed mid-stream, not before the first batch or after the last.
+            Assert.Contains(progress, p => p > 0 && p < live.Count);
+            var done = await WaitForCommittedEnd(group, input, 4, live.Count, TimeSpan.FromSeconds(180));
+            scorer.Terminate();
+            Assert.True(scorer.WaitForExit(TimeSpan.FromSeconds(30)), "no graceful exit on SIGTERM:\n" + scorer.Output);
+            Assert.True(done, "the scorer did not reach the end of the topic:\n" + scorer.Output);
+            break;
+        }
+
+        var tinyBundle = new TinyBundleView(tiny.Directory);
+        var expected = Scorer_EndToEnd.Expected(tinyBundle.Load(), live, 0.4);
+        var e2e = new Scorer_EndToEnd(stack);
+        var alerts = e2e.ReadAlerts(alertsTopic, registry, expected.Count, TimeSpan.FromSeconds(60));
+        Assert.Equal(expected.Keys.Order(), alerts.Select(a => a.AlertId).Distinct().Order());
+        foreach (var g in alerts.GroupBy(a => a.AlertId))
+        {
+            Assert.Single(g.Select(a => (Math.Round(a.Score, 6), a.WindowHash)).Distinct()); // duplicates are the same alert
+        }
+
+        // Card states equal a single clean pass: no event was applied twice, none was skipped.
+        var clean = new InMemoryWindowStore(spec);
+        var batch = new WindowBatch(spec, live.Count);
+        for (var i = 0; i < live.Count; i++)
+        {
+            batch.Add(live[i], SourcePosition.None);
+        }
+
+        await clean.ApplyAsync(batch);
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        var db = mux.GetDatabase();
+        var checkedCards = 0;
+        var probe = new CardState(spec);
+        foreach (var card in live.Select(t => t.CardId).Distinct())
+        {
+            var stored = (byte[]?)await db.StringGetAsync(prefix + card);
+            Assert.NotNull(stored);
+            probe.Load(stored.AsSpan(8));
+            var reference = new CardState(spec);
+            reference.Load(clean.Get(card));
+            Assert.Equal(reference.AppliedCount, probe.AppliedCount);
+            for (var k = 0; k < reference.Count; k++)
+            {
+                Assert.Equal(reference.GetEntry(k).TransactionIdHash, probe.GetEntry(k).TransactionIdHash);
+                Assert.True(reference.GetVector(k).SequenceEqual(probe.GetVector(k)), $"card {card} step {k}");
+            }
+
+            checkedCards++;
+        }
+
+        Assert.Equal(300, checkedCards);
+    }
+
+    private async Task<long> Committed(string group, string topic, int partitions)
+    {
+        using var probe = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = group, EnableAutoCommit = false }).Build();
+        var tps = Enumerable.Range(0, partitions).Select(p => new TopicPartition(topic, p)).ToList();
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            try
+            {
+                return probe.Committed(tps, TimeSpan.FromSeconds(5)).Sum(c => Math.Max(0, c.Offset.Value));
+            }
+            catch (KafkaException)
+            {
+                await Task.Delay(300);
+            }
+        }
+
+        return -1;
+    }
+
+    private async Task<bool> WaitForCommittedEnd(string group, string topic, int partitions, int total, TimeSpan timeout)
+    {
+        using var probe = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = group, EnableAutoCommit = false }).Build();
+        var tps = Enumerable.Range(0, partitions).Select(p => new TopicPartition(topic, p)).ToList();
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                var committed = probe.Committed(tps, TimeSpan.FromSeconds(5)).Sum(c => Math.Max(0, c.Offset.Value));
+                if (committed >= total)
+                {
+                    return true;
+                }
+            }
+            catch (KafkaException)
+            {
+                // coordinator busy during a rebalance
+            }
+
+            await Task.Delay(500);
+        }
+
+        return false;
+    }
+
+    private string PublishBundle(string version, List<Core.Transaction> history, double threshold = 0.5)
+    {
+        var registryDir = Path.Combine(_root, "registry-" + Guid.NewGuid().ToString("N")[..8]);
+        var registry = new BundleRegistry(registryDir);
+        var staging = registry.CreateStagingDirectory();
+        TinyBundle.Create(staging, version, history, costMinThreshold: threshold);
+        registry.Publish(staging, version);
+        registry.Promote(version);
+        return registryDir;
+    }
+
+    /// <summary>Re-opens a published tiny bundle's models for the offline expectation.</summary>
+    private sealed class TinyBundleView(string directory)
+    {
+        public TinyBundle Load() => new()
+        {
+            Directory = directory,
+            Lstm = Training.Lstm.LstmModel.Load(Path.Combine(directory, "lstm.model")),
+            XgbModel = File.ReadAllBytes(Path.Combine(directory, "xgb.json")),
+            Manifest = BundleManifest.Read(Path.Combine(directory, BundleManifest.FileName)),
+        };
+    }
+}
