@@ -207,8 +207,25 @@ public sealed class RedisWindowStore : IWindowStore
         }
 
         var writes = _pending.ToList();
+        RedisResult[] conflicts;
+        try
+        {
+            conflicts = await CompareAndSetAsync(writes, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Outcome unknown (a timeout may still execute later): forget what we believe these cards hold, and keep
+            // the writes queued. A retry sends the same compare-and-set; if the first one did land, it reports a
+            // conflict with our own value, and re-applying the events on it changes nothing.
+            foreach (var w in writes)
+            {
+                _cache.Remove(w.Card);
+            }
+
+            throw;
+        }
+
         _pending.Clear();
-        var conflicts = await CompareAndSetAsync(writes, cancellationToken).ConfigureAwait(false);
         var conflicted = new HashSet<int>();
         for (var c = 0; c < conflicts.Length; c += 2)
         {
@@ -314,6 +331,12 @@ public sealed class RedisWindowStore : IWindowStore
                 _old = _young;
                 _young = new Dictionary<string, byte[]?>(StringComparer.Ordinal);
             }
+        }
+
+        public void Remove(string card)
+        {
+            _young.Remove(card);
+            _old.Remove(card);
         }
 
         public void Clear()

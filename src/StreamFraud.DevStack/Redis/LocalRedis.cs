@@ -133,6 +133,23 @@ public sealed class RedisServerProcess : ILocalRedis
         return server;
     }
 
+    /// <summary>Freezes the server (SIGSTOP): connections stay open but nothing answers, like a hung host. For outage tests.</summary>
+    public void Freeze() => Signal(19);
+
+    /// <summary>Resumes a frozen server (SIGCONT); queued commands then run.</summary>
+    public void Thaw() => Signal(18);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    private void Signal(int signal)
+    {
+        if (Kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed with errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}.");
+        }
+    }
+
     private string Output
     {
         get { lock (_output) { return _output.ToString(); } }

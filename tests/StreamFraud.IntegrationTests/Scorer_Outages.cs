@@ -1,0 +1,166 @@
+using Confluent.Kafka;
+using Confluent.Kafka.SyncOverAsync;
+using Confluent.SchemaRegistry;
+using Confluent.SchemaRegistry.Serdes;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+using StreamFraud.Core.Features;
+using StreamFraud.Core.Windows;
+using StreamFraud.DevStack.Kafka;
+using StreamFraud.DevStack.Redis;
+using StreamFraud.IntegrationTests.Infrastructure;
+using StreamFraud.Kafka;
+using StreamFraud.Redis;
+using StreamFraud.Scoring;
+using StreamFraud.Scoring.Bundles;
+using StreamFraud.Scoring.Tests.Pipeline;
+
+namespace StreamFraud.IntegrationTests;
+
+/// <summary>Redis frozen for 10 s and the broker down for 10 s mid-stream: the run completes with the output of an uninterrupted one.</summary>
+[Collection(StackCollection.Name)]
+public sealed class Scorer_Outages(StackFixture stack) : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("sf-outage-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [MockClusterFact]
+    public async Task RedisFrozenAndBrokerDown_RunCompletes_OutputEqualsUninterrupted()
+    {
+        var spec = FeatureSpec.CardV1;
+        var history = TinyBundle.Stream(seed: 41, cards: 150, count: 1500);
+        var live = TinyBundle.Stream(seed: 42, cards: 150, count: 6000, start: history[^1].EventTimeMs + 1000);
+        var tiny = TinyBundle.Create(Path.Combine(_root, "v1"), "v1", history, costMinThreshold: 0.4);
+        using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 16 });
+        var expected = Scorer_EndToEnd.Expected(tiny, live, 0.4);
+
+        // Own broker and own redis-server: the faults must not disturb other tests.
+        using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Topics = [("tx", 2), ("alerts", 2), ("dlq", 1)] });
+        await using var redisServer = await RedisServerProcess.StartAsync();
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
+        using (var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, EnableIdempotence = true, LingerMs = 20 })
+                   .SetValueSerializer(new AvroSerializer<Contracts.Transaction>(registry).AsSyncOverAsync()).Build())
+        {
+            foreach (var tx in live)
+            {
+                producer.Produce("tx", new Message<string, Contracts.Transaction> { Key = tx.CardId, Value = Contracts.Transaction.FromDomain(tx) });
+            }
+
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
+        }
+
+        var redisOptions = ConfigurationOptions.Parse(redisServer.Endpoint);
+        redisOptions.AbortOnConnectFail = false;
+        redisOptions.AsyncTimeout = 2000;
+        redisOptions.SyncTimeout = 2000;
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(redisOptions);
+        var prefix = "outage:";
+        var store = new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = prefix });
+        using var metrics = new ScorerMetrics();
+        var group = $"outage-{Guid.NewGuid():N}";
+        using var loop = new ScoringLoop(
+            new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = group, FetchWaitMaxMs = 20, SessionTimeoutMs = 6000, AutoCommitIntervalMs = 200 },
+            new ProducerConfig { BootstrapServers = cluster.BootstrapServers, LingerMs = 5 },
+            registry, store, () => bundle, spec,
+            new ScorerOptions { InputTopic = "tx", AlertsTopic = "alerts", DlqTopic = "dlq", BatchSize = 100, RetryBaseDelay = TimeSpan.FromMilliseconds(100), RetryMaxDelay = TimeSpan.FromSeconds(1) },
+            new ScoringOptions(), NullLogger.Instance, metrics);
+        using var stop = new CancellationTokenSource();
+        var thread = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
+        thread.Start();
+
+        await WaitUntil(() => loop.Batches >= 3, TimeSpan.FromSeconds(60), "scoring to start");
+        redisServer.Freeze();
+        var batchesAtFreeze = loop.Batches;
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        Assert.InRange(loop.Batches, batchesAtFreeze, batchesAtFreeze + 1); // stalled, not skipping
+        redisServer.Thaw();
+
+        await WaitUntil(() => loop.Batches >= batchesAtFreeze + 5, TimeSpan.FromSeconds(60), "scoring to resume after Redis");
+        cluster.SetBrokerDown(1);
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        cluster.SetBrokerUp(1);
+
+        var alerts = ReadAlerts(cluster.BootstrapServers, registry, expected.Count, TimeSpan.FromSeconds(120));
+        await WaitUntil(() => Committed(cluster.BootstrapServers, group) >= live.Count, TimeSpan.FromSeconds(120), "all offsets committed");
+        stop.Cancel();
+        Assert.True(thread.Join(TimeSpan.FromSeconds(30)));
+        Assert.True(loop.Batches > batchesAtFreeze);
+
+        // Same alerts as an uninterrupted (offline) run; same card states as one clean pass.
+        Assert.Equal(expected.Keys.Order(), alerts.Select(a => a.AlertId).Distinct().Order());
+        foreach (var a in alerts)
+        {
+            Assert.Equal(expected[a.AlertId].Score, a.Score, 1e-5);
+        }
+
+        var clean = new InMemoryWindowStore(spec);
+        var batch = new WindowBatch(spec, live.Count);
+        foreach (var tx in live)
+        {
+            batch.Add(tx, SourcePosition.None);
+        }
+
+        await clean.ApplyAsync(batch);
+        var db = mux.GetDatabase();
+        foreach (var card in live.Select(t => t.CardId).Distinct())
+        {
+            var stored = (byte[])(await db.StringGetAsync(prefix + card))!;
+            var probe = new CardState(spec);
+            probe.Load(stored.AsSpan(8));
+            var reference = new CardState(spec);
+            reference.Load(clean.Get(card));
+            Assert.Equal(reference.AppliedCount, probe.AppliedCount);
+            Assert.True(reference.GetVector(reference.Count - 1).SequenceEqual(probe.GetVector(probe.Count - 1)));
+        }
+    }
+
+    private static long Committed(string bootstrap, string group)
+    {
+        using var probe = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = group, EnableAutoCommit = false }).Build();
+        try
+        {
+            return probe.Committed([new TopicPartition("tx", 0), new TopicPartition("tx", 1)], TimeSpan.FromSeconds(5)).Sum(c => Math.Max(0, c.Offset.Value));
+        }
+        catch (KafkaException)
+        {
+            return -1;
+        }
+    }
+
+    private static List<Contracts.FraudAlert> ReadAlerts(string bootstrap, ISchemaRegistryClient registry, int distinct, TimeSpan timeout)
+    {
+        using var consumer = new ConsumerBuilder<string, Contracts.FraudAlert>(new ConsumerConfig
+            {
+                BootstrapServers = bootstrap, GroupId = $"reader-{Guid.NewGuid():N}", AutoOffsetReset = AutoOffsetReset.Earliest, FetchWaitMaxMs = 20,
+            })
+            .SetValueDeserializer(new AvroDeserializer<Contracts.FraudAlert>(registry).AsSyncOverAsync())
+            .Build();
+        consumer.Subscribe("alerts");
+        var result = new List<Contracts.FraudAlert>();
+        var ids = new HashSet<string>();
+        var deadline = DateTime.UtcNow + timeout;
+        while (ids.Count < distinct && DateTime.UtcNow < deadline)
+        {
+            var r = consumer.Consume(TimeSpan.FromMilliseconds(500));
+            if (r is { IsPartitionEOF: false })
+            {
+                result.Add(r.Message.Value);
+                ids.Add(r.Message.Value.AlertId);
+            }
+        }
+
+        consumer.Close();
+        return result;
+    }
+
+    private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(100);
+        }
+    }
+}
