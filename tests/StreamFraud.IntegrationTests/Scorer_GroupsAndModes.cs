@@ -1,0 +1,202 @@
+using System.Text;
+using Confluent.Kafka;
+using Confluent.Kafka.SyncOverAsync;
+using Confluent.SchemaRegistry;
+using Confluent.SchemaRegistry.Serdes;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+using StreamFraud.Core.Features;
+using StreamFraud.IntegrationTests.Infrastructure;
+using StreamFraud.Kafka;
+using StreamFraud.Redis;
+using StreamFraud.Scoring;
+using StreamFraud.Scoring.Bundles;
+using StreamFraud.Scoring.Tests.Pipeline;
+
+namespace StreamFraud.IntegrationTests;
+
+/// <summary>Two instances in one group; exactly-once mode across crashes; a flood of malformed input.</summary>
+[Collection(StackCollection.Name)]
+public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("sf-modes-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public async Task TwoInstancesInOneGroup_SplitPartitions_UnionOfAlertsEqualsSingleInstance()
+    {
+        var (tiny, live, expected) = Prepare(seed: 51, events: 4000);
+        using var bundle = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
+        var (input, alerts, dlq) = (await stack.CreateTopicAsync("two-tx", 4), await stack.CreateTopicAsync("two-alerts", 4), await stack.CreateTopicAsync("two-dlq", 1));
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
+        await Produce(input, live, registry);
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        var group = $"two-{Guid.NewGuid():N}";
+        var prefix = $"two:{Guid.NewGuid():N}:";
+        using var stop = new CancellationTokenSource();
+        var loops = new List<ScoringLoop>();
+        var threads = new List<Thread>();
+        for (var i = 0; i < 2; i++)
+        {
+            var loop = Loop(group, input, alerts, dlq, registry, new RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = prefix }), bundle, exactlyOnce: false);
+            loops.Add(loop);
+            var t = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
+            threads.Add(t);
+            t.Start();
+        }
+
+        try
+        {
+            var read = new Scorer_EndToEnd(stack).ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(120));
+            Assert.Equal(expected.Keys.Order(), read.Select(a => a.AlertId).Distinct().Order());
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (loops.Any(l => l.Assignment.Count == 0) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+
+            // Both members own partitions, disjointly, covering the topic.
+            var owned = loops.Select(l => l.Assignment.Select(tp => tp.Partition.Value).ToHashSet()).ToList();
+            Assert.All(owned, o => Assert.NotEmpty(o));
+            Assert.Empty(owned[0].Intersect(owned[1]));
+            Assert.Equal(4, owned[0].Count + owned[1].Count);
+        }
+        finally
+        {
+            stop.Cancel();
+            threads.ForEach(t => t.Join(TimeSpan.FromSeconds(30)));
+            loops.ForEach(l => l.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task ExactlyOnce_SigKilledTwice_ReadCommittedSeesEachAlertOnce()
+    {
+        var (tiny, live, expected) = Prepare(seed: 61, events: 6000, publish: true);
+        var (input, alerts, dlq) = (await stack.CreateTopicAsync("eos-tx", 2), await stack.CreateTopicAsync("eos-alerts", 2), await stack.CreateTopicAsync("eos-dlq", 1));
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
+        await Produce(input, live, registry);
+        var group = $"eos-{Guid.NewGuid():N}";
+        string[] args =
+        [
+            "--Kafka:BootstrapServers", stack.Kafka, "--Kafka:Consumer:group.id", group, "--Kafka:Consumer:fetch.wait.max.ms", "20",
+            "--Kafka:Consumer:session.timeout.ms", "6000", "--Kafka:Producer:transactional.id", $"eos-{Guid.NewGuid():N}",
+            "--SchemaRegistry:Url", stack.Registry, "--Redis:Configuration", stack.Redis, "--Redis:KeyPrefix", $"eos:{Guid.NewGuid():N}:",
+            "--Models:Registry", Path.GetDirectoryName(tiny.Directory)!, "--Scorer:InputTopic", input, "--Scorer:AlertsTopic", alerts,
+            "--Scorer:DlqTopic", dlq, "--Scorer:BatchSize", "150", "--Scorer:ExactlyOnce", "true", "--urls", "http://127.0.0.1:0",
+        ];
+        for (var kill = 0; kill < 2; kill++)
+        {
+            using var scorer = ChildProcess.Start("StreamFraud.Scorer", args);
+            await Task.Delay(TimeSpan.FromMilliseconds(3500 + (kill * 1500)));
+            Assert.False(scorer.HasExited, scorer.Output);
+            scorer.KillHard();
+        }
+
+        using (var last = ChildProcess.Start("StreamFraud.Scorer", args))
+        {
+            var read = new Scorer_EndToEnd(stack).ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(150));
+            // Give a straggling duplicate time to show up before judging.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            read = new Scorer_EndToEnd(stack).ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(30));
+            last.Terminate();
+            Assert.True(last.WaitForExit(TimeSpan.FromSeconds(30)), last.Output);
+            Assert.Equal(expected.Keys.Order(), read.Select(a => a.AlertId).Order()); // each exactly once (read_committed)
+        }
+    }
+
+    [Fact]
+    public async Task TenThousandMalformed_AllInDlqWithReasons_EveryGoodEventScored()
+    {
+        var (tiny, live, expected) = Prepare(seed: 71, events: 2000);
+        using var bundle = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
+        var (input, alerts, dlq) = (await stack.CreateTopicAsync("flood-tx", 2), await stack.CreateTopicAsync("flood-alerts", 2), await stack.CreateTopicAsync("flood-dlq", 1));
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
+        var serializer = new AvroSerializer<Contracts.Transaction>(registry);
+        var rng = new Random(3);
+        var badByClass = new Dictionary<string, int>();
+        using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = stack.Kafka, EnableIdempotence = true, LingerMs = 20 }).Build())
+        {
+            var good = 0;
+            for (var i = 0; i < 12_000; i++)
+            {
+                if (rng.Next(6) == 0 && good < live.Count || i >= 12_000 - (live.Count - good))
+                {
+                    var tx = live[good++];
+                    producer.Produce(input, new Message<string, byte[]> { Key = tx.CardId, Value = await serializer.SerializeAsync(Contracts.Transaction.FromDomain(tx), new SerializationContext(MessageComponentType.Value, input)) });
+                    continue;
+                }
+
+                var (cls, value) = (i % 5) switch
+                {
+                    0 => (DlqErrorClass.Undecodable, Encoding.UTF8.GetBytes($"garbage {i}")),
+                    1 => (DlqErrorClass.UnknownSchema, (byte[])[0, 0x7f, 0, 0, (byte)(i % 200), 1, 2]),
+                    2 => (DlqErrorClass.InvalidValue, await serializer.SerializeAsync(Contracts.Transaction.FromDomain(live[i % live.Count] with { TransactionId = $"nan-{i}", Amount = double.NaN }), new SerializationContext(MessageComponentType.Value, input))),
+                    3 => (DlqErrorClass.InvalidValue, await serializer.SerializeAsync(Contracts.Transaction.FromDomain(live[i % live.Count] with { TransactionId = $"future-{i}", EventTimeMs = DateTimeOffset.UtcNow.AddYears(5).ToUnixTimeMilliseconds() }), new SerializationContext(MessageComponentType.Value, input))),
+                    _ => (DlqErrorClass.Undecodable, (byte[])[0, 0, 0, 0, 1]),
+                };
+                badByClass[cls] = badByClass.GetValueOrDefault(cls) + 1;
+                producer.Produce(input, new Message<string, byte[]> { Key = $"bad-{i}", Value = value });
+            }
+
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
+            Assert.Equal(live.Count, good);
+        }
+
+        var bad = badByClass.Values.Sum();
+        Assert.True(bad >= 10_000, $"{bad} malformed");
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        using var stop = new CancellationTokenSource();
+        using var loop = Loop($"flood-{Guid.NewGuid():N}", input, alerts, dlq, registry,
+            new RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = $"flood:{Guid.NewGuid():N}:" }), bundle, exactlyOnce: false);
+        var thread = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
+        thread.Start();
+        var e2e = new Scorer_EndToEnd(stack);
+        var dead = e2e.ReadRaw(dlq, bad, TimeSpan.FromSeconds(120));
+        var read = e2e.ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(60));
+        stop.Cancel();
+        thread.Join(TimeSpan.FromSeconds(30));
+        Assert.Equal(bad, dead.Count);
+        var classes = dead.GroupBy(d => Encoding.UTF8.GetString(d.Message.Headers.GetLastBytes("error.class"))).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(badByClass.OrderBy(kv => kv.Key), classes.OrderBy(kv => kv.Key));
+        Assert.Contains(dead, d => Encoding.UTF8.GetString(d.Message.Headers.GetLastBytes("error.reason")).Contains("amount NaN", StringComparison.Ordinal));
+        Assert.Contains(dead, d => Encoding.UTF8.GetString(d.Message.Headers.GetLastBytes("error.reason")).Contains("event_time", StringComparison.Ordinal));
+        Assert.Equal(expected.Keys.Order(), read.Select(a => a.AlertId).Distinct().Order());
+    }
+
+    private (TinyBundle Tiny, List<Core.Transaction> Live, Dictionary<string, (double Score, string Hash, string TransactionId)> Expected) Prepare(int seed, int events, bool publish = false)
+    {
+        var history = TinyBundle.Stream(seed, cards: 200, count: 1500);
+        var live = TinyBundle.Stream(seed + 1, cards: 200, count: events, start: history[^1].EventTimeMs + 1000);
+        var dir = Path.Combine(_root, $"registry-{seed}", "v1");
+        var tiny = TinyBundle.Create(dir, "v1", history, costMinThreshold: 0.4);
+        if (publish)
+        {
+            new BundleRegistry(Path.GetDirectoryName(dir)!).Promote("v1");
+        }
+
+        return (tiny, live, Scorer_EndToEnd.Expected(tiny, live, 0.4));
+    }
+
+    private async Task Produce(string topic, List<Core.Transaction> live, ISchemaRegistryClient registry)
+    {
+        using var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig { BootstrapServers = stack.Kafka, EnableIdempotence = true, LingerMs = 20 })
+            .SetValueSerializer(new AvroSerializer<Contracts.Transaction>(registry).AsSyncOverAsync()).Build();
+        foreach (var tx in live)
+        {
+            producer.Produce(topic, new Message<string, Contracts.Transaction> { Key = tx.CardId, Value = Contracts.Transaction.FromDomain(tx) });
+        }
+
+        Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
+        await Task.CompletedTask;
+    }
+
+    private ScoringLoop Loop(string group, string input, string alerts, string dlq, ISchemaRegistryClient registry, RedisWindowStore store, ModelBundle bundle, bool exactlyOnce) =>
+        new(
+            new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = group, FetchWaitMaxMs = 20, SessionTimeoutMs = 6000, HeartbeatIntervalMs = 500 },
+            new ProducerConfig { BootstrapServers = stack.Kafka, LingerMs = 5 },
+            registry, store, () => bundle, FeatureSpec.CardV1,
+            new ScorerOptions { InputTopic = input, AlertsTopic = alerts, DlqTopic = dlq, BatchSize = 200, ExactlyOnce = exactlyOnce },
+            new ScoringOptions(), NullLogger.Instance, new ScorerMetrics());
+}
