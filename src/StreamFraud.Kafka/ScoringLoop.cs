@@ -260,7 +260,11 @@ public sealed class ScoringLoop : IDisposable
         BatchResult? result = null;
         if (_batch.Count > 0)
         {
-            result = Execute("redis", () => _pipeline.ProcessAsync(_batch).GetAwaiter().GetResult());
+            var prepared = Stopwatch.StartNew();
+            Execute("redis", () => _pipeline.PrepareAsync(_batch).GetAwaiter().GetResult());
+            var windowsTime = prepared.Elapsed;
+            result = _pipeline.Score(_batch); // models run here, on the scoring thread
+            result = result with { Timings = result.Timings with { Windows = windowsTime } };
             _metrics.StageDuration.Record(result.Timings.Windows.TotalSeconds, new KeyValuePair<string, object?>("stage", "redis"));
             _metrics.StageDuration.Record(result.Timings.Models.TotalSeconds, new KeyValuePair<string, object?>("stage", "models"));
             _metrics.StageDuration.Record(result.Timings.Explain.TotalSeconds, new KeyValuePair<string, object?>("stage", "explain"));
@@ -335,7 +339,8 @@ public sealed class ScoringLoop : IDisposable
 
         while (Execute("redis", () => _pipeline.CommitAsync(_batch).GetAwaiter().GetResult()) > 0)
         {
-            var again = Execute("redis", () => _pipeline.ProcessAsync(_batch).GetAwaiter().GetResult());
+            Execute("redis", () => _pipeline.PrepareAsync(_batch).GetAwaiter().GetResult());
+            var again = _pipeline.Score(_batch);
             var fresh = again with { Alerts = again.Alerts.Where(a => _batch.Result(a.BatchIndex).IsApplied).ToList(), Events = [] };
             var records = BuildOutput(messages, batchToMessage, fresh, []);
             Execute("produce", () => publish(records));

@@ -127,7 +127,24 @@ public sealed class FraudPipeline
 
         var clock = Stopwatch.StartNew();
         await _store.PrepareAsync(batch, cancellationToken).ConfigureAwait(false);
-        var windowsTime = clock.Elapsed;
+        return ScoreWith(batch, bundle, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// Computes every event's window from the stored states without writing (the I/O half of
+    /// <see cref="ProcessAsync"/>); follow with <see cref="Score"/> on the thread that should run the models.
+    /// </summary>
+    public Task PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default) => _store.PrepareAsync(batch, cancellationToken);
+
+    /// <summary>
+    /// Scores a prepared batch on the calling thread (the compute half of <see cref="ProcessAsync"/>): a scorer
+    /// calls it from its dedicated inference thread, never from an arbitrary pool thread.
+    /// </summary>
+    public BatchResult Score(WindowBatch batch) => ScoreWith(batch, _bundle(), TimeSpan.Zero);
+
+    private BatchResult ScoreWith(WindowBatch batch, ModelBundle bundle, TimeSpan windowsTime)
+    {
+        var clock = Stopwatch.StartNew();
 
         if (_scores.Capacity < batch.Count)
         {

@@ -144,6 +144,75 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
         Assert.Equal(300, checkedCards);
     }
 
+    [Fact]
+    public async Task Running_ReadyzAfterAssignment_MetricsExposeCounters_SigTermStopsCleanly()
+    {
+        var history = TinyBundle.Stream(seed: 81, cards: 30, count: 400);
+        var live = TinyBundle.Stream(seed: 82, cards: 30, count: 300, start: history[^1].EventTimeMs + 1000);
+        var registryDir = PublishBundle("v1", history, threshold: 0.4);
+        var input = await stack.CreateTopicAsync("http-tx", partitions: 2);
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
+        using (var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig { BootstrapServers = stack.Kafka })
+                   .SetValueSerializer(new AvroSerializer<Contracts.Transaction>(registry).AsSyncOverAsync()).Build())
+        {
+            foreach (var tx in live)
+            {
+                producer.Produce(input, new Message<string, Contracts.Transaction> { Key = tx.CardId, Value = Contracts.Transaction.FromDomain(tx) });
+            }
+
+            producer.Flush(TimeSpan.FromSeconds(30));
+        }
+
+        var port = FreePort();
+        using var scorer = ChildProcess.Start("StreamFraud.Scorer",
+        [
+            "--Kafka:BootstrapServers", stack.Kafka, "--Kafka:Consumer:group.id", $"http-{Guid.NewGuid():N}", "--Kafka:Consumer:fetch.wait.max.ms", "20",
+            "--SchemaRegistry:Url", stack.Registry, "--Redis:Configuration", stack.Redis, "--Redis:KeyPrefix", $"http:{Guid.NewGuid():N}:",
+            "--Models:Registry", registryDir, "--Scorer:InputTopic", input, "--Scorer:AlertsTopic", await stack.CreateTopicAsync("http-alerts", 2),
+            "--urls", $"http://127.0.0.1:{port}",
+        ]);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var ready = false;
+        while (!ready && DateTime.UtcNow < deadline && !scorer.HasExited)
+        {
+            try
+            {
+                ready = (await http.GetAsync("/readyz")).IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+
+            await Task.Delay(250);
+        }
+
+        Assert.True(ready, "never ready:\n" + scorer.Output);
+        Assert.True((await http.GetAsync("/healthz")).IsSuccessStatusCode);
+        string metrics = "";
+        deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!metrics.Contains("streamfraud_events_consumed", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(500);
+            metrics = await http.GetStringAsync("/metrics");
+        }
+
+        Assert.Contains("streamfraud_events_consumed", metrics);
+        Assert.Contains("streamfraud_batch_duration", metrics);
+        Assert.Contains("model_version=\"v1\"", metrics);
+        scorer.Terminate();
+        Assert.True(scorer.WaitForExit(TimeSpan.FromSeconds(30)), scorer.Output);
+        Assert.Equal(0, scorer.ExitCode);
+    }
+
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+    }
+
     private async Task<long> Committed(string group, string topic, int partitions)
     {
         using var probe = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = group, EnableAutoCommit = false }).Build();
