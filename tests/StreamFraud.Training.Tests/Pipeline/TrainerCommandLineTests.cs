@@ -1,0 +1,201 @@
+using System.Text.Json;
+using Spectre.Console;
+using StreamFraud.Scoring.Bundles;
+using StreamFraud.Trainer;
+using StreamFraud.Trainer.Cli;
+using StreamFraud.Trainer.Commands;
+using StreamFraud.Training.Lstm;
+using StreamFraud.Training.Pipeline;
+
+namespace StreamFraud.Training.Tests.Pipeline;
+
+[Collection(PipelineCollection.Name)]
+public sealed class TrainerCommandLineTests(PipelineFixture fixture)
+{
+    [Fact]
+    public async Task ModelsCommands_ListPromoteRollback_MoveCurrentAndShowIt()
+    {
+        var older = fixture.Explicit.Version;
+        var newer = fixture.Default.Version;
+        var registry = new BundleRegistry(fixture.RegistryPath);
+        Assert.Equal(newer, registry.ReadCurrent()!.Version);
+
+        var (code, output, _) = await Run("models", "list", "--registry", fixture.RegistryPath);
+        Assert.Equal(0, code);
+        Assert.Contains(older, output);
+        Assert.Contains(newer, output);
+        var currentLine = output.Split('\n').Single(l => l.Contains("current", StringComparison.Ordinal) && l.Contains(newer, StringComparison.Ordinal));
+        Assert.Contains(fixture.Default.Report.Metrics["test"]["ensemble"].AveragePrecision.ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture), currentLine);
+
+        (code, output, _) = await Run("models", "promote", older, "--registry", fixture.RegistryPath);
+        Assert.Equal(0, code);
+        Assert.Contains(older, output);
+        var pointer = registry.ReadCurrent()!;
+        Assert.Equal(older, pointer.Version);
+        Assert.Equal(newer, pointer.Previous);
+        var raw = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(fixture.RegistryPath, BundleRegistry.CurrentFile))).RootElement;
+        Assert.Equal(older, raw.GetProperty("version").GetString());
+
+        (code, _, _) = await Run("models", "rollback", "--registry", fixture.RegistryPath);
+        Assert.Equal(0, code);
+        Assert.Equal(newer, registry.ReadCurrent()!.Version);
+        Assert.Equal(older, registry.ReadCurrent()!.Previous);
+
+        (code, _, var error) = await Run("models", "promote", "20990101-000000-abcdef", "--registry", fixture.RegistryPath);
+        Assert.Equal(TrainerApp.FailureExitCode, code);
+        Assert.Contains("no bundle '20990101-000000-abcdef'", error);
+        Assert.Contains(older, error);
+        Assert.Equal(newer, registry.ReadCurrent()!.Version);
+    }
+
+    [Fact]
+    public async Task Train_CsvWithRandomSplit_PublishesPrintsVersionAndTestTableAndWarnsOfLeakage()
+    {
+        var registry = Path.Combine(fixture.Root, "cli-registry");
+
+        var (code, output, error) = await Run("train", "--input", fixture.CsvPath, "--registry", registry, "--split", "random",
+            "--epochs", "1", "--hidden1", "8", "--hidden2", "4", "--xgb-rounds", "5", "--golden", "16", "--no-plots", "--seed", "4");
+
+        Assert.True(code == 0, error);
+        var version = Assert.Single(new BundleRegistry(registry).Versions());
+        Assert.Contains("published " + version, output);
+        Assert.Contains("Test metrics", output);
+        foreach (var model in new[] { "lstm", "xgb", "ensemble" })
+        {
+            Assert.Contains(model, output);
+        }
+
+        Assert.Contains("warning:", output);
+        Assert.Contains("see the future", output);
+        Assert.Contains("epoch 1/1", output);
+        Assert.DoesNotContain("pr_test.png", Directory.EnumerateFiles(Path.Combine(registry, version)).Select(f => Path.GetFileName(f)));
+        Assert.Null(new BundleRegistry(registry).ReadCurrent());
+    }
+
+    [Fact]
+    public async Task Train_BadDate_ExitsWithUsageErrorNamingTheFlag()
+    {
+        var (code, _, error) = await Run("train", "--input", fixture.CsvPath, "--registry", fixture.RegistryPath, "--train-from", "2026-13-45");
+
+        Assert.Equal(TrainerApp.UsageExitCode, code);
+        Assert.Contains("--train-from", error);
+        Assert.Contains("2026-13-45", error);
+        Assert.Contains("ISO date", error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public async Task Train_MissingInput_ExitsWithFailureSayingWhatToPass()
+    {
+        var missing = Path.Combine(fixture.Root, "nope.csv");
+        var (code, _, error) = await Run("train", "--input", missing, "--registry", fixture.RegistryPath);
+
+        Assert.Equal(TrainerApp.FailureExitCode, code);
+        Assert.Contains("no such file", error);
+        Assert.Contains("canonical CSV", error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public async Task Train_RangesOutOfOrder_ExitsWithFailure()
+    {
+        var (code, _, error) = await Run("train", "--input", fixture.CsvPath, "--registry", fixture.RegistryPath,
+            "--train-from", "2026-01-05", "--train-to", "2026-01-10", "--val-from", "2026-01-08", "--val-to", "2026-01-12");
+
+        Assert.Equal(TrainerApp.FailureExitCode, code);
+        Assert.Contains("--val-from must be at or after --train-to", error);
+    }
+
+    [Fact]
+    public async Task Train_SplitWithoutFrauds_ExitsWithFailureNamingTheSplit()
+    {
+        var csv = Path.Combine(fixture.Root, "no-fraud.csv");
+        var sim = new StreamFraud.Sim.Generation.TransactionSimulator(new StreamFraud.Sim.Generation.SimulationOptions
+        {
+            Cards = 40,
+            Days = 5,
+            FraudRates = new Dictionary<string, double>(),
+        });
+        StreamFraud.Core.Data.CanonicalCsv.Write(csv, sim.Generate());
+
+        var (code, _, error) = await Run("train", "--input", csv, "--registry", fixture.RegistryPath);
+
+        Assert.Equal(TrainerApp.FailureExitCode, code);
+        Assert.Contains("the training split (2026-01-01 .. 2026-01-04) has no frauds", error);
+        Assert.Contains("the input has no frauds at all", error);
+        Assert.Equal(2, new BundleRegistry(fixture.RegistryPath).Versions().Count);
+    }
+
+    [Fact]
+    public async Task Train_UnknownFlag_ExitsWithUsageError()
+    {
+        var (code, _, error) = await Run("train", "--input", fixture.CsvPath, "--registry", fixture.RegistryPath, "--epoch", "3");
+
+        Assert.Equal(TrainerApp.UsageExitCode, code);
+        Assert.Contains("unknown flag --epoch", error);
+    }
+
+    [Fact]
+    public async Task Help_EveryCommand_DescribesEveryFlag()
+    {
+        foreach (var command in TrainerApp.Commands)
+        {
+            var (code, output, _) = await Run([.. command.Name.Split(' '), "--help"]);
+            Assert.Equal(0, code);
+            foreach (var flag in command.Flags)
+            {
+                Assert.Contains(flag.Name.All(char.IsUpper) ? flag.Name : "--" + flag.Name, output);
+            }
+        }
+
+        var (overviewCode, overview, _) = await Run("--help");
+        Assert.Equal(0, overviewCode);
+        Assert.Contains("models rollback", overview);
+    }
+
+    [Fact]
+    public void ParseOptions_AllFlags_MapOntoTrainingOptions()
+    {
+        var args = CommandArgs.Parse(
+        [
+            "--input", "a.csv", "--registry", "reg", "--promote", "--train-from", "2026-01-02", "--test-to", "2026-02-01T12:00:00Z",
+            "--epochs", "3", "--seed", "9", "--cost-fn", "25", "--cost-fp", "2", "--target-recall", "0.8", "--oversample", "0.1",
+            "--loss", "bce", "--xgb-rounds", "77", "--hidden1", "32", "--hidden2", "16", "--search-weights",
+        ], new TrainCommand().Switches);
+
+        var o = TrainCommand.ParseOptions(args);
+
+        Assert.True(o.Promote);
+        Assert.Equal(new DateTimeOffset(2026, 1, 2, 0, 0, 0, TimeSpan.Zero), o.Bounds.TrainFrom);
+        Assert.Equal(new DateTimeOffset(2026, 2, 1, 12, 0, 0, TimeSpan.Zero), o.Bounds.TestTo);
+        Assert.Equal((3, 9, 32, 16, 77), (o.Epochs, o.Seed, o.Hidden1, o.Hidden2, o.XgbRounds));
+        Assert.Equal((25.0, 2.0, 0.8), (o.Thresholds.CostFalseNegative, o.Thresholds.CostFalsePositive, o.Thresholds.TargetRecall));
+        Assert.Equal(0.1, o.OversampleRatio);
+        Assert.Equal(LstmLossKind.CrossEntropy, o.Loss);
+        Assert.True(o.SearchWeights);
+        Assert.Null(o.Split);
+        Assert.Equal(0.1, o.ToLstmOptions().OversampleRatio);
+    }
+
+    private static async Task<(int Code, string Output, string Error)> Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var context = new CommandContext(Console(output), Console(error), CancellationToken.None);
+        var code = await TrainerApp.RunAsync(args, context);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private static IAnsiConsole Console(TextWriter writer)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(writer),
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        console.Profile.Width = 250;
+        return console;
+    }
+}

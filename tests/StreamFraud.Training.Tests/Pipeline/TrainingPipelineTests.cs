@@ -1,0 +1,269 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using StreamFraud.Core.Data;
+using StreamFraud.Core.Features;
+using StreamFraud.Scoring.Bundles;
+using StreamFraud.Training.Pipeline;
+
+namespace StreamFraud.Training.Tests.Pipeline;
+
+[Collection(PipelineCollection.Name)]
+public sealed class TrainingPipelineTests(PipelineFixture fixture)
+{
+    private static readonly string[] Models = ["lstm", "xgb", "ensemble"];
+
+    [Fact]
+    public void Run_CsvInput_BundleDirectoryHoldsEveryFile()
+    {
+        var files = Directory.EnumerateFiles(fixture.Explicit.BundleDirectory).Select(f => Path.GetFileName(f)).Order().ToArray();
+
+        Assert.Equal<string[]>(
+            ["lstm.onnx", "manifest.json", "pr_test.png", "report.json", "report.md", "roc_test.png", "xgb.json"],
+            files);
+        Assert.Equal(Path.Combine(Path.GetFullPath(fixture.RegistryPath), fixture.Explicit.Version), fixture.Explicit.BundleDirectory);
+        Assert.Matches(@"^20260201-000000-[0-9a-f]{6}$", fixture.Explicit.Version);
+        Assert.DoesNotContain(Directory.EnumerateDirectories(fixture.RegistryPath), d => Path.GetFileName(d).StartsWith('.'));
+        var png = File.ReadAllBytes(Path.Combine(fixture.Explicit.BundleDirectory, "pr_test.png"));
+        Assert.True(png.Length > 1000 && png[1] == (byte)'P' && png[2] == (byte)'N' && png[3] == (byte)'G', "pr_test.png is not a rendered PNG");
+    }
+
+    [Fact]
+    public void Run_CsvInput_ManifestSha256sMatchEveryFile()
+    {
+        var dir = fixture.Explicit.BundleDirectory;
+        var manifest = BundleManifest.Read(Path.Combine(dir, BundleManifest.FileName));
+
+        var onDisk = Directory.EnumerateFiles(dir).Select(f => Path.GetFileName(f)).Where(f => f != BundleManifest.FileName).Order().ToArray();
+        Assert.Equal(onDisk, manifest.Files.Keys.Order().ToArray());
+        foreach (var (name, file) in manifest.Files)
+        {
+            var bytes = File.ReadAllBytes(Path.Combine(dir, name));
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(bytes)), file.Sha256);
+            Assert.Equal(bytes.Length, file.Bytes);
+        }
+
+        var spec = FeatureSpec.CardV1;
+        Assert.Equal(new FeatureSpecRef(spec.Name, spec.Version, spec.Dimension, spec.ContentHash), manifest.FeatureSpec);
+        Assert.Equal("cost_min", manifest.DefaultPolicy);
+        Assert.Equal(fixture.Explicit.Report.History.Xgb.BestIteration + 1, manifest.XgbIterations);
+        Assert.Equal("history.csv", manifest.TrainingData!.Source);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(fixture.CsvPath))), manifest.TrainingData.Sha256);
+        Assert.Equal(File.ReadLines(fixture.CsvPath).Count() - 1, manifest.TrainingData.Rows);
+    }
+
+    [Fact]
+    public void Run_CsvInput_ModelBundleLoadAcceptsAndGoldenWindowsReproduce()
+    {
+        var dir = fixture.Explicit.BundleDirectory;
+        using var bundle = ModelBundle.Load(dir, FeatureSpec.CardV1);
+        var golden = bundle.Manifest.GoldenWindows;
+
+        Assert.Equal(TrainingOptions.DefaultGoldenWindows, golden.Count);
+        var lengths = golden.Select(g => g.RealSteps).Distinct().Order().ToArray();
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7], lengths);
+        var windows = golden.SelectMany(g => g.Decode()).ToArray();
+        var scores = new ScoreBuffers(golden.Count);
+        bundle.Score(windows, golden.Count, scores);
+        for (var i = 0; i < golden.Count; i++)
+        {
+            Assert.Equal(golden[i].Lstm, scores.Lstm[i], 1e-5);
+            Assert.Equal(golden[i].Xgb, scores.Xgb[i], 1e-6);
+            Assert.Equal(golden[i].Ensemble, scores.Ensemble[i], 1e-5);
+
+            // Padding is zeros on the left, exactly as many steps as the window lacks.
+            var w = golden[i].Decode();
+            var d = FeatureSpec.CardV1.Dimension;
+            var padded = FeatureSpec.WindowLength - golden[i].RealSteps;
+            Assert.All(w.Take(padded * d), v => Assert.Equal(0f, v));
+        }
+    }
+
+    [Fact]
+    public void Run_CsvInput_ReportMetricsEqualRecomputationFromTheBundlesModels()
+    {
+        var (test, _) = RebuildSplits();
+        using var report = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(fixture.Explicit.BundleDirectory, TrainingReport.FileName)));
+        var root = report.RootElement;
+        foreach (var model in Models)
+        {
+            var scores = test.Scores[model];
+            var rocAuc = Reference.Number(root, $"metrics.test.{model}.roc_auc");
+            var ap = Reference.Number(root, $"metrics.test.{model}.average_precision");
+            var cp = Reference.Number(root, $"metrics.test.{model}.card_precision_at_100");
+
+            // XGBoost runs in the same library either way: exact. The LSTM is recomputed through ONNX Runtime, which agrees
+            // with the trainer's forward pass within 1e-5, so near-ties may swap and the ranking metrics move a little.
+            var tolerance = model == "xgb" ? 1e-12 : 2e-3;
+            Assert.Equal(Reference.RocAuc(scores, test.Labels), rocAuc, tolerance);
+            Assert.Equal(Reference.AveragePrecision(scores, test.Labels), ap, tolerance);
+            Assert.Equal(Reference.CardPrecisionAtK(scores, test.Labels, test.Cards, test.Times), cp, model == "xgb" ? 1e-12 : 0.02);
+            foreach (var split in new[] { "validation", "test" })
+            {
+                foreach (var metric in new[] { "roc_auc", "average_precision", "card_precision_at_100" })
+                {
+                    Assert.InRange(Reference.Number(root, $"metrics.{split}.{model}.{metric}"), 0.0, 1.0);
+                }
+
+                foreach (var policy in new[] { "cost_min", "best_f1", "target_recall" })
+                {
+                    foreach (var field in new[] { "precision", "recall", "f1", "cost", "confusion.true_positives", "confusion.false_positives" })
+                    {
+                        _ = Reference.Number(root, $"metrics.{split}.{model}.thresholds.{policy}.{field}");
+                    }
+                }
+            }
+        }
+
+        Assert.Equal(test.Labels.Length, (int)Reference.Number(root, "metrics.test.ensemble.count"));
+        Assert.Equal("csv", root.GetProperty("data").GetProperty("format").GetString());
+        Assert.Equal("time", root.GetProperty("split").GetProperty("mode").GetString());
+    }
+
+    [Fact]
+    public void Run_CsvInput_ThresholdsAreChosenOnValidationAndCarriedToTest()
+    {
+        var (test, validation) = RebuildSplits();
+        var settings = fixture.Explicit.Report.Settings;
+        var chosen = Reference.MinCostThreshold(validation.Scores["xgb"], validation.Labels, settings.CostFn, settings.CostFp);
+        var metrics = fixture.Explicit.Report.Metrics;
+
+        Assert.Equal(chosen, fixture.Explicit.Report.Thresholds["xgb"].CostMin);
+        Assert.Equal(chosen, metrics["validation"]["xgb"].Thresholds.CostMin.Threshold);
+        Assert.Equal(chosen, metrics["test"]["xgb"].Thresholds.CostMin.Threshold);
+        var tp = test.Scores["xgb"].Where((s, i) => s >= chosen && test.Labels[i]).Count();
+        var fp = test.Scores["xgb"].Where((s, i) => s >= chosen && !test.Labels[i]).Count();
+        Assert.Equal(tp, metrics["test"]["xgb"].Thresholds.CostMin.Confusion.TruePositives);
+        Assert.Equal(fp, metrics["test"]["xgb"].Thresholds.CostMin.Confusion.FalsePositives);
+
+        // The bundle serves the ensemble's validation thresholds.
+        var manifest = fixture.Explicit.Manifest;
+        Assert.Equal(metrics["validation"]["ensemble"].Thresholds.CostMin.Threshold, manifest.Thresholds.CostMin.Threshold);
+        Assert.Equal(10, manifest.Thresholds.CostMin.CostFn);
+        Assert.Equal(1, manifest.Thresholds.CostMin.CostFp);
+        Assert.Equal(0.7, manifest.Thresholds.TargetRecall.Target);
+        Assert.Equal(metrics["validation"]["ensemble"].Thresholds.BestF1.Threshold, manifest.Thresholds.BestF1);
+    }
+
+    [Fact]
+    public void Run_ExplicitDates_SplitsRespectRangesAndContextIsNeverAnExample()
+    {
+        var set = TrainingSet.Build(FeatureSpec.CardV1, CanonicalCsv.Read(fixture.CsvPath));
+        int Count(DateTimeOffset from, DateTimeOffset to, bool fraudsOnly = false)
+        {
+            var n = 0;
+            for (var i = 0; i < set.Count; i++)
+            {
+                var t = set.EventTimesMs[i];
+                if (t >= from.ToUnixTimeMilliseconds() && t < to.ToUnixTimeMilliseconds() && (!fraudsOnly || set.Labels[i] == 1))
+                {
+                    n++;
+                }
+            }
+
+            return n;
+        }
+
+        var split = fixture.Explicit.Report.Split;
+        Assert.Equal("time", split.Mode);
+        Assert.Equal(Count(PipelineFixture.TrainFrom, PipelineFixture.TrainTo), split.Counts["train"].Examples);
+        Assert.Equal(Count(PipelineFixture.ValidationFrom, PipelineFixture.ValidationTo), split.Counts["validation"].Examples);
+        Assert.Equal(Count(PipelineFixture.TestFrom, PipelineFixture.TestTo), split.Counts["test"].Examples);
+        Assert.Equal(Count(PipelineFixture.TestFrom, PipelineFixture.TestTo, fraudsOnly: true), split.Counts["test"].Frauds);
+        Assert.Equal(Count(DateTimeOffset.UnixEpoch, PipelineFixture.TrainFrom), split.ContextRows);
+        Assert.True(split.ContextRows > 0);
+        Assert.Equal(Count(PipelineFixture.ValidationTo, PipelineFixture.TestFrom), split.UnusedRows);
+        Assert.Equal(PipelineFixture.TestFrom, split.Ranges!["test"].From);
+        Assert.Equal(PipelineFixture.TrainFrom, split.Ranges["train"].From);
+
+        // Windows of the first training days reach back into the context: fewer padded windows than a cold start.
+        Assert.True(split.Counts["train"].Padded < Count(PipelineFixture.TrainFrom, PipelineFixture.TrainTo) / 4);
+    }
+
+    [Fact]
+    public void Run_DefaultSplit_CutsDaysSixtyTwentyTwenty()
+    {
+        var split = fixture.Default.Report.Split;
+
+        // 18 days: round(0.2 × 18) = 4 days each for validation and test, 10 for training.
+        Assert.Equal(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), split.Ranges!["train"].From);
+        Assert.Equal(new DateTimeOffset(2026, 1, 11, 0, 0, 0, TimeSpan.Zero), split.Ranges["train"].To);
+        Assert.Equal(new DateTimeOffset(2026, 1, 15, 0, 0, 0, TimeSpan.Zero), split.Ranges["validation"].To);
+        Assert.Equal(new DateTimeOffset(2026, 1, 19, 0, 0, 0, TimeSpan.Zero), split.Ranges["test"].To);
+        Assert.Equal(0, split.ContextRows);
+        Assert.NotNull(fixture.Default.Current);
+        Assert.Equal(fixture.Default.Version, fixture.Default.Current.Version);
+    }
+
+    [Fact]
+    public void Run_CsvInput_ReportShowsRecallPerScenarioAndTrainingHistory()
+    {
+        var report = fixture.Explicit.Report;
+        var scenarios = report.Scenarios!;
+
+        Assert.Equal("test", scenarios.Split);
+        Assert.Equal(report.Thresholds["ensemble"].CostMin, scenarios.EnsembleCostMinThreshold);
+        var testFrauds = report.Split.Counts["test"].Frauds;
+        Assert.Equal(testFrauds, scenarios.ByScenario.Values.Sum(s => s.Frauds));
+        foreach (var (name, s) in scenarios.ByScenario)
+        {
+            Assert.Contains(name, StreamFraud.Sim.Generation.FraudScenarios.All);
+            foreach (var model in Models)
+            {
+                Assert.Equal((double)s.CaughtAtOwnCostMin[model] / s.Frauds, s.RecallAtOwnCostMin[model], 12);
+                Assert.InRange(s.RecallAtEnsembleCostMin[model], 0, 1);
+            }
+        }
+
+        // Caught at the ensemble's threshold, summed over scenarios, is the ensemble's test TP at cost_min.
+        Assert.Equal(report.Metrics["test"]["ensemble"].Thresholds.CostMin.Confusion.TruePositives,
+            scenarios.ByScenario.Values.Sum(s => s.CaughtAtEnsembleCostMin["ensemble"]));
+
+        // At equal alert volume the ensemble is read at its own cost_min threshold; the members flag as many events.
+        Assert.Equal(report.Metrics["test"]["ensemble"].Thresholds.CostMin.Confusion.Flagged, scenarios.EqualAlerts);
+        Assert.Equal(scenarios.ByScenario.Values.Sum(s => s.CaughtAtEnsembleCostMin["ensemble"]),
+            scenarios.ByScenario.Values.Sum(s => s.CaughtAtEqualAlerts["ensemble"]));
+
+        Assert.Equal(2, report.History.Lstm.Epochs.Count);
+        Assert.InRange(report.History.Xgb.Rounds.Count, 1, 20);
+        Assert.Contains("featurise", report.TimingsSeconds.Keys);
+        var md = File.ReadAllText(Path.Combine(fixture.Explicit.BundleDirectory, MarkdownReport.FileName));
+        Assert.Contains("## Recall per fraud scenario (test)", md);
+        Assert.Contains("| ensemble |", md);
+    }
+
+    /// <summary>Rebuilds validation and test independently (featurise the CSV, select by the fixture's dates) and scores them with the published bundle.</summary>
+    private (Scored Test, Scored Validation) RebuildSplits()
+    {
+        var set = TrainingSet.Build(FeatureSpec.CardV1, CanonicalCsv.Read(fixture.CsvPath));
+        using var bundle = ModelBundle.Load(fixture.Explicit.BundleDirectory, FeatureSpec.CardV1);
+        Scored Score(DateTimeOffset from, DateTimeOffset to)
+        {
+            var rows = Enumerable.Range(0, set.Count)
+                .Where(i => set.Labels[i] >= 0 && set.EventTimesMs[i] >= from.ToUnixTimeMilliseconds() && set.EventTimesMs[i] < to.ToUnixTimeMilliseconds())
+                .ToArray();
+            var size = set.Spec.WindowSize;
+            var windows = new float[rows.Length * size];
+            for (var k = 0; k < rows.Length; k++)
+            {
+                set.CopyWindow(rows[k], windows.AsSpan(k * size, size));
+            }
+
+            var buffers = new ScoreBuffers(rows.Length);
+            bundle.Score(windows, rows.Length, buffers);
+            return new Scored(
+                new Dictionary<string, double[]>
+                {
+                    ["lstm"] = [.. buffers.Lstm.Select(s => (double)s)],
+                    ["xgb"] = [.. buffers.Xgb.Select(s => (double)s)],
+                    ["ensemble"] = buffers.Ensemble,
+                },
+                [.. rows.Select(i => set.Labels[i] == 1)],
+                [.. rows.Select(i => set.CardIds[i])],
+                [.. rows.Select(i => set.EventTimesMs[i])]);
+        }
+
+        return (Score(PipelineFixture.TestFrom, PipelineFixture.TestTo), Score(PipelineFixture.ValidationFrom, PipelineFixture.ValidationTo));
+    }
+
+    private sealed record Scored(Dictionary<string, double[]> Scores, bool[] Labels, string[] Cards, long[] Times);
+}
