@@ -18,7 +18,7 @@ public sealed class TrainCommand : ICommand
     public string Summary => "Train the LSTM and XGBoost on labelled history and publish a bundle to the registry.";
 
     /// <inheritdoc/>
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>(StringComparer.Ordinal) { "promote", "search-weights", "no-plots" };
+    public IReadOnlySet<string> Switches { get; } = new HashSet<string>(StringComparer.Ordinal) { "promote", "search-weights", "no-plots", "announce" };
 
     /// <inheritdoc/>
     public IReadOnlyList<FlagHelp> Flags { get; } =
@@ -48,6 +48,9 @@ public sealed class TrainCommand : ICommand
         new("golden", "N", "Golden windows recorded in the manifest for the scorer's parity check (from test; padded ones included). Default 256."),
         new("threads", "N", "Threads for the LSTM and XGBoost. Default: all cores."),
         new("no-plots", "", "Skip the PR and ROC PNGs."),
+        new("announce", "", "After publishing, announce the bundle on the compacted model-updates topic (needs --bootstrap and --schema-registry)."),
+        new("bootstrap", "HOST:PORT", "Kafka for --announce (default localhost:9092)."),
+        new("schema-registry", "URL", "Schema Registry for --announce (default http://localhost:8081)."),
     ];
 
     /// <inheritdoc/>
@@ -133,6 +136,9 @@ public sealed class TrainCommand : ICommand
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(context);
         var options = ParseOptions(args);
+        var announce = args.Switch("announce");
+        var bootstrap = args.String("bootstrap", Core.Endpoints.KafkaBootstrap)!;
+        var schemaRegistry = args.String("schema-registry", Core.Endpoints.SchemaRegistryUrl)!;
         args.RejectUnknown("train");
         var console = context.Output;
         TrainingOutcome outcome;
@@ -160,6 +166,20 @@ public sealed class TrainCommand : ICommand
         }
 
         Results.WriteOutcome(console, outcome);
+        if (announce)
+        {
+            var update = Kafka.ModelAnnouncer.Describe(outcome.BundleDirectory, outcome.Current?.Previous);
+            try
+            {
+                var at = Kafka.ModelAnnouncer.AnnounceAsync(bootstrap, schemaRegistry, update, cancellationToken: context.CancellationToken).GetAwaiter().GetResult();
+                console.MarkupLineInterpolated($"announced {update.Version} on {at.Topic} (partition {at.Partition.Value}, offset {at.Offset.Value})");
+            }
+            catch (Exception e) when (e is Confluent.Kafka.KafkaException or Confluent.SchemaRegistry.SchemaRegistryException or HttpRequestException)
+            {
+                throw new UsageException($"--announce: the bundle is published, but announcing it on {bootstrap} failed ({e.Message}); check --bootstrap and --schema-registry. Scorers still find a promoted bundle through current.json");
+            }
+        }
+
         return Task.FromResult(0);
     }
 }
