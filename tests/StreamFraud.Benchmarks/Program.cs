@@ -10,6 +10,7 @@ var harnesses = new Dictionary<string, (string Help, Action<string[]> Run)>
 {
     ["features"] = ("offline TrainingSet.Build and online load→apply→write rates over simulated events [--cards N --days D --runs R]", Features),
     ["lstm"] = ("LSTM training throughput (forward+backward+Adam), sequences/s [--features F --sequences N --epochs E]", Lstm),
+    ["scoring"] = ("FraudPipeline events/s and batch latency with a production-size bundle [--batch B --events N --redis HOST:PORT]", args => ScoringHarness.Run(args).GetAwaiter().GetResult()),
 };
 
 if (args.Length == 0 || !harnesses.TryGetValue(args[0], out var harness))

@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Globalization;
+using StackExchange.Redis;
+using StreamFraud.Core;
+using StreamFraud.Core.Features;
+using StreamFraud.Core.Windows;
+using StreamFraud.Redis;
+using StreamFraud.Scoring;
+using StreamFraud.Scoring.Bundles;
+using StreamFraud.Scoring.XgBoost;
+using StreamFraud.Sim.Generation;
+using StreamFraud.Training.Lstm;
+
+/// <summary>
+/// The scoring path's throughput and batch latency with a production-size bundle (LSTM 128/64 on 56 features,
+/// 300 XGBoost trees of depth 6): in-memory state, or a Redis server with --redis. Untrained weights cost the same
+/// as trained ones.
+/// </summary>
+internal static class ScoringHarness
+{
+    public static async Task Run(string[] args)
+    {
+        var batchSize = Opt(args, "--batch", 512);
+        var count = Opt(args, "--events", 100_000);
+        var redis = Str(args, "--redis");
+        var spec = FeatureSpec.CardV1;
+        var events = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(count).ToList();
+        var dir = Directory.CreateTempSubdirectory("sf-bench-").FullName;
+        try
+        {
+            using var bundle = BuildBundle(dir, spec, events);
+            IWindowStore store;
+            ConnectionMultiplexer? mux = null;
+            if (redis is not null)
+            {
+                mux = await ConnectionMultiplexer.ConnectAsync(redis);
+                store = new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = $"bench:{Guid.NewGuid():N}:" });
+            }
+            else
+            {
+                store = new InMemoryWindowStore(spec);
+            }
+
+            var pipeline = new FraudPipeline(store, () => bundle, new ScoringOptions(), capacity: batchSize);
+            var batch = new WindowBatch(spec, batchSize);
+            var latencies = new List<double>();
+            var stages = new double[3];
+            long alerts = 0;
+            var total = Stopwatch.StartNew();
+            for (var start = 0; start < events.Count; start += batchSize)
+            {
+                batch.Clear();
+                for (var i = start; i < Math.Min(events.Count, start + batchSize); i++)
+                {
+                    batch.Add(events[i], new SourcePosition(0, i));
+                }
+
+                var clock = Stopwatch.StartNew();
+                var result = await pipeline.ProcessAndCommitAsync(batch);
+                latencies.Add(clock.Elapsed.TotalMilliseconds);
+                stages[0] += result.Timings.Windows.TotalMilliseconds;
+                stages[1] += result.Timings.Models.TotalMilliseconds;
+                stages[2] += result.Timings.Explain.TotalMilliseconds;
+                alerts += result.Alerts.Count;
+            }
+
+            var seconds = total.Elapsed.TotalSeconds;
+            latencies.Sort();
+            var n = latencies.Count;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"scoring: {events.Count:N0} events, batch {batchSize}, store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, LSTM on {bundle.LstmProvider}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  throughput       {events.Count / seconds:N0} events/s ({alerts:N0} alerts)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  batch latency    p50 {latencies[n / 2]:F1} ms, p99 {latencies[Math.Min(n - 1, (int)(n * 0.99))]:F1} ms, max {latencies[^1]:F1} ms"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  time per stage   windows {stages[0] / seconds / 10:F1}%, models {stages[1] / seconds / 10:F1}%, alerts+explanations {stages[2] / seconds / 10:F1}%"));
+            mux?.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static ModelBundle BuildBundle(string dir, FeatureSpec spec, List<Transaction> events)
+    {
+        var lstm = LstmModel.CreateInitial(spec.Dimension, new LstmOptions { Seed = 1 });
+        lstm.ExportOnnx(Path.Combine(dir, "lstm.onnx"));
+        var set = TrainingSet.Build(spec, events.Take(50_000));
+        var labels = new float[set.Count];
+        for (var i = 0; i < set.Count; i++)
+        {
+            labels[i] = set.Labels[i] == 1 ? 1 : 0;
+        }
+
+        using var train = DMatrix.FromDense(set.Vectors, set.Count, spec.Dimension, labels);
+        using var booster = XgbTrainer.Train(train, train, new XgbParameters { NumRounds = 300, EarlyStoppingRounds = null, EvaluateTrainingSet = false }).Booster;
+        booster.SaveModel(Path.Combine(dir, "xgb.json"));
+        var windows = new float[64 * spec.WindowSize];
+        for (var i = 0; i < 64; i++)
+        {
+            set.CopyWindow(i, windows.AsSpan(i * spec.WindowSize, spec.WindowSize));
+        }
+
+        var l = lstm.Predict(windows);
+        var newest = new float[64 * spec.Dimension];
+        for (var i = 0; i < 64; i++)
+        {
+            windows.AsSpan((i * spec.WindowSize) + spec.WindowSize - spec.Dimension, spec.Dimension).CopyTo(newest.AsSpan(i * spec.Dimension));
+        }
+
+        var x = booster.PredictDense(newest, 64, iterationEnd: 0);
+        var golden = Enumerable.Range(0, 64).Select(i => new GoldenWindow
+        {
+            Window = GoldenWindow.Encode(windows.AsSpan(i * spec.WindowSize, spec.WindowSize)), Lstm = l[i], Xgb = x[i], Ensemble = (0.5 * l[i]) + (0.5 * x[i]),
+        }).ToList();
+        new BundleManifest
+        {
+            Version = "bench",
+            CreatedAt = DateTimeOffset.UtcNow,
+            FeatureSpec = new FeatureSpecRef(spec.Name, spec.Version, spec.Dimension, spec.ContentHash),
+            Files = new Dictionary<string, BundleFile>
+            {
+                ["lstm.onnx"] = new(BundleRegistry.Sha256(Path.Combine(dir, "lstm.onnx")), 0),
+                ["xgb.json"] = new(BundleRegistry.Sha256(Path.Combine(dir, "xgb.json")), 0),
+            },
+            Thresholds = new BundleThresholds { BestF1 = 0.5, CostMin = new CostThreshold(0.5, 10, 1), TargetRecall = new RecallThreshold(0.4, 0.7) },
+            GoldenWindows = golden,
+        }.Write(Path.Combine(dir, BundleManifest.FileName));
+        return ModelBundle.Load(dir, spec, new BundleLoadOptions { WarmupBatch = 512 });
+    }
+
+    private static int Opt(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private static string? Str(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}
