@@ -40,6 +40,7 @@ public sealed class Scorer_EndToEnd(StackFixture stack) : IDisposable
         var input = await stack.CreateTopicAsync("e2e-tx", partitions: 4);
         var alertsTopic = await stack.CreateTopicAsync("e2e-alerts", partitions: 4);
         var dlqTopic = await stack.CreateTopicAsync("e2e-dlq", partitions: 1);
+        var scoresTopic = await stack.CreateTopicAsync("e2e-scores", partitions: 4);
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
 
         // Good events keyed by card, with malformed ones mixed in: garbage bytes, an unknown schema id, invalid values.
@@ -80,7 +81,7 @@ public sealed class Scorer_EndToEnd(StackFixture stack) : IDisposable
             new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = $"scorer-{Guid.NewGuid():N}", FetchWaitMaxMs = 20, SessionTimeoutMs = 6000 },
             new ProducerConfig { BootstrapServers = stack.Kafka, LingerMs = 5 },
             registry, store, () => bundle, spec,
-            new ScorerOptions { InputTopic = input, AlertsTopic = alertsTopic, DlqTopic = dlqTopic, BatchSize = 200 },
+            new ScorerOptions { InputTopic = input, AlertsTopic = alertsTopic, DlqTopic = dlqTopic, ScoresTopic = scoresTopic, BatchSize = 200 },
             new ScoringOptions(), NullLogger.Instance, metrics);
         using var stop = new CancellationTokenSource();
         var thread = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
@@ -88,6 +89,7 @@ public sealed class Scorer_EndToEnd(StackFixture stack) : IDisposable
 
         var alerts = ReadAlerts(alertsTopic, registry, expected.Count, TimeSpan.FromSeconds(120));
         var dlq = ReadRaw(dlqTopic, malformed.Count, TimeSpan.FromSeconds(60));
+        var scores = ReadRaw(scoresTopic, live.Count, TimeSpan.FromSeconds(60));
         stop.Cancel();
         Assert.True(thread.Join(TimeSpan.FromSeconds(30)), "the scoring loop did not stop");
 
@@ -101,6 +103,12 @@ public sealed class Scorer_EndToEnd(StackFixture stack) : IDisposable
             Assert.Equal("v1", a.ModelVersion);
             Assert.Equal("cost_min", a.ThresholdPolicy);
         }
+
+        // Every good event has exactly one score record (JSON), keyed by card, agreeing with its alert decision.
+        Assert.Equal(live.Count, scores.Count);
+        var scored = scores.Select(r => System.Text.Json.JsonDocument.Parse(r.Message.Value).RootElement).ToList();
+        Assert.Equal(live.Select(t => t.TransactionId).Order(), scored.Select(e => e.GetProperty("transaction_id").GetString()).Order());
+        Assert.Equal(expected.Count, scored.Count(e => e.GetProperty("alert").GetBoolean()));
 
         Assert.Equal(malformed.Count, dlq.Count);
         Assert.Equal(malformed.Select(m => m.Class).Order(), dlq.Select(d => Header(d, "error.class")).Order());

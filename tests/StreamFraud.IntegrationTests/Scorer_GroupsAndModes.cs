@@ -144,6 +144,21 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
             Assert.Equal(live.Count, good);
         }
 
+        // A schema the registry knows, but not a transaction: schema mismatch.
+        using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = stack.Kafka }).Build())
+        {
+            var otherId = await registry.RegisterSchemaAsync($"other-{Guid.NewGuid():N}-value",
+                new Confluent.SchemaRegistry.Schema("""{"type":"record","name":"Other","namespace":"it","fields":[{"name":"x","type":"int"}]}""", Confluent.SchemaRegistry.SchemaType.Avro));
+            for (var i = 0; i < 20; i++)
+            {
+                byte[] value = [0, (byte)(otherId >> 24), (byte)(otherId >> 16), (byte)(otherId >> 8), (byte)otherId, (byte)(i * 2)];
+                producer.Produce(input, new Message<string, byte[]> { Key = $"other-{i}", Value = value });
+                badByClass[DlqErrorClass.SchemaMismatch] = badByClass.GetValueOrDefault(DlqErrorClass.SchemaMismatch) + 1;
+            }
+
+            producer.Flush(TimeSpan.FromSeconds(30));
+        }
+
         var bad = badByClass.Values.Sum();
         Assert.True(bad >= 10_000, $"{bad} malformed");
         await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
