@@ -42,16 +42,23 @@ public sealed class ScoringLoop : IDisposable
     private readonly ResiliencePipeline _retry;
     private readonly HashSet<TopicPartition> _assigned = [];
     private readonly HashSet<TopicPartition> _revoked = [];
-    private readonly Func<ModelBundle> _bundle;
     private readonly TimeProvider _time;
 
-    /// <summary>Creates the loop; clients are built here from librdkafka-style configurations.</summary>
+    /// <summary>Creates the loop over a fixed bundle.</summary>
+    public ScoringLoop(
+        ConsumerConfig consumerConfig, ProducerConfig producerConfig, ISchemaRegistryClient registry, IWindowStore store, Func<ModelBundle> servingBundle,
+        FeatureSpec spec, ScorerOptions options, ScoringOptions scoring, ILogger logger, ScorerMetrics metrics, TimeProvider? time = null)
+        : this(consumerConfig, producerConfig, registry, store, new FixedBundleSource(servingBundle), spec, options, scoring, logger, metrics, time)
+    {
+    }
+
+    /// <summary>Creates the loop; clients are built here from librdkafka-style configurations. Each batch leases the serving bundle from <paramref name="bundles"/>.</summary>
     public ScoringLoop(
         ConsumerConfig consumerConfig,
         ProducerConfig producerConfig,
         ISchemaRegistryClient registry,
         IWindowStore store,
-        Func<ModelBundle> servingBundle,
+        IBundleSource bundles,
         FeatureSpec spec,
         ScorerOptions options,
         ScoringOptions scoring,
@@ -64,7 +71,6 @@ public sealed class ScoringLoop : IDisposable
         _options = options;
         _log = logger;
         _metrics = metrics;
-        _bundle = servingBundle;
         _time = time ?? TimeProvider.System;
 
         var consumer = new ConsumerConfig(new Dictionary<string, string>(consumerConfig))
@@ -100,7 +106,7 @@ public sealed class ScoringLoop : IDisposable
         _alertSerializer = new AvroSerializer<FraudAlert>(registry);
         // Exactly-once: an aborted transaction may drop alerts of events whose states were written, so redelivered
         // duplicates are scored again. At-least-once commits states only after alerts are acknowledged: no need.
-        _pipeline = new FraudPipeline(store, servingBundle, scoring with { RescoreDuplicates = options.ExactlyOnce }, _time, options.BatchSize);
+        _pipeline = new FraudPipeline(store, bundles, scoring with { RescoreDuplicates = options.ExactlyOnce }, _time, options.BatchSize);
         _batch = new WindowBatch(spec, options.BatchSize);
         _retry = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions

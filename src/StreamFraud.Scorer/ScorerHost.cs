@@ -34,7 +34,8 @@ variables, or --Section:Key value on the command line):
   Redis:KeyPrefix               card state key prefix (default sf:card:)
   Redis:IdleTtl                 idle card expiry (default 60.00:00:00)
   Models:Registry               bundle registry directory (required); serves what current.json names
-  Models:Pin                    serve this version instead of current.json
+  Models:Pin                    serve this version instead of current.json (re-read while running)
+  Models:PollInterval           how often current.json is checked for a new bundle (default 00:00:02)
   Scoring:FeatureSpec           feature spec the scorer runs: card (default) or precomputed:N
   Scoring:Policy                cost_min (default), best_f1, target_recall or fixed
   Scoring:FixedThreshold        threshold for the fixed policy
@@ -53,8 +54,18 @@ variables, or --Section:Key value on the command line):
         var settings = Settings.Read(config);
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<ScorerMetrics>(sp => new ScorerMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
-        builder.Services.AddSingleton<ServingBundle>();
+        builder.Services.AddSingleton(sp => new BundleManager(
+            new BundleRegistry(settings.ModelRegistry), settings.Spec,
+            new BundleManagerOptions
+            {
+                PollInterval = settings.PollInterval,
+                Load = new BundleLoadOptions { Device = settings.Device, DeviceId = settings.DeviceId, WarmupBatch = settings.Scorer.BatchSize },
+            },
+            () => config["Models:Pin"], // re-read on every poll: a pin set in appsettings.json takes effect while running
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<BundleManager>(),
+            sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>().Create(new System.Diagnostics.Metrics.MeterOptions(ScorerMetrics.MeterName))));
         builder.Services.AddSingleton<ScorerResources>();
+        builder.Services.AddHostedService<BundleWatcher>();
         builder.Services.AddSingleton<ScorerWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScorerWorker>());
         builder.Services.AddHealthChecks()
@@ -88,7 +99,8 @@ public sealed record Settings(
     ScoringOptions Scoring,
     InferenceDevice Device,
     int DeviceId,
-    ScorerOptions Scorer)
+    ScorerOptions Scorer,
+    TimeSpan PollInterval)
 {
     /// <summary>Reads and validates every key; all problems are reported at once.</summary>
     public static Settings Read(IConfiguration config)
@@ -163,6 +175,9 @@ public sealed record Settings(
             IdleTtl = Time(config, "Redis:IdleTtl", TimeSpan.FromDays(60), problems),
         };
 
+        var topFeatures = Int(config, "Scoring:TopFeatures", 3, problems);
+        var deviceId = Int(config, "Scoring:DeviceId", 0, problems);
+        var pollInterval = Time(config, "Models:PollInterval", TimeSpan.FromSeconds(2), problems);
         if (problems.Count > 0)
         {
             throw new ScorerConfigurationException("invalid configuration:\n  " + string.Join("\n  ", problems));
@@ -171,8 +186,8 @@ public sealed record Settings(
         return new Settings(
             consumer, producer, config["SchemaRegistry:Url"] ?? Endpoints.SchemaRegistryUrl, config["Redis:Configuration"] ?? Endpoints.Redis,
             redis, registry!, config["Models:Pin"], spec!,
-            new ScoringOptions { Policy = policy, FixedThreshold = fixedThreshold, TopFeatures = Int(config, "Scoring:TopFeatures", 3, problems) },
-            device, Int(config, "Scoring:DeviceId", 0, problems), scorer);
+            new ScoringOptions { Policy = policy, FixedThreshold = fixedThreshold, TopFeatures = topFeatures },
+            device, deviceId, scorer, pollInterval);
     }
 
     private static Dictionary<string, string> Section(IConfiguration config, string name) =>
@@ -230,45 +245,11 @@ public sealed record Settings(
     }
 }
 
-/// <summary>The bundle being served; loaded at start from <c>current.json</c> (or the pinned version).</summary>
-public sealed class ServingBundle(Settings settings, ILogger<ServingBundle> log) : IDisposable
+/// <summary>Hot reload: polls <c>current.json</c> and <c>Models:Pin</c> and swaps verified bundles between batches.</summary>
+public sealed class BundleWatcher(BundleManager manager) : BackgroundService
 {
-    private ModelBundle? _current;
-
-    /// <summary>The serving bundle; null until loaded.</summary>
-    public ModelBundle? Current => Volatile.Read(ref _current);
-
-    /// <summary>Loads the bundle named by the pin or current.json.</summary>
-    /// <exception cref="ScorerConfigurationException">No bundle to serve, or it is refused.</exception>
-    public ModelBundle Load()
-    {
-        var registry = new BundleRegistry(settings.ModelRegistry);
-        var version = settings.Pin ?? registry.ReadCurrent()?.Version
-            ?? throw new ScorerConfigurationException(
-                $"{Path.Combine(registry.Directory, BundleRegistry.CurrentFile)} does not exist: promote a bundle (StreamFraud.Trainer models promote VERSION --registry {registry.Directory}) or set Models:Pin.");
-        try
-        {
-            var bundle = ModelBundle.Load(registry.PathOf(version), settings.Spec, new BundleLoadOptions
-            {
-                Device = settings.Device, DeviceId = settings.DeviceId, WarmupBatch = settings.Scorer.BatchSize,
-            });
-            if (bundle.CudaUnavailableReason is { } reason)
-            {
-                log.LogWarning("CUDA unavailable, LSTM runs on CPU: {Reason}", reason);
-            }
-
-            log.LogInformation("Serving bundle {Version} (LSTM on {Provider}, feature spec {Spec})", bundle.Version, bundle.LstmProvider, bundle.Spec.Name);
-            Volatile.Write(ref _current, bundle);
-            return bundle;
-        }
-        catch (BundleRejectedException e)
-        {
-            throw new ScorerConfigurationException($"{e.Message}. Fix the bundle or promote another version.", e);
-        }
-    }
-
     /// <inheritdoc />
-    public void Dispose() => _current?.Dispose();
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() => manager.RunAsync(stoppingToken), stoppingToken);
 }
 
 /// <summary>
@@ -279,9 +260,25 @@ public sealed class ScorerResources : IDisposable
 {
     /// <summary>Connects Redis and loads the serving bundle.</summary>
     /// <exception cref="ScorerConfigurationException">Redis unreachable, or no acceptable bundle.</exception>
-    public ScorerResources(Settings settings, ServingBundle bundle)
+    public ScorerResources(Settings settings, BundleManager bundles, ILogger<ScorerResources> log)
     {
-        bundle.Load();
+        try
+        {
+            var bundle = bundles.LoadInitial();
+            if (bundle.CudaUnavailableReason is { } reason)
+            {
+                log.LogWarning("CUDA unavailable, the LSTM runs on CPU: {Reason}", reason);
+            }
+        }
+        catch (BundleRejectedException e)
+        {
+            throw new ScorerConfigurationException($"{e.Message}. Fix the bundle, promote another version, or set Models:Pin.", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ScorerConfigurationException($"{e.Message} (StreamFraud.Trainer models promote VERSION --registry {settings.ModelRegistry}), or set Models:Pin.", e);
+        }
+
         try
         {
             var options = ConfigurationOptions.Parse(settings.RedisConfiguration);
@@ -313,19 +310,18 @@ public sealed class ScorerResources : IDisposable
 }
 
 /// <summary>Runs the scoring loop on a dedicated thread until the host stops; graceful: the batch in flight finishes.</summary>
-public sealed class ScorerWorker(Settings settings, ServingBundle bundle, ScorerResources resources, ScorerMetrics metrics, ILogger<ScorerWorker> log, IHostApplicationLifetime lifetime) : BackgroundService
+public sealed class ScorerWorker(Settings settings, BundleManager bundles, ScorerResources resources, ScorerMetrics metrics, ILogger<ScorerWorker> log, IHostApplicationLifetime lifetime) : BackgroundService
 {
     private ScoringLoop? _loop;
 
     /// <summary>Partitions assigned and a bundle loaded.</summary>
-    public bool Ready => bundle.Current is not null && _loop is { Assignment.Count: > 0 };
+    public bool Ready => bundles.Current is not null && _loop is { Assignment.Count: > 0 };
 
     /// <inheritdoc />
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var store = new RedisWindowStore(resources.Redis.GetDatabase(), settings.Spec, settings.Redis);
-        var serving = bundle.Current!;
-        _loop = new ScoringLoop(settings.Consumer, settings.Producer, resources.Registry, store, () => bundle.Current ?? serving, settings.Spec,
+        _loop = new ScoringLoop(settings.Consumer, settings.Producer, resources.Registry, store, bundles, settings.Spec,
             settings.Scorer, settings.Scoring, log, metrics);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>

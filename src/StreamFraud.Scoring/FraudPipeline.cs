@@ -91,18 +91,27 @@ public sealed record BatchResult(IReadOnlyList<EventScore> Events, IReadOnlyList
 public sealed class FraudPipeline
 {
     private readonly IWindowStore _store;
-    private readonly Func<ModelBundle> _bundle;
+    private readonly IBundleSource _bundles;
     private readonly ScoringOptions _options;
     private readonly TimeProvider _time;
     private ScoreBuffers _scores;
 
-    /// <summary>Creates a pipeline over a window store and the serving bundle (read once per batch, so swaps land between batches).</summary>
+    /// <summary>Creates a pipeline over a window store and a fixed bundle.</summary>
     public FraudPipeline(IWindowStore store, Func<ModelBundle> servingBundle, ScoringOptions? options = null, TimeProvider? time = null, int capacity = 1024)
+        : this(store, new FixedBundleSource(servingBundle), options, time, capacity)
+    {
+    }
+
+    /// <summary>
+    /// Creates a pipeline over a window store and a bundle source: each batch leases the serving bundle once, so a
+    /// swap lands between batches and a retired bundle is freed only after the batches using it are done.
+    /// </summary>
+    public FraudPipeline(IWindowStore store, IBundleSource bundles, ScoringOptions? options = null, TimeProvider? time = null, int capacity = 1024)
     {
         ArgumentNullException.ThrowIfNull(store);
-        ArgumentNullException.ThrowIfNull(servingBundle);
+        ArgumentNullException.ThrowIfNull(bundles);
         _store = store;
-        _bundle = servingBundle;
+        _bundles = bundles;
         _options = options ?? new ScoringOptions();
         _time = time ?? TimeProvider.System;
         _scores = new ScoreBuffers(capacity);
@@ -119,15 +128,9 @@ public sealed class FraudPipeline
     public async Task<BatchResult> ProcessAsync(WindowBatch batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var bundle = _bundle(); // one bundle for the whole batch
-        if (!ReferenceEquals(bundle.Spec, batch.Spec) && bundle.Spec.ContentHash != batch.Spec.ContentHash)
-        {
-            throw new InvalidOperationException($"Batch windows use spec {batch.Spec.Name} but bundle {bundle.Version} needs {bundle.Spec.Name}.");
-        }
-
         var clock = Stopwatch.StartNew();
         await _store.PrepareAsync(batch, cancellationToken).ConfigureAwait(false);
-        return ScoreWith(batch, bundle, clock.Elapsed);
+        return ScoreWith(batch, clock.Elapsed);
     }
 
     /// <summary>
@@ -140,10 +143,17 @@ public sealed class FraudPipeline
     /// Scores a prepared batch on the calling thread (the compute half of <see cref="ProcessAsync"/>): a scorer
     /// calls it from its dedicated inference thread, never from an arbitrary pool thread.
     /// </summary>
-    public BatchResult Score(WindowBatch batch) => ScoreWith(batch, _bundle(), TimeSpan.Zero);
+    public BatchResult Score(WindowBatch batch) => ScoreWith(batch, TimeSpan.Zero);
 
-    private BatchResult ScoreWith(WindowBatch batch, ModelBundle bundle, TimeSpan windowsTime)
+    private BatchResult ScoreWith(WindowBatch batch, TimeSpan windowsTime)
     {
+        using var lease = _bundles.Acquire(); // one bundle for the whole batch, alive until its alerts are built
+        var bundle = lease.Bundle;
+        if (!ReferenceEquals(bundle.Spec, batch.Spec) && bundle.Spec.ContentHash != batch.Spec.ContentHash)
+        {
+            throw new InvalidOperationException($"Batch windows use spec {batch.Spec.Name} but bundle {bundle.Version} needs {bundle.Spec.Name}.");
+        }
+
         var clock = Stopwatch.StartNew();
 
         if (_scores.Capacity < batch.Count)

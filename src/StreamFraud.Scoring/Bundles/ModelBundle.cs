@@ -222,9 +222,18 @@ public sealed class ModelBundle : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(policy)),
     };
 
+    /// <summary>Whether the bundle's models have been freed.</summary>
+    public bool IsDisposed { get; private set; }
+
     /// <inheritdoc />
     public void Dispose()
     {
+        if (IsDisposed)
+        {
+            return;
+        }
+
+        IsDisposed = true;
         _lstm.Dispose();
         _xgb.Dispose();
     }
