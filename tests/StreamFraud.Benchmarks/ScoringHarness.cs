@@ -81,9 +81,81 @@ internal static class ScoringHarness
         }
     }
 
-    private static ModelBundle BuildBundle(string dir, FeatureSpec spec, List<Transaction> events)
+    /// <summary>Batch latency with no swaps, then while a watcher swaps between three bundles (each swap loads one).</summary>
+    public static async Task Reload(string[] args)
     {
-        var lstm = LstmModel.CreateInitial(spec.Dimension, new LstmOptions { Seed = 1 });
+        var batchSize = Opt(args, "--batch", 512);
+        var batches = Opt(args, "--batches", 150);
+        var every = Opt(args, "--every", 300);
+        var spec = FeatureSpec.CardV1;
+        var events = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 14, Seed = 4 }).Generate().Take(batchSize * batches * 2).ToList();
+        var root = Directory.CreateTempSubdirectory("sf-reload-bench-").FullName;
+        try
+        {
+            var registry = new BundleRegistry(Path.Combine(root, "registry"));
+            foreach (var v in new[] { "a", "b", "c" })
+            {
+                var staging = registry.CreateStagingDirectory();
+                BuildBundle(staging, spec, events, v).Dispose();
+                registry.Publish(staging, v);
+            }
+
+            registry.Promote("a");
+            using var manager = new BundleManager(registry, spec, new BundleManagerOptions { Debounce = TimeSpan.Zero, Load = new BundleLoadOptions { WarmupBatch = batchSize } });
+            manager.LoadInitial();
+            var pipeline = new FraudPipeline(new InMemoryWindowStore(spec), manager, new ScoringOptions(), capacity: batchSize);
+            var batch = new WindowBatch(spec, batchSize);
+            var next = 0;
+
+            async Task<List<double>> Measure(int count)
+            {
+                var latencies = new List<double>(count);
+                for (var b = 0; b < count; b++)
+                {
+                    batch.Clear();
+                    for (var i = 0; i < batchSize; i++, next++)
+                    {
+                        batch.Add(events[next], new SourcePosition(0, next));
+                    }
+
+                    var clock = Stopwatch.StartNew();
+                    await pipeline.ProcessAndCommitAsync(batch);
+                    latencies.Add(clock.Elapsed.TotalMilliseconds);
+                }
+
+                latencies.Sort();
+                return latencies;
+            }
+
+            var baseline = await Measure(batches);
+            using var stop = new CancellationTokenSource();
+            var order = new[] { "b", "c", "a" };
+            var swapper = Task.Run(async () =>
+            {
+                for (var k = 0; !stop.IsCancellationRequested; k++)
+                {
+                    await Task.Delay(every);
+                    registry.Promote(order[k % 3]);
+                    manager.CheckOnce(); // loads and verifies on this thread, swaps between batches
+                }
+            });
+            var during = await Measure(batches);
+            await stop.CancelAsync();
+            await swapper;
+            string P(List<double> l, double q) => l[Math.Min(l.Count - 1, (int)(l.Count * q))].ToString("F1", CultureInfo.InvariantCulture);
+            Console.WriteLine($"reload: batch {batchSize}, {batches} batches each, swap every {every} ms, {manager.Swaps} swaps ({manager.Loads} loads), {Environment.ProcessorCount} cores");
+            Console.WriteLine($"  no swaps        p50 {P(baseline, 0.5)} ms, p99 {P(baseline, 0.99)} ms");
+            Console.WriteLine($"  during swaps    p50 {P(during, 0.5)} ms, p99 {P(during, 0.99)} ms   (p99 ratio {during[(int)(during.Count * 0.99)] / baseline[(int)(baseline.Count * 0.99)]:F2})");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static ModelBundle BuildBundle(string dir, FeatureSpec spec, List<Transaction> events, string version = "bench")
+    {
+        var lstm = LstmModel.CreateInitial(spec.Dimension, new LstmOptions { Seed = version.GetHashCode(StringComparison.Ordinal) & 0xffff });
         lstm.ExportOnnx(Path.Combine(dir, "lstm.onnx"));
         var set = TrainingSet.Build(spec, events.Take(50_000));
         var labels = new float[set.Count];
@@ -115,7 +187,7 @@ internal static class ScoringHarness
         }).ToList();
         new BundleManifest
         {
-            Version = "bench",
+            Version = version,
             CreatedAt = DateTimeOffset.UtcNow,
             FeatureSpec = new FeatureSpecRef(spec.Name, spec.Version, spec.Dimension, spec.ContentHash),
             Files = new Dictionary<string, BundleFile>
