@@ -36,6 +36,7 @@ variables, or --Section:Key value on the command line):
   Models:Registry               bundle registry directory (required); serves what current.json names
   Models:Pin                    serve this version instead of current.json (re-read while running)
   Models:PollInterval           how often current.json is checked for a new bundle (default 00:00:02)
+  Models:ListenAnnouncements    check at once on a model-updates announcement (default true)
   Scoring:FeatureSpec           feature spec the scorer runs: card (default) or precomputed:N
   Scoring:Policy                cost_min (default), best_f1, target_recall or fixed
   Scoring:FixedThreshold        threshold for the fixed policy
@@ -245,11 +246,23 @@ public sealed record Settings(
     }
 }
 
-/// <summary>Hot reload: polls <c>current.json</c> and <c>Models:Pin</c> and swaps verified bundles between batches.</summary>
-public sealed class BundleWatcher(BundleManager manager) : BackgroundService
+/// <summary>
+/// Hot reload: polls <c>current.json</c> and <c>Models:Pin</c> and swaps verified bundles between batches; an
+/// announcement on <c>model-updates</c> triggers the check at once (<c>Models:ListenAnnouncements</c>, default true).
+/// </summary>
+public sealed class BundleWatcher(BundleManager manager, Settings settings, IConfiguration config, ILogger<BundleWatcher> log) : BackgroundService
 {
     /// <inheritdoc />
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() => manager.RunAsync(stoppingToken), stoppingToken);
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!string.Equals(config["Models:ListenAnnouncements"], "false", StringComparison.OrdinalIgnoreCase))
+        {
+            var listener = new ModelUpdateListener(settings.Consumer.BootstrapServers, manager, log);
+            new Thread(() => listener.Run(stoppingToken)) { Name = "model-updates", IsBackground = true }.Start();
+        }
+
+        return Task.Run(() => manager.RunAsync(stoppingToken), stoppingToken);
+    }
 }
 
 /// <summary>

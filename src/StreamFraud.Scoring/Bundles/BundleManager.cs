@@ -147,9 +147,13 @@ public sealed class BundleManager : IBundleSource, IDisposable
                 _log.LogWarning("Reading the model registry failed: {Reason}; serving {Version} unchanged", e.Message, Current?.Version);
             }
 
+            // A target seen but still inside its debounce window is checked again as soon as the window ends.
+            var wait = _pendingTarget is null
+                ? _options.PollInterval
+                : TimeSpan.FromTicks(Math.Clamp((_options.Debounce - (_time.GetUtcNow() - _pendingSince)).Ticks, TimeSpan.FromMilliseconds(10).Ticks, _options.PollInterval.Ticks));
             try
             {
-                await _wake.WaitAsync(_options.PollInterval, cancellationToken).ConfigureAwait(false);
+                await _wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
