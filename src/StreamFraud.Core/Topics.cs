@@ -18,6 +18,9 @@ public static class Topics
     /// <summary>Compacted: the trainer announces published model bundles, keyed by model name.</summary>
     public const string ModelUpdates = "model-updates";
 
+    /// <summary>Alerts of a challenger bundle scoring in shadow (never the live alerts topic).</summary>
+    public const string FraudAlertsShadow = "fraud-alerts.shadow";
+
     /// <summary>Optional: every score, for monitoring and shadow comparison.</summary>
     public const string FraudScores = "fraud-scores";
 
@@ -39,6 +42,7 @@ public static class Topics
         new(TransactionsDlq, 1),
         new(ModelUpdates, 1, Compacted: true),
         new(FraudScores, 8),
+        new(FraudAlertsShadow, 8),
     ];
 
     /// <summary>

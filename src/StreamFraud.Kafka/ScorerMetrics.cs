@@ -30,6 +30,7 @@ public sealed class ScorerMetrics : IDisposable
         BatchDuration = _meter.CreateHistogram<double>("streamfraud.batch.duration", "s", "Wall time of a batch from decode to stored offsets.");
         StageDuration = _meter.CreateHistogram<double>("streamfraud.stage.duration", "s", "Time per batch stage: decode, redis, models, explain, produce.");
         Score = _meter.CreateHistogram<double>("streamfraud.score", "1", "Ensemble scores.");
+        Agreement = _meter.CreateCounter<long>("streamfraud.challenger.decisions", "{event}", "Alert decisions of champion and challenger on the same windows: both, champion_only, challenger_only.");
         _meter.CreateObservableGauge("streamfraud.consumer.lag", () => Interlocked.Read(ref _lag), "{message}", "High watermark minus position, summed over assigned partitions.");
         _meter.CreateObservableGauge("streamfraud.partitions.assigned", () => Volatile.Read(ref _assigned), "{partition}", "Partitions assigned to this scorer.");
         _meter.CreateObservableGauge("streamfraud.model.serving", () => new Measurement<int>(1, new KeyValuePair<string, object?>("model.version", _modelVersion)), "1", "The serving model version (as a tag).");
@@ -64,6 +65,9 @@ public sealed class ScorerMetrics : IDisposable
 
     /// <summary>Score distribution.</summary>
     public Histogram<double> Score { get; }
+
+    /// <summary>Champion/challenger agreement (tag <c>outcome</c>).</summary>
+    public Counter<long> Agreement { get; }
 
     /// <summary>Updates the lag gauge.</summary>
     public void SetLag(long lag) => Interlocked.Exchange(ref _lag, lag);

@@ -17,6 +17,9 @@ public sealed record ScorerOptions
     /// <summary>Optional topic receiving every score (null: off).</summary>
     public string? ScoresTopic { get; init; }
 
+    /// <summary>Topic of the challenger's alerts (shadow scoring); never the live alerts topic.</summary>
+    public string ShadowTopic { get; init; } = Topics.FraudAlertsShadow;
+
     /// <summary>Most events per batch.</summary>
     public int BatchSize { get; init; } = 512;
 
@@ -49,6 +52,11 @@ public sealed record ScorerOptions
         if (string.IsNullOrWhiteSpace(DlqTopic))
         {
             problems.Add("Scorer:DlqTopic is empty.");
+        }
+
+        if (ShadowTopic == AlertsTopic)
+        {
+            problems.Add("Scorer:ShadowTopic equals Scorer:AlertsTopic: the challenger must never publish to the live alerts topic.");
         }
 
         if (BatchSize is < 1 or > 100_000)

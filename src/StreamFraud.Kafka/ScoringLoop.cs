@@ -43,6 +43,7 @@ public sealed class ScoringLoop : IDisposable
     private readonly HashSet<TopicPartition> _assigned = [];
     private readonly HashSet<TopicPartition> _revoked = [];
     private readonly TimeProvider _time;
+    private readonly FraudPipeline? _challenger;
 
     /// <summary>Creates the loop over a fixed bundle.</summary>
     public ScoringLoop(
@@ -64,7 +65,8 @@ public sealed class ScoringLoop : IDisposable
         ScoringOptions scoring,
         ILogger logger,
         ScorerMetrics metrics,
-        TimeProvider? time = null)
+        TimeProvider? time = null,
+        ModelBundle? challenger = null)
     {
         ArgumentNullException.ThrowIfNull(consumerConfig);
         ArgumentNullException.ThrowIfNull(producerConfig);
@@ -108,6 +110,11 @@ public sealed class ScoringLoop : IDisposable
         // duplicates are scored again. At-least-once commits states only after alerts are acknowledged: no need.
         _pipeline = new FraudPipeline(store, bundles, scoring with { RescoreDuplicates = options.ExactlyOnce }, _time, options.BatchSize);
         _batch = new WindowBatch(spec, options.BatchSize);
+        if (challenger is not null)
+        {
+            // Same windows, second bundle: the challenger never writes state and never publishes live alerts.
+            _challenger = new FraudPipeline(store, new FixedBundleSource(() => challenger), scoring with { RescoreDuplicates = options.ExactlyOnce }, _time, options.BatchSize);
+        }
         _retry = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
             {
@@ -264,6 +271,7 @@ public sealed class ScoringLoop : IDisposable
         }
 
         BatchResult? result = null;
+        BatchResult? shadow = null;
         if (_batch.Count > 0)
         {
             var prepared = Stopwatch.StartNew();
@@ -271,6 +279,11 @@ public sealed class ScoringLoop : IDisposable
             var windowsTime = prepared.Elapsed;
             result = _pipeline.Score(_batch); // models run here, on the scoring thread
             result = result with { Timings = result.Timings with { Windows = windowsTime } };
+            shadow = _challenger?.Score(_batch);
+            if (shadow is not null)
+            {
+                RecordAgreement(result, shadow);
+            }
             _metrics.StageDuration.Record(result.Timings.Windows.TotalSeconds, new KeyValuePair<string, object?>("stage", "redis"));
             _metrics.StageDuration.Record(result.Timings.Models.TotalSeconds, new KeyValuePair<string, object?>("stage", "models"));
             _metrics.StageDuration.Record(result.Timings.Explain.TotalSeconds, new KeyValuePair<string, object?>("stage", "explain"));
@@ -297,6 +310,14 @@ public sealed class ScoringLoop : IDisposable
 
         clock.Restart();
         var records = BuildOutput(messages, batchToMessage, result, dlq);
+        if (shadow is not null)
+        {
+            foreach (var alert in shadow.Alerts)
+            {
+                records.Add((_options.ShadowTopic, AlertMessage(alert, _options.ShadowTopic)));
+            }
+        }
+
         if (_options.ExactlyOnce)
         {
             if (!ProduceTransactionally(records, messages, batchToMessage, result))
@@ -374,9 +395,7 @@ public sealed class ScoringLoop : IDisposable
         {
             foreach (var alert in result.Alerts)
             {
-                var value = _alertSerializer.SerializeAsync(ToRecord(alert), new SerializationContext(MessageComponentType.Value, _options.AlertsTopic))
-                    .GetAwaiter().GetResult();
-                records.Add((_options.AlertsTopic, new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(alert.CardId), Value = value }));
+                records.Add((_options.AlertsTopic, AlertMessage(alert, _options.AlertsTopic)));
             }
 
             if (_options.ScoresTopic is { } scores)
@@ -418,6 +437,23 @@ public sealed class ScoringLoop : IDisposable
         }
 
         return records;
+    }
+
+    private Message<byte[]?, byte[]?> AlertMessage(Alert alert, string topic) => new()
+    {
+        Key = Encoding.UTF8.GetBytes(alert.CardId),
+        Value = _alertSerializer.SerializeAsync(ToRecord(alert), new SerializationContext(MessageComponentType.Value, topic)).GetAwaiter().GetResult(),
+    };
+
+    /// <summary>Champion vs challenger decisions per scored event: both, champion only, challenger only.</summary>
+    private void RecordAgreement(BatchResult champion, BatchResult challenger)
+    {
+        var champ = champion.Alerts.Select(a => a.BatchIndex).ToHashSet();
+        var chall = challenger.Alerts.Select(a => a.BatchIndex).ToHashSet();
+        var both = champ.Count(chall.Contains);
+        _metrics.Agreement.Add(both, new KeyValuePair<string, object?>("outcome", "both"));
+        _metrics.Agreement.Add(champ.Count - both, new KeyValuePair<string, object?>("outcome", "champion_only"));
+        _metrics.Agreement.Add(chall.Count - both, new KeyValuePair<string, object?>("outcome", "challenger_only"));
     }
 
     private static FraudAlert ToRecord(Alert a) => new()

@@ -37,6 +37,8 @@ variables, or --Section:Key value on the command line):
   Models:Pin                    serve this version instead of current.json (re-read while running)
   Models:PollInterval           how often current.json is checked for a new bundle (default 00:00:02)
   Models:ListenAnnouncements    check at once on a model-updates announcement (default true)
+  Models:Challenger             a second bundle scoring every batch on the same windows; its alerts go only to
+                                Scorer:ShadowTopic (default fraud-alerts.shadow), agreement in metrics
   Scoring:FeatureSpec           feature spec the scorer runs: card (default) or precomputed:N
   Scoring:Policy                cost_min (default), best_f1, target_recall or fixed
   Scoring:FixedThreshold        threshold for the fixed policy
@@ -101,7 +103,8 @@ public sealed record Settings(
     InferenceDevice Device,
     int DeviceId,
     ScorerOptions Scorer,
-    TimeSpan PollInterval)
+    TimeSpan PollInterval,
+    string? Challenger)
 {
     /// <summary>Reads and validates every key; all problems are reported at once.</summary>
     public static Settings Read(IConfiguration config)
@@ -165,6 +168,7 @@ public sealed record Settings(
             AlertsTopic = config["Scorer:AlertsTopic"] ?? Topics.FraudAlerts,
             DlqTopic = config["Scorer:DlqTopic"] ?? Topics.TransactionsDlq,
             ScoresTopic = config["Scorer:ScoresTopic"],
+            ShadowTopic = config["Scorer:ShadowTopic"] ?? Topics.FraudAlertsShadow,
             BatchSize = Int(config, "Scorer:BatchSize", 512, problems),
             BatchTimeout = Time(config, "Scorer:BatchTimeout", TimeSpan.FromMilliseconds(50), problems),
             ExactlyOnce = Bool(config, "Scorer:ExactlyOnce", false, problems),
@@ -188,7 +192,7 @@ public sealed record Settings(
             consumer, producer, config["SchemaRegistry:Url"] ?? Endpoints.SchemaRegistryUrl, config["Redis:Configuration"] ?? Endpoints.Redis,
             redis, registry!, config["Models:Pin"], spec!,
             new ScoringOptions { Policy = policy, FixedThreshold = fixedThreshold, TopFeatures = topFeatures },
-            device, deviceId, scorer, pollInterval);
+            device, deviceId, scorer, pollInterval, config["Models:Challenger"]);
     }
 
     private static Dictionary<string, string> Section(IConfiguration config, string name) =>
@@ -304,6 +308,20 @@ public sealed class ScorerResources : IDisposable
             throw new ScorerConfigurationException($"Redis at '{settings.RedisConfiguration}' is unreachable ({e.Message.Split('\n')[0]}); start it or fix Redis:Configuration.", e);
         }
 
+        if (settings.Challenger is { } challenger)
+        {
+            try
+            {
+                Challenger = ModelBundle.Load(new BundleRegistry(settings.ModelRegistry).PathOf(challenger), settings.Spec,
+                    new BundleLoadOptions { Device = settings.Device, DeviceId = settings.DeviceId, WarmupBatch = settings.Scorer.BatchSize });
+                log.LogInformation("Challenger {Version} scores every batch into {Topic} (shadow only)", Challenger.Version, settings.Scorer.ShadowTopic);
+            }
+            catch (BundleRejectedException e)
+            {
+                throw new ScorerConfigurationException($"Models:Challenger: {e.Message}. Fix it or remove Models:Challenger.", e);
+            }
+        }
+
         // After start, Redis outages are retried by the scoring loop instead of failing.
         Registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = settings.RegistryUrl });
     }
@@ -314,9 +332,13 @@ public sealed class ScorerResources : IDisposable
     /// <summary>Schema Registry client.</summary>
     public ISchemaRegistryClient Registry { get; }
 
+    /// <summary>The challenger bundle (shadow scoring), when configured.</summary>
+    public ModelBundle? Challenger { get; }
+
     /// <inheritdoc />
     public void Dispose()
     {
+        Challenger?.Dispose();
         Registry.Dispose();
         Redis.Dispose();
     }
@@ -335,7 +357,7 @@ public sealed class ScorerWorker(Settings settings, BundleManager bundles, Score
     {
         var store = new RedisWindowStore(resources.Redis.GetDatabase(), settings.Spec, settings.Redis);
         _loop = new ScoringLoop(settings.Consumer, settings.Producer, resources.Registry, store, bundles, settings.Spec,
-            settings.Scorer, settings.Scoring, log, metrics);
+            settings.Scorer, settings.Scoring, log, metrics, challenger: resources.Challenger);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
