@@ -281,3 +281,107 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
         };
     }
 }
+
+/// <summary>The running service follows promotions and rollbacks, and a restart serves what was promoted last.</summary>
+[Collection(StackCollection.Name)]
+public sealed class Scorer_ProcessReload(StackFixture stack) : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("sf-proc-reload-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public async Task Promote_Rollback_Restart_AlertsCarryTheServingVersion()
+    {
+        var registryDir = Path.Combine(_root, "registry");
+        var registry = new BundleRegistry(registryDir);
+        var history = TinyBundle.Stream(seed: 101, cards: 60, count: 1000);
+        foreach (var (v, seed) in new[] { ("v1", 1), ("v2", 2) })
+        {
+            var staging = registry.CreateStagingDirectory();
+            TinyBundle.Create(staging, v, history, costMinThreshold: 0.35, seed: seed);
+            registry.Publish(staging, v);
+        }
+
+        registry.Promote("v1");
+        var input = await stack.CreateTopicAsync("reload-tx", 2);
+        var alerts = await stack.CreateTopicAsync("reload-alerts", 2);
+        using var sr = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
+        var group = $"reload-{Guid.NewGuid():N}";
+        string[] args =
+        [
+            "--Kafka:BootstrapServers", stack.Kafka, "--Kafka:Consumer:group.id", group, "--Kafka:Consumer:fetch.wait.max.ms", "20",
+            "--Kafka:Consumer:session.timeout.ms", "6000", "--SchemaRegistry:Url", stack.Registry, "--Redis:Configuration", stack.Redis,
+            "--Redis:KeyPrefix", $"reload:{Guid.NewGuid():N}:", "--Models:Registry", registryDir, "--Models:PollInterval", "00:00:00.200",
+            "--Models:ListenAnnouncements", "false", "--Scorer:InputTopic", input, "--Scorer:AlertsTopic", alerts, "--urls", "http://127.0.0.1:0",
+        ];
+        var start = history[^1].EventTimeMs + 1000;
+        var phase = 0;
+        var seen = new List<Contracts.FraudAlert>();
+
+        async Task<List<string>> Phase(string expectedVersion)
+        {
+            var events = TinyBundle.Stream(seed: 200 + phase, cards: 60, count: 400, start: start + (phase * 100_000_000L));
+            phase++;
+            using (var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig { BootstrapServers = stack.Kafka })
+                       .SetValueSerializer(new AvroSerializer<Contracts.Transaction>(sr).AsSyncOverAsync()).Build())
+            {
+                foreach (var tx in events)
+                {
+                    producer.Produce(input, new Message<string, Contracts.Transaction> { Key = tx.CardId, Value = Contracts.Transaction.FromDomain(tx) });
+                }
+
+                producer.Flush(TimeSpan.FromSeconds(30));
+            }
+
+            var ids = events.Select(e => e.TransactionId).ToHashSet();
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            List<Contracts.FraudAlert> mine = [];
+            while (DateTime.UtcNow < deadline)
+            {
+                var all = new Scorer_EndToEnd(stack).ReadAlerts(alerts, sr, int.MaxValue, TimeSpan.FromSeconds(2));
+                mine = all.Where(a => ids.Contains(a.TransactionId)).ToList();
+                if (mine.Count > 0 && mine.Select(a => a.TransactionId).Distinct().Count() >= 3)
+                {
+                    break;
+                }
+            }
+
+            Assert.NotEmpty(mine);
+            return mine.Select(a => a.ModelVersion).Distinct().ToList();
+        }
+
+        using (var scorer = ChildProcess.Start("StreamFraud.Scorer", args))
+        {
+            Assert.Equal(["v1"], await Phase("v1"));
+            registry.Promote("v2");
+            await WaitForLine(scorer, "Serving bundle v2", 1); // polled every 200 ms, debounced 1 s, verified off the hot path
+            Assert.Equal(["v2"], await Phase("v2"));
+            registry.Rollback(); // v1 was kept loaded: back without loading anything
+            await WaitForLine(scorer, "Rolled back to v1", 1);
+            Assert.Equal(["v1"], await Phase("v1"));
+            registry.Promote("v2");
+            await WaitForLine(scorer, "Rolled back to v2", 1); // v2 is now the kept one: instant as well
+            scorer.Terminate();
+            Assert.True(scorer.WaitForExit(TimeSpan.FromSeconds(30)), scorer.Output);
+            Assert.Contains("Serving bundle v2", scorer.Output);
+        }
+
+        static async Task WaitForLine(ChildProcess p, string text, int count)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (p.Output.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal)) < count)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"no '{text}' in the scorer's log:\n{p.Output}");
+                await Task.Delay(100);
+            }
+        }
+
+        using (var restarted = ChildProcess.Start("StreamFraud.Scorer", args))
+        {
+            Assert.Equal(["v2"], await Phase("v2")); // a restart serves what current.json names: the last promotion
+            restarted.Terminate();
+            restarted.WaitForExit(TimeSpan.FromSeconds(30));
+        }
+    }
+}

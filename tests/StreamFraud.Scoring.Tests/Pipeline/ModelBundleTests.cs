@@ -27,6 +27,7 @@ public sealed class ModelBundleTests : IDisposable
     [InlineData("golden")]
     [InlineData("no-manifest")]
     [InlineData("garbage-onnx")]
+    [InlineData("input-shape")]
     public void Load_BrokenBundle_RefusedWithReason(string breakage)
     {
         var tiny = Make(breakage);
@@ -60,6 +61,12 @@ public sealed class ModelBundleTests : IDisposable
             case "no-manifest":
                 File.Delete(Path.Combine(dir, BundleManifest.FileName));
                 expectedReason = "still being written";
+                break;
+            case "input-shape":
+                Training.Lstm.LstmModel.CreateInitial(10, new Training.Lstm.LstmOptions { Hidden1 = 4, Hidden2 = 2 }).ExportOnnx(onnx); // F = 10, not 56
+                (manifest with { Files = new Dictionary<string, BundleFile>(manifest.Files) { ["lstm.onnx"] = new(BundleRegistry.Sha256(onnx), 1) } })
+                    .Write(Path.Combine(dir, BundleManifest.FileName));
+                expectedReason = "this bundle needs [batch, 7, 56]";
                 break;
             default:
                 File.WriteAllBytes(onnx, "not an onnx model"u8.ToArray());
