@@ -442,7 +442,7 @@ public sealed class ScoringLoop : IDisposable
     private Message<byte[]?, byte[]?> AlertMessage(Alert alert, string topic) => new()
     {
         Key = Encoding.UTF8.GetBytes(alert.CardId),
-        Value = _alertSerializer.SerializeAsync(ToRecord(alert), new SerializationContext(MessageComponentType.Value, topic)).GetAwaiter().GetResult(),
+        Value = _alertSerializer.SerializeAsync(AlertRecords.ToRecord(alert), new SerializationContext(MessageComponentType.Value, topic)).GetAwaiter().GetResult(),
     };
 
     /// <summary>Champion vs challenger decisions per scored event: both, champion only, challenger only.</summary>
@@ -456,15 +456,6 @@ public sealed class ScoringLoop : IDisposable
         _metrics.Agreement.Add(chall.Count - both, new KeyValuePair<string, object?>("outcome", "challenger_only"));
     }
 
-    private static FraudAlert ToRecord(Alert a) => new()
-    {
-        AlertId = a.AlertId, TransactionId = a.TransactionId, CardId = a.CardId, EventTimeMs = a.EventTimeMs, ScoredAtMs = a.ScoredAtMs,
-        Score = a.Score, LstmScore = a.LstmScore, XgbScore = a.XgbScore, Threshold = a.Threshold,
-        ThresholdPolicy = Core.Evaluation.ThresholdPolicyNames.ToName(a.Policy), ModelVersion = a.ModelVersion, WindowHash = a.WindowHash,
-        WindowLength = a.WindowLength, Partition = a.Position.Partition, Offset = a.Position.Offset,
-        TopFeatures = [.. a.TopFeatures.Select(f => new FeatureContribution { Name = f.Name, Value = f.Value, Contribution = f.Contribution })],
-        InfluentialStepsBack = a.InfluentialStepsBack, InfluentialEventTimeMs = a.InfluentialEventTimeMs, InfluentialScoreDelta = a.InfluentialScoreDelta,
-    };
 
     /// <summary>Produces every record and waits for all acknowledgements; throws (retried) when any failed.</summary>
     private void ProduceAndAwait(List<(string Topic, Message<byte[]?, byte[]?> Message)> records)

@@ -1,4 +1,5 @@
 using Avro;
+
 using Confluent.Kafka;
 using Confluent.SchemaRegistry;
 using Confluent.SchemaRegistry.Serdes;
@@ -37,6 +38,7 @@ public readonly record struct Decoded(Transaction? Transaction, string? ErrorCla
 public sealed class TransactionDecoder
 {
     private readonly AvroDeserializer<Contracts.Transaction> _deserializer;
+    private readonly ISchemaRegistryClient _registry;
     private readonly TimeProvider _time;
     private readonly TimeSpan _maxFutureSkew;
     private readonly long _minEventTimeMs;
@@ -49,6 +51,7 @@ public sealed class TransactionDecoder
     public TransactionDecoder(ISchemaRegistryClient registry, TimeProvider? time = null, TimeSpan? maxFutureSkew = null, DateTimeOffset? minEventTime = null)
     {
         _deserializer = new AvroDeserializer<Contracts.Transaction>(registry);
+        _registry = registry;
         _time = time ?? TimeProvider.System;
         _maxFutureSkew = maxFutureSkew ?? TimeSpan.FromDays(1);
         _minEventTimeMs = (minEventTime ?? new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero)).ToUnixTimeMilliseconds();
@@ -72,15 +75,14 @@ public sealed class TransactionDecoder
         {
             return new(null, DlqErrorClass.UnknownSchema, $"schema id {SchemaId(value)} is not in the registry: {e.Message}");
         }
-        catch (AvroException e)
+        catch (Exception e) when (e is AvroException or InvalidDataException or IndexOutOfRangeException or ArgumentOutOfRangeException
+                                       or OverflowException or EndOfStreamException or InvalidCastException)
         {
-            return new(null, e.Message.Contains("match", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("schema", StringComparison.OrdinalIgnoreCase)
-                ? DlqErrorClass.SchemaMismatch
-                : DlqErrorClass.Undecodable, $"schema id {SchemaId(value)}: {e.Message}");
-        }
-        catch (Exception e) when (e is InvalidDataException or IndexOutOfRangeException or ArgumentOutOfRangeException or OverflowException or EndOfStreamException or InvalidCastException)
-        {
-            return new(null, DlqErrorClass.Undecodable, $"schema id {SchemaId(value)}: Avro body does not decode ({e.GetType().Name}: {e.Message})");
+            // Whose fault: a writer schema a transaction cannot be read from, or bytes that do not match their schema.
+            var writer = await WriterSchemaAsync(SchemaId(value)).ConfigureAwait(false);
+            return writer is not null && !Contracts.AvroSchemas.Transaction.CanRead(writer)
+                ? new(null, DlqErrorClass.SchemaMismatch, $"schema id {SchemaId(value)} ({writer.Fullname}) cannot be read as a transaction: {e.Message}")
+                : new(null, DlqErrorClass.Undecodable, $"schema id {SchemaId(value)}: Avro body does not decode ({e.GetType().Name}: {e.Message})");
         }
 
         var invalid = Validate(record);
@@ -123,6 +125,19 @@ public sealed class TransactionDecoder
         }
 
         return null;
+    }
+
+    private async Task<Avro.Schema?> WriterSchemaAsync(int id)
+    {
+        try
+        {
+            var schema = await _registry.GetSchemaAsync(id).ConfigureAwait(false);
+            return Avro.Schema.Parse(schema.SchemaString);
+        }
+        catch (Exception e) when (e is SchemaRegistryException or AvroException)
+        {
+            return null;
+        }
     }
 
     private static int SchemaId(byte[] value) => (value[1] << 24) | (value[2] << 16) | (value[3] << 8) | value[4];

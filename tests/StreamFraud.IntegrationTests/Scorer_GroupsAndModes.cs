@@ -134,7 +134,7 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
                     1 => (DlqErrorClass.UnknownSchema, (byte[])[0, 0x7f, 0, 0, (byte)(i % 200), 1, 2]),
                     2 => (DlqErrorClass.InvalidValue, await serializer.SerializeAsync(Contracts.Transaction.FromDomain(live[i % live.Count] with { TransactionId = $"nan-{i}", Amount = double.NaN }), new SerializationContext(MessageComponentType.Value, input))),
                     3 => (DlqErrorClass.InvalidValue, await serializer.SerializeAsync(Contracts.Transaction.FromDomain(live[i % live.Count] with { TransactionId = $"future-{i}", EventTimeMs = DateTimeOffset.UtcNow.AddYears(5).ToUnixTimeMilliseconds() }), new SerializationContext(MessageComponentType.Value, input))),
-                    _ => (DlqErrorClass.Undecodable, (byte[])[0, 0, 0, 0, 1]),
+                    _ => (DlqErrorClass.Undecodable, (await serializer.SerializeAsync(Contracts.Transaction.FromDomain(live[i % live.Count]), new SerializationContext(MessageComponentType.Value, input)))[..9]), // truncated body
                 };
                 badByClass[cls] = badByClass.GetValueOrDefault(cls) + 1;
                 producer.Produce(input, new Message<string, byte[]> { Key = $"bad-{i}", Value = value });
