@@ -44,6 +44,7 @@ public sealed class ScoringLoop : IDisposable
     private readonly HashSet<TopicPartition> _revoked = [];
     private readonly TimeProvider _time;
     private readonly FraudPipeline? _challenger;
+    private readonly IWindowStore _store;
 
     /// <summary>Creates the loop over a fixed bundle.</summary>
     public ScoringLoop(
@@ -110,6 +111,7 @@ public sealed class ScoringLoop : IDisposable
         // duplicates are scored again. At-least-once commits states only after alerts are acknowledged: no need.
         _pipeline = new FraudPipeline(store, bundles, scoring with { RescoreDuplicates = options.ExactlyOnce }, _time, options.BatchSize);
         _batch = new WindowBatch(spec, options.BatchSize);
+        _store = store;
         if (challenger is not null)
         {
             // Same windows, second bundle: the challenger never writes state and never publishes live alerts.
@@ -543,6 +545,7 @@ public sealed class ScoringLoop : IDisposable
             }
 
             Rewind(messages);
+            _store.ForgetCachedState(); // the aborted batch's states may be written: read them (and their undo) again
             Thread.Sleep(_options.RetryBaseDelay);
             return false;
         }

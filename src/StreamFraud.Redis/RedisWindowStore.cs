@@ -19,6 +19,13 @@ public sealed record RedisWindowStoreOptions
 
     /// <summary>Attempts when another writer changed a card between read and write.</summary>
     public int MaxConflictRetries { get; init; } = 5;
+
+    /// <summary>
+    /// Exactly-once mode: keep each card's state from before its last write under <c>KEY:undo</c>. A batch whose
+    /// Kafka transaction aborted after its states were written is then re-applied on the undo state, so every event
+    /// gets back its exact window (and alert) instead of being seen as a duplicate.
+    /// </summary>
+    public bool KeepUndo { get; init; }
 }
 
 /// <summary>
@@ -56,11 +63,35 @@ public sealed class RedisWindowStore : IWindowStore
         return conflicts
         """;
 
+    // Undo mode: KEYS = n card keys then n undo keys; ARGV[1] ttl, then per card: expected version, new value, undo value.
+    private const string CompareAndSetWithUndoScript = """
+        local ttl = ARGV[1]
+        local n = #KEYS / 2
+        local conflicts = {}
+        for i = 1, n do
+          local expected = ARGV[3 * i - 1]
+          local cur = redis.call('GET', KEYS[i])
+          local ok
+          if cur then ok = (string.sub(cur, 1, 8) == expected) else ok = (expected == '') end
+          if ok then
+            redis.call('SET', KEYS[i], ARGV[3 * i], 'PX', ttl)
+            local undo = ARGV[3 * i + 1]
+            if undo == '' then redis.call('DEL', KEYS[n + i]) else redis.call('SET', KEYS[n + i], undo, 'PX', ttl) end
+          else
+            conflicts[#conflicts + 1] = i
+            conflicts[#conflicts + 1] = cur or ''
+          end
+        end
+        return conflicts
+        """;
+
     private readonly IDatabase _db;
     private readonly RedisWindowStoreOptions _options;
     private readonly CardBatchApplier _applier;
     private readonly StateCache _cache;
-    private readonly List<(string Card, byte[]? Expected, byte[] Value)> _pending = [];
+    private readonly List<(string Card, byte[]? Expected, byte[] Value, byte[]? Undo)> _pending = [];
+    private readonly Dictionary<string, byte[]?> _undo = new(StringComparer.Ordinal);
+    private readonly CardState _probe;
     private readonly Dictionary<string, byte[]?> _current = new(StringComparer.Ordinal);
     private IReadOnlyDictionary<string, List<int>>? _groups;
     private int _commitConflictsInARow;
@@ -74,6 +105,7 @@ public sealed class RedisWindowStore : IWindowStore
         _options = options ?? new RedisWindowStoreOptions();
         _applier = new CardBatchApplier(spec);
         _cache = new StateCache(_options.CacheCapacity);
+        _probe = new CardState(spec);
     }
 
     /// <summary>Round trips made (for metrics and tests).</summary>
@@ -90,6 +122,12 @@ public sealed class RedisWindowStore : IWindowStore
 
     /// <summary>Forgets cached states (e.g. when partitions are revoked); correctness never depends on the cache.</summary>
     public void ClearCache() => _cache.Clear();
+
+    /// <inheritdoc />
+    public void ForgetCachedState() => _cache.Clear();
+
+    /// <summary>The undo key of a card (exactly-once mode).</summary>
+    public RedisKey UndoKey(string cardId) => _options.KeyPrefix + cardId + ":undo";
 
     /// <inheritdoc />
     public async Task ApplyAsync(WindowBatch batch, CancellationToken cancellationToken = default)
@@ -119,6 +157,7 @@ public sealed class RedisWindowStore : IWindowStore
         ArgumentNullException.ThrowIfNull(batch);
         _groups = _applier.Group(batch);
         _current.Clear();
+        _undo.Clear();
         var cold = new List<string>();
         foreach (var card in _groups.Keys)
         {
@@ -134,10 +173,14 @@ public sealed class RedisWindowStore : IWindowStore
 
         if (cold.Count > 0)
         {
-            var keys = new RedisKey[cold.Count];
-            for (var i = 0; i < keys.Length; i++)
+            var keys = new RedisKey[_options.KeepUndo ? 2 * cold.Count : cold.Count];
+            for (var i = 0; i < cold.Count; i++)
             {
                 keys[i] = Key(cold[i]);
+                if (_options.KeepUndo)
+                {
+                    keys[cold.Count + i] = UndoKey(cold[i]);
+                }
             }
 
             var values = await _db.StringGetAsync(keys).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -145,6 +188,10 @@ public sealed class RedisWindowStore : IWindowStore
             for (var i = 0; i < cold.Count; i++)
             {
                 _current[cold[i]] = values[i].IsNull ? null : (byte[])values[i]!;
+                if (_options.KeepUndo)
+                {
+                    _undo[cold[i]] = values[cold.Count + i].IsNull ? null : (byte[])values[cold.Count + i]!;
+                }
             }
         }
 
@@ -176,7 +223,13 @@ public sealed class RedisWindowStore : IWindowStore
         foreach (var card in cards)
         {
             var stored = _current[card];
-            var state = stored is null ? ReadOnlySpan<byte>.Empty : stored.AsSpan(8);
+            var baseValue = stored;
+            if (_options.KeepUndo && stored is not null && _undo.GetValueOrDefault(card) is { } undo && ReappliesAbortedWrite(batch, _groups![card], stored, undo))
+            {
+                baseValue = undo; // the last write belonged to an aborted transaction: redo it from the state before it
+            }
+
+            var state = baseValue is null ? ReadOnlySpan<byte>.Empty : baseValue.AsSpan(8);
             var updated = _applier.Apply(batch, _groups![card], state, out var load);
             if (load is StateLoadStatus.Corrupt or StateLoadStatus.SpecMismatch)
             {
@@ -193,8 +246,40 @@ public sealed class RedisWindowStore : IWindowStore
             var value = new byte[8 + updated.Length];
             BinaryPrimitives.WriteInt64LittleEndian(value, version + 1);
             updated.CopyTo(value, 8);
-            _pending.Add((card, stored, value));
+            _pending.Add((card, stored, value, baseValue));
         }
+    }
+
+    /// <summary>
+    /// Whether some of these events are in the card's state (at or below its watermark) but not in its undo state:
+    /// then the state's last write came from a batch now being redelivered, i.e. its transaction aborted.
+    /// </summary>
+    private bool ReappliesAbortedWrite(WindowBatch batch, List<int> indices, byte[] stored, byte[] undo)
+    {
+        if (_probe.Load(stored.AsSpan(8)) != StateLoadStatus.Loaded)
+        {
+            return false;
+        }
+
+        var current = _probe.HighWatermark;
+        if (_probe.Load(undo.AsSpan(8)) != StateLoadStatus.Loaded)
+        {
+            return false;
+        }
+
+        var before = _probe.HighWatermark;
+        foreach (var i in indices)
+        {
+            var p = batch.Position(i);
+            var inCurrent = p.IsKnown && p.Partition == current.Partition && p.Offset <= current.Offset;
+            var inUndo = p.IsKnown && p.Partition == before.Partition && p.Offset <= before.Offset;
+            if (inCurrent && !inUndo)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Writes the queued states in one script; returns the cards whose version had moved (their new values are current).</summary>
@@ -254,28 +339,38 @@ public sealed class RedisWindowStore : IWindowStore
         $"{cards.Count} card state(s) kept changing under this scorer ({_options.MaxConflictRetries} attempts), e.g. key '{Key(cards[0])}'. " +
         "Another consumer is writing the same cards: check that only one scorer group consumes the topic with this key prefix.");
 
-    private async Task<RedisResult[]> CompareAndSetAsync(List<(string Card, byte[]? Expected, byte[] Value)> writes, CancellationToken cancellationToken)
+    private async Task<RedisResult[]> CompareAndSetAsync(List<(string Card, byte[]? Expected, byte[] Value, byte[]? Undo)> writes, CancellationToken cancellationToken)
     {
-        var keys = new RedisKey[writes.Count];
-        var args = new RedisValue[1 + (2 * writes.Count)];
+        var undo = _options.KeepUndo;
+        var n = writes.Count;
+        var keys = new RedisKey[undo ? 2 * n : n];
+        var per = undo ? 3 : 2;
+        var args = new RedisValue[1 + (per * n)];
         args[0] = (long)_options.IdleTtl.TotalMilliseconds;
-        for (var i = 0; i < writes.Count; i++)
+        for (var i = 0; i < n; i++)
         {
             keys[i] = Key(writes[i].Card);
-            args[1 + (2 * i)] = writes[i].Expected is { Length: >= 8 } e ? e.AsMemory(0, 8) : RedisValue.EmptyString;
-            args[2 + (2 * i)] = writes[i].Value;
+            args[1 + (per * i)] = writes[i].Expected is { Length: >= 8 } e ? e.AsMemory(0, 8) : RedisValue.EmptyString;
+            args[2 + (per * i)] = writes[i].Value;
+            if (undo)
+            {
+                keys[n + i] = UndoKey(writes[i].Card);
+                args[3 + (per * i)] = writes[i].Undo ?? RedisValue.EmptyString;
+            }
         }
+
+        var script = undo ? CompareAndSetWithUndoScript : CompareAndSetScript;
 
         RedisResult result;
         try
         {
             // EVALSHA (the script body travels once per connection), falling back to EVAL after a server restart.
-            _scriptSha ??= await LoadScriptAsync().ConfigureAwait(false);
+            _scriptSha ??= await LoadScriptAsync(script).ConfigureAwait(false);
             result = await _db.ScriptEvaluateAsync(_scriptSha, keys, args).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
         {
-            result = await _db.ScriptEvaluateAsync(CompareAndSetScript, keys, args).WaitAsync(cancellationToken).ConfigureAwait(false);
+            result = await _db.ScriptEvaluateAsync(script, keys, args).WaitAsync(cancellationToken).ConfigureAwait(false);
             _scriptSha = null;
         }
 
@@ -283,9 +378,9 @@ public sealed class RedisWindowStore : IWindowStore
         return (RedisResult[])result!;
     }
 
-    private async Task<byte[]> LoadScriptAsync()
+    private async Task<byte[]> LoadScriptAsync(string script)
     {
-        var sha = await _db.ExecuteAsync("SCRIPT", "LOAD", CompareAndSetScript).ConfigureAwait(false);
+        var sha = await _db.ExecuteAsync("SCRIPT", "LOAD", script).ConfigureAwait(false);
         RoundTrips++;
         return Convert.FromHexString((string)sha!);
     }

@@ -176,6 +176,7 @@ public sealed record Settings(
         problems.AddRange(scorer.Validate());
         var redis = new RedisWindowStoreOptions
         {
+            KeepUndo = scorer.ExactlyOnce,
             KeyPrefix = config["Redis:KeyPrefix"] ?? "sf:card:",
             IdleTtl = Time(config, "Redis:IdleTtl", TimeSpan.FromDays(60), problems),
         };

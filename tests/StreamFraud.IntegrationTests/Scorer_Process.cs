@@ -84,7 +84,16 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
             using var scorer = ChildProcess.Start("StreamFraud.Scorer", args);
             if (kills < 3)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(2500 + rng.Next(2500)));
+                // Kill only once this instance has made progress of its own (a slow start must not turn the kill
+                // into a kill-before-work), then at a random point inside the following batches.
+                var before = progress.Count == 0 ? 0 : progress[^1];
+                var deadline = DateTime.UtcNow.AddSeconds(90);
+                while (await Committed(group, input, 4) <= before && DateTime.UtcNow < deadline && !scorer.HasExited)
+                {
+                    await Task.Delay(100);
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(rng.Next(1500)));
                 Assert.False(scorer.HasExited, scorer.Output);
                 scorer.KillHard();
                 progress.Add(await Committed(group, input, 4));

@@ -29,4 +29,9 @@ public interface IWindowStore
     /// (cards already written then show their events as duplicates).
     /// </summary>
     Task<int> CommitAsync(WindowBatch batch, CancellationToken cancellationToken = default);
+
+    /// <summary>Drops any state cached in this process (after an aborted transaction, so the next batch reads the store).</summary>
+    void ForgetCachedState()
+    {
+    }
 }
