@@ -15,7 +15,7 @@ RESULTS := TestResults
 # system service) and libxgboost's C API.
 APT_PACKAGES := redis-server libxgboost0
 
-.PHONY: help deps restore build test devstack clean
+.PHONY: help deps restore build test devstack demo clean
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ test: deps build ## Build and run every test project; ends with "tests: N passed
 
 devstack: build ## Run the embedded Kafka/Schema Registry/Redis stack on the default ports
 	dotnet run --project src/StreamFraud.DevStack -c $(CONFIGURATION) --no-build -- --kafka-port 9092 --registry-port 8081 --redis-port 6379
+
+demo: build ## The whole product locally: stack, data, training, scorer, traffic, alerts (a few minutes)
+	deploy/demo.sh
 
 clean: ## Remove build outputs and test results
 	dotnet clean StreamFraud.sln -c $(CONFIGURATION) >/dev/null; rm -rf $(RESULTS)
