@@ -8,16 +8,17 @@ work=$(mktemp -d -t streamfraud-demo-XXXXXX)
 bin=Release
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  # Scorer first (it finishes its batch and commits), then the stack it talks to.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[$i]}" 2>/dev/null || true; wait "${pids[$i]}" 2>/dev/null || true; done
   echo "demo files left in $work"
 }
 trap cleanup EXIT
 run() { dotnet "src/$1/bin/$bin/net10.0/$1.dll" "${@:2}"; }
+# Background services: dotnet itself is the background job, so the trap's SIGTERM reaches it (not a subshell).
+start() { local out=$1 app=$2; shift 2; dotnet "src/$app/bin/$bin/net10.0/$app.dll" "$@" > "$out" 2>&1 & pids+=($!); }
 
 echo "== 1. local stack"
-run StreamFraud.DevStack > "$work/devstack.log" 2>&1 &
-pids+=($!)
+start "$work/devstack.log" StreamFraud.DevStack
 for _ in $(seq 1 120); do grep -q '^ready' "$work/devstack.log" 2>/dev/null && break; sleep 0.5; done
 grep -q '^ready' "$work/devstack.log" || { echo "DevStack did not start:"; cat "$work/devstack.log"; exit 1; }
 kafka=$(sed -n 's/^kafka=//p' "$work/devstack.log")
@@ -33,9 +34,8 @@ run StreamFraud.Trainer train --input "$work/history.csv" --registry "$work/mode
   --epochs 4 --hidden1 32 --hidden2 16 --xgb-rounds 150 --no-plots | tail -n 25
 
 echo "== 4. scorer"
-run StreamFraud.Scorer --Kafka:BootstrapServers "$kafka" --SchemaRegistry:Url "$registry" --Redis:Configuration "$redis" \
-  --Models:Registry "$work/models" --Kafka:Consumer:fetch.wait.max.ms 20 --urls http://127.0.0.1:18080 > "$work/scorer.log" 2>&1 &
-pids+=($!)
+start "$work/scorer.log" StreamFraud.Scorer --Kafka:BootstrapServers "$kafka" --SchemaRegistry:Url "$registry" \
+  --Redis:Configuration "$redis" --Models:Registry "$work/models" --Kafka:Consumer:fetch.wait.max.ms 20 --urls http://127.0.0.1:18080
 for _ in $(seq 1 120); do curl -sf http://127.0.0.1:18080/readyz >/dev/null 2>&1 && break; sleep 0.5; done
 
 echo "== 5. the next day's traffic, sent as Avro keyed by card"
