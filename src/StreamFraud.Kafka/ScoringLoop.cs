@@ -324,6 +324,7 @@ public sealed class ScoringLoop : IDisposable
         {
             if (!ProduceTransactionally(records, messages, batchToMessage, result))
             {
+                Resume(); // a retry earlier in this batch may have paused the partitions; the rewound batch must flow again
                 return; // aborted and rewound: the batch is read again
             }
         }
