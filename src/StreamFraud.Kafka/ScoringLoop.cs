@@ -41,7 +41,7 @@ public sealed class ScoringLoop : IDisposable
     private readonly ScorerMetrics _metrics;
     private readonly ResiliencePipeline _retry;
     private readonly HashSet<TopicPartition> _assigned = [];
-    private readonly HashSet<TopicPartition> _revoked = [];
+    private readonly List<ConsumeResult<byte[]?, byte[]?>> _collecting = [];
     private readonly TimeProvider _time;
     private readonly FraudPipeline? _challenger;
     private readonly IWindowStore _store;
@@ -164,16 +164,12 @@ public sealed class ScoringLoop : IDisposable
         }
 
         _consumer.Subscribe(_options.InputTopic);
-        var messages = new List<ConsumeResult<byte[]?, byte[]?>>(_options.BatchSize);
+        var messages = _collecting;
         try
         {
             while (!stop.IsCancellationRequested)
             {
                 messages.Clear();
-                lock (_revoked)
-                {
-                    _revoked.Clear();
-                }
 
                 var first = Consume(TimeSpan.FromMilliseconds(100));
                 if (first is null)
@@ -193,14 +189,6 @@ public sealed class ScoringLoop : IDisposable
                     }
 
                     messages.Add(next);
-                }
-
-                lock (_revoked)
-                {
-                    if (_revoked.Count > 0)
-                    {
-                        messages.RemoveAll(m => _revoked.Contains(m.TopicPartition)); // the new owner reads them again
-                    }
                 }
 
                 if (messages.Count > 0)
@@ -311,14 +299,17 @@ public sealed class ScoringLoop : IDisposable
         }
 
         clock.Restart();
-        var records = BuildOutput(messages, batchToMessage, result, dlq);
-        if (shadow is not null)
+        // Serialising alerts may call the Schema Registry (first use of a subject): retried like any outage.
+        var records = Execute("registry", () =>
         {
-            foreach (var alert in shadow.Alerts)
+            var built = BuildOutput(messages, batchToMessage, result, dlq);
+            foreach (var alert in shadow?.Alerts ?? [])
             {
-                records.Add((_options.ShadowTopic, AlertMessage(alert, _options.ShadowTopic)));
+                built.Add((_options.ShadowTopic, AlertMessage(alert, _options.ShadowTopic)));
             }
-        }
+
+            return built;
+        });
 
         if (_options.ExactlyOnce)
         {
@@ -372,7 +363,7 @@ public sealed class ScoringLoop : IDisposable
             Execute("redis", () => _pipeline.PrepareAsync(_batch).GetAwaiter().GetResult());
             var again = _pipeline.Score(_batch);
             var fresh = again with { Alerts = again.Alerts.Where(a => _batch.Result(a.BatchIndex).IsApplied).ToList(), Events = [] };
-            var records = BuildOutput(messages, batchToMessage, fresh, []);
+            var records = Execute("registry", () => BuildOutput(messages, batchToMessage, fresh, []));
             Execute("produce", () => publish(records));
             _metrics.Alerts.Add(fresh.Alerts.Count);
         }
@@ -528,8 +519,9 @@ public sealed class ScoringLoop : IDisposable
                     ProduceOne(topic, message, null);
                 }
             });
-            _producer.SendOffsetsToTransaction(NextOffsets(messages), _consumer.ConsumerGroupMetadata, TimeSpan.FromSeconds(30));
-            _producer.CommitTransaction(TimeSpan.FromSeconds(30));
+            var offsets = NextOffsets(messages);
+            RetryTransactional(() => _producer.SendOffsetsToTransaction(offsets, _consumer.ConsumerGroupMetadata, TimeSpan.FromSeconds(30)));
+            RetryTransactional(() => _producer.CommitTransaction(TimeSpan.FromSeconds(30))); // a timed-out commit may have landed: retry it, never abort it
             return true;
         }
         catch (KafkaException e)
@@ -549,6 +541,25 @@ public sealed class ScoringLoop : IDisposable
             _store.ForgetCachedState(); // the aborted batch's states may be written: read them (and their undo) again
             Thread.Sleep(_options.RetryBaseDelay);
             return false;
+        }
+    }
+
+    /// <summary>Retries a transactional call while librdkafka says the error is retriable; anything else propagates (abort).</summary>
+    private void RetryTransactional(Action call)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                call();
+                return;
+            }
+            catch (KafkaRetriableException e) when (attempt < 10)
+            {
+                _log.LogWarning("Transactional call failed ({Reason}); retrying the same call (attempt {Attempt})", e.Error.Reason, attempt);
+                _metrics.Errors.Add(1, new KeyValuePair<string, object?>("stage", "transaction"));
+                Thread.Sleep(_options.RetryBaseDelay * attempt);
+            }
         }
     }
 
@@ -661,10 +672,12 @@ public sealed class ScoringLoop : IDisposable
             _metrics.SetAssigned(_assigned.Count);
         }
 
-        lock (_revoked)
-        {
-            _revoked.UnionWith(list);
-        }
+        // Runs on the loop thread (inside Consume): drop the revoked partitions' messages collected so far, now, so
+        // a re-assignment later in the same batch window starts cleanly from the committed offset; forget cached card
+        // states, which the partitions' next owner may change.
+        var revoked = list.ToHashSet();
+        _collecting.RemoveAll(m => revoked.Contains(m.TopicPartition));
+        _store.ForgetCachedState();
 
         _log.LogInformation("Revoked {Partitions}", string.Join(", ", list));
     }

@@ -85,6 +85,9 @@ public sealed class RedisWindowStore : IWindowStore
         return conflicts
         """;
 
+    // The undo value of a card that had no state: version 0, empty state (redo then starts from nothing).
+    private static readonly byte[] EmptyUndo = new byte[8];
+
     private readonly IDatabase _db;
     private readonly RedisWindowStoreOptions _options;
     private readonly CardBatchApplier _applier;
@@ -229,7 +232,7 @@ public sealed class RedisWindowStore : IWindowStore
                 baseValue = undo; // the last write belonged to an aborted transaction: redo it from the state before it
             }
 
-            var state = baseValue is null ? ReadOnlySpan<byte>.Empty : baseValue.AsSpan(8);
+            var state = baseValue is not { Length: > 8 } ? ReadOnlySpan<byte>.Empty : baseValue.AsSpan(8); // too short: a fresh card
             var updated = _applier.Apply(batch, _groups![card], state, out var load);
             if (load is StateLoadStatus.Corrupt or StateLoadStatus.SpecMismatch)
             {
@@ -246,7 +249,7 @@ public sealed class RedisWindowStore : IWindowStore
             var value = new byte[8 + updated.Length];
             BinaryPrimitives.WriteInt64LittleEndian(value, version + 1);
             updated.CopyTo(value, 8);
-            _pending.Add((card, stored, value, baseValue));
+            _pending.Add((card, stored, value, baseValue ?? EmptyUndo));
         }
     }
 
@@ -256,18 +259,23 @@ public sealed class RedisWindowStore : IWindowStore
     /// </summary>
     private bool ReappliesAbortedWrite(WindowBatch batch, List<int> indices, byte[] stored, byte[] undo)
     {
-        if (_probe.Load(stored.AsSpan(8)) != StateLoadStatus.Loaded)
+        if (stored.Length <= 8 || _probe.Load(stored.AsSpan(8)) != StateLoadStatus.Loaded)
         {
             return false;
         }
 
         var current = _probe.HighWatermark;
-        if (_probe.Load(undo.AsSpan(8)) != StateLoadStatus.Loaded)
+        var before = SourcePosition.None; // undo of a card that had no state before its last write
+        if (undo.Length > 8)
         {
-            return false;
+            if (_probe.Load(undo.AsSpan(8)) != StateLoadStatus.Loaded)
+            {
+                return false;
+            }
+
+            before = _probe.HighWatermark;
         }
 
-        var before = _probe.HighWatermark;
         foreach (var i in indices)
         {
             var p = batch.Position(i);
@@ -350,7 +358,8 @@ public sealed class RedisWindowStore : IWindowStore
         for (var i = 0; i < n; i++)
         {
             keys[i] = Key(writes[i].Card);
-            args[1 + (per * i)] = writes[i].Expected is { Length: >= 8 } e ? e.AsMemory(0, 8) : RedisValue.EmptyString;
+            // The script compares the stored value's first 8 bytes; a shorter (foreign) value is compared whole.
+            args[1 + (per * i)] = writes[i].Expected is { } e ? e.AsMemory(0, Math.Min(8, e.Length)) : RedisValue.EmptyString;
             args[2 + (per * i)] = writes[i].Value;
             if (undo)
             {

@@ -131,7 +131,17 @@ public sealed class BundleManager : IBundleSource, IDisposable
     }
 
     /// <summary>Asks the watcher to look now (e.g. on a model-updates announcement).</summary>
-    public void RequestCheck() => _wake.Release();
+    public void RequestCheck()
+    {
+        try
+        {
+            _wake.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // shutting down: nothing to check any more
+        }
+    }
 
     /// <summary>Polls until cancelled; each poll may swap (see <see cref="CheckOnce"/>).</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
