@@ -40,7 +40,7 @@ public sealed class Replay_Backtest(StackFixture stack) : IDisposable
         var alerts = await stack.CreateTopicAsync("replay-live-alerts", 2);
         var dlq = await stack.CreateTopicAsync("replay-dlq", 1);
         using var sr = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
-        await Produce(input, live, sr);
+        await stack.ProduceAsync(input, live, sr);
 
         // The live scorer over the whole topic.
         using var bundle = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
@@ -165,31 +165,9 @@ public sealed class Replay_Backtest(StackFixture stack) : IDisposable
         return Enumerable.Range(0, events.Count).Select(i => (0.5 * lstm[i]) + (0.5 * x[i])).ToArray();
     }
 
-    private static TinyBundle Reopen(BundleRegistry registry, string version) => new()
-    {
-        Directory = registry.PathOf(version),
-        Lstm = Training.Lstm.LstmModel.Load(Path.Combine(registry.PathOf(version), "lstm.model")),
-        XgbModel = File.ReadAllBytes(Path.Combine(registry.PathOf(version), "xgb.json")),
-        Manifest = BundleManifest.Read(Path.Combine(registry.PathOf(version), BundleManifest.FileName)),
-    };
+    private static TinyBundle Reopen(BundleRegistry registry, string version) => TinyBundle.Open(registry.PathOf(version));
 
     private static IAnsiConsole Quiet() => AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) });
-
-    private async Task Produce(string topic, List<Core.Transaction> events, ISchemaRegistryClient sr)
-    {
-        using var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig { BootstrapServers = stack.Kafka, EnableIdempotence = true, LingerMs = 10 })
-            .SetValueSerializer(new AvroSerializer<Contracts.Transaction>(sr).AsSyncOverAsync()).Build();
-        foreach (var tx in events)
-        {
-            producer.Produce(topic, new Message<string, Contracts.Transaction>
-            {
-                Key = tx.CardId, Value = Contracts.Transaction.FromDomain(tx), Timestamp = new Timestamp(tx.EventTimeMs, TimestampType.CreateTime),
-            });
-        }
-
-        Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(30)));
-        await Task.CompletedTask;
-    }
 
     private List<long> HighWatermarks(string topic)
     {

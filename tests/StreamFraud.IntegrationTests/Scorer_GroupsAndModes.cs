@@ -30,7 +30,7 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
         using var bundle = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
         var (input, alerts, dlq) = (await stack.CreateTopicAsync("two-tx", 4), await stack.CreateTopicAsync("two-alerts", 4), await stack.CreateTopicAsync("two-dlq", 1));
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
-        await Produce(input, live, registry);
+        await stack.ProduceAsync(input, live, registry);
         await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
         var group = $"two-{Guid.NewGuid():N}";
         var prefix = $"two:{Guid.NewGuid():N}:";
@@ -76,7 +76,7 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
         var (tiny, live, expected) = Prepare(seed: 61, events: 6000, publish: true);
         var (input, alerts, dlq) = (await stack.CreateTopicAsync("eos-tx", 2), await stack.CreateTopicAsync("eos-alerts", 2), await stack.CreateTopicAsync("eos-dlq", 1));
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
-        await Produce(input, live, registry);
+        await stack.ProduceAsync(input, live, registry);
         var group = $"eos-{Guid.NewGuid():N}";
         string[] args =
         [
@@ -217,19 +217,6 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
         }
 
         return (tiny, live, Scorer_EndToEnd.Expected(tiny, live, 0.4));
-    }
-
-    private async Task Produce(string topic, List<Core.Transaction> live, ISchemaRegistryClient registry)
-    {
-        using var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig { BootstrapServers = stack.Kafka, EnableIdempotence = true, LingerMs = 20 })
-            .SetValueSerializer(new AvroSerializer<Contracts.Transaction>(registry).AsSyncOverAsync()).Build();
-        foreach (var tx in live)
-        {
-            producer.Produce(topic, new Message<string, Contracts.Transaction> { Key = tx.CardId, Value = Contracts.Transaction.FromDomain(tx) });
-        }
-
-        Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
-        await Task.CompletedTask;
     }
 
     private ScoringLoop Loop(string group, string input, string alerts, string dlq, ISchemaRegistryClient registry, RedisWindowStore store, ModelBundle bundle, bool exactlyOnce) =>

@@ -39,16 +39,7 @@ public sealed class Scorer_Outages(StackFixture stack) : IDisposable
         using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Topics = [("tx", 2), ("alerts", 2), ("dlq", 1)] });
         await using var redisServer = await RedisServerProcess.StartAsync();
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
-        using (var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, EnableIdempotence = true, LingerMs = 20 })
-                   .SetValueSerializer(new AvroSerializer<Contracts.Transaction>(registry).AsSyncOverAsync()).Build())
-        {
-            foreach (var tx in live)
-            {
-                producer.Produce("tx", new Message<string, Contracts.Transaction> { Key = tx.CardId, Value = Contracts.Transaction.FromDomain(tx) });
-            }
-
-            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
-        }
+        await stack.ProduceAsync("tx", live, registry, cluster.BootstrapServers);
 
         var redisOptions = ConfigurationOptions.Parse(redisServer.Endpoint);
         redisOptions.AbortOnConnectFail = false;

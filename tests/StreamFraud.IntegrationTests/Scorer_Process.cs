@@ -53,16 +53,7 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
         var alertsTopic = await stack.CreateTopicAsync("crash-alerts", partitions: 4);
         var dlq = await stack.CreateTopicAsync("crash-dlq", partitions: 1);
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
-        using (var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig { BootstrapServers = stack.Kafka, EnableIdempotence = true, LingerMs = 20 })
-                   .SetValueSerializer(new AvroSerializer<Contracts.Transaction>(registry).AsSyncOverAsync()).Build())
-        {
-            foreach (var tx in live)
-            {
-                producer.Produce(input, new Message<string, Contracts.Transaction> { Key = tx.CardId, Value = Contracts.Transaction.FromDomain(tx) });
-            }
-
-            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
-        }
+        await stack.ProduceAsync(input, live, registry);
 
         var group = $"crash-{Guid.NewGuid():N}";
         var prefix = $"crash:{Guid.NewGuid():N}:";
@@ -110,8 +101,7 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
             break;
         }
 
-        var tinyBundle = new TinyBundleView(tiny.Directory);
-        var expected = Scorer_EndToEnd.Expected(tinyBundle.Load(), live, 0.4);
+        var expected = Scorer_EndToEnd.Expected(TinyBundle.Open(tiny.Directory), live, 0.4);
         var e2e = new Scorer_EndToEnd(stack);
         var alerts = e2e.ReadAlerts(alertsTopic, registry, expected.Count, TimeSpan.FromSeconds(60));
         Assert.Equal(expected.Keys.Order(), alerts.Select(a => a.AlertId).Distinct().Order());
@@ -161,16 +151,7 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
         var registryDir = PublishBundle("v1", history, threshold: 0.4);
         var input = await stack.CreateTopicAsync("http-tx", partitions: 2);
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
-        using (var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig { BootstrapServers = stack.Kafka })
-                   .SetValueSerializer(new AvroSerializer<Contracts.Transaction>(registry).AsSyncOverAsync()).Build())
-        {
-            foreach (var tx in live)
-            {
-                producer.Produce(input, new Message<string, Contracts.Transaction> { Key = tx.CardId, Value = Contracts.Transaction.FromDomain(tx) });
-            }
-
-            producer.Flush(TimeSpan.FromSeconds(30));
-        }
+        await stack.ProduceAsync(input, live, registry);
 
         var port = FreePort();
         using var scorer = ChildProcess.Start("StreamFraud.Scorer",
@@ -278,17 +259,6 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
         return registryDir;
     }
 
-    /// <summary>Re-opens a published tiny bundle's models for the offline expectation.</summary>
-    private sealed class TinyBundleView(string directory)
-    {
-        public TinyBundle Load() => new()
-        {
-            Directory = directory,
-            Lstm = Training.Lstm.LstmModel.Load(Path.Combine(directory, "lstm.model")),
-            XgbModel = File.ReadAllBytes(Path.Combine(directory, "xgb.json")),
-            Manifest = BundleManifest.Read(Path.Combine(directory, BundleManifest.FileName)),
-        };
-    }
 }
 
 /// <summary>The running service follows promotions and rollbacks, and a restart serves what was promoted last.</summary>
@@ -332,16 +302,7 @@ public sealed class Scorer_ProcessReload(StackFixture stack) : IDisposable
         {
             var events = TinyBundle.Stream(seed: 200 + phase, cards: 60, count: 400, start: start + (phase * 100_000_000L));
             phase++;
-            using (var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig { BootstrapServers = stack.Kafka })
-                       .SetValueSerializer(new AvroSerializer<Contracts.Transaction>(sr).AsSyncOverAsync()).Build())
-            {
-                foreach (var tx in events)
-                {
-                    producer.Produce(input, new Message<string, Contracts.Transaction> { Key = tx.CardId, Value = Contracts.Transaction.FromDomain(tx) });
-                }
-
-                producer.Flush(TimeSpan.FromSeconds(30));
-            }
+            await stack.ProduceAsync(input, events, sr);
 
             var ids = events.Select(e => e.TransactionId).ToHashSet();
             var deadline = DateTime.UtcNow.AddSeconds(60);

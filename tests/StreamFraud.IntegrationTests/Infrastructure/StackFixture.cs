@@ -32,6 +32,30 @@ public sealed class StackFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Produces transactions as Avro through the registry, keyed by card id, with the event time as the message
+    /// timestamp (so replays can position by time), and waits for every acknowledgement.
+    /// </summary>
+    public Task ProduceAsync(string topic, IEnumerable<Core.Transaction> transactions, Confluent.SchemaRegistry.ISchemaRegistryClient registry, string? bootstrap = null)
+    {
+        // Serialised synchronously and enqueued in order: ProduceAsync with an async serializer could reorder a card's events.
+        using var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig { BootstrapServers = bootstrap ?? Kafka, EnableIdempotence = true, LingerMs = 20 })
+            .SetValueSerializer(Confluent.Kafka.SyncOverAsync.SyncOverAsyncSerializerExtensionMethods.AsSyncOverAsync(new Confluent.SchemaRegistry.Serdes.AvroSerializer<Contracts.Transaction>(registry)))
+            .Build();
+        var failed = 0;
+        foreach (var tx in transactions)
+        {
+            producer.Produce(topic, new Message<string, Contracts.Transaction>
+            {
+                Key = tx.CardId, Value = Contracts.Transaction.FromDomain(tx), Timestamp = new Timestamp(tx.EventTimeMs, TimestampType.CreateTime),
+            }, r => failed += r.Error.IsError ? 1 : 0);
+        }
+
+        Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
+        Assert.Equal(0, failed);
+        return Task.CompletedTask;
+    }
+
     /// <summary>A fresh topic (unique name): through the mock API, or the admin API on a real broker.</summary>
     public async Task<string> CreateTopicAsync(string prefix, int partitions)
     {

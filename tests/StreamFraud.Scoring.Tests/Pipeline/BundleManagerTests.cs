@@ -21,13 +21,7 @@ public sealed class BundleManagerTests : IDisposable
             var staging = _registry.CreateStagingDirectory();
             TinyBundle.Create(staging, version, history, threshold, seed);
             _registry.Publish(staging, version);
-            _bundles[version] = new TinyBundle
-            {
-                Directory = _registry.PathOf(version),
-                Lstm = Training.Lstm.LstmModel.Load(Path.Combine(_registry.PathOf(version), "lstm.model")),
-                XgbModel = File.ReadAllBytes(Path.Combine(_registry.PathOf(version), "xgb.json")),
-                Manifest = BundleManifest.Read(Path.Combine(_registry.PathOf(version), BundleManifest.FileName)),
-            };
+            _bundles[version] = TinyBundle.Open(_registry.PathOf(version));
         }
     }
 

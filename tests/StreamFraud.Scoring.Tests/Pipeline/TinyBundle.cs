@@ -80,6 +80,15 @@ internal sealed class TinyBundle
         return new TinyBundle { Directory = directory, Lstm = lstm, XgbModel = xgbBytes, Manifest = manifest };
     }
 
+    /// <summary>Re-opens a tiny bundle written by <see cref="Create"/> (e.g. after publishing it into a registry).</summary>
+    public static TinyBundle Open(string directory) => new()
+    {
+        Directory = directory,
+        Lstm = LstmModel.Load(Path.Combine(directory, "lstm.model")),
+        XgbModel = File.ReadAllBytes(Path.Combine(directory, "xgb.json")),
+        Manifest = BundleManifest.Read(Path.Combine(directory, BundleManifest.FileName)),
+    };
+
     /// <summary>A seeded stream in event-time order with some labelled fraud (large amounts abroad).</summary>
     public static List<Transaction> Stream(int seed, int cards, int count, long start = 1_767_225_600_000)
     {
