@@ -17,9 +17,6 @@ public sealed record RedisWindowStoreOptions
     /// <summary>Card states kept in this process between batches (approximate LRU); 0 disables the cache.</summary>
     public int CacheCapacity { get; init; } = 200_000;
 
-    /// <summary>Attempts when another writer changed a card between read and write.</summary>
-    public int MaxConflictRetries { get; init; } = 5;
-
     /// <summary>
     /// Exactly-once mode: keep each card's state from before its last write under <c>KEY:undo</c>. A batch whose
     /// Kafka transaction aborted after its states were written is then re-applied on the undo state, so every event
@@ -43,40 +40,29 @@ public sealed record RedisWindowStoreOptions
 /// </summary>
 public sealed class RedisWindowStore : IWindowStore
 {
-    // KEYS[i] card keys; ARGV[1] ttl ms; ARGV[2i] expected 8-byte version ('' = absent); ARGV[2i+1] new value.
-    // Returns {i, current value, ...} for each key whose version did not match (nothing written for it).
+    // One compare-and-set over the batch's changed cards. KEYS: n card keys, then (undo mode) their n undo keys.
+    // ARGV[1] ttl ms; ARGV[2] '1' in undo mode; then per card: expected 8-byte version ('' = absent), new value, and
+    // (undo mode) the undo value ('' = delete). Returns {i, current value, ...} for each card whose version did not
+    // match (nothing written for it).
     private const string CompareAndSetScript = """
         local ttl = ARGV[1]
-        local conflicts = {}
-        for i = 1, #KEYS do
-          local expected = ARGV[2 * i]
-          local cur = redis.call('GET', KEYS[i])
-          local ok
-          if cur then ok = (string.sub(cur, 1, 8) == expected) else ok = (expected == '') end
-          if ok then
-            redis.call('SET', KEYS[i], ARGV[2 * i + 1], 'PX', ttl)
-          else
-            conflicts[#conflicts + 1] = i
-            conflicts[#conflicts + 1] = cur or ''
-          end
-        end
-        return conflicts
-        """;
-
-    // Undo mode: KEYS = n card keys then n undo keys; ARGV[1] ttl, then per card: expected version, new value, undo value.
-    private const string CompareAndSetWithUndoScript = """
-        local ttl = ARGV[1]
-        local n = #KEYS / 2
+        local undo = ARGV[2] == '1'
+        local per = 2
+        local n = #KEYS
+        if undo then per = 3; n = #KEYS / 2 end
         local conflicts = {}
         for i = 1, n do
-          local expected = ARGV[3 * i - 1]
+          local at = 3 + per * (i - 1)
+          local expected = ARGV[at]
           local cur = redis.call('GET', KEYS[i])
           local ok
           if cur then ok = (string.sub(cur, 1, 8) == expected) else ok = (expected == '') end
           if ok then
-            redis.call('SET', KEYS[i], ARGV[3 * i], 'PX', ttl)
-            local undo = ARGV[3 * i + 1]
-            if undo == '' then redis.call('DEL', KEYS[n + i]) else redis.call('SET', KEYS[n + i], undo, 'PX', ttl) end
+            redis.call('SET', KEYS[i], ARGV[at + 1], 'PX', ttl)
+            if undo then
+              local before = ARGV[at + 2]
+              if before == '' then redis.call('DEL', KEYS[n + i]) else redis.call('SET', KEYS[n + i], before, 'PX', ttl) end
+            end
           else
             conflicts[#conflicts + 1] = i
             conflicts[#conflicts + 1] = cur or ''
@@ -92,12 +78,7 @@ public sealed class RedisWindowStore : IWindowStore
     private readonly RedisWindowStoreOptions _options;
     private readonly CardBatchApplier _applier;
     private readonly StateCache _cache;
-    private readonly List<(string Card, byte[]? Expected, byte[] Value, byte[]? Undo)> _pending = [];
-    private readonly Dictionary<string, byte[]?> _undo = new(StringComparer.Ordinal);
     private readonly CardState _probe;
-    private readonly Dictionary<string, byte[]?> _current = new(StringComparer.Ordinal);
-    private IReadOnlyDictionary<string, List<int>>? _groups;
-    private int _commitConflictsInARow;
     private byte[]? _scriptSha;
 
     /// <summary>Creates a store over <paramref name="database"/>.</summary>
@@ -123,9 +104,6 @@ public sealed class RedisWindowStore : IWindowStore
     /// <summary>The Redis key of a card.</summary>
     public RedisKey Key(string cardId) => _options.KeyPrefix + cardId;
 
-    /// <summary>Forgets cached states (e.g. when partitions are revoked); correctness never depends on the cache.</summary>
-    public void ClearCache() => _cache.Clear();
-
     /// <inheritdoc />
     public void ForgetCachedState() => _cache.Clear();
 
@@ -133,40 +111,18 @@ public sealed class RedisWindowStore : IWindowStore
     public RedisKey UndoKey(string cardId) => _options.KeyPrefix + cardId + ":undo";
 
     /// <inheritdoc />
-    public async Task ApplyAsync(WindowBatch batch, CancellationToken cancellationToken = default)
-    {
-        await PrepareAsync(batch, cancellationToken).ConfigureAwait(false);
-        for (var attempt = 1; ; attempt++)
-        {
-            var conflicted = await CommitPendingAsync(cancellationToken).ConfigureAwait(false);
-            if (conflicted.Count == 0)
-            {
-                return;
-            }
-
-            if (attempt >= _options.MaxConflictRetries)
-            {
-                throw TooManyConflicts(conflicted);
-            }
-
-            // Only the conflicted cards are recomputed, on the values the script returned; the rest are written.
-            ComputeWrites(batch, conflicted);
-        }
-    }
-
-    /// <inheritdoc />
-    public async Task PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+    public async Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        _groups = _applier.Group(batch);
-        _current.Clear();
-        _undo.Clear();
+        var groups = _applier.Group(batch);
+        var current = new Dictionary<string, byte[]?>(groups.Count, StringComparer.Ordinal);
+        var undo = new Dictionary<string, byte[]?>(StringComparer.Ordinal);
         var cold = new List<string>();
-        foreach (var card in _groups.Keys)
+        foreach (var card in groups.Keys)
         {
             if (_cache.TryGet(card, out var value))
             {
-                _current[card] = value;
+                current[card] = value;
             }
             else
             {
@@ -190,50 +146,27 @@ public sealed class RedisWindowStore : IWindowStore
             RoundTrips++;
             for (var i = 0; i < cold.Count; i++)
             {
-                _current[cold[i]] = values[i].IsNull ? null : (byte[])values[i]!;
+                current[cold[i]] = values[i].IsNull ? null : (byte[])values[i]!;
                 if (_options.KeepUndo)
                 {
-                    _undo[cold[i]] = values[cold.Count + i].IsNull ? null : (byte[])values[cold.Count + i]!;
+                    undo[cold[i]] = values[cold.Count + i].IsNull ? null : (byte[])values[cold.Count + i]!;
                 }
             }
         }
 
-        ComputeWrites(batch, _groups.Keys);
-    }
-
-    /// <inheritdoc />
-    public async Task<int> CommitAsync(WindowBatch batch, CancellationToken cancellationToken = default)
-    {
-        var conflicted = await CommitPendingAsync(cancellationToken).ConfigureAwait(false);
-        if (conflicted.Count > 0 && ++_commitConflictsInARow >= _options.MaxConflictRetries)
+        // Applies each card's events to its current value and collects the changed states.
+        var writes = new Writes(this);
+        foreach (var (card, indices) in groups)
         {
-            _commitConflictsInARow = 0;
-            throw TooManyConflicts(conflicted);
-        }
-
-        if (conflicted.Count == 0)
-        {
-            _commitConflictsInARow = 0;
-        }
-
-        return conflicted.Count;
-    }
-
-    /// <summary>Applies each listed card's events to its current value and queues the changed states.</summary>
-    private void ComputeWrites(WindowBatch batch, IEnumerable<string> cards)
-    {
-        _pending.Clear();
-        foreach (var card in cards)
-        {
-            var stored = _current[card];
+            var stored = current[card];
             var baseValue = stored;
-            if (_options.KeepUndo && stored is not null && _undo.GetValueOrDefault(card) is { } undo && ReappliesAbortedWrite(batch, _groups![card], stored, undo))
+            if (_options.KeepUndo && stored is not null && undo.GetValueOrDefault(card) is { } undone && ReappliesAbortedWrite(batch, indices, stored, undone))
             {
-                baseValue = undo; // the last write belonged to an aborted transaction: redo it from the state before it
+                baseValue = undone; // the last write belonged to an aborted transaction: redo it from the state before it
             }
 
             var state = baseValue is not { Length: > 8 } ? ReadOnlySpan<byte>.Empty : baseValue.AsSpan(8); // too short: a fresh card
-            var updated = _applier.Apply(batch, _groups![card], state, out var load);
+            var updated = _applier.Apply(batch, indices, state, out var load);
             if (load is StateLoadStatus.Corrupt or StateLoadStatus.SpecMismatch)
             {
                 ResetStates++;
@@ -249,8 +182,65 @@ public sealed class RedisWindowStore : IWindowStore
             var value = new byte[8 + updated.Length];
             BinaryPrimitives.WriteInt64LittleEndian(value, version + 1);
             updated.CopyTo(value, 8);
-            _pending.Add((card, stored, value, baseValue ?? EmptyUndo));
+            writes.States.Add((card, stored, value, baseValue ?? EmptyUndo));
         }
+
+        return writes;
+    }
+
+    /// <inheritdoc />
+    public async Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default)
+    {
+        if (writes is not Writes mine || !ReferenceEquals(mine.Store, this))
+        {
+            throw new ArgumentException("These writes were prepared by another store.", nameof(writes));
+        }
+
+        if (mine.Committed || mine.States.Count == 0)
+        {
+            return 0;
+        }
+
+        RedisResult[] conflicts;
+        try
+        {
+            conflicts = await CompareAndSetAsync(mine.States, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Outcome unknown (a timeout may still execute later): forget what we believe these cards hold. A retry
+            // sends the same compare-and-set; if the first one did land, it reports a conflict with our own value,
+            // and re-applying the events on it changes nothing.
+            foreach (var w in mine.States)
+            {
+                _cache.Remove(w.Card);
+            }
+
+            throw;
+        }
+
+        mine.MarkCommitted();
+        var conflicted = new HashSet<int>();
+        for (var c = 0; c < conflicts.Length; c += 2)
+        {
+            // The card changed since it was read: cache its current value, so preparing the batch again applies the
+            // events on it.
+            var i = (int)conflicts[c] - 1;
+            conflicted.Add(i);
+            var now = (byte[]?)conflicts[c + 1];
+            _cache.Set(mine.States[i].Card, now is { Length: > 0 } ? now : null);
+        }
+
+        for (var i = 0; i < mine.States.Count; i++)
+        {
+            if (!conflicted.Contains(i))
+            {
+                _cache.Set(mine.States[i].Card, mine.States[i].Value);
+            }
+        }
+
+        Conflicts += conflicted.Count;
+        return conflicted.Count;
     }
 
     /// <summary>
@@ -290,85 +280,29 @@ public sealed class RedisWindowStore : IWindowStore
         return false;
     }
 
-    /// <summary>Writes the queued states in one script; returns the cards whose version had moved (their new values are current).</summary>
-    private async Task<List<string>> CommitPendingAsync(CancellationToken cancellationToken)
-    {
-        var conflictedCards = new List<string>();
-        if (_pending.Count == 0)
-        {
-            return conflictedCards;
-        }
-
-        var writes = _pending.ToList();
-        RedisResult[] conflicts;
-        try
-        {
-            conflicts = await CompareAndSetAsync(writes, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            // Outcome unknown (a timeout may still execute later): forget what we believe these cards hold, and keep
-            // the writes queued. A retry sends the same compare-and-set; if the first one did land, it reports a
-            // conflict with our own value, and re-applying the events on it changes nothing.
-            foreach (var w in writes)
-            {
-                _cache.Remove(w.Card);
-            }
-
-            throw;
-        }
-
-        _pending.Clear();
-        var conflicted = new HashSet<int>();
-        for (var c = 0; c < conflicts.Length; c += 2)
-        {
-            var i = (int)conflicts[c] - 1;
-            conflicted.Add(i);
-            var now = (byte[]?)conflicts[c + 1];
-            _current[writes[i].Card] = now is { Length: > 0 } ? now : null;
-            _cache.Set(writes[i].Card, _current[writes[i].Card]);
-            conflictedCards.Add(writes[i].Card);
-        }
-
-        for (var i = 0; i < writes.Count; i++)
-        {
-            if (!conflicted.Contains(i))
-            {
-                _cache.Set(writes[i].Card, writes[i].Value);
-                _current[writes[i].Card] = writes[i].Value;
-            }
-        }
-
-        Conflicts += conflictedCards.Count;
-        return conflictedCards;
-    }
-
-    private InvalidOperationException TooManyConflicts(List<string> cards) => new(
-        $"{cards.Count} card state(s) kept changing under this scorer ({_options.MaxConflictRetries} attempts), e.g. key '{Key(cards[0])}'. " +
-        "Another consumer is writing the same cards: check that only one scorer group consumes the topic with this key prefix.");
-
     private async Task<RedisResult[]> CompareAndSetAsync(List<(string Card, byte[]? Expected, byte[] Value, byte[]? Undo)> writes, CancellationToken cancellationToken)
     {
         var undo = _options.KeepUndo;
         var n = writes.Count;
         var keys = new RedisKey[undo ? 2 * n : n];
         var per = undo ? 3 : 2;
-        var args = new RedisValue[1 + (per * n)];
+        var args = new RedisValue[2 + (per * n)];
         args[0] = (long)_options.IdleTtl.TotalMilliseconds;
+        args[1] = undo ? "1" : "0";
         for (var i = 0; i < n; i++)
         {
             keys[i] = Key(writes[i].Card);
             // The script compares the stored value's first 8 bytes; a shorter (foreign) value is compared whole.
-            args[1 + (per * i)] = writes[i].Expected is { } e ? e.AsMemory(0, Math.Min(8, e.Length)) : RedisValue.EmptyString;
-            args[2 + (per * i)] = writes[i].Value;
+            args[2 + (per * i)] = writes[i].Expected is { } e ? e.AsMemory(0, Math.Min(8, e.Length)) : RedisValue.EmptyString;
+            args[3 + (per * i)] = writes[i].Value;
             if (undo)
             {
                 keys[n + i] = UndoKey(writes[i].Card);
-                args[3 + (per * i)] = writes[i].Undo ?? RedisValue.EmptyString;
+                args[4 + (per * i)] = writes[i].Undo ?? RedisValue.EmptyString;
             }
         }
 
-        var script = undo ? CompareAndSetWithUndoScript : CompareAndSetScript;
+        const string script = CompareAndSetScript;
 
         RedisResult result;
         try
@@ -392,6 +326,17 @@ public sealed class RedisWindowStore : IWindowStore
         var sha = await _db.ExecuteAsync("SCRIPT", "LOAD", script).ConfigureAwait(false);
         RoundTrips++;
         return Convert.FromHexString((string)sha!);
+    }
+
+    private sealed class Writes(RedisWindowStore store) : PreparedWrites
+    {
+        public RedisWindowStore Store { get; } = store;
+
+        public List<(string Card, byte[]? Expected, byte[] Value, byte[]? Undo)> States { get; } = [];
+
+        public override int Cards => States.Count;
+
+        public void MarkCommitted() => Committed = true;
     }
 
     /// <summary>Two-generation approximate LRU of card values (null = known absent).</summary>

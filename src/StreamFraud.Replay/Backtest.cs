@@ -57,7 +57,9 @@ public static class Backtest
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var result = new BacktestResult();
         var options = new ScoringOptions { ExplainSequence = false, TopFeatures = 3 };
-        var pipelines = bundles.Select(b => new FraudPipeline(store, new FixedBundleSource(() => b), options, TimeProvider.System, batchSize)).ToList();
+        // The first version prepares and commits the windows; the others score the same windows as shadows.
+        var pipeline = new FraudPipeline(store, new FixedBundleSource(() => bundles[0]), options, TimeProvider.System, batchSize,
+            [.. bundles.Skip(1).Select(b => new FixedBundleSource(() => b))]);
         result.Versions.AddRange(bundles.Select(b => new VersionRun(b)));
         var batch = new WindowBatch(spec, batchSize);
         var inRange = new List<bool>(batchSize);
@@ -70,12 +72,8 @@ public static class Backtest
                 return;
             }
 
-            await store.PrepareAsync(batch, cancellationToken).ConfigureAwait(false);
-            var scored = pipelines.Select(p => p.Score(batch)).ToList();
-            while (await store.CommitAsync(batch, cancellationToken).ConfigureAwait(false) > 0)
-            {
-                await store.PrepareAsync(batch, cancellationToken).ConfigureAwait(false); // isolated state: only on a shared Redis prefix
-            }
+            var run = await pipeline.RunBatchAsync(batch, cancellationToken: cancellationToken).ConfigureAwait(false);
+            List<BatchResult> scored = [run, .. run.Shadows];
 
             for (var i = 0; i < batch.Count; i++)
             {

@@ -10,6 +10,14 @@ if (args.Contains("--help") || args.Contains("-h"))
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Configuration.AddEnvironmentVariables("STREAMFRAUD_").AddCommandLine(args);
+// One line per entry with a UTC timestamp; probes and scrapes (ASP.NET's per-request lines) are not logged.
+builder.Logging.ClearProviders().AddSimpleConsole(o =>
+{
+    o.SingleLine = true;
+    o.UseUtcTimestamp = true;
+    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+});
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 try
 {
     builder.AddScorer();
@@ -34,4 +42,4 @@ catch (ScorerConfigurationException e)
 
 app.MapScorerEndpoints();
 await app.RunAsync();
-return 0;
+return Environment.ExitCode; // 1 when the scoring loop stopped on an unexpected error

@@ -7,6 +7,7 @@ using StreamFraud.Core;
 using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
 using StreamFraud.Kafka;
+using StreamFraud.Scorer.Loop;
 using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
@@ -285,7 +286,7 @@ public sealed class ScorerResources : IDisposable
             var bundle = bundles.LoadInitial();
             if (bundle.CudaUnavailableReason is { } reason)
             {
-                log.LogWarning("CUDA unavailable, the LSTM runs on CPU: {Reason}", reason);
+                Log.CudaUnavailable(log, reason);
             }
         }
         catch (BundleRejectedException e)
@@ -315,7 +316,7 @@ public sealed class ScorerResources : IDisposable
             {
                 Challenger = ModelBundle.Load(new BundleRegistry(settings.ModelRegistry).PathOf(challenger), settings.Spec,
                     new BundleLoadOptions { Device = settings.Device, DeviceId = settings.DeviceId, WarmupBatch = settings.Scorer.BatchSize });
-                log.LogInformation("Challenger {Version} scores every batch into {Topic} (shadow only)", Challenger.Version, settings.Scorer.ShadowTopic);
+                Log.ChallengerServing(log, Challenger.Version, settings.Scorer.ShadowTopic);
             }
             catch (BundleRejectedException e)
             {
@@ -345,20 +346,32 @@ public sealed class ScorerResources : IDisposable
     }
 }
 
-/// <summary>Runs the scoring loop on a dedicated thread until the host stops; graceful: the batch in flight finishes.</summary>
+/// <summary>
+/// Runs the scoring loop on a dedicated thread until the host stops. Graceful: a healthy batch in flight finishes; a
+/// batch waiting out an outage is abandoned uncommitted, so SIGTERM ends the process within the host's shutdown
+/// timeout even while Redis or Kafka is down.
+/// </summary>
 public sealed class ScorerWorker(Settings settings, BundleManager bundles, ScorerResources resources, ScorerMetrics metrics, ILogger<ScorerWorker> log, IHostApplicationLifetime lifetime) : BackgroundService
 {
     private ScoringLoop? _loop;
 
-    /// <summary>Partitions assigned and a bundle loaded.</summary>
-    public bool Ready => bundles.Current is not null && _loop is { Assignment.Count: > 0 };
+    /// <summary>Dependency outages seen by the loop.</summary>
+    public DependencyHealth Health { get; } = new(TimeProvider.System);
+
+    /// <summary>Why the scorer is not ready, or null when it is: partitions assigned, a bundle loaded, no dependency down past the grace.</summary>
+    public string? NotReadyReason =>
+        bundles.Current is null ? "no bundle loaded"
+        : _loop is not { Assignment.Count: > 0 } ? "no partitions assigned"
+        : Health.FailingLongerThan(settings.Scorer.ReadinessGrace) is { } failing ? $"{failing.Dependency} unavailable for {failing.For.TotalSeconds:0} s"
+        : null;
 
     /// <inheritdoc />
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var store = new RedisWindowStore(resources.Redis.GetDatabase(), settings.Spec, settings.Redis);
-        _loop = new ScoringLoop(settings.Consumer, settings.Producer, resources.Registry, store, bundles, settings.Spec,
-            settings.Scorer, settings.Scoring, log, metrics, challenger: resources.Challenger);
+        _loop = new ScoringLoop(
+            new ScoringLoopClients(settings.Consumer, settings.Producer, resources.Registry, store, bundles, settings.Spec) { Challenger = resources.Challenger },
+            settings.Scorer, settings.Scoring, log, metrics, Health);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
@@ -369,8 +382,9 @@ public sealed class ScorerWorker(Settings settings, BundleManager bundles, Score
             }
             catch (Exception e)
             {
-                log.LogCritical(e, "Scoring loop stopped");
+                Log.LoopCrashed(log, e);
                 done.SetException(e);
+                Environment.ExitCode = 1; // unexpected: the orchestrator restarts the process
                 lifetime.StopApplication();
             }
             finally
@@ -378,16 +392,16 @@ public sealed class ScorerWorker(Settings settings, BundleManager bundles, Score
                 _loop.Dispose();
             }
         })
-        { Name = "scoring-loop", IsBackground = false };
+        { Name = "scoring-loop", IsBackground = true }; // the host waits for it (done) within its shutdown timeout
         thread.Start();
         return done.Task;
     }
 }
 
-/// <summary>Readiness: partitions assigned and a bundle loaded.</summary>
+/// <summary>Readiness: partitions assigned, a bundle loaded, and no dependency failing for longer than <c>Scorer:ReadinessGrace</c>.</summary>
 public sealed class ReadinessCheck(ScorerWorker worker) : IHealthCheck
 {
     /// <inheritdoc />
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(worker.Ready ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("no partitions assigned or no bundle loaded"));
+        Task.FromResult(worker.NotReadyReason is { } reason ? HealthCheckResult.Unhealthy(reason) : HealthCheckResult.Healthy());
 }

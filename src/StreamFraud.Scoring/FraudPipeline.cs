@@ -30,6 +30,9 @@ public sealed record ScoringOptions
     /// aborted transaction may have dropped alerts whose window state was already written.
     /// </summary>
     public bool RescoreDuplicates { get; init; }
+
+    /// <summary>Commits of one batch before cards that keep changing under this writer are an error.</summary>
+    public int MaxCommitAttempts { get; init; } = 5;
 }
 
 /// <summary>What happened to one event of a batch.</summary>
@@ -79,19 +82,33 @@ public sealed record Alert(
 /// <summary>Stage timings of one batch, for metrics.</summary>
 public readonly record struct StageTimings(TimeSpan Windows, TimeSpan Models, TimeSpan Explain);
 
-/// <summary>Result of one batch.</summary>
-public sealed record BatchResult(IReadOnlyList<EventScore> Events, IReadOnlyList<Alert> Alerts, string ModelVersion, double Threshold, StageTimings Timings);
+/// <summary>
+/// Result of one batch: every event's score and the alerts, plus what each shadow bundle (challenger, backtest
+/// versions) decided on the same windows.
+/// </summary>
+public sealed record BatchResult(IReadOnlyList<EventScore> Events, IReadOnlyList<Alert> Alerts, string ModelVersion, double Threshold, StageTimings Timings)
+{
+    /// <summary>The shadow bundles' results on the same windows, in the order the pipeline was given them.</summary>
+    public IReadOnlyList<BatchResult> Shadows { get; init; } = [];
+}
+
+/// <summary>
+/// Publishes a batch's alerts (and whatever else the caller derives from the result) before its states are written.
+/// It must not return until what it published is durable (acknowledged, or part of the caller's transaction).
+/// </summary>
+public delegate Task PublishBatch(WindowBatch batch, BatchResult result, CancellationToken cancellationToken);
 
 /// <summary>
 /// THE scoring path, independent of Kafka: a batch of decoded events → one window-store call (append each event to
 /// its card's state, get its window) → one LSTM run over all windows and XGBoost on the newest steps → 50/50 ensemble
-/// → threshold → alerts with explanations. The Kafka scorer, replay/backtest and tests all run exactly this.
-/// One instance per worker; not thread-safe.
+/// → threshold → alerts with explanations. <see cref="RunBatchAsync"/> is the one batch protocol the Kafka scorer,
+/// replay/backtest and tests all run. One instance per worker; not thread-safe.
 /// </summary>
 public sealed class FraudPipeline
 {
     private readonly IWindowStore _store;
     private readonly IBundleSource _bundles;
+    private readonly IReadOnlyList<IBundleSource> _shadows;
     private readonly ScoringOptions _options;
     private readonly TimeProvider _time;
     private ScoreBuffers _scores;
@@ -105,13 +122,17 @@ public sealed class FraudPipeline
     /// <summary>
     /// Creates a pipeline over a window store and a bundle source: each batch leases the serving bundle once, so a
     /// swap lands between batches and a retired bundle is freed only after the batches using it are done.
+    /// <paramref name="shadows"/> score the same windows (challenger, backtest versions); they never write state.
     /// </summary>
-    public FraudPipeline(IWindowStore store, IBundleSource bundles, ScoringOptions? options = null, TimeProvider? time = null, int capacity = 1024)
+    public FraudPipeline(
+        IWindowStore store, IBundleSource bundles, ScoringOptions? options = null, TimeProvider? time = null, int capacity = 1024,
+        IReadOnlyList<IBundleSource>? shadows = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(bundles);
         _store = store;
         _bundles = bundles;
+        _shadows = shadows ?? [];
         _options = options ?? new ScoringOptions();
         _time = time ?? TimeProvider.System;
         _scores = new ScoreBuffers(capacity);
@@ -122,32 +143,73 @@ public sealed class FraudPipeline
     }
 
     /// <summary>
-    /// Computes every event's window (nothing written yet) and scores the batch. Publish the alerts, then call
-    /// <see cref="CommitAsync"/>. Throws when the window store is unavailable (the caller retries the whole batch).
+    /// The batch protocol: prepare the windows (nothing written) → score with the serving bundle and the shadows →
+    /// <paramref name="publish"/> → commit exactly the prepared states. When another writer changed some cards in
+    /// between, the batch is prepared and scored again on their new states, the alerts of events applied only now are
+    /// published, and committed again (written cards then show their events as duplicates). Whatever is durable in
+    /// the store has therefore had its alert published.
     /// </summary>
-    public async Task<BatchResult> ProcessAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Awaits resume on the caller's synchronization context: the scorer runs this on its dedicated scoring thread
+    /// (a single-threaded context), so the models never run on thread-pool threads.
+    /// </remarks>
+    /// <returns>The first scoring's result, with the alerts of every publish.</returns>
+    /// <exception cref="WindowConflictException">Cards kept changing for <see cref="ScoringOptions.MaxCommitAttempts"/> commits.</exception>
+    public async Task<BatchResult> RunBatchAsync(WindowBatch batch, PublishBatch? publish = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var clock = Stopwatch.StartNew();
-        await _store.PrepareAsync(batch, cancellationToken).ConfigureAwait(false);
-        return ScoreWith(batch, clock.Elapsed);
+        var writes = await _store.PrepareAsync(batch, cancellationToken).ConfigureAwait(true);
+        var result = ScoreAll(batch, clock.Elapsed);
+        if (publish is not null)
+        {
+            await publish(batch, result, cancellationToken).ConfigureAwait(true);
+        }
+
+        var alerts = new List<Alert>(result.Alerts);
+        for (var attempt = 1; ; attempt++)
+        {
+            var conflicts = await _store.CommitAsync(writes, cancellationToken).ConfigureAwait(true);
+            if (conflicts == 0)
+            {
+                return attempt == 1 ? result : result with { Alerts = alerts };
+            }
+
+            WindowConflictException.ThrowIfExhausted(attempt, _options.MaxCommitAttempts, conflicts);
+            writes = await _store.PrepareAsync(batch, cancellationToken).ConfigureAwait(true);
+            var again = ScoreAll(batch, TimeSpan.Zero);
+            var fresh = again with
+            {
+                Alerts = OnlyApplied(batch, again.Alerts),
+                Shadows = [.. again.Shadows.Select(s => s with { Alerts = OnlyApplied(batch, s.Alerts) })],
+            };
+            if (publish is not null)
+            {
+                await publish(batch, fresh, cancellationToken).ConfigureAwait(true);
+            }
+
+            alerts.AddRange(fresh.Alerts);
+        }
     }
 
     /// <summary>
-    /// Computes every event's window from the stored states without writing (the I/O half of
-    /// <see cref="ProcessAsync"/>); follow with <see cref="Score"/> on the thread that should run the models.
+    /// Scores a prepared batch on the calling thread with the serving bundle only (benchmarks, parity checks); the
+    /// batch's windows must have been filled by its window store.
     /// </summary>
-    public Task PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default) => _store.PrepareAsync(batch, cancellationToken);
+    public BatchResult Score(WindowBatch batch) => ScoreWith(_bundles, batch, TimeSpan.Zero);
 
-    /// <summary>
-    /// Scores a prepared batch on the calling thread (the compute half of <see cref="ProcessAsync"/>): a scorer
-    /// calls it from its dedicated inference thread, never from an arbitrary pool thread.
-    /// </summary>
-    public BatchResult Score(WindowBatch batch) => ScoreWith(batch, TimeSpan.Zero);
+    private static List<Alert> OnlyApplied(WindowBatch batch, IReadOnlyList<Alert> alerts) =>
+        [.. alerts.Where(a => batch.Result(a.BatchIndex).IsApplied)];
 
-    private BatchResult ScoreWith(WindowBatch batch, TimeSpan windowsTime)
+    private BatchResult ScoreAll(WindowBatch batch, TimeSpan windowsTime)
     {
-        using var lease = _bundles.Acquire(); // one bundle for the whole batch, alive until its alerts are built
+        var result = ScoreWith(_bundles, batch, windowsTime);
+        return _shadows.Count == 0 ? result : result with { Shadows = [.. _shadows.Select(s => ScoreWith(s, batch, TimeSpan.Zero))] };
+    }
+
+    private BatchResult ScoreWith(IBundleSource source, WindowBatch batch, TimeSpan windowsTime)
+    {
+        using var lease = source.Acquire(); // one bundle for the whole batch, alive until its alerts are built
         var bundle = lease.Bundle;
         if (!ReferenceEquals(bundle.Spec, batch.Spec) && bundle.Spec.ContentHash != batch.Spec.ContentHash)
         {
@@ -200,27 +262,6 @@ public sealed class FraudPipeline
         }
 
         return new BatchResult(events, alerts, bundle.Version, threshold, new StageTimings(windowsTime, modelsTime, clock.Elapsed));
-    }
-
-    /// <summary>
-    /// Writes the card states computed by the last <see cref="ProcessAsync"/>; returns how many cards changed
-    /// meanwhile (process and commit the batch again: their events are re-scored, the written ones are duplicates).
-    /// </summary>
-    public Task<int> CommitAsync(WindowBatch batch, CancellationToken cancellationToken = default) => _store.CommitAsync(batch, cancellationToken);
-
-    /// <summary>Scores a batch and commits its states at once (replay, tests): <see cref="ProcessAsync"/> then <see cref="CommitAsync"/> until no conflict.</summary>
-    public async Task<BatchResult> ProcessAndCommitAsync(WindowBatch batch, CancellationToken cancellationToken = default)
-    {
-        var result = await ProcessAsync(batch, cancellationToken).ConfigureAwait(false);
-        var alerts = result.Alerts.ToList();
-        while (await CommitAsync(batch, cancellationToken).ConfigureAwait(false) > 0)
-        {
-            var again = await ProcessAsync(batch, cancellationToken).ConfigureAwait(false);
-            alerts.AddRange(again.Alerts.Where(a => batch.Result(a.BatchIndex).IsApplied));
-            result = again with { Alerts = alerts };
-        }
-
-        return result;
     }
 
     /// <summary>Deterministic alert id of an event: the same transaction always yields the same id.</summary>

@@ -56,7 +56,7 @@ internal static class ScoringHarness
                 }
 
                 var clock = Stopwatch.StartNew();
-                var result = await pipeline.ProcessAndCommitAsync(batch);
+                var result = await pipeline.RunBatchAsync(batch);
                 latencies.Add(clock.Elapsed.TotalMilliseconds);
                 stages[0] += result.Timings.Windows.TotalMilliseconds;
                 stages[1] += result.Timings.Models.TotalMilliseconds;
@@ -119,7 +119,7 @@ internal static class ScoringHarness
                     }
 
                     var clock = Stopwatch.StartNew();
-                    await pipeline.ProcessAndCommitAsync(batch);
+                    await pipeline.RunBatchAsync(batch);
                     latencies.Add(clock.Elapsed.TotalMilliseconds);
                 }
 

@@ -9,6 +9,8 @@ using StreamFraud.Core.Data;
 using StreamFraud.Core.Features;
 using StreamFraud.IntegrationTests.Infrastructure;
 using StreamFraud.Kafka;
+using StreamFraud.Scorer;
+using StreamFraud.Scorer.Loop;
 using StreamFraud.Redis;
 using StreamFraud.Replay;
 using StreamFraud.Scoring;
@@ -47,10 +49,12 @@ public sealed class Replay_Backtest(StackFixture stack) : IDisposable
         await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
         var livePrefix = $"live:{Guid.NewGuid():N}:";
         using (var loop = new ScoringLoop(
-                   new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = $"live-{Guid.NewGuid():N}", FetchWaitMaxMs = 20 },
-                   new ProducerConfig { BootstrapServers = stack.Kafka, LingerMs = 5 }, sr,
-                   new RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = livePrefix }),
-                   () => bundle, FeatureSpec.CardV1, new ScorerOptions { InputTopic = input, AlertsTopic = alerts, DlqTopic = dlq, BatchSize = 200 },
+                   new ScoringLoopClients(
+                       new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = $"live-{Guid.NewGuid():N}", FetchWaitMaxMs = 20 },
+                       new ProducerConfig { BootstrapServers = stack.Kafka, LingerMs = 5 }, sr,
+                       new RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = livePrefix }),
+                       new FixedBundleSource(() => bundle), FeatureSpec.CardV1),
+                   new ScorerOptions { InputTopic = input, AlertsTopic = alerts, DlqTopic = dlq, BatchSize = 200 },
                    new ScoringOptions(), NullLogger.Instance, new ScorerMetrics()))
         {
             using var stop = new CancellationTokenSource();

@@ -9,6 +9,8 @@ using StreamFraud.Contracts;
 using StreamFraud.Core.Features;
 using StreamFraud.IntegrationTests.Infrastructure;
 using StreamFraud.Kafka;
+using StreamFraud.Scorer;
+using StreamFraud.Scorer.Loop;
 using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
@@ -78,9 +80,10 @@ public sealed class Scorer_EndToEnd(StackFixture stack) : IDisposable
         var store = new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = $"e2e:{Guid.NewGuid():N}:" });
         using var metrics = new ScorerMetrics();
         using var loop = new ScoringLoop(
-            new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = $"scorer-{Guid.NewGuid():N}", FetchWaitMaxMs = 20, SessionTimeoutMs = 6000 },
-            new ProducerConfig { BootstrapServers = stack.Kafka, LingerMs = 5 },
-            registry, store, () => bundle, spec,
+            new ScoringLoopClients(
+                new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = $"scorer-{Guid.NewGuid():N}", FetchWaitMaxMs = 20, SessionTimeoutMs = 6000 },
+                new ProducerConfig { BootstrapServers = stack.Kafka, LingerMs = 5 },
+                registry, store, new FixedBundleSource(() => bundle), spec),
             new ScorerOptions { InputTopic = input, AlertsTopic = alertsTopic, DlqTopic = dlqTopic, ScoresTopic = scoresTopic, BatchSize = 200 },
             new ScoringOptions(), NullLogger.Instance, metrics);
         using var stop = new CancellationTokenSource();

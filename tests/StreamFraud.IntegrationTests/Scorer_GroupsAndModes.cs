@@ -8,6 +8,8 @@ using StackExchange.Redis;
 using StreamFraud.Core.Features;
 using StreamFraud.IntegrationTests.Infrastructure;
 using StreamFraud.Kafka;
+using StreamFraud.Scorer;
+using StreamFraud.Scorer.Loop;
 using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
@@ -221,9 +223,10 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
 
     private ScoringLoop Loop(string group, string input, string alerts, string dlq, ISchemaRegistryClient registry, RedisWindowStore store, ModelBundle bundle, bool exactlyOnce) =>
         new(
-            new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = group, FetchWaitMaxMs = 20, SessionTimeoutMs = 6000, HeartbeatIntervalMs = 500 },
-            new ProducerConfig { BootstrapServers = stack.Kafka, LingerMs = 5 },
-            registry, store, () => bundle, FeatureSpec.CardV1,
+            new ScoringLoopClients(
+                new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = group, FetchWaitMaxMs = 20, SessionTimeoutMs = 6000, HeartbeatIntervalMs = 500 },
+                new ProducerConfig { BootstrapServers = stack.Kafka, LingerMs = 5 },
+                registry, store, new FixedBundleSource(() => bundle), FeatureSpec.CardV1),
             new ScorerOptions { InputTopic = input, AlertsTopic = alerts, DlqTopic = dlq, BatchSize = 200, ExactlyOnce = exactlyOnce },
             new ScoringOptions(), NullLogger.Instance, new ScorerMetrics());
 }

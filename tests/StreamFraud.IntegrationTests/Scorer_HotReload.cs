@@ -3,6 +3,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using StreamFraud.Core.Features;
 using StreamFraud.IntegrationTests.Infrastructure;
 using StreamFraud.Kafka;
+using StreamFraud.Scorer;
+using StreamFraud.Scorer.Loop;
 using StreamFraud.Scoring.Bundles;
 using StreamFraud.Scoring.Tests.Pipeline;
 
@@ -93,12 +95,13 @@ public sealed class Scorer_Challenger(StackFixture stack) : IDisposable
         await using var mux = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(stack.Redis);
         using var metrics = new ScorerMetrics();
         using var loop = new ScoringLoop(
-            new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = $"ch-{Guid.NewGuid():N}", FetchWaitMaxMs = 20 },
-            new ProducerConfig { BootstrapServers = stack.Kafka, LingerMs = 5 }, registry,
-            new Redis.RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new Redis.RedisWindowStoreOptions { KeyPrefix = $"ch:{Guid.NewGuid():N}:" }),
-            new FixedBundleSource(() => champ), FeatureSpec.CardV1,
+            new ScoringLoopClients(
+                new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = $"ch-{Guid.NewGuid():N}", FetchWaitMaxMs = 20 },
+                new ProducerConfig { BootstrapServers = stack.Kafka, LingerMs = 5 }, registry,
+                new Redis.RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new Redis.RedisWindowStoreOptions { KeyPrefix = $"ch:{Guid.NewGuid():N}:" }),
+                new FixedBundleSource(() => champ), FeatureSpec.CardV1) { Challenger = chall },
             new ScorerOptions { InputTopic = input, AlertsTopic = alerts, ShadowTopic = shadow, DlqTopic = dlq, BatchSize = 150 },
-            new Scoring.ScoringOptions(), NullLogger.Instance, metrics, challenger: chall);
+            new Scoring.ScoringOptions(), NullLogger.Instance, metrics);
         using var stop = new CancellationTokenSource();
         var thread = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
         thread.Start();

@@ -10,6 +10,8 @@ using StreamFraud.DevStack.Kafka;
 using StreamFraud.DevStack.Redis;
 using StreamFraud.IntegrationTests.Infrastructure;
 using StreamFraud.Kafka;
+using StreamFraud.Scorer;
+using StreamFraud.Scorer.Loop;
 using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
@@ -51,9 +53,10 @@ public sealed class Scorer_Outages(StackFixture stack) : IDisposable
         using var metrics = new ScorerMetrics();
         var group = $"outage-{Guid.NewGuid():N}";
         using var loop = new ScoringLoop(
-            new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = group, FetchWaitMaxMs = 20, SessionTimeoutMs = 6000, AutoCommitIntervalMs = 200 },
-            new ProducerConfig { BootstrapServers = cluster.BootstrapServers, LingerMs = 5 },
-            registry, store, () => bundle, spec,
+            new ScoringLoopClients(
+                new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = group, FetchWaitMaxMs = 20, SessionTimeoutMs = 6000, AutoCommitIntervalMs = 200 },
+                new ProducerConfig { BootstrapServers = cluster.BootstrapServers, LingerMs = 5 },
+                registry, store, new FixedBundleSource(() => bundle), spec),
             new ScorerOptions { InputTopic = "tx", AlertsTopic = "alerts", DlqTopic = "dlq", BatchSize = 100, RetryBaseDelay = TimeSpan.FromMilliseconds(100), RetryMaxDelay = TimeSpan.FromSeconds(1) },
             new ScoringOptions(), NullLogger.Instance, metrics);
         using var stop = new CancellationTokenSource();

@@ -4,34 +4,88 @@ namespace StreamFraud.Core.Windows;
 /// Keeps each card's state (last 7 feature vectors plus running aggregates) and appends batches of events to it.
 /// Implementations: Redis (production, StreamFraud.Redis) and in-memory (replay, tests). Applying an event that was
 /// already applied leaves the state unchanged (idempotent under redelivery) and yields the window it had when its
-/// older steps are still kept. One batch at a time per instance.
+/// older steps are still kept.
 /// </summary>
 /// <remarks>
-/// Two-phase use (the scorer): <see cref="PrepareAsync"/> computes every event's window from the current states and
-/// writes nothing; the caller scores and publishes; then <see cref="CommitAsync"/> writes the new states. An event
-/// whose state is durable has therefore had its alert acknowledged, so a redelivered duplicate never needs its alert
-/// re-emitted. <see cref="ApplyAsync"/> does both at once (replay, tests).
+/// Two phases, with nothing hidden between them: <see cref="PrepareAsync"/> computes every event's window from the
+/// current states, writes nothing and returns the <see cref="PreparedWrites"/>; the caller scores and publishes;
+/// <see cref="CommitAsync"/> writes exactly those states. An event whose state is durable has therefore had its alert
+/// acknowledged, so a redelivered duplicate never needs its alert re-emitted. The batch protocol that drives both
+/// phases lives in one place, <c>FraudPipeline.RunBatchAsync</c> (docs/ARCHITECTURE.md); tests of a store alone use
+/// <see cref="WindowStoreExtensions.ApplyAsync"/>. One batch at a time per instance.
 /// </remarks>
 public interface IWindowStore
 {
     /// <summary>
-    /// Applies every event of <paramref name="batch"/> in order (events of one card in batch order) and fills in
-    /// each event's result and window. When this returns, the new states are durable in the store.
+    /// Fills in each event's result and window of <paramref name="batch"/> (events of one card in batch order) from
+    /// the stored states, and returns the new states to write. Nothing is written.
     /// </summary>
-    Task ApplyAsync(WindowBatch batch, CancellationToken cancellationToken = default);
-
-    /// <summary>Fills in each event's result and window as <see cref="ApplyAsync"/> would, writing nothing yet.</summary>
-    Task PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default);
+    Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Writes the states prepared for <paramref name="batch"/>. Returns the number of cards NOT written because their
-    /// state changed since <see cref="PrepareAsync"/> (another writer); prepare and commit the batch again for them
-    /// (cards already written then show their events as duplicates).
+    /// Writes <paramref name="writes"/> (from this store's <see cref="PrepareAsync"/>). Returns the number of cards NOT
+    /// written because their state changed since it was prepared (another writer): prepare the batch again and commit
+    /// that (cards already written then show their events as duplicates). A commit whose outcome is unknown throws
+    /// and may be retried with the same <paramref name="writes"/>.
     /// </summary>
-    Task<int> CommitAsync(WindowBatch batch, CancellationToken cancellationToken = default);
+    Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default);
 
     /// <summary>Drops any state cached in this process (after an aborted transaction, so the next batch reads the store).</summary>
     void ForgetCachedState()
     {
+    }
+}
+
+/// <summary>
+/// The card states a <see cref="IWindowStore.PrepareAsync"/> computed, to be written by the same store's
+/// <see cref="IWindowStore.CommitAsync"/>. Each store derives its own type; committing another store's writes is an
+/// error.
+/// </summary>
+public abstract class PreparedWrites
+{
+    /// <summary>Cards whose state changes.</summary>
+    public abstract int Cards { get; }
+
+    /// <summary>Whether a commit has written them (a second commit of the same writes writes nothing).</summary>
+    public bool Committed { get; protected set; }
+}
+
+/// <summary>Store-level helpers.</summary>
+public static class WindowStoreExtensions
+{
+    /// <summary>
+    /// Prepares and commits <paramref name="batch"/> until no card conflicts (a store used alone: tests, state
+    /// rebuilds). Scoring paths use <c>FraudPipeline.RunBatchAsync</c>, which publishes between the two phases.
+    /// </summary>
+    /// <exception cref="WindowConflictException">Cards kept changing under this writer for <paramref name="maxAttempts"/> commits.</exception>
+    public static async Task ApplyAsync(this IWindowStore store, WindowBatch batch, CancellationToken cancellationToken = default, int maxAttempts = 5)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        for (var attempt = 1; ; attempt++)
+        {
+            var writes = await store.PrepareAsync(batch, cancellationToken).ConfigureAwait(false);
+            var conflicts = await store.CommitAsync(writes, cancellationToken).ConfigureAwait(false);
+            if (conflicts == 0)
+            {
+                return;
+            }
+
+            WindowConflictException.ThrowIfExhausted(attempt, maxAttempts, conflicts);
+        }
+    }
+}
+
+/// <summary>Card states kept changing under this writer: another consumer writes the same cards.</summary>
+public sealed class WindowConflictException(string message) : Exception(message)
+{
+    /// <summary>Throws once <paramref name="attempt"/> reached <paramref name="maxAttempts"/>.</summary>
+    public static void ThrowIfExhausted(int attempt, int maxAttempts, int cards)
+    {
+        if (attempt >= maxAttempts)
+        {
+            throw new WindowConflictException(
+                $"{cards} card state(s) kept changing under this scorer ({maxAttempts} commit attempts). Another consumer is writing the " +
+                "same cards: check that only one scorer group consumes the topic with this key prefix.");
+        }
     }
 }

@@ -9,7 +9,6 @@ namespace StreamFraud.Core.Windows;
 public sealed class InMemoryWindowStore : IWindowStore
 {
     private readonly Dictionary<string, byte[]> _states = new(StringComparer.Ordinal);
-    private readonly List<(string Card, byte[] Value)> _pending = [];
     private readonly CardBatchApplier _applier;
 
     /// <summary>Creates an empty store for <paramref name="spec"/>.</summary>
@@ -22,37 +21,50 @@ public sealed class InMemoryWindowStore : IWindowStore
     public byte[]? Get(string cardId) => _states.GetValueOrDefault(cardId);
 
     /// <inheritdoc />
-    public async Task ApplyAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+    public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
     {
-        await PrepareAsync(batch, cancellationToken).ConfigureAwait(false);
-        await CommitAsync(batch, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <inheritdoc />
-    public Task PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
-    {
-        _pending.Clear();
+        var writes = new Writes(this);
         foreach (var (card, indices) in _applier.Group(batch))
         {
             var updated = _applier.Apply(batch, indices, _states.GetValueOrDefault(card), out _);
             if (updated is not null)
             {
-                _pending.Add((card, updated));
+                writes.States.Add((card, updated));
             }
         }
 
-        return Task.CompletedTask;
+        return Task.FromResult<PreparedWrites>(writes);
     }
 
     /// <inheritdoc />
-    public Task<int> CommitAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+    public Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default)
     {
-        foreach (var (card, value) in _pending)
+        if (writes is not Writes mine || !ReferenceEquals(mine.Store, this))
         {
-            _states[card] = value;
+            throw new ArgumentException("These writes were prepared by another store.", nameof(writes));
         }
 
-        _pending.Clear();
+        if (!mine.Committed)
+        {
+            foreach (var (card, value) in mine.States)
+            {
+                _states[card] = value;
+            }
+
+            mine.MarkCommitted();
+        }
+
         return Task.FromResult(0); // a single writer never conflicts
+    }
+
+    private sealed class Writes(InMemoryWindowStore store) : PreparedWrites
+    {
+        public InMemoryWindowStore Store { get; } = store;
+
+        public List<(string Card, byte[] Value)> States { get; } = [];
+
+        public override int Cards => States.Count;
+
+        public void MarkCommitted() => Committed = true;
     }
 }

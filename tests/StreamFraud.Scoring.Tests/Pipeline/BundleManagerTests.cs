@@ -182,7 +182,7 @@ public sealed class BundleManagerTests : IDisposable
                 batch.Add(live[i], new SourcePosition(0, i));
             }
 
-            var result = await pipeline.ProcessAndCommitAsync(batch);
+            var result = await pipeline.RunBatchAsync(batch);
             var version = result.ModelVersion;
             if (versionsSeen.Count == 0 || versionsSeen[^1] != version)
             {

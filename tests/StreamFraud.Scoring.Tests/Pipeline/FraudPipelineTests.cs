@@ -65,7 +65,7 @@ public sealed class FraudPipelineTests : IDisposable
                 batch.Add(live[i], new SourcePosition(0, i));
             }
 
-            var result = await pipeline.ProcessAndCommitAsync(batch);
+            var result = await pipeline.RunBatchAsync(batch);
             Assert.Equal("v1", result.ModelVersion);
             alerts.AddRange(result.Alerts);
         }
@@ -101,9 +101,9 @@ public sealed class FraudPipelineTests : IDisposable
             batch.Add(tx, new SourcePosition(0, i));
         }
 
-        var first = await pipeline.ProcessAndCommitAsync(batch);
+        var first = await pipeline.RunBatchAsync(batch);
         var state = live.Select(t => t.CardId).Distinct().ToDictionary(c => c, c => store.Get(c)!);
-        var again = await pipeline.ProcessAndCommitAsync(batch); // same events, same positions: a redelivery
+        var again = await pipeline.RunBatchAsync(batch); // same events, same positions: a redelivery
         foreach (var (card, bytes) in state)
         {
             Assert.Equal(bytes, store.Get(card));
@@ -124,7 +124,7 @@ public sealed class FraudPipelineTests : IDisposable
     }
 
     [Fact]
-    public async Task ProcessAsync_BeforeCommit_WritesNothing_RescoringOff_DuplicatesSkipped()
+    public async Task RunBatchAsync_PublishSeesNothingWritten_FailedPublishWritesNothing_RescoringOff_DuplicatesSkipped()
     {
         var spec = FeatureSpec.CardV1;
         var history = TinyBundle.Stream(seed: 6, cards: 10, count: 300);
@@ -138,14 +138,70 @@ public sealed class FraudPipelineTests : IDisposable
             batch.Add(history[i], new SourcePosition(0, i));
         }
 
-        var prepared = await pipeline.ProcessAsync(batch);
-        Assert.Equal(0, store.Cards); // scored, not yet written: a crash now loses nothing and re-scores everything
-        Assert.All(prepared.Events, e => Assert.True(e.Outcome is EventOutcome.Scored or EventOutcome.Alert));
-        Assert.Equal(0, await pipeline.CommitAsync(batch));
-        Assert.True(store.Cards > 0);
-        var again = await pipeline.ProcessAsync(batch);
+        // A publish that fails (broker down, crash) leaves the store untouched: the redelivery scores everything again.
+        await Assert.ThrowsAsync<IOException>(() => pipeline.RunBatchAsync(batch, (_, _, _) => throw new IOException("broker down")));
+        Assert.Equal(0, store.Cards);
+
+        var cardsAtPublish = -1;
+        BatchResult? published = null;
+        var result = await pipeline.RunBatchAsync(batch, (_, r, _) =>
+        {
+            cardsAtPublish = store.Cards; // scored, not yet written
+            published = r;
+            return Task.CompletedTask;
+        });
+        Assert.Equal(0, cardsAtPublish);
+        Assert.Same(published, result);
+        Assert.All(result.Events, e => Assert.True(e.Outcome is EventOutcome.Scored or EventOutcome.Alert));
+        Assert.Equal(history.Take(20).Select(t => t.CardId).Distinct().Count(), store.Cards);
+
+        var again = await pipeline.RunBatchAsync(batch);
         Assert.All(again.Events, e => Assert.Equal(EventOutcome.DuplicateSkipped, e.Outcome));
         Assert.Empty(again.Alerts);
+    }
+
+    [Fact]
+    public async Task RunBatchAsync_CardsWrittenMeanwhile_PreparesAgainAndPublishesOnlyNewlyAppliedAlerts()
+    {
+        var spec = FeatureSpec.CardV1;
+        var history = TinyBundle.Stream(seed: 8, cards: 10, count: 400);
+        var tiny = TinyBundle.Create(Path.Combine(_root, "v1"), "v1", history, costMinThreshold: 0.0); // every event alerts
+        using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 0 });
+        var store = new RacedStore(new InMemoryWindowStore(spec));
+        var pipeline = new FraudPipeline(store, () => bundle);
+        var batch = new WindowBatch(spec, 30);
+        for (var i = 0; i < 30; i++)
+        {
+            batch.Add(history[i], new SourcePosition(0, i));
+        }
+
+        var publishes = new List<int>();
+        var result = await pipeline.RunBatchAsync(batch, (_, r, _) =>
+        {
+            publishes.Add(r.Alerts.Count);
+            return Task.CompletedTask;
+        });
+
+        // The other writer applied the same events first: the commit conflicts, the batch is prepared again and its
+        // events are now duplicates, so the second publish adds no alert and the result keeps the first 30.
+        Assert.Equal([30, 0], publishes);
+        Assert.Equal(30, result.Alerts.Count);
+        Assert.Equal(2, store.Commits);
+    }
+
+    /// <summary>A store whose first commit loses the race to another writer that wrote the same states.</summary>
+    private sealed class RacedStore(InMemoryWindowStore inner) : IWindowStore
+    {
+        public int Commits { get; private set; }
+
+        public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default) => inner.PrepareAsync(batch, cancellationToken);
+
+        public async Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default)
+        {
+            Commits++;
+            await inner.CommitAsync(writes, cancellationToken);
+            return Commits == 1 ? writes.Cards : 0;
+        }
     }
 
     [Fact]
@@ -159,7 +215,7 @@ public sealed class FraudPipelineTests : IDisposable
         var batch = new WindowBatch(spec, 4);
         batch.Add(history[0], new SourcePosition(0, 0));
         batch.Add(history[1] with { Amount = double.NaN }, new SourcePosition(0, 1));
-        var result = await pipeline.ProcessAsync(batch);
+        var result = await pipeline.RunBatchAsync(batch);
         Assert.Equal(EventOutcome.Invalid, result.Events[1].Outcome);
         Assert.NotNull(result.Events[1].Error);
         Assert.DoesNotContain(result.Alerts, a => a.BatchIndex == 1);

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 
-namespace StreamFraud.Kafka;
+namespace StreamFraud.Scorer;
 
 /// <summary>
 /// The scorer's instruments (OpenTelemetry picks up the <c>StreamFraud.Scorer</c> meter): created once, with units and

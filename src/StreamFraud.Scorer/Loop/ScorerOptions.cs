@@ -1,6 +1,6 @@
 using StreamFraud.Core;
 
-namespace StreamFraud.Kafka;
+namespace StreamFraud.Scorer.Loop;
 
 /// <summary>Topics and batching of the Kafka scorer (configuration section <c>Scorer</c>).</summary>
 public sealed record ScorerOptions
@@ -34,6 +34,9 @@ public sealed record ScorerOptions
 
     /// <summary>Longest retry delay.</summary>
     public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a dependency (Kafka, Redis, Schema Registry) may fail before <c>/readyz</c> turns false.</summary>
+    public TimeSpan ReadinessGrace { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Validates; returns problems naming the configuration key.</summary>
     public IReadOnlyList<string> Validate()

@@ -1,0 +1,95 @@
+using StreamFraud.Scorer.Loop;
+
+namespace StreamFraud.Scorer;
+
+/// <summary>
+/// The scorer's log lines, source-generated with stable event ids. Paths that repeat (outages, librdkafka errors,
+/// DLQ) log once per occurrence class and then summarise; stack traces only for the unexpected.
+/// </summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Warning, "{Dependency} unavailable at {Stage} ({Error}: {Reason}); partitions paused, retrying with backoff while polling")]
+    public static partial void OutageStarted(ILogger logger, Dependency dependency, string stage, string error, string reason);
+
+    [LoggerMessage(2, LogLevel.Warning, "{Dependency} still unavailable at {Stage} after {Seconds:0} s and {Attempts} attempts: {Reason}")]
+    public static partial void OutageContinues(ILogger logger, Dependency dependency, string stage, double seconds, int attempts, string reason);
+
+    [LoggerMessage(3, LogLevel.Information, "{Dependency} recovered at {Stage} after {Seconds:0.0} s ({Attempts} retries)")]
+    public static partial void OutageEnded(ILogger logger, Dependency dependency, string stage, double seconds, int attempts);
+
+    [LoggerMessage(4, LogLevel.Information, "Partitions resumed")]
+    public static partial void Resumed(ILogger logger);
+
+    [LoggerMessage(5, LogLevel.Information, "Assigned {Partitions}")]
+    public static partial void Assigned(ILogger logger, string partitions);
+
+    [LoggerMessage(6, LogLevel.Information, "Revoked {Partitions}")]
+    public static partial void Revoked(ILogger logger, string partitions);
+
+    [LoggerMessage(7, LogLevel.Warning, "Kafka {Client}: {Reason} ({Code}){Suppressed}")]
+    public static partial void KafkaError(ILogger logger, string client, string reason, Confluent.Kafka.ErrorCode code, string suppressed);
+
+    [LoggerMessage(8, LogLevel.Warning, "Transaction failed ({Reason}); aborted, re-reading the batch")]
+    public static partial void TransactionAborted(ILogger logger, string reason);
+
+    [LoggerMessage(9, LogLevel.Warning, "Aborting the transaction failed ({Reason}); it times out on the broker")]
+    public static partial void AbortFailed(ILogger logger, string reason);
+
+    [LoggerMessage(10, LogLevel.Warning, "{Count} message(s) dead-lettered in this batch ({Suppressed} more batches with DLQ messages since the last report), e.g. {Class} at {Topic}/{Partition}@{Offset}: {Reason}")]
+    public static partial void DeadLettered(ILogger logger, int count, int suppressed, string @class, string topic, int partition, long offset, string reason);
+
+    [LoggerMessage(11, LogLevel.Debug, "Not storing offset {Offset}: partition no longer assigned")]
+    public static partial void OffsetNotStored(ILogger logger, string offset);
+
+    [LoggerMessage(12, LogLevel.Information, "Stop requested during an outage: the batch in flight is abandoned uncommitted and redelivered after restart")]
+    public static partial void AbandonedOnStop(ILogger logger);
+
+    [LoggerMessage(13, LogLevel.Warning, "Closing the consumer failed: {Reason}")]
+    public static partial void CloseFailed(ILogger logger, string reason);
+
+    [LoggerMessage(14, LogLevel.Critical, "Scoring loop stopped")]
+    public static partial void LoopCrashed(ILogger logger, Exception exception);
+
+    [LoggerMessage(15, LogLevel.Warning, "CUDA unavailable, the LSTM runs on CPU: {Reason}")]
+    public static partial void CudaUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(16, LogLevel.Information, "Challenger {Version} scores every batch into {Topic} (shadow only)")]
+    public static partial void ChallengerServing(ILogger logger, string version, string topic);
+
+    [LoggerMessage(17, LogLevel.Debug, "librdkafka {Client} {Facility}: {Message}")]
+    public static partial void LibRdKafka(ILogger logger, string client, string facility, string message);
+
+    [LoggerMessage(18, LogLevel.Information, "Scoring loop started: input {Topic}, {Mode}, batches of up to {BatchSize}")]
+    public static partial void LoopStarted(ILogger logger, string topic, string mode, int batchSize);
+
+    [LoggerMessage(19, LogLevel.Information, "Scoring loop stopped after {Batches} batches")]
+    public static partial void LoopStopped(ILogger logger, long batches);
+}
+
+/// <summary>
+/// Lets the first occurrence of a repeating message through and then at most one per <paramref name="window"/>,
+/// with the number suppressed in between (librdkafka reports a down broker every second, per client).
+/// </summary>
+internal sealed class RepeatLimiter(TimeProvider time, TimeSpan window)
+{
+    private readonly Dictionary<string, (long LastLogged, int Suppressed)> _seen = new(StringComparer.Ordinal);
+
+    /// <summary>Whether to log this occurrence of <paramref name="key"/>; <paramref name="suppressed"/> says how many were skipped before it.</summary>
+    public bool ShouldLog(string key, out int suppressed)
+    {
+        lock (_seen)
+        {
+            var now = time.GetTimestamp();
+            if (_seen.TryGetValue(key, out var entry) && time.GetElapsedTime(entry.LastLogged, now) < window)
+            {
+                _seen[key] = (entry.LastLogged, entry.Suppressed + 1);
+                suppressed = 0;
+                return false;
+            }
+
+            suppressed = entry.Suppressed;
+            _seen[key] = (now, 0);
+            return true;
+        }
+    }
+}

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using StreamFraud.Core.Features;
+using StreamFraud.Core.Windows;
+using StreamFraud.Kafka;
+using StreamFraud.Scoring;
+
+namespace StreamFraud.Scorer.Loop;
+
+/// <summary>
+/// The Kafka-free middle of the scorer: raw messages → decoded transactions (bad input becomes DLQ records) → the
+/// pipeline's batch protocol (<see cref="FraudPipeline.RunBatchAsync"/>) → output records handed to a publisher.
+/// It needs no broker: tests drive it with hand-made messages and a list as publisher.
+/// </summary>
+internal sealed class BatchProcessor(
+    TransactionDecoder decoder, FraudPipeline pipeline, WindowBatch batch, OutputBuilder output, ScorerMetrics metrics, Outages outages,
+    ILogger log, RepeatLimiter limiter)
+{
+    private static readonly KeyValuePair<string, object?> DecodeStage = new("stage", "decode");
+    private readonly List<int> _messageOf = [];
+
+    /// <summary>
+    /// Processes one batch. <paramref name="publish"/> must make its records durable (acknowledged, or in the caller's
+    /// transaction) before it returns; the batch's window states are written after it. Returns the alerts published.
+    /// </summary>
+    public async Task<int> ProcessAsync(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> messages, Func<List<OutputRecord>, Task> publish, CancellationToken stop)
+    {
+        metrics.EventsConsumed.Add(messages.Count);
+        metrics.BatchSize.Record(messages.Count);
+        var clock = Stopwatch.StartNew();
+        var decoded = await outages.RunAsync(Dependency.SchemaRegistry, "decode", () => DecodeAll(messages), stop).ConfigureAwait(true);
+        metrics.StageDuration.Record(clock.Elapsed.TotalSeconds, DecodeStage);
+
+        batch.Clear();
+        _messageOf.Clear();
+        var deadLetters = new List<DeadLetter>();
+        for (var i = 0; i < messages.Count; i++)
+        {
+            if (decoded[i].Transaction is { } tx)
+            {
+                batch.Add(tx, new SourcePosition(messages[i].Partition.Value, messages[i].Offset.Value));
+                _messageOf.Add(i);
+            }
+            else
+            {
+                deadLetters.Add(new DeadLetter(messages[i], decoded[i].ErrorClass!, decoded[i].Reason!));
+            }
+        }
+
+        var alerts = 0;
+        if (batch.Count == 0)
+        {
+            await PublishAsync(publish, [.. output.DeadLetters(deadLetters)]).ConfigureAwait(true);
+        }
+        else
+        {
+            var first = true;
+            var result = await pipeline.RunBatchAsync(batch, async (b, r, _) =>
+            {
+                // The first publish carries the DLQ and the scores; re-publishes after a store conflict only the alerts
+                // of events applied then.
+                if (first)
+                {
+                    AddInvalid(messages, r, deadLetters);
+                }
+
+                var records = await outages.RunAsync(Dependency.SchemaRegistry, "registry",
+                    () => output.BuildAsync(b, first ? r : r with { Events = [] }, first ? deadLetters : []), stop).ConfigureAwait(true);
+                first = false;
+                await PublishAsync(publish, records).ConfigureAwait(true);
+                alerts += r.Alerts.Count;
+            }, stop).ConfigureAwait(true);
+            Record(result);
+        }
+
+        CountDeadLetters(deadLetters);
+        return alerts;
+    }
+
+    private static async Task PublishAsync(Func<List<OutputRecord>, Task> publish, List<OutputRecord> records)
+    {
+        if (records.Count > 0)
+        {
+            await publish(records).ConfigureAwait(true);
+        }
+    }
+
+    private async Task<Decoded[]> DecodeAll(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> messages)
+    {
+        var tasks = new Task<Decoded>[messages.Count];
+        for (var i = 0; i < messages.Count; i++)
+        {
+            tasks[i] = decoder.DecodeAsync(messages[i].Message.Value, messages[i].Topic);
+        }
+
+        return await Task.WhenAll(tasks).ConfigureAwait(true);
+    }
+
+    private void AddInvalid(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> messages, BatchResult result, List<DeadLetter> deadLetters)
+    {
+        for (var b = 0; b < result.Events.Count; b++)
+        {
+            if (result.Events[b].Outcome == EventOutcome.Invalid)
+            {
+                deadLetters.Add(new DeadLetter(messages[_messageOf[b]], DlqErrorClass.InvalidValue, result.Events[b].Error ?? "invalid for the feature spec"));
+            }
+        }
+    }
+
+    private void Record(BatchResult result)
+    {
+        foreach (var e in result.Events)
+        {
+            if (e.Outcome is EventOutcome.DuplicateRescored or EventOutcome.DuplicateSkipped)
+            {
+                metrics.Duplicates.Add(1);
+            }
+
+            if (!double.IsNaN(e.Score))
+            {
+                metrics.EventsScored.Add(1);
+                metrics.Score.Record(e.Score);
+            }
+        }
+
+        metrics.Alerts.Add(result.Alerts.Count);
+        metrics.StageDuration.Record(result.Timings.Windows.TotalSeconds, new KeyValuePair<string, object?>("stage", "redis"));
+        metrics.StageDuration.Record(result.Timings.Models.TotalSeconds, new KeyValuePair<string, object?>("stage", "models"));
+        metrics.StageDuration.Record(result.Timings.Explain.TotalSeconds, new KeyValuePair<string, object?>("stage", "explain"));
+        metrics.SetModelVersion(result.ModelVersion);
+        if (result.Shadows is [var challenger, ..])
+        {
+            // Champion vs challenger decisions per scored event: both, champion only, challenger only.
+            var champ = result.Alerts.Select(a => a.BatchIndex).ToHashSet();
+            var chall = challenger.Alerts.Select(a => a.BatchIndex).ToHashSet();
+            var both = champ.Count(chall.Contains);
+            metrics.Agreement.Add(both, new KeyValuePair<string, object?>("outcome", "both"));
+            metrics.Agreement.Add(champ.Count - both, new KeyValuePair<string, object?>("outcome", "champion_only"));
+            metrics.Agreement.Add(chall.Count - both, new KeyValuePair<string, object?>("outcome", "challenger_only"));
+        }
+    }
+
+    private void CountDeadLetters(List<DeadLetter> deadLetters)
+    {
+        if (deadLetters.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var d in deadLetters)
+        {
+            metrics.Dlq.Add(1, new KeyValuePair<string, object?>("error.class", d.Class));
+        }
+
+        if (limiter.ShouldLog("dlq", out var suppressed))
+        {
+            var e = deadLetters[0];
+            Log.DeadLettered(log, deadLetters.Count, suppressed, e.Class, e.Source.Topic, e.Source.Partition.Value, e.Source.Offset.Value, e.Reason);
+        }
+    }
+}
