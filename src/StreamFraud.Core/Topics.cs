@@ -1,7 +1,7 @@
 namespace StreamFraud.Core;
 
 /// <summary>
-/// The Kafka topics of StreamFraud (DESIGN.md "Topics and contracts") with the partition counts a fresh deployment
+/// The Kafka topics of StreamFraud (docs/ARCHITECTURE.md "Topics and contracts") with the partition counts a fresh deployment
 /// creates. docker-compose's init service, the DevStack and the tests all read this one list.
 /// </summary>
 public static class Topics

@@ -2,7 +2,7 @@ namespace StreamFraud.Core;
 
 /// <summary>
 /// One card transaction as the domain sees it: the fields of <c>schemas/transaction.avsc</c> and of the canonical CSV
-/// (DESIGN.md "Topics and contracts"), independent of how it was transported.
+/// (docs/ARCHITECTURE.md "Topics and contracts"), independent of how it was transported.
 /// </summary>
 /// <param name="TransactionId">Unique id of the transaction; the idempotence key of window appends.</param>
 /// <param name="CardId">Card id; the Kafka key and the window key.</param>

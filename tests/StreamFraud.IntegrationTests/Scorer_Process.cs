@@ -203,62 +203,12 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
         return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    private async Task<long> Committed(string group, string topic, int partitions)
-    {
-        using var probe = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = group, EnableAutoCommit = false }).Build();
-        var tps = Enumerable.Range(0, partitions).Select(p => new TopicPartition(topic, p)).ToList();
-        for (var attempt = 0; attempt < 10; attempt++)
-        {
-            try
-            {
-                return probe.Committed(tps, TimeSpan.FromSeconds(5)).Sum(c => Math.Max(0, c.Offset.Value));
-            }
-            catch (KafkaException)
-            {
-                await Task.Delay(300);
-            }
-        }
+    private Task<long> Committed(string group, string topic, int partitions) => ScorerRuns.Committed(stack.Kafka, group, topic, partitions);
 
-        return -1;
-    }
+    private Task<bool> WaitForCommittedEnd(string group, string topic, int partitions, int total, TimeSpan timeout) =>
+        ScorerRuns.WaitForCommitted(stack.Kafka, group, topic, partitions, total, timeout);
 
-    private async Task<bool> WaitForCommittedEnd(string group, string topic, int partitions, int total, TimeSpan timeout)
-    {
-        using var probe = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = group, EnableAutoCommit = false }).Build();
-        var tps = Enumerable.Range(0, partitions).Select(p => new TopicPartition(topic, p)).ToList();
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                var committed = probe.Committed(tps, TimeSpan.FromSeconds(5)).Sum(c => Math.Max(0, c.Offset.Value));
-                if (committed >= total)
-                {
-                    return true;
-                }
-            }
-            catch (KafkaException)
-            {
-                // coordinator busy during a rebalance
-            }
-
-            await Task.Delay(500);
-        }
-
-        return false;
-    }
-
-    private string PublishBundle(string version, List<Core.Transaction> history, double threshold = 0.5)
-    {
-        var registryDir = Path.Combine(_root, "registry-" + Guid.NewGuid().ToString("N")[..8]);
-        var registry = new BundleRegistry(registryDir);
-        var staging = registry.CreateStagingDirectory();
-        TinyBundle.Create(staging, version, history, costMinThreshold: threshold);
-        registry.Publish(staging, version);
-        registry.Promote(version);
-        return registryDir;
-    }
-
+    private string PublishBundle(string version, List<Core.Transaction> history, double threshold = 0.5) => ScorerRuns.PublishBundle(_root, version, history, threshold);
 }
 
 /// <summary>The running service follows promotions and rollbacks, and a restart serves what was promoted last.</summary>

@@ -3,7 +3,7 @@ using System.Text;
 namespace StreamFraud.Core.Data;
 
 /// <summary>
-/// The canonical CSV of DESIGN.md ("Topics and contracts"): generator output, trainer and backtest input. A header row
+/// The canonical CSV of docs/ARCHITECTURE.md ("Topics and contracts"): generator output, trainer and backtest input. A header row
 /// names the columns exactly as the Avro fields; columns may come in any order, optional ones may be missing or empty,
 /// unknown columns are ignored, fields follow RFC 4180 quoting, <c>event_time</c> is ISO-8601 UTC and numbers use the
 /// invariant culture.

@@ -43,7 +43,7 @@ public static class ThresholdPolicyNames
     /// <summary>Name of <see cref="ThresholdPolicy.Fixed"/>.</summary>
     public const string Fixed = "fixed";
 
-    /// <summary>The policy a bundle applies unless told otherwise (DESIGN.md "Model bundle and registry").</summary>
+    /// <summary>The policy a bundle applies unless told otherwise (docs/ARCHITECTURE.md "Model bundle and registry").</summary>
     public const ThresholdPolicy Default = ThresholdPolicy.CostMin;
 
     /// <summary>The policies chosen from validation data, in report order.</summary>

@@ -9,7 +9,7 @@ namespace StreamFraud.Core.Features;
 /// <remarks>
 /// <see cref="Math.Exp"/>, <see cref="Math.Log(double)"/> and <see cref="Math.Sin"/> call the C runtime, whose last-bit
 /// results differ between glibc, musl and the Windows CRT (and between their versions). Features are computed by the
-/// trainer on one machine and by the scorer on another, and must agree bit for bit (DESIGN.md "Windows and
+/// trainer on one machine and by the scorer on another, and must agree bit for bit (docs/ARCHITECTURE.md "Windows and
 /// features"), so the feature code uses these instead. .NET never contracts <c>a*b+c</c> into an FMA on its own,
 /// so each expression below rounds the same way everywhere. Accuracy is about one ulp of double, far below the
 /// float the features are stored as; the tests compare against <see cref="Math"/> within 1e-15 relative.

@@ -8,7 +8,7 @@ namespace StreamFraud.Core.Features;
 
 /// <summary>
 /// The identity and the code of one way of turning a transaction plus its card's state into a feature vector
-/// (DESIGN.md "Windows and features"). A model bundle records <see cref="Name"/>, <see cref="Version"/>,
+/// (docs/ARCHITECTURE.md "Windows and features"). A model bundle records <see cref="Name"/>, <see cref="Version"/>,
 /// <see cref="Dimension"/> and <see cref="ContentHash"/>; the scorer refuses a bundle unless <see cref="Matches"/>.
 /// </summary>
 /// <remarks>
@@ -18,7 +18,7 @@ namespace StreamFraud.Core.Features;
 /// </remarks>
 public abstract class FeatureSpec
 {
-    /// <summary>Transactions per window, the current one included (DESIGN.md).</summary>
+    /// <summary>Transactions per window, the current one included (docs/ARCHITECTURE.md).</summary>
     public const int WindowLength = 7;
 
     /// <summary>Version of the binary card-state layout (<c>FEATURES.md</c> "Binary state layout").</summary>

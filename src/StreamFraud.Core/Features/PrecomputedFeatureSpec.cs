@@ -5,7 +5,7 @@ namespace StreamFraud.Core.Features;
 
 /// <summary>
 /// Spec <c>precomputed:N</c>: the vector is the event's own <see cref="Transaction.Features"/> array (the <c>.npz</c>
-/// path of DESIGN.md), unchanged. The card state keeps only the window; there are no aggregates.
+/// path of docs/ARCHITECTURE.md), unchanged. The card state keeps only the window; there are no aggregates.
 /// </summary>
 /// <remarks>
 /// An event whose <c>features</c> is missing, has a length other than N, or holds a NaN or infinity is

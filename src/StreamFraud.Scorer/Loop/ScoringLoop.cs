@@ -157,11 +157,8 @@ public sealed class ScoringLoop : IDisposable
 
         var produce = Stopwatch.StartNew();
         var committed = _committer.Commit(_messages, stop);
-        if (_outages.Waiting || !committed)
-        {
-            _input.Resume(); // the rewound or stalled batch's partitions flow again
-            _outages.Resumed();
-        }
+        _input.Resume(); // partitions paused by an outage wait, a slow produce or a rewind flow again (no-op otherwise)
+        _outages.Resumed();
 
         _metrics.StageDuration.Record(produce.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("stage", "commit"));
         if (committed)

@@ -43,7 +43,7 @@ public sealed record BundleManagerOptions
 }
 
 /// <summary>
-/// Serves model bundles with hot reload (DESIGN.md "Hot reload"): learns of a new target from <c>current.json</c>
+/// Serves model bundles with hot reload (docs/ARCHITECTURE.md "Hot reload"): learns of a new target from <c>current.json</c>
 /// (or a configured pin), debounced; loads and verifies the candidate off the hot path (checksums, feature spec, ONNX
 /// shapes, golden windows, warm-up); swaps the reference between batches, as one unit; keeps the previous bundle
 /// loaded for instant rollback; frees a retired bundle once the last batch leasing it is done. A refused candidate

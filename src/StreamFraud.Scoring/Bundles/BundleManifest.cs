@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace StreamFraud.Scoring.Bundles;
 
 /// <summary>
-/// <c>manifest.json</c> of a model bundle (DESIGN.md "Model bundle and registry"): everything the scorer needs to
+/// <c>manifest.json</c> of a model bundle (docs/ARCHITECTURE.md "Model bundle and registry"): everything the scorer needs to
 /// decide whether it can serve the bundle and how, written by the trainer.
 /// </summary>
 public sealed record BundleManifest

@@ -7,7 +7,7 @@ namespace StreamFraud.Training.Pipeline;
 /// <summary>
 /// <c>report.json</c>: everything a fraud data scientist needs to judge a bundle. Serialized with
 /// <see cref="BundleManifest.JsonOptions"/> (snake_case, NaN and ∞ as named literals). The headline figures sit at
-/// <c>metrics.&lt;split&gt;.&lt;model&gt;.&lt;metric&gt;</c> (DESIGN.md), splits <c>validation</c>/<c>test</c>, models
+/// <c>metrics.&lt;split&gt;.&lt;model&gt;.&lt;metric&gt;</c> (docs/ARCHITECTURE.md), splits <c>validation</c>/<c>test</c>, models
 /// <c>lstm</c>/<c>xgb</c>/<c>ensemble</c>, metrics <c>roc_auc</c>, <c>average_precision</c>,
 /// <c>card_precision_at_100</c> (when events have dates) and <c>thresholds.&lt;policy&gt;</c> with the confusion matrix,
 /// precision, recall, F1 and cost.
