@@ -31,6 +31,9 @@ internal sealed partial class CliApp(string name, string description)
 
     public string Name { get; } = name;
 
+    /// <summary>The commands as typed after the app name (empty for the default command) and their settings types.</summary>
+    public IReadOnlyDictionary<string, Type> Commands => _commands.ToDictionary(c => c.Path, c => c.Settings);
+
     /// <summary>Printed (as <c>error: …</c>) when Ctrl+C stops a command.</summary>
     public string CancelledMessage { get; init; } = "cancelled";
 
@@ -295,7 +298,7 @@ internal sealed partial class CliApp(string name, string description)
 
         if (MissingArgument().Match(message) is { Success: true } missing)
         {
-            return $"{missing.Groups[1].Value} is required; {help}";
+            return $"{missing.Groups[1].Value} is required; run '{Invocation(command)} --help' for usage";
         }
 
         return message switch
