@@ -35,6 +35,9 @@ public static class SimApp
         .Example("generate", "--cards", "20000", "--days", "30", "--seed", "1", "--out", "transactions.csv")
         .Example("produce", "--cards", "2000", "--days", "7", "--rate", "5000");
 
+    /// <summary>The commands and their settings types.</summary>
+    public static IReadOnlyDictionary<string, Type> Commands => App.Commands;
+
     /// <summary>Runs the command line.</summary>
     /// <param name="args">The arguments.</param>
     /// <param name="output">Help and reports (standard output).</param>

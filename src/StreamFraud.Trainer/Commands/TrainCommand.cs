@@ -101,7 +101,7 @@ public sealed class TrainSettings : CommandSettings
 
     /// <summary><c>--target-recall</c>.</summary>
     [CommandOption("--target-recall <R>")]
-    [Description("Recall the target_recall threshold must reach on validation, in (0, 1]. Default 0.70.")]
+    [Description("Recall the target_recall threshold must reach on validation, above 0 and at most 1. Default 0.70.")]
     [TypeConverter(typeof(NumberConverter))]
     [Number(0, 1, ExclusiveMin = true)]
     public double TargetRecall { get; init; } = ThresholdSettings.DefaultTargetRecall;

@@ -141,8 +141,8 @@ public sealed class TrainerCommandLineTests(PipelineFixture fixture)
     {
         foreach (var (command, settings) in TrainerApp.Commands)
         {
-            var (code, output, _) = await Run([.. command.Split(' '), "--help"]);
-            Assert.Equal(0, code);
+            var (code, output, error) = await Run([.. command.Split(' '), "--help"]);
+            Assert.True(code == 0, $"{command} --help: exit {code}; {error}");
             foreach (var section in new[] { "DESCRIPTION:", "USAGE:", "EXAMPLES:", "OPTIONS:" })
             {
                 Assert.Contains(section, output);
