@@ -41,12 +41,12 @@ public sealed class ReplayArgs : CommandSettings
 
     /// <summary>Kafka bootstrap.</summary>
     [CommandOption("--bootstrap <HOST:PORT>")]
-    [Description($"Kafka bootstrap servers (default {Endpoints.KafkaBootstrap}).")]
+    [Description($"Kafka of the input topic, --live-alerts-topic and --alerts-topic (default {Endpoints.KafkaBootstrap}).")]
     public string Bootstrap { get; init; } = Endpoints.KafkaBootstrap;
 
     /// <summary>Schema Registry URL.</summary>
     [CommandOption("--schema-registry <URL>")]
-    [Description($"Schema Registry URL (default {Endpoints.SchemaRegistryUrl}).")]
+    [Description($"Schema Registry of those topics' Avro values (default {Endpoints.SchemaRegistryUrl}).")]
     public string SchemaRegistry { get; init; } = Endpoints.SchemaRegistryUrl;
 
     /// <summary>Input topic.</summary>
