@@ -1,13 +1,7 @@
 using Spectre.Console;
 using StreamFraud.Replay;
 
-// Thin host: parsing and the run live in ReplayCommand.cs.
-if (args.Length == 0 || args.Contains("--help") || args.Contains("-h"))
-{
-    Console.WriteLine(ReplayArgs.Help);
-    return args.Length == 0 ? 2 : 0;
-}
-
+// Thin host: the command line is ReplayApp, the flags and the run live in ReplayCommand.cs.
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
@@ -15,18 +9,5 @@ Console.CancelKeyPress += (_, e) =>
     cancel.Cancel();
 };
 
-try
-{
-    await ReplayCommand.RunAsync(ReplayArgs.Parse(args), AnsiConsole.Console, cancel.Token);
-    return 0;
-}
-catch (ReplayUsageException e)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 2;
-}
-catch (OperationCanceledException)
-{
-    Console.Error.WriteLine("cancelled");
-    return 130;
-}
+var error = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+return await ReplayApp.RunAsync(args, AnsiConsole.Console, error, cancel.Token);

@@ -1,10 +1,13 @@
+using System.ComponentModel;
 using System.Globalization;
 using Confluent.Kafka;
 using Confluent.Kafka.SyncOverAsync;
 using Confluent.SchemaRegistry;
 using Confluent.SchemaRegistry.Serdes;
 using Spectre.Console;
+using Spectre.Console.Cli;
 using StackExchange.Redis;
+using StreamFraud.Cli;
 using StreamFraud.Contracts;
 using StreamFraud.Core;
 using StreamFraud.Core.Features;
@@ -18,152 +21,145 @@ namespace StreamFraud.Replay;
 /// <summary>A wrong flag: the message says which and what to do.</summary>
 public sealed class ReplayUsageException(string message) : Exception(message);
 
-/// <summary>Parsed command line of the replay.</summary>
-public sealed record ReplayArgs
+/// <summary>The replay's flags (its command line, or set from code).</summary>
+public sealed class ReplayArgs : CommandSettings
 {
     /// <summary>Registry directory.</summary>
+    [CommandOption("--registry <DIR>")]
+    [Description("Required. Bundle registry; --version picks bundles from it.")]
     public required string Registry { get; init; }
 
     /// <summary>Versions to replay (first = baseline).</summary>
-    public required IReadOnlyList<string> Versions { get; init; }
+    [CommandOption("--version <V>")]
+    [Description("Required. Bundle version to replay; repeat to compare versions (the first is the baseline).")]
+    public required string[] Versions { get; init; }
 
     /// <summary>CSV input (else topic).</summary>
+    [CommandOption("--input <FILE>")]
+    [Description("Canonical CSV (in event-time order); --from/--to optional. Without it the topic is read.")]
     public string? Input { get; init; }
 
     /// <summary>Kafka bootstrap.</summary>
+    [CommandOption("--bootstrap <HOST:PORT>")]
+    [Description($"Kafka of the input topic, --live-alerts-topic and --alerts-topic (default {Endpoints.KafkaBootstrap}).")]
     public string Bootstrap { get; init; } = Endpoints.KafkaBootstrap;
 
     /// <summary>Schema Registry URL.</summary>
+    [CommandOption("--schema-registry <URL>")]
+    [Description($"Schema Registry of those topics' Avro values (default {Endpoints.SchemaRegistryUrl}).")]
     public string SchemaRegistry { get; init; } = Endpoints.SchemaRegistryUrl;
 
     /// <summary>Input topic.</summary>
+    [CommandOption("--topic <NAME>")]
+    [Description($"Input topic (default {Topics.Transactions}), read with a fresh consumer that never commits, positioned by timestamp; --from and --to required.")]
     public string Topic { get; init; } = Topics.Transactions;
 
     /// <summary>Range start.</summary>
+    [CommandOption("--from <T1>")]
+    [Description("Start of the replayed range (ISO date or date-time, UTC).")]
+    [TypeConverter(typeof(InstantConverter))]
     public DateTimeOffset? From { get; init; }
 
     /// <summary>Range end (exclusive).</summary>
+    [CommandOption("--to <T2>")]
+    [Description("End of the replayed range, exclusive (ISO date or date-time, UTC).")]
+    [TypeConverter(typeof(InstantConverter))]
     public DateTimeOffset? To { get; init; }
 
     /// <summary>History before the range used only to build windows.</summary>
+    [CommandOption("--warmup <DURATION>")]
+    [Description("History before --from that only builds windows (default 7.00:00:00; e.g. 2.00:00:00).")]
+    [TypeConverter(typeof(DurationConverter))]
     public TimeSpan Warmup { get; init; } = TimeSpan.FromDays(7);
 
     /// <summary>Report directory.</summary>
+    [CommandOption("--out <DIR>")]
+    [Description("Report directory: report.json, report.md, pr.png, roc.png (default replay-report).")]
     public string Out { get; init; } = "replay-report";
 
     /// <summary>Live alerts topic to compare with.</summary>
+    [CommandOption("--live-alerts-topic <NAME>")]
+    [Description("Compare with the alerts the live scorer emitted for the range (e.g. fraud-alerts).")]
     public string? LiveAlertsTopic { get; init; }
 
     /// <summary>Backtest topic receiving the first version's alerts.</summary>
+    [CommandOption("--alerts-topic <NAME>")]
+    [Description("Also write the first version's alerts there (never the live alerts topic).")]
     public string? AlertsTopic { get; init; }
 
     /// <summary>Redis for the replay's own state (else memory).</summary>
+    [CommandOption("--redis <HOST:PORT>")]
+    [Description("Keep the replay's windows in Redis under --redis-prefix (default: in memory).")]
     public string? Redis { get; init; }
 
     /// <summary>Key prefix of the replay's Redis state.</summary>
+    [CommandOption("--redis-prefix <PREFIX>")]
+    [Description("Key prefix of the replay's Redis state (never the live sf:card: prefix).")]
     public string? RedisPrefix { get; init; }
 
     /// <summary>Batch size.</summary>
+    [CommandOption("--batch <N>")]
+    [Description("Events scored per batch (default 512).")]
+    [TypeConverter(typeof(WholeNumberConverter<int>))]
+    [WholeNumber(1, 100_000)]
     public int Batch { get; init; } = 512;
 
-    /// <summary>Usage text.</summary>
-    public const string Help = """
-StreamFraud replay/backtest: runs a stretch of the transaction stream (or a CSV) through the scorer's own pipeline
-with one or more bundles, isolated from live state and live topics, and writes a report.
-
-Usage: dotnet run --project src/StreamFraud.Replay -c Release -- --registry DIR --version V [--version V2 ...]
-         (--input FILE.csv | --bootstrap HOST:PORT --schema-registry URL --topic transactions --from T1 --to T2)
-         [--warmup DURATION] [--out DIR] [--live-alerts-topic fraud-alerts] [--alerts-topic NAME]
-         [--redis HOST:PORT --redis-prefix PREFIX] [--batch N]
-
-  --registry DIR            bundle registry; --version picks bundles (repeat to compare; the first is the baseline)
-  --input FILE.csv          canonical CSV (in event-time order); --from/--to optional
-  --topic NAME              input topic (default transactions), read with a fresh consumer that never commits,
-                            positioned by timestamp; --from and --to required (ISO date or date-time, UTC)
-  --warmup DURATION         history before --from that only builds windows (default 7.00:00:00; e.g. 2.00:00:00)
-  --out DIR                 report.json, report.md, pr.png, roc.png (default replay-report)
-  --live-alerts-topic NAME  compare with the alerts the live scorer emitted for the range
-  --alerts-topic NAME       also write the first version's alerts there (never the live alerts topic)
-  --redis, --redis-prefix   keep the replay's windows in Redis under PREFIX (never the live sf:card: prefix);
-                            default: in memory
-""";
-
-    /// <summary>Parses arguments.</summary>
-    /// <exception cref="ReplayUsageException">A flag is missing or wrong.</exception>
-    public static ReplayArgs Parse(IReadOnlyList<string> args)
+    /// <summary>The rules between flags: what is required, and never touching live state or live topics.</summary>
+    public override ValidationResult Validate()
     {
-        var values = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        for (var i = 0; i < args.Count; i++)
+        var problem = (string?)null;
+        if (Registry is null)
         {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Count)
-            {
-                throw new ReplayUsageException($"{args[i]}: expected --flag VALUE (see --help).");
-            }
-
-            (values.TryGetValue(args[i][2..], out var list) ? list : values[args[i][2..]] = []).Add(args[++i]);
+            problem = "--registry DIR is required: the bundle registry the trainer publishes to.";
+        }
+        else if (Versions is null or [])
+        {
+            problem = "--version V is required (repeat it to compare versions).";
+        }
+        else if (Input is null && (From is null || To is null))
+        {
+            problem = "topic input needs --from and --to (or give --input FILE.csv).";
+        }
+        else if (From is { } f && To is { } t && t <= f)
+        {
+            problem = $"--to {t:O} is not after --from {f:O}.";
+        }
+        else if (AlertsTopic is { } at && (at == Topics.FraudAlerts || at == LiveAlertsTopic))
+        {
+            problem = $"--alerts-topic {at} is a live alerts topic; a backtest writes to its own topic (e.g. fraud-alerts.backtest).";
+        }
+        else if (Redis is not null && (string.IsNullOrEmpty(RedisPrefix) || RedisPrefix == new RedisWindowStoreOptions().KeyPrefix))
+        {
+            problem = "--redis needs --redis-prefix with a prefix of its own (not the live 'sf:card:'), so the replay never touches live state.";
         }
 
-        string? One(string name) => values.TryGetValue(name, out var v) ? v[^1] : null;
-        var known = new HashSet<string> { "registry", "version", "input", "bootstrap", "schema-registry", "topic", "from", "to", "warmup", "out", "live-alerts-topic", "alerts-topic", "redis", "redis-prefix", "batch" };
-        foreach (var key in values.Keys.Where(k => !known.Contains(k)))
+        return problem is null ? ValidationResult.Success() : ValidationResult.Error(problem);
+    }
+
+    /// <summary><c>--from</c> and <c>--to</c>: an ISO date or date-time, UTC unless it says otherwise.</summary>
+    private sealed class InstantConverter : FlagConverter
+    {
+        public override string Expectation => "an ISO date or date-time, e.g. 2026-01-15 or 2026-01-15T08:00:00Z";
+
+        protected override bool TryParse(string text, out object? value)
         {
-            throw new ReplayUsageException($"--{key} is not a replay flag (see --help).");
+            var ok = DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var instant);
+            value = instant;
+            return ok;
         }
+    }
 
-        DateTimeOffset? Date(string name)
+    /// <summary><c>--warmup</c>: a non-negative duration.</summary>
+    private sealed class DurationConverter : FlagConverter
+    {
+        public override string Expectation => "a duration like 7.00:00:00 or 12:00:00";
+
+        protected override bool TryParse(string text, out object? value)
         {
-            var text = One(name);
-            if (text is null)
-            {
-                return null;
-            }
-
-            return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var d)
-                ? d
-                : throw new ReplayUsageException($"--{name} '{text}': expected an ISO date or date-time, e.g. 2026-01-15 or 2026-01-15T08:00:00Z.");
+            var ok = TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span >= TimeSpan.Zero;
+            value = span;
+            return ok;
         }
-
-        var parsed = new ReplayArgs
-        {
-            Registry = One("registry") ?? throw new ReplayUsageException("--registry DIR is required: the bundle registry the trainer publishes to."),
-            Versions = values.TryGetValue("version", out var versions) ? versions : throw new ReplayUsageException("--version V is required (repeat it to compare versions)."),
-            Input = One("input"),
-            Bootstrap = One("bootstrap") ?? Endpoints.KafkaBootstrap,
-            SchemaRegistry = One("schema-registry") ?? Endpoints.SchemaRegistryUrl,
-            Topic = One("topic") ?? Topics.Transactions,
-            From = Date("from"),
-            To = Date("to"),
-            Warmup = One("warmup") is { } w
-                ? TimeSpan.TryParse(w, CultureInfo.InvariantCulture, out var span) && span >= TimeSpan.Zero ? span : throw new ReplayUsageException($"--warmup '{w}': expected a duration like 7.00:00:00 or 12:00:00.")
-                : TimeSpan.FromDays(7),
-            Out = One("out") ?? "replay-report",
-            LiveAlertsTopic = One("live-alerts-topic"),
-            AlertsTopic = One("alerts-topic"),
-            Redis = One("redis"),
-            RedisPrefix = One("redis-prefix"),
-            Batch = One("batch") is { } b ? int.TryParse(b, CultureInfo.InvariantCulture, out var n) && n is > 0 and <= 100_000 ? n : throw new ReplayUsageException($"--batch '{b}': 1..100000.") : 512,
-        };
-        if (parsed.Input is null && (parsed.From is null || parsed.To is null))
-        {
-            throw new ReplayUsageException("topic input needs --from and --to (or give --input FILE.csv).");
-        }
-
-        if (parsed.From is { } f && parsed.To is { } t && t <= f)
-        {
-            throw new ReplayUsageException($"--to {t:O} is not after --from {f:O}.");
-        }
-
-        if (parsed.AlertsTopic is { } at && (at == Topics.FraudAlerts || at == parsed.LiveAlertsTopic))
-        {
-            throw new ReplayUsageException($"--alerts-topic {at} is a live alerts topic; a backtest writes to its own topic (e.g. fraud-alerts.backtest).");
-        }
-
-        if (parsed.Redis is not null && (string.IsNullOrEmpty(parsed.RedisPrefix) || parsed.RedisPrefix == new RedisWindowStoreOptions().KeyPrefix))
-        {
-            throw new ReplayUsageException("--redis needs --redis-prefix with a prefix of its own (not the live 'sf:card:'), so the replay never touches live state.");
-        }
-
-        return parsed;
     }
 }
 

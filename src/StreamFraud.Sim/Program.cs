@@ -1,8 +1,7 @@
-using StreamFraud.Sim.Cli;
-using StreamFraud.Sim.Commands;
+using Spectre.Console;
+using StreamFraud.Sim;
 
-// Thin host: commands live in Commands/, the simulation in Generation/. A new command (e.g. produce) is one more
-// entry in this list.
+// Thin host: the command line is SimApp, the commands live in Commands/, the simulation in Generation/.
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
@@ -10,8 +9,5 @@ Console.CancelKeyPress += (_, e) =>
     cancel.Cancel();
 };
 
-var app = new CommandLineApp(
-    "StreamFraud.Sim",
-    "StreamFraud transaction simulator: a deterministic card portfolio with labelled fraud scenarios.",
-    [new GenerateCommand(), new ProduceCommand()]);
-return await app.RunAsync(args, CommandContext.ForProcess(cancel.Token));
+var error = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+return await SimApp.RunAsync(args, AnsiConsole.Console, error, Console.OpenStandardOutput, cancel.Token);

@@ -1,165 +1,62 @@
 using Spectre.Console;
+using StreamFraud.Cli;
 using StreamFraud.Scoring.Bundles;
-using StreamFraud.Trainer.Cli;
 using StreamFraud.Trainer.Commands;
 using StreamFraud.Training.Pipeline;
 
 namespace StreamFraud.Trainer;
 
 /// <summary>
-/// The trainer's command line: dispatches <c>train</c>, <c>models list</c>, <c>models promote</c> and
-/// <c>models rollback</c>, prints help, and turns failures into exit codes — 0 success, 1 failure (a message, never a
-/// stack trace, for anything the user can fix), 2 wrong usage, 130 cancelled.
+/// The trainer's command line: <c>train</c>, <c>models list</c>, <c>models promote</c> and <c>models rollback</c>, help,
+/// and exit codes — 0 success, 1 failure (a message, never a stack trace, for anything the user can fix), 2 wrong usage,
+/// 130 cancelled.
 /// </summary>
 public static class TrainerApp
 {
     /// <summary>Exit code of a failure the user can fix (bad input, split without frauds, unknown version).</summary>
-    public const int FailureExitCode = 1;
+    public const int FailureExitCode = CliApp.FailureExitCode;
 
     /// <summary>Exit code of wrong usage.</summary>
-    public const int UsageExitCode = 2;
+    public const int UsageExitCode = CliApp.UsageExitCode;
 
     /// <summary>Exit code after Ctrl+C.</summary>
-    public const int CancelledExitCode = 130;
+    public const int CancelledExitCode = CliApp.CancelledExitCode;
 
-    private const string Invocation = "StreamFraud.Trainer";
+    /// <summary>The app name in usage lines.</summary>
+    public const string Name = "StreamFraud.Trainer";
 
-    /// <summary>The commands.</summary>
-    public static IReadOnlyList<ICommand> Commands { get; } =
-        [new TrainCommand(), new ModelsListCommand(), new ModelsPromoteCommand(), new ModelsRollbackCommand()];
-
-    /// <summary>Runs the command named by the first one or two words of <paramref name="args"/>.</summary>
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CommandContext context)
+    private static readonly CliApp App = new CliApp(Name, "StreamFraud trainer: builds the LSTM + XGBoost bundle from labelled history and manages the model registry.")
     {
-        ArgumentNullException.ThrowIfNull(args);
-        ArgumentNullException.ThrowIfNull(context);
-        if (args.Count == 0)
-        {
-            WriteOverview(context.Error);
-            return UsageExitCode;
-        }
-
-        if (args[0] is "help" or "--help" or "-h")
-        {
-            var topic = args.Count > 1 ? Find(args.Skip(1).ToList(), out _) : null;
-            if (topic is null)
-            {
-                WriteOverview(context.Output);
-            }
-            else
-            {
-                WriteHelp(context.Output, topic);
-            }
-
-            return 0;
-        }
-
-        var command = Find(args, out var words);
-        if (command is null)
-        {
-            var group = args[0] == "models" ? "models list, models promote, models rollback" : string.Join(", ", Commands.Select(c => c.Name));
-            Fail(context.Error, args[0] == "models" && args.Count > 1
-                ? $"unknown command 'models {args[1]}'; commands: {group}"
-                : $"unknown command '{string.Join(' ', args.Take(args[0] == "models" ? 2 : 1))}'; commands: {group}");
-            return UsageExitCode;
-        }
-
-        var rest = args.Skip(words).ToList();
-        if (rest.Contains("--help") || rest.Contains("-h"))
-        {
-            WriteHelp(context.Output, command);
-            return 0;
-        }
-
-        try
-        {
-            return await command.RunAsync(CommandArgs.Parse(rest, command.Switches), context).ConfigureAwait(false);
-        }
-        catch (UsageException e)
-        {
-            Fail(context.Error, e.Message);
-            context.Error.MarkupLine($"[grey]run '{Markup.Escape(Invocation)} {command.Name} --help' for usage[/]");
-            return UsageExitCode;
-        }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
-        {
-            Fail(context.Error, "cancelled; nothing was published");
-            return CancelledExitCode;
-        }
-        catch (TrainingException e)
-        {
-            Fail(context.Error, e.Message);
-            return FailureExitCode;
-        }
-        catch (BundleRejectedException e)
-        {
-            Fail(context.Error, e.Message);
-            return FailureExitCode;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or InvalidOperationException)
-        {
-            Fail(context.Error, e.Message);
-            return FailureExitCode;
-        }
+        CancelledMessage = "cancelled; nothing was published",
+        ExitCodeOf = e => e is TrainingException or BundleRejectedException
+            or IOException or UnauthorizedAccessException or InvalidDataException or InvalidOperationException
+            ? FailureExitCode
+            : null,
     }
+        .Command<TrainCommand>("train", "Train the LSTM and XGBoost on labelled history and publish a bundle to the registry.",
+            ["train", "--input", "history.csv", "--registry", "models"],
+            ["train", "--input", "history.csv", "--registry", "models", "--train-from", "2026-01-08", "--train-to", "2026-02-01",
+                "--val-from", "2026-02-01", "--val-to", "2026-02-08", "--test-from", "2026-02-10", "--test-to", "2026-02-17", "--promote"],
+            ["train", "--input", "notebook.npz", "--registry", "models", "--split", "random", "--epochs", "10"])
+        .Group("models", "List, promote and roll back the registry's bundles.")
+        .Command<ModelsListCommand>("models list", "List the registry's bundles with their test metrics; marks the current and previous one.",
+            ["models", "list", "--registry", "models"])
+        .Command<ModelsPromoteCommand>("models promote", "Verify a published bundle (checksums, spec, golden windows) and make it current.",
+            ["models", "promote", "20261129-074512-3fa2c1", "--registry", "models"])
+        .Command<ModelsRollbackCommand>("models rollback", "Make the previous version current again (atomically replaces current.json).",
+            ["models", "rollback", "--registry", "models"])
+        .Example("train", "--input", "history.csv", "--registry", "models", "--promote")
+        .Example("models", "list", "--registry", "models");
 
-    private static ICommand? Find(IReadOnlyList<string> args, out int words)
-    {
-        foreach (var c in Commands)
-        {
-            var parts = c.Name.Split(' ');
-            if (args.Count >= parts.Length && parts.Select((p, i) => p == args[i]).All(x => x))
-            {
-                words = parts.Length;
-                return c;
-            }
-        }
+    /// <summary>The commands (as typed after the app name) and their settings types.</summary>
+    public static IReadOnlyDictionary<string, Type> Commands => App.Commands;
 
-        words = 0;
-        return null;
-    }
-
-    private static void Fail(IAnsiConsole console, string message) =>
-        console.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
-
-    private static void WriteOverview(IAnsiConsole console)
-    {
-        console.WriteLine("StreamFraud trainer: builds the LSTM + XGBoost bundle from labelled history and manages the model registry.");
-        console.WriteLine();
-        console.MarkupLine($"[bold]usage:[/] {Markup.Escape(Invocation)} <command> [[arguments]]");
-        console.WriteLine();
-        var table = new Table().NoBorder().HideHeaders().AddColumn("command").AddColumn("summary");
-        foreach (var c in Commands)
-        {
-            table.AddRow(new Markup($"[bold]{Markup.Escape(c.Name)}[/]"), new Text(c.Summary));
-        }
-
-        console.Write(table);
-        console.WriteLine();
-        console.WriteLine($"'{Invocation} <command> --help' describes a command's arguments.");
-    }
-
-    private static void WriteHelp(IAnsiConsole console, ICommand command)
-    {
-        console.MarkupLine($"[bold]{Markup.Escape(Invocation)} {Markup.Escape(command.Name)}[/] — {Markup.Escape(command.Summary)}");
-        console.WriteLine();
-        var table = new Table().NoBorder().HideHeaders().AddColumn("flag").AddColumn("description");
-        foreach (var f in command.Flags)
-        {
-            var flag = f.Name.All(char.IsUpper) ? f.Name : f.Value.Length == 0 ? $"--{f.Name}" : $"--{f.Name} {f.Value}";
-            table.AddRow(new Markup($"[bold]{Markup.Escape(flag)}[/]"), new Text(f.Description));
-        }
-
-        table.AddRow(new Markup("[bold]--help[/]"), new Text("Show this help."));
-        console.Write(table);
-        if (command.Examples.Count > 0)
-        {
-            console.WriteLine();
-            console.MarkupLine("[bold]examples:[/]");
-            foreach (var e in command.Examples)
-            {
-                console.WriteLine("  " + e);
-            }
-        }
-    }
+    /// <summary>Runs the command line.</summary>
+    /// <param name="args">The arguments.</param>
+    /// <param name="output">Help, results and progress (standard output).</param>
+    /// <param name="error">Errors (standard error).</param>
+    /// <param name="cancellationToken">Ctrl+C.</param>
+    /// <returns>The exit code.</returns>
+    public static Task<int> RunAsync(IReadOnlyList<string> args, IAnsiConsole output, IAnsiConsole error, CancellationToken cancellationToken = default) =>
+        App.RunAsync(args, output, error, _ => { }, cancellationToken);
 }

@@ -141,14 +141,17 @@ public sealed class Replay_Backtest(StackFixture stack) : IDisposable
     }
 
     [Fact]
-    public void Args_LiveTopicsAndLivePrefix_Refused()
+    public async Task Args_LiveTopicsAndLivePrefix_Refused()
     {
-        var e = Assert.Throws<ReplayUsageException>(() => ReplayArgs.Parse(["--registry", "r", "--version", "v", "--input", "x.csv", "--alerts-topic", "fraud-alerts"]));
-        Assert.Contains("live alerts topic", e.Message);
-        e = Assert.Throws<ReplayUsageException>(() => ReplayArgs.Parse(["--registry", "r", "--version", "v", "--input", "x.csv", "--redis", "localhost:6379", "--redis-prefix", "sf:card:"]));
-        Assert.Contains("never touches live state", e.Message);
-        e = Assert.Throws<ReplayUsageException>(() => ReplayArgs.Parse(["--registry", "r", "--version", "v", "--topic", "transactions"]));
-        Assert.Contains("--from and --to", e.Message);
+        var (code, error) = await RunApp("--registry", "r", "--version", "v", "--input", "x.csv", "--alerts-topic", "fraud-alerts");
+        Assert.Equal(ReplayApp.UsageExitCode, code);
+        Assert.Contains("live alerts topic", error);
+        (code, error) = await RunApp("--registry", "r", "--version", "v", "--input", "x.csv", "--redis", "localhost:6379", "--redis-prefix", "sf:card:");
+        Assert.Equal(ReplayApp.UsageExitCode, code);
+        Assert.Contains("never touches live state", error);
+        (code, error) = await RunApp("--registry", "r", "--version", "v", "--topic", "transactions");
+        Assert.Equal(ReplayApp.UsageExitCode, code);
+        Assert.Contains("--from and --to", error);
     }
 
     private static double[] OfflineScores(TinyBundle tiny, List<Core.Transaction> events)
@@ -170,6 +173,13 @@ public sealed class Replay_Backtest(StackFixture stack) : IDisposable
     }
 
     private static TinyBundle Reopen(BundleRegistry registry, string version) => TinyBundle.Open(registry.PathOf(version));
+
+    private static async Task<(int Code, string Error)> RunApp(params string[] args)
+    {
+        var error = new StringWriter();
+        var code = await ReplayApp.RunAsync(args, Quiet(), AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(error) }));
+        return (code, error.ToString());
+    }
 
     private static IAnsiConsole Quiet() => AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) });
 

@@ -5,8 +5,7 @@ using Confluent.SchemaRegistry.Serdes;
 using Spectre.Console;
 using StreamFraud.Core.Data;
 using StreamFraud.IntegrationTests.Infrastructure;
-using StreamFraud.Sim.Cli;
-using StreamFraud.Sim.Commands;
+using StreamFraud.Sim;
 using StreamFraud.Sim.Generation;
 
 namespace StreamFraud.IntegrationTests;
@@ -73,8 +72,7 @@ public sealed class Sim_Produce(StackFixture stack)
     {
         var writer = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, Interactive = InteractionSupport.No });
-        var app = new CommandLineApp("sim", "test", [new GenerateCommand(), new ProduceCommand()]);
-        var code = await app.RunAsync(args, new CommandContext(console, console, () => Stream.Null, CancellationToken.None));
+        var code = await SimApp.RunAsync(args, console, console, () => Stream.Null);
         return (code, writer.ToString());
     }
 

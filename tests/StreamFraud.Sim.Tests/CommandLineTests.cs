@@ -1,8 +1,9 @@
+using System.Reflection;
 using System.Text;
 using System.Text.Json;
 using Spectre.Console;
+using Spectre.Console.Cli;
 using StreamFraud.Core.Data;
-using StreamFraud.Sim.Cli;
 using StreamFraud.Sim.Commands;
 using StreamFraud.Sim.Generation;
 
@@ -95,7 +96,7 @@ public sealed class CommandLineTests : IDisposable
         }
 
         var code = await Run([.. args]);
-        Assert.Equal(CommandLineApp.UsageExitCode, code);
+        Assert.Equal(SimApp.UsageExitCode, code);
         Assert.Contains(expected, _err.ToString());
         Assert.False(File.Exists(Path.Combine(_dir, "x.csv")));
     }
@@ -119,10 +120,87 @@ public sealed class CommandLineTests : IDisposable
     {
         Assert.Equal(0, await Run("generate", "--help"));
         var help = _out.ToString();
-        foreach (var flag in new GenerateCommand().Flags)
+        foreach (var flag in Flags(typeof(GenerateSettings)))
         {
-            Assert.Contains("--" + flag.Name, help);
+            Assert.Contains(flag, help);
         }
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("help")]
+    public async Task Help_App_ShowsDescriptionUsageExamplesAndCommands(string help)
+    {
+        Assert.Equal(0, await Run(help));
+        var text = _out.ToString();
+        foreach (var section in new[] { "DESCRIPTION:", "USAGE:", "EXAMPLES:", "OPTIONS:", "COMMANDS:" })
+        {
+            Assert.Contains(section, text);
+        }
+
+        Assert.Contains("StreamFraud.Sim [OPTIONS] <COMMAND>", text);
+        Assert.Contains("generate", text);
+        Assert.Contains("produce", text);
+        Assert.Equal("", _err.ToString());
+    }
+
+    [Fact]
+    public async Task Help_EveryCommand_SameSectionsAndEveryFlag()
+    {
+        foreach (var (command, settings) in SimApp.Commands)
+        {
+            _out.GetStringBuilder().Clear();
+            Assert.Equal(0, await Run(command, "--help"));
+            var help = _out.ToString();
+            foreach (var section in new[] { "DESCRIPTION:", "USAGE:", "EXAMPLES:", "OPTIONS:" })
+            {
+                Assert.Contains(section, help);
+            }
+
+            Assert.Contains($"StreamFraud.Sim {command} [OPTIONS]", help);
+            Assert.All(Flags(settings), flag => Assert.Contains(flag, help));
+        }
+    }
+
+    [Fact]
+    public async Task NoArguments_HelpOnStderrExit2()
+    {
+        Assert.Equal(2, await Run());
+        Assert.Contains("USAGE:", _err.ToString());
+        Assert.Equal("", _out.ToString());
+    }
+
+    [Theory]
+    [InlineData("generate", "--cards", "abc")]
+    [InlineData("produce", "--cards", "abc")]
+    [InlineData("produce", "--limit", "abc")]
+    [InlineData("produce", "--rate=fast")]
+    public async Task BadValue_Exit2NamesTheFlagAndTheValue(params string[] args)
+    {
+        Assert.Equal(2, await Run(args));
+        var error = _err.ToString();
+        var flag = args[1].Split('=')[0];
+        Assert.StartsWith($"error: {flag} must be ", error);
+        Assert.Contains(args.Length == 3 ? $"(got '{args[2]}')" : $"(got '{args[1].Split('=')[1]}')", error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    [Theory]
+    [InlineData("generate")]
+    [InlineData("produce")]
+    public async Task UnknownFlag_Exit2NamesTheFlag(string command)
+    {
+        Assert.Equal(2, await Run(command, "--colour", "blue"));
+        Assert.StartsWith($"error: unknown flag --colour; run 'StreamFraud.Sim {command} --help' for the list", _err.ToString());
+    }
+
+    [Fact]
+    public async Task Produce_SimulationFlagWithInput_Exit2NamesBoth()
+    {
+        var csv = Path.Combine(_dir, "in.csv");
+        File.WriteAllText(csv, "");
+        Assert.Equal(2, await Run("produce", "--input", csv, "--cards", "10"));
+        Assert.Contains("--cards describes a simulation and does not apply to --input", _err.ToString());
     }
 
     [Fact]
@@ -147,8 +225,8 @@ public sealed class CommandLineTests : IDisposable
     [Fact]
     public void Bind_FlagsWithSeparatorsAndEquals_ReadsValues()
     {
-        var args = CommandArgs.Parse(["--cards=20_000", "--days", "14", "--seed", "18446744073709551615", "--start", "2025-06-30", "--no-fraud"]);
-        var options = SimulationFlags.Bind(args);
+        var options = Parse<GenerateSettings>(
+            "--cards=20_000", "--days", "14", "--seed", "18446744073709551615", "--start", "2025-06-30", "--no-fraud", "--out", Path.Combine(_dir, "x.csv")).ToOptions();
         Assert.Equal(20_000, options.Cards);
         Assert.Equal(14, options.Days);
         Assert.Equal(ulong.MaxValue, options.Seed);
@@ -156,11 +234,31 @@ public sealed class CommandLineTests : IDisposable
         Assert.All(FraudScenarios.All, s => Assert.Equal(0, options.RateOf(s)));
     }
 
-    private Task<int> Run(params string[] args)
+    private Task<int> Run(params string[] args) => SimApp.RunAsync(args, Console(_out), Console(_err), () => _stdout);
+
+    /// <summary>The flags of a settings type as typed (<c>--cards</c>).</summary>
+    private static IEnumerable<string> Flags(Type settings) => settings.GetProperties()
+        .Select(p => p.GetCustomAttribute<CommandOptionAttribute>())
+        .OfType<CommandOptionAttribute>()
+        .Select(o => "--" + o.LongNames[0]);
+
+    /// <summary>Binds and validates <typeparamref name="T"/> from <paramref name="args"/> as the app would.</summary>
+    private static T Parse<T>(params string[] args)
+        where T : CommandSettings
     {
-        var context = new CommandContext(Console(_out), Console(_err), () => _stdout, CancellationToken.None);
-        var app = new CommandLineApp("sim", "test", [new GenerateCommand()]);
-        return app.RunAsync(args, context);
+        T? bound = null;
+        var app = new CommandApp();
+        app.Configure(c =>
+        {
+            c.PropagateExceptions();
+            c.AddDelegate<T>("parse", (_, settings, _) =>
+            {
+                bound = settings;
+                return 0;
+            });
+        });
+        Assert.Equal(0, app.Run(["parse", .. args]));
+        return bound!;
     }
 
     private static IAnsiConsole Console(TextWriter writer)

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using Confluent.Kafka;
@@ -5,73 +6,94 @@ using Confluent.Kafka.SyncOverAsync;
 using Confluent.SchemaRegistry;
 using Confluent.SchemaRegistry.Serdes;
 using Spectre.Console;
+using Spectre.Console.Cli;
+using StreamFraud.Cli;
 using StreamFraud.Core;
 using StreamFraud.Core.Data;
-using StreamFraud.Sim.Cli;
 using StreamFraud.Sim.Generation;
 
 namespace StreamFraud.Sim.Commands;
+
+/// <summary>The flags of <c>produce</c>.</summary>
+public sealed class ProduceSettings : SimulationFlags
+{
+    /// <summary><c>--bootstrap</c>.</summary>
+    [CommandOption("--bootstrap <HOST:PORT>")]
+    [Description($"Kafka bootstrap servers (default {Endpoints.KafkaBootstrap}).")]
+    public string Bootstrap { get; init; } = Endpoints.KafkaBootstrap;
+
+    /// <summary><c>--schema-registry</c>.</summary>
+    [CommandOption("--schema-registry <URL>")]
+    [Description($"Schema Registry URL (default {Endpoints.SchemaRegistryUrl}).")]
+    public string SchemaRegistry { get; init; } = Endpoints.SchemaRegistryUrl;
+
+    /// <summary><c>--topic</c>.</summary>
+    [CommandOption("--topic <NAME>")]
+    [Description($"Topic to produce to (default {Topics.Transactions}).")]
+    public string Topic { get; init; } = Topics.Transactions;
+
+    /// <summary><c>--input</c>.</summary>
+    [CommandOption("--input <FILE>")]
+    [Description("Canonical CSV to send, in file order. Without it, transactions are simulated with the simulation flags.")]
+    public string? Input { get; init; }
+
+    /// <summary><c>--rate</c>.</summary>
+    [CommandOption("--rate <EVENTS_PER_S>")]
+    [Description("Cap the send rate (default: as fast as the broker takes them).")]
+    [TypeConverter(typeof(NumberConverter))]
+    [Number(0, 1e9, ExclusiveMin = true)]
+    public double? Rate { get; init; }
+
+    /// <summary><c>--realtime</c>.</summary>
+    [CommandOption("--realtime")]
+    [Description("Pace sends by the gaps between event times (with --speed).")]
+    public bool Realtime { get; init; }
+
+    /// <summary><c>--speed</c>.</summary>
+    [CommandOption("--speed <X>")]
+    [Description("With --realtime: replay X times faster than real time (default 1).")]
+    [TypeConverter(typeof(NumberConverter))]
+    [Number(0, 1e9, ExclusiveMin = true)]
+    public double Speed { get; init; } = 1;
+
+    /// <summary><c>--limit</c>.</summary>
+    [CommandOption("--limit <N>")]
+    [Description("Stop after N transactions.")]
+    [TypeConverter(typeof(WholeNumberConverter<long>))]
+    [WholeNumber(1, long.MaxValue)]
+    public long Limit { get; init; } = long.MaxValue;
+
+    /// <inheritdoc/>
+    public override ValidationResult Validate()
+    {
+        if (Input is not null && Given().FirstOrDefault() is { } flag)
+        {
+            return ValidationResult.Error($"{flag} describes a simulation and does not apply to --input; drop one of them");
+        }
+
+        var simulation = Input is null ? base.Validate() : ValidationResult.Success();
+        return !simulation.Successful ? simulation
+            : Rate is not null && Realtime ? ValidationResult.Error("--rate and --realtime both pace the sends; choose one")
+            : Input is not null && !File.Exists(Input) ? ValidationResult.Error($"--input: file '{Input}' does not exist")
+            : ValidationResult.Success();
+    }
+}
 
 /// <summary>
 /// <c>produce</c>: the load driver. Sends transactions — from a canonical CSV or straight from the simulator — to
 /// Kafka as Avro (Schema Registry), keyed by card id so each card's events stay in order on one partition; optional
 /// rate limit or event-time pacing; progress while running and delivered/failed counts at the end.
 /// </summary>
-public sealed class ProduceCommand : ICommand
+/// <param name="consoles">Where progress and counts go.</param>
+public sealed class ProduceCommand(CommandConsoles consoles) : AsyncCommand<ProduceSettings>
 {
     /// <inheritdoc/>
-    public string Name => "produce";
-
-    /// <inheritdoc/>
-    public string Summary => "Send transactions (from a CSV or simulated) to Kafka as Avro, keyed by card id.";
-
-    /// <inheritdoc/>
-    public IReadOnlyList<FlagHelp> Flags { get; } =
-    [
-        new("bootstrap", "HOST:PORT", $"Kafka bootstrap servers (default {Endpoints.KafkaBootstrap})."),
-        new("schema-registry", "URL", $"Schema Registry URL (default {Endpoints.SchemaRegistryUrl})."),
-        new("topic", "NAME", $"Topic to produce to (default {Topics.Transactions})."),
-        new("input", "FILE", "Canonical CSV to send, in file order. Without it, transactions are simulated with the flags below."),
-        new("rate", "EVENTS_PER_S", "Cap the send rate (default: as fast as the broker takes them)."),
-        new("realtime", "", "Pace sends by the gaps between event times (with --speed)."),
-        new("speed", "X", "With --realtime: replay X times faster than real time (default 1)."),
-        new("limit", "N", "Stop after N transactions."),
-        .. SimulationFlags.Help,
-    ];
-
-    /// <inheritdoc/>
-    public IReadOnlyList<string> Examples { get; } =
-    [
-        "produce --bootstrap 127.0.0.1:9092 --schema-registry http://127.0.0.1:8081 --topic transactions --input transactions.csv",
-        "produce --cards 2000 --days 7 --rate 5000",
-        "produce --input transactions.csv --realtime --speed 3600",
-    ];
-
-    /// <inheritdoc/>
-    public async Task<int> RunAsync(CommandArgs args, CommandContext context)
+    public override async Task<int> ExecuteAsync(CommandContext context, ProduceSettings settings, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(args);
-        ArgumentNullException.ThrowIfNull(context);
-        var bootstrap = args.String("bootstrap", Endpoints.KafkaBootstrap)!;
-        var registryUrl = args.String("schema-registry", Endpoints.SchemaRegistryUrl)!;
-        var topic = args.String("topic", Topics.Transactions)!;
-        var input = args.String("input");
-        var rate = args.Has("rate") ? args.Double("rate", 0, 0, 1e9) : (double?)null;
-        var realtime = args.Switch("realtime");
-        var speed = args.Double("speed", 1, 0, 1e9);
-        var limit = args.Long("limit", long.MaxValue, 1, long.MaxValue);
-        var options = input is null ? SimulationFlags.Bind(args) : null;
-        args.RejectUnknown(Name);
-        if (rate is not null && realtime)
-        {
-            throw new UsageException("--rate and --realtime both pace the sends; choose one");
-        }
-
-        if (input is not null && !File.Exists(input))
-        {
-            throw new UsageException($"--input: file '{input}' does not exist");
-        }
-
+        ArgumentNullException.ThrowIfNull(settings);
+        var (bootstrap, registryUrl, topic, input) = (settings.Bootstrap, settings.SchemaRegistry, settings.Topic, settings.Input);
+        var (rate, realtime, speed, limit) = (settings.Rate, settings.Realtime, settings.Speed, settings.Limit);
+        var options = input is null ? settings.ToOptions() : null;
         IEnumerable<Transaction> source;
         double? expected;
         if (input is not null)
@@ -82,7 +104,7 @@ public sealed class ProduceCommand : ICommand
         else
         {
             var simulator = new TransactionSimulator(options!);
-            source = simulator.Generate(context.CancellationToken);
+            source = simulator.Generate(cancellationToken);
             expected = simulator.ExpectedRows;
         }
 
@@ -101,7 +123,7 @@ public sealed class ProduceCommand : ICommand
             {
                 if (m.Level <= SyslogLevel.Warning)
                 {
-                    context.Error.MarkupLineInterpolated($"[yellow]kafka: {m.Message}[/]");
+                    consoles.Error.MarkupLineInterpolated($"[yellow]kafka: {m.Message}[/]");
                 }
             })
             .Build();
@@ -125,7 +147,7 @@ public sealed class ProduceCommand : ICommand
         long? firstEventMs = null;
         try
         {
-            await context.Output.Progress()
+            await consoles.Output.Progress()
                 .AutoClear(false)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
                 .StartAsync(async progress =>
@@ -134,7 +156,7 @@ public sealed class ProduceCommand : ICommand
                     task.IsIndeterminate = expected is null;
                     foreach (var tx in source)
                     {
-                        context.CancellationToken.ThrowIfCancellationRequested();
+                        cancellationToken.ThrowIfCancellationRequested();
                         if (sent >= limit)
                         {
                             break;
@@ -146,7 +168,7 @@ public sealed class ProduceCommand : ICommand
                         var wait = due - clock.Elapsed;
                         if (wait > TimeSpan.FromMilliseconds(1))
                         {
-                            await Task.Delay(wait, context.CancellationToken).ConfigureAwait(false);
+                            await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
                         }
 
                         Send(producer, topic, tx, OnDelivery);
@@ -162,7 +184,7 @@ public sealed class ProduceCommand : ICommand
                     task.Description = string.Create(CultureInfo.InvariantCulture, $"flushing {producer.Flush(TimeSpan.Zero):N0} in flight");
                     while (producer.Flush(TimeSpan.FromMilliseconds(500)) > 0)
                     {
-                        context.CancellationToken.ThrowIfCancellationRequested();
+                        cancellationToken.ThrowIfCancellationRequested();
                     }
 
                     task.Value = task.MaxValue;
@@ -172,16 +194,16 @@ public sealed class ProduceCommand : ICommand
         catch (OperationCanceledException)
         {
             producer.Flush(TimeSpan.FromSeconds(10));
-            context.Error.MarkupLineInterpolated($"cancelled after {sent:N0} sent, {delivered:N0} delivered");
+            consoles.Error.MarkupLineInterpolated($"cancelled after {sent:N0} sent, {delivered:N0} delivered");
             return 130;
         }
 
         var seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
-        context.Output.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+        consoles.Output.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"[bold]{delivered:N0} delivered[/], {failed:N0} failed, to {Markup.Escape(topic)} in {seconds:0.00} s ({delivered / seconds:N0} events/s)"));
         if (failed > 0)
         {
-            context.Error.MarkupLineInterpolated($"[red]{failed:N0} transactions were not delivered; first error: {firstError}[/]");
+            consoles.Error.MarkupLineInterpolated($"[red]{failed:N0} transactions were not delivered; first error: {firstError}[/]");
             return 1;
         }
 

@@ -1,42 +1,55 @@
+using System.ComponentModel;
 using System.Globalization;
 using Spectre.Console;
+using Spectre.Console.Cli;
 using StreamFraud.Core.Features;
 using StreamFraud.Scoring.Bundles;
-using StreamFraud.Trainer.Cli;
 using StreamFraud.Training.Pipeline;
 
 namespace StreamFraud.Trainer.Commands;
 
+/// <summary>The flags of the <c>models</c> commands.</summary>
+public class RegistrySettings : CommandSettings
+{
+    /// <summary><c>--registry</c>.</summary>
+    [CommandOption("--registry <DIR>")]
+    [Description("Required. Model registry directory.")]
+    public string? Registry { get; init; }
+
+    /// <inheritdoc/>
+    public override ValidationResult Validate() => Registry is null
+        ? ValidationResult.Error("--registry is required (e.g. --registry models)")
+        : ValidationResult.Success();
+
+    /// <summary>The registry; a missing directory is a <see cref="TrainingException"/>.</summary>
+    public BundleRegistry Open() => Directory.Exists(Registry)
+        ? new BundleRegistry(Registry)
+        : throw new TrainingException($"--registry {Registry}: no such directory; 'train --registry {Registry}' creates it");
+}
+
+/// <summary>The arguments of <c>models promote</c>.</summary>
+public sealed class PromoteSettings : RegistrySettings
+{
+    /// <summary>The version to make current.</summary>
+    [CommandArgument(0, "<VERSION>")]
+    [Description("The version to make current (see 'models list').")]
+    public string Version { get; init; } = "";
+}
+
 /// <summary><c>models list</c>: the registry's versions, dates, key test metrics, and which is current.</summary>
-public sealed class ModelsListCommand : ICommand
+/// <param name="console">Where the table goes.</param>
+public sealed class ModelsListCommand(IAnsiConsole console) : Command<RegistrySettings>
 {
     /// <inheritdoc/>
-    public string Name => "models list";
-
-    /// <inheritdoc/>
-    public string Summary => "List the registry's bundles with their test metrics; marks the current and previous one.";
-
-    /// <inheritdoc/>
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>(StringComparer.Ordinal);
-
-    /// <inheritdoc/>
-    public IReadOnlyList<FlagHelp> Flags { get; } =
-        [new("registry", "DIR", "Required. Model registry directory.")];
-
-    /// <inheritdoc/>
-    public IReadOnlyList<string> Examples { get; } = ["StreamFraud.Trainer models list --registry models"];
-
-    /// <inheritdoc/>
-    public Task<int> RunAsync(CommandArgs args, CommandContext context)
+    public override int Execute(CommandContext context, RegistrySettings settings, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(args);
-        ArgumentNullException.ThrowIfNull(context);
-        var registry = ModelsCommandHelpers.OpenRegistry(args, Name);
+        ArgumentNullException.ThrowIfNull(settings);
+        var registry = settings.Open();
         var entries = RegistryCatalog.List(registry);
         if (entries.Count == 0)
         {
-            context.Output.WriteLine($"no bundles in {registry.Directory}; train one with 'train --input FILE --registry {registry.Directory}'");
-            return Task.FromResult(0);
+            console.WriteLine($"no bundles in {registry.Directory}; train one with 'train --input FILE --registry {registry.Directory}'");
+            return 0;
         }
 
         var table = new Table().AddColumns("version", "created (UTC)", "status", "spec", "trained on", "test AP", "test ROC-AUC", "card P@100", "cost_min thr");
@@ -67,13 +80,13 @@ public sealed class ModelsListCommand : ICommand
             column.RightAligned();
         }
 
-        context.Output.Write(table);
+        console.Write(table);
         if (entries.All(e => !e.IsCurrent))
         {
-            context.Output.WriteLine("no version is current; 'models promote VERSION' makes one current");
+            console.WriteLine("no version is current; 'models promote VERSION' makes one current");
         }
 
-        return Task.FromResult(0);
+        return 0;
     }
 
     private static string F(double? value, int digits = 4) =>
@@ -81,40 +94,15 @@ public sealed class ModelsListCommand : ICommand
 }
 
 /// <summary><c>models promote VERSION</c>: verifies the bundle as a scorer would, then makes it current.</summary>
-public sealed class ModelsPromoteCommand : ICommand
+/// <param name="console">Where the result goes.</param>
+public sealed class ModelsPromoteCommand(IAnsiConsole console) : Command<PromoteSettings>
 {
     /// <inheritdoc/>
-    public string Name => "models promote";
-
-    /// <inheritdoc/>
-    public string Summary => "Verify a published bundle (checksums, spec, golden windows) and make it current.";
-
-    /// <inheritdoc/>
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>(StringComparer.Ordinal);
-
-    /// <inheritdoc/>
-    public IReadOnlyList<FlagHelp> Flags { get; } =
-    [
-        new("VERSION", "", "Required. The version to make current (see 'models list')."),
-        new("registry", "DIR", "Required. Model registry directory."),
-    ];
-
-    /// <inheritdoc/>
-    public IReadOnlyList<string> Examples { get; } = ["StreamFraud.Trainer models promote 20261129-074512-3fa2c1 --registry models"];
-
-    /// <inheritdoc/>
-    public Task<int> RunAsync(CommandArgs args, CommandContext context)
+    public override int Execute(CommandContext context, PromoteSettings settings, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(args);
-        ArgumentNullException.ThrowIfNull(context);
-        var registry = ModelsCommandHelpers.OpenRegistry(args, Name);
-        args.RejectUnknown(Name, positionals: 1);
-        if (args.Positionals.Count == 0)
-        {
-            throw new UsageException($"name the version to promote, e.g. 'models promote VERSION --registry {registry.Directory}' (see 'models list')");
-        }
-
-        var version = args.Positionals[0];
+        ArgumentNullException.ThrowIfNull(settings);
+        var registry = settings.Open();
+        var version = settings.Version;
         if (!registry.Versions().Contains(version))
         {
             var known = registry.Versions();
@@ -135,36 +123,20 @@ public sealed class ModelsPromoteCommand : ICommand
         }
 
         var pointer = registry.Promote(version, "models promote");
-        context.Output.MarkupLine($"[bold green]current[/] {Markup.Escape(pointer.Version)} (previous: {Markup.Escape(pointer.Previous ?? "none")})");
-        return Task.FromResult(0);
+        console.MarkupLine($"[bold green]current[/] {Markup.Escape(pointer.Version)} (previous: {Markup.Escape(pointer.Previous ?? "none")})");
+        return 0;
     }
 }
 
 /// <summary><c>models rollback</c>: makes the previous version current again.</summary>
-public sealed class ModelsRollbackCommand : ICommand
+/// <param name="console">Where the result goes.</param>
+public sealed class ModelsRollbackCommand(IAnsiConsole console) : Command<RegistrySettings>
 {
     /// <inheritdoc/>
-    public string Name => "models rollback";
-
-    /// <inheritdoc/>
-    public string Summary => "Make the previous version current again (atomically replaces current.json).";
-
-    /// <inheritdoc/>
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>(StringComparer.Ordinal);
-
-    /// <inheritdoc/>
-    public IReadOnlyList<FlagHelp> Flags { get; } = [new("registry", "DIR", "Required. Model registry directory.")];
-
-    /// <inheritdoc/>
-    public IReadOnlyList<string> Examples { get; } = ["StreamFraud.Trainer models rollback --registry models"];
-
-    /// <inheritdoc/>
-    public Task<int> RunAsync(CommandArgs args, CommandContext context)
+    public override int Execute(CommandContext context, RegistrySettings settings, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(args);
-        ArgumentNullException.ThrowIfNull(context);
-        var registry = ModelsCommandHelpers.OpenRegistry(args, Name);
-        args.RejectUnknown(Name);
+        ArgumentNullException.ThrowIfNull(settings);
+        var registry = settings.Open();
         var before = registry.ReadCurrent();
         CurrentPointer pointer;
         try
@@ -176,24 +148,8 @@ public sealed class ModelsRollbackCommand : ICommand
             throw new TrainingException($"cannot roll back: {e.Message}", e);
         }
 
-        context.Output.MarkupLine(
+        console.MarkupLine(
             $"[bold green]current[/] {Markup.Escape(pointer.Version)} (rolled back from {Markup.Escape(before?.Version ?? "?")}; previous: {Markup.Escape(pointer.Previous ?? "none")})");
-        return Task.FromResult(0);
-    }
-}
-
-/// <summary>Shared argument handling of the <c>models</c> commands.</summary>
-internal static class ModelsCommandHelpers
-{
-    public static BundleRegistry OpenRegistry(CommandArgs args, string command)
-    {
-        var path = args.Required("registry", "models");
-        if (!Directory.Exists(path))
-        {
-            throw new TrainingException($"--registry {path}: no such directory; 'train --registry {path}' creates it");
-        }
-
-        _ = command;
-        return new BundleRegistry(path);
+        return 0;
     }
 }

@@ -1,74 +1,210 @@
+using System.ComponentModel;
 using System.Globalization;
 using Spectre.Console;
+using Spectre.Console.Cli;
+using StreamFraud.Cli;
 using StreamFraud.Core.Evaluation;
-using StreamFraud.Trainer.Cli;
 using StreamFraud.Trainer.Rendering;
 using StreamFraud.Training.Lstm;
 using StreamFraud.Training.Pipeline;
 
 namespace StreamFraud.Trainer.Commands;
 
-/// <summary><c>train</c>: builds, self-checks and publishes a bundle; prints its version and the test metrics.</summary>
-public sealed class TrainCommand : ICommand
+/// <summary>The flags of <c>train</c>.</summary>
+public sealed class TrainSettings : CommandSettings
 {
-    /// <inheritdoc/>
-    public string Name => "train";
+    private const string DateExpectation = "an ISO date such as 2026-01-15 (midnight UTC) or a date-time such as 2026-01-15T06:00:00Z";
+
+    /// <summary><c>--input</c>.</summary>
+    [CommandOption("--input <FILE>")]
+    [Description("Required. Canonical CSV of transactions (featurised with spec card v1, in event-time order) or a notebook .npz with X and y (spec precomputed:F, 7-row chunks).")]
+    public string? Input { get; init; }
+
+    /// <summary><c>--registry</c>.</summary>
+    [CommandOption("--registry <DIR>")]
+    [Description("Required. Model registry directory; the bundle is published as DIR/<version> (created if missing).")]
+    public string? Registry { get; init; }
+
+    /// <summary><c>--promote</c>.</summary>
+    [CommandOption("--promote")]
+    [Description("Make the new bundle current (atomically replaces DIR/current.json) after it is published.")]
+    public bool Promote { get; init; }
+
+    /// <summary><c>--split</c>.</summary>
+    [CommandOption("--split <time|random>")]
+    [Description("How examples are split. Default: time for a CSV, random for an .npz. random is the notebook's stratified, seeded protocol (20% test, then 20% of the rest validation); on a CSV it leaks the future.")]
+    [OneOf("time", "random")]
+    public string? Split { get; init; }
+
+    /// <summary><c>--train-from</c>.</summary>
+    [CommandOption("--train-from <DATE>")]
+    [Description("Start of training (ISO date = midnight UTC, or date-time). Earlier history is context only: it fills windows but is never an example. Default: the first event's day.")]
+    [TypeConverter(typeof(InstantConverter))]
+    public DateTimeOffset? TrainFrom { get; init; }
+
+    /// <summary><c>--train-to</c>.</summary>
+    [CommandOption("--train-to <DATE>")]
+    [Description("End of training, exclusive. Default: --val-from, else --test-from.")]
+    [TypeConverter(typeof(InstantConverter))]
+    public DateTimeOffset? TrainTo { get; init; }
+
+    /// <summary><c>--val-from</c>.</summary>
+    [CommandOption("--val-from <DATE>")]
+    [Description("Start of validation (give with --val-to). Without both, the last 20% of the training range is validation.")]
+    [TypeConverter(typeof(InstantConverter))]
+    public DateTimeOffset? ValidationFrom { get; init; }
+
+    /// <summary><c>--val-to</c>.</summary>
+    [CommandOption("--val-to <DATE>")]
+    [Description("End of validation, exclusive.")]
+    [TypeConverter(typeof(InstantConverter))]
+    public DateTimeOffset? ValidationTo { get; init; }
+
+    /// <summary><c>--test-from</c>.</summary>
+    [CommandOption("--test-from <DATE>")]
+    [Description("Start of test. Default: the end of validation. A gap between ranges is simply unused.")]
+    [TypeConverter(typeof(InstantConverter))]
+    public DateTimeOffset? TestFrom { get; init; }
+
+    /// <summary><c>--test-to</c>.</summary>
+    [CommandOption("--test-to <DATE>")]
+    [Description("End of test, exclusive. Default: midnight after the last event. Without any date flag the data's days are cut 60/20/20.")]
+    [TypeConverter(typeof(InstantConverter))]
+    public DateTimeOffset? TestTo { get; init; }
+
+    /// <summary><c>--epochs</c>.</summary>
+    [CommandOption("--epochs <N>")]
+    [Description("Maximum LSTM epochs; early stopping on validation AP (patience 8) may stop sooner. Default 40.")]
+    [TypeConverter(typeof(WholeNumberConverter<int>))]
+    [WholeNumber(1, 10_000)]
+    public int Epochs { get; init; } = 40;
+
+    /// <summary><c>--seed</c>.</summary>
+    [CommandOption("--seed <N>")]
+    [Description("Seed of initialisation, shuffling, dropout, XGBoost sampling, the random split and golden-window choice. Default 42.")]
+    [TypeConverter(typeof(WholeNumberConverter<int>))]
+    public int Seed { get; init; } = 42;
+
+    /// <summary><c>--cost-fn</c>.</summary>
+    [CommandOption("--cost-fn <X>")]
+    [Description("Cost of a missed fraud for the cost_min threshold. Default 10.")]
+    [TypeConverter(typeof(NumberConverter))]
+    [Number(0, 1e12)]
+    public double CostFn { get; init; } = ThresholdSettings.DefaultCostFalseNegative;
+
+    /// <summary><c>--cost-fp</c>.</summary>
+    [CommandOption("--cost-fp <Y>")]
+    [Description("Cost of a false alarm for the cost_min threshold. Default 1.")]
+    [TypeConverter(typeof(NumberConverter))]
+    [Number(0, 1e12)]
+    public double CostFp { get; init; } = ThresholdSettings.DefaultCostFalsePositive;
+
+    /// <summary><c>--target-recall</c>.</summary>
+    [CommandOption("--target-recall <R>")]
+    [Description("Recall the target_recall threshold must reach on validation, above 0 and at most 1. Default 0.70.")]
+    [TypeConverter(typeof(NumberConverter))]
+    [Number(0, 1, ExclusiveMin = true)]
+    public double TargetRecall { get; init; } = ThresholdSettings.DefaultTargetRecall;
+
+    /// <summary><c>--oversample</c>.</summary>
+    [CommandOption("--oversample <none|RATIO>")]
+    [Description("Oversample LSTM positives to RATIO × negatives (e.g. 0.1, 1 = the notebook's 1:1). Default none (measured best; see the README).")]
+    public string Oversample { get; init; } = "none";
+
+    /// <summary><c>--loss</c>.</summary>
+    [CommandOption("--loss <focal|bce>")]
+    [Description("LSTM loss: binary focal (γ 3, α 0.9, the notebook's) or cross-entropy. Default focal.")]
+    [OneOf("focal", "bce")]
+    public string Loss { get; init; } = "focal";
+
+    /// <summary><c>--hidden1</c>.</summary>
+    [CommandOption("--hidden1 <N>")]
+    [Description("Units of the first LSTM layer. Default 128.")]
+    [TypeConverter(typeof(WholeNumberConverter<int>))]
+    [WholeNumber(1, 4096)]
+    public int Hidden1 { get; init; } = 128;
+
+    /// <summary><c>--hidden2</c>.</summary>
+    [CommandOption("--hidden2 <N>")]
+    [Description("Units of the second LSTM layer. Default 64.")]
+    [TypeConverter(typeof(WholeNumberConverter<int>))]
+    [WholeNumber(1, 4096)]
+    public int Hidden2 { get; init; } = 64;
+
+    /// <summary><c>--xgb-rounds</c>.</summary>
+    [CommandOption("--xgb-rounds <N>")]
+    [Description("Maximum XGBoost rounds; early stopping on validation aucpr may stop sooner. Default 600.")]
+    [TypeConverter(typeof(WholeNumberConverter<int>))]
+    [WholeNumber(1, 100_000)]
+    public int XgbRounds { get; init; } = 600;
+
+    /// <summary><c>--xgb-early-stopping</c>.</summary>
+    [CommandOption("--xgb-early-stopping <N>")]
+    [Description("XGBoost rounds without validation aucpr improvement before stopping. Default 50.")]
+    [TypeConverter(typeof(WholeNumberConverter<int>))]
+    [WholeNumber(1, 100_000)]
+    public int XgbEarlyStopping { get; init; } = 50;
+
+    /// <summary><c>--search-weights</c>.</summary>
+    [CommandOption("--search-weights")]
+    [Description("Choose the LSTM weight in 0, 0.05, …, 1 by validation average precision instead of 0.5/0.5.")]
+    public bool SearchWeights { get; init; }
+
+    /// <summary><c>--golden</c>.</summary>
+    [CommandOption("--golden <N>")]
+    [Description("Golden windows recorded in the manifest for the scorer's parity check (from test; padded ones included). Default 256.")]
+    [TypeConverter(typeof(WholeNumberConverter<int>))]
+    [WholeNumber(1, 100_000)]
+    public int Golden { get; init; } = TrainingOptions.DefaultGoldenWindows;
+
+    /// <summary><c>--threads</c>.</summary>
+    [CommandOption("--threads <N>")]
+    [Description("Threads for the LSTM and XGBoost. Default: all cores.")]
+    [TypeConverter(typeof(WholeNumberConverter<int>))]
+    [WholeNumber(1, 1024)]
+    public int? Threads { get; init; }
+
+    /// <summary><c>--no-plots</c>.</summary>
+    [CommandOption("--no-plots")]
+    [Description("Skip the PR and ROC PNGs.")]
+    public bool NoPlots { get; init; }
+
+    /// <summary><c>--announce</c>.</summary>
+    [CommandOption("--announce")]
+    [Description("After publishing, announce the bundle on the compacted model-updates topic (needs --bootstrap and --schema-registry).")]
+    public bool Announce { get; init; }
+
+    /// <summary><c>--bootstrap</c>.</summary>
+    [CommandOption("--bootstrap <HOST:PORT>")]
+    [Description($"Kafka for --announce (default {Core.Endpoints.KafkaBootstrap}).")]
+    public string Bootstrap { get; init; } = Core.Endpoints.KafkaBootstrap;
+
+    /// <summary><c>--schema-registry</c>.</summary>
+    [CommandOption("--schema-registry <URL>")]
+    [Description($"Schema Registry for --announce (default {Core.Endpoints.SchemaRegistryUrl}).")]
+    public string SchemaRegistry { get; init; } = Core.Endpoints.SchemaRegistryUrl;
 
     /// <inheritdoc/>
-    public string Summary => "Train the LSTM and XGBoost on labelled history and publish a bundle to the registry.";
-
-    /// <inheritdoc/>
-    public IReadOnlySet<string> Switches { get; } = new HashSet<string>(StringComparer.Ordinal) { "promote", "search-weights", "no-plots", "announce" };
-
-    /// <inheritdoc/>
-    public IReadOnlyList<FlagHelp> Flags { get; } =
-    [
-        new("input", "FILE", "Required. Canonical CSV of transactions (featurised with spec card v1, in event-time order) or a notebook .npz with X and y (spec precomputed:F, 7-row chunks)."),
-        new("registry", "DIR", "Required. Model registry directory; the bundle is published as DIR/<version> (created if missing)."),
-        new("promote", "", "Make the new bundle current (atomically replaces DIR/current.json) after it is published."),
-        new("split", "time|random", "How examples are split. Default: time for a CSV, random for an .npz. random is the notebook's stratified, seeded protocol (20% test, then 20% of the rest validation); on a CSV it leaks the future."),
-        new("train-from", "DATE", "Start of training (ISO date = midnight UTC, or date-time). Earlier history is context only: it fills windows but is never an example. Default: the first event's day."),
-        new("train-to", "DATE", "End of training, exclusive. Default: --val-from, else --test-from."),
-        new("val-from", "DATE", "Start of validation (give with --val-to). Without both, the last 20% of the training range is validation."),
-        new("val-to", "DATE", "End of validation, exclusive."),
-        new("test-from", "DATE", "Start of test. Default: the end of validation. A gap between ranges is simply unused."),
-        new("test-to", "DATE", "End of test, exclusive. Default: midnight after the last event. Without any date flag the data's days are cut 60/20/20."),
-        new("epochs", "N", "Maximum LSTM epochs; early stopping on validation AP (patience 8) may stop sooner. Default 40."),
-        new("seed", "N", "Seed of initialisation, shuffling, dropout, XGBoost sampling, the random split and golden-window choice. Default 42."),
-        new("cost-fn", "X", "Cost of a missed fraud for the cost_min threshold. Default 10."),
-        new("cost-fp", "Y", "Cost of a false alarm for the cost_min threshold. Default 1."),
-        new("target-recall", "R", "Recall the target_recall threshold must reach on validation, in (0, 1]. Default 0.70."),
-        new("oversample", "none|RATIO", "Oversample LSTM positives to RATIO × negatives (e.g. 0.1, 1 = the notebook's 1:1). Default none (measured best; see the README)."),
-        new("loss", "focal|bce", "LSTM loss: binary focal (γ 3, α 0.9, the notebook's) or cross-entropy. Default focal."),
-        new("hidden1", "N", "Units of the first LSTM layer. Default 128."),
-        new("hidden2", "N", "Units of the second LSTM layer. Default 64."),
-        new("xgb-rounds", "N", "Maximum XGBoost rounds; early stopping on validation aucpr may stop sooner. Default 600."),
-        new("xgb-early-stopping", "N", "XGBoost rounds without validation aucpr improvement before stopping. Default 50."),
-        new("search-weights", "", "Choose the LSTM weight in 0, 0.05, …, 1 by validation average precision instead of 0.5/0.5."),
-        new("golden", "N", "Golden windows recorded in the manifest for the scorer's parity check (from test; padded ones included). Default 256."),
-        new("threads", "N", "Threads for the LSTM and XGBoost. Default: all cores."),
-        new("no-plots", "", "Skip the PR and ROC PNGs."),
-        new("announce", "", "After publishing, announce the bundle on the compacted model-updates topic (needs --bootstrap and --schema-registry)."),
-        new("bootstrap", "HOST:PORT", "Kafka for --announce (default localhost:9092)."),
-        new("schema-registry", "URL", "Schema Registry for --announce (default http://localhost:8081)."),
-    ];
-
-    /// <inheritdoc/>
-    public IReadOnlyList<string> Examples { get; } =
-    [
-        "StreamFraud.Trainer train --input history.csv --registry models",
-        "StreamFraud.Trainer train --input history.csv --registry models --train-from 2026-01-08 --train-to 2026-02-01 --val-from 2026-02-01 --val-to 2026-02-08 --test-from 2026-02-10 --test-to 2026-02-17 --promote",
-        "StreamFraud.Trainer train --input notebook.npz --registry models --split random --epochs 10",
-    ];
-
-    /// <summary>Turns the flags into pipeline options.</summary>
-    /// <exception cref="UsageException">A flag is missing or malformed.</exception>
-    public static TrainingOptions ParseOptions(CommandArgs args)
+    public override ValidationResult Validate()
     {
-        ArgumentNullException.ThrowIfNull(args);
-        var input = args.Required("input", "history.csv");
-        var registry = args.Required("registry", "models");
-        var split = args.Choice("split", "", "time", "random") switch
+        try
+        {
+            _ = ToTrainingOptions();
+            return ValidationResult.Success();
+        }
+        catch (UsageException e)
+        {
+            return ValidationResult.Error(e.Message);
+        }
+    }
+
+    /// <summary>The pipeline options the flags describe.</summary>
+    /// <exception cref="UsageException">A required flag is missing or the flags contradict each other.</exception>
+    public TrainingOptions ToTrainingOptions()
+    {
+        var input = Input ?? throw new UsageException("--input is required (e.g. --input history.csv)");
+        var registry = Registry ?? throw new UsageException("--registry is required (e.g. --registry models)");
+        var split = Split?.ToLowerInvariant() switch
         {
             "time" => SplitMode.Time,
             "random" => SplitMode.Random,
@@ -76,71 +212,77 @@ public sealed class TrainCommand : ICommand
         };
         var bounds = new TimeSplitBounds
         {
-            TrainFrom = args.Instant("train-from"),
-            TrainTo = args.Instant("train-to"),
-            ValidationFrom = args.Instant("val-from"),
-            ValidationTo = args.Instant("val-to"),
-            TestFrom = args.Instant("test-from"),
-            TestTo = args.Instant("test-to"),
+            TrainFrom = TrainFrom,
+            TrainTo = TrainTo,
+            ValidationFrom = ValidationFrom,
+            ValidationTo = ValidationTo,
+            TestFrom = TestFrom,
+            TestTo = TestTo,
         };
-        var oversampleText = args.String("oversample", "none")!;
         double? oversample = null;
-        if (!string.Equals(oversampleText, "none", StringComparison.OrdinalIgnoreCase))
+        if (!string.Equals(Oversample, "none", StringComparison.OrdinalIgnoreCase))
         {
-            if (!double.TryParse(oversampleText, NumberStyles.Float, CultureInfo.InvariantCulture, out var ratio) ||
+            if (!double.TryParse(Oversample, NumberStyles.Float, CultureInfo.InvariantCulture, out var ratio) ||
                 !(ratio >= 0 && ratio <= 100))
             {
-                throw new UsageException($"--oversample must be 'none' or a ratio from 0 to 100, e.g. 0.1 or 1 (got '{oversampleText}')");
+                throw new UsageException($"--oversample must be 'none' or a ratio from 0 to 100, e.g. 0.1 or 1 (got '{Oversample}')");
             }
 
             oversample = ratio > 0 ? ratio : null;
         }
 
-        var loss = args.Choice("loss", "focal", "focal", "bce") == "bce" ? LstmLossKind.CrossEntropy : LstmLossKind.Focal;
-        var costFn = args.Double("cost-fn", ThresholdSettings.DefaultCostFalseNegative, 0, 1e12);
-        var costFp = args.Double("cost-fp", ThresholdSettings.DefaultCostFalsePositive, 0, 1e12);
-        var recall = args.Double("target-recall", ThresholdSettings.DefaultTargetRecall, 0, 1, exclusiveMin: true);
-        var threads = args.Has("threads") ? args.Int("threads", 0, 1, 1024) : (int?)null;
-        var options = new TrainingOptions
-        {
-            InputPath = input,
-            RegistryPath = registry,
-            Promote = args.Switch("promote"),
-            Split = split,
-            Bounds = bounds,
-            Epochs = args.Int("epochs", 40, 1, 10_000),
-            Seed = args.Int("seed", 42, int.MinValue, int.MaxValue),
-            Hidden1 = args.Int("hidden1", 128, 1, 4096),
-            Hidden2 = args.Int("hidden2", 64, 1, 4096),
-            Loss = loss,
-            OversampleRatio = oversample,
-            XgbRounds = args.Int("xgb-rounds", 600, 1, 100_000),
-            XgbEarlyStoppingRounds = args.Int("xgb-early-stopping", 50, 1, 100_000),
-            Thresholds = new ThresholdSettings(costFn, costFp, recall),
-            SearchWeights = args.Switch("search-weights"),
-            GoldenWindows = args.Int("golden", TrainingOptions.DefaultGoldenWindows, 1, 100_000),
-            Threads = threads,
-            Plots = !args.Switch("no-plots"),
-        };
         if (split == SplitMode.Random && bounds.Any)
         {
             throw new UsageException("the time-split flags (--train-from … --test-to) do not apply to --split random; drop them or use --split time");
         }
 
-        return options;
+        return new TrainingOptions
+        {
+            InputPath = input,
+            RegistryPath = registry,
+            Promote = Promote,
+            Split = split,
+            Bounds = bounds,
+            Epochs = Epochs,
+            Seed = Seed,
+            Hidden1 = Hidden1,
+            Hidden2 = Hidden2,
+            Loss = string.Equals(Loss, "bce", StringComparison.OrdinalIgnoreCase) ? LstmLossKind.CrossEntropy : LstmLossKind.Focal,
+            OversampleRatio = oversample,
+            XgbRounds = XgbRounds,
+            XgbEarlyStoppingRounds = XgbEarlyStopping,
+            Thresholds = new ThresholdSettings(CostFn, CostFp, TargetRecall),
+            SearchWeights = SearchWeights,
+            GoldenWindows = Golden,
+            Threads = Threads,
+            Plots = !NoPlots,
+        };
     }
 
-    /// <inheritdoc/>
-    public Task<int> RunAsync(CommandArgs args, CommandContext context)
+    /// <summary>The date flags' format: an ISO date (midnight UTC) or date-time.</summary>
+    private sealed class InstantConverter : FlagConverter
     {
-        ArgumentNullException.ThrowIfNull(args);
-        ArgumentNullException.ThrowIfNull(context);
-        var options = ParseOptions(args);
-        var announce = args.Switch("announce");
-        var bootstrap = args.String("bootstrap", Core.Endpoints.KafkaBootstrap)!;
-        var schemaRegistry = args.String("schema-registry", Core.Endpoints.SchemaRegistryUrl)!;
-        args.RejectUnknown("train");
-        var console = context.Output;
+        public override string Expectation => DateExpectation;
+
+        protected override bool TryParse(string text, out object? value)
+        {
+            var ok = SplitPlanner.TryParseInstant(text, out var instant);
+            value = instant;
+            return ok;
+        }
+    }
+}
+
+/// <summary><c>train</c>: builds, self-checks and publishes a bundle; prints its version and the test metrics.</summary>
+/// <param name="console">Results and progress.</param>
+public sealed class TrainCommand(IAnsiConsole console) : Command<TrainSettings>
+{
+    /// <inheritdoc/>
+    public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var options = settings.ToTrainingOptions();
+        var (announce, bootstrap, schemaRegistry) = (settings.Announce, settings.Bootstrap, settings.SchemaRegistry);
         TrainingOutcome outcome;
         if (console.Profile.Capabilities.Interactive)
         {
@@ -153,7 +295,7 @@ public sealed class TrainCommand : ICommand
                 .Start(ctx =>
                 {
                     observer.Attach(ctx);
-                    result = TrainingPipeline.Run(options, observer, context.CancellationToken);
+                    result = TrainingPipeline.Run(options, observer, cancellationToken);
                 });
             outcome = result!;
             observer.WriteEpochTable();
@@ -162,7 +304,7 @@ public sealed class TrainCommand : ICommand
         else
         {
             var observer = new LineObserver(console);
-            outcome = TrainingPipeline.Run(options, observer, context.CancellationToken);
+            outcome = TrainingPipeline.Run(options, observer, cancellationToken);
         }
 
         Results.WriteOutcome(console, outcome);
@@ -171,7 +313,7 @@ public sealed class TrainCommand : ICommand
             var update = Kafka.ModelAnnouncer.Describe(outcome.BundleDirectory, outcome.Current?.Previous);
             try
             {
-                var at = Kafka.ModelAnnouncer.AnnounceAsync(bootstrap, schemaRegistry, update, cancellationToken: context.CancellationToken).GetAwaiter().GetResult();
+                var at = Kafka.ModelAnnouncer.AnnounceAsync(bootstrap, schemaRegistry, update, cancellationToken: cancellationToken).GetAwaiter().GetResult();
                 console.MarkupLineInterpolated($"announced {update.Version} on {at.Topic} (partition {at.Partition.Value}, offset {at.Offset.Value})");
             }
             catch (Exception e) when (e is Confluent.Kafka.KafkaException or Confluent.SchemaRegistry.SchemaRegistryException or HttpRequestException)
@@ -180,6 +322,6 @@ public sealed class TrainCommand : ICommand
             }
         }
 
-        return Task.FromResult(0);
+        return 0;
     }
 }

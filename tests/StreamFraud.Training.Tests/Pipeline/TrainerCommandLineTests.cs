@@ -1,8 +1,9 @@
+using System.Reflection;
 using System.Text.Json;
 using Spectre.Console;
+using Spectre.Console.Cli;
 using StreamFraud.Scoring.Bundles;
 using StreamFraud.Trainer;
-using StreamFraud.Trainer.Cli;
 using StreamFraud.Trainer.Commands;
 using StreamFraud.Training.Lstm;
 using StreamFraud.Training.Pipeline;
@@ -138,32 +139,76 @@ public sealed class TrainerCommandLineTests(PipelineFixture fixture)
     [Fact]
     public async Task Help_EveryCommand_DescribesEveryFlag()
     {
-        foreach (var command in TrainerApp.Commands)
+        foreach (var (command, settings) in TrainerApp.Commands)
         {
-            var (code, output, _) = await Run([.. command.Name.Split(' '), "--help"]);
-            Assert.Equal(0, code);
-            foreach (var flag in command.Flags)
+            var (code, output, error) = await Run([.. command.Split(' '), "--help"]);
+            Assert.True(code == 0, $"{command} --help: exit {code}; {error}");
+            foreach (var section in new[] { "DESCRIPTION:", "USAGE:", "EXAMPLES:", "OPTIONS:" })
             {
-                Assert.Contains(flag.Name.All(char.IsUpper) ? flag.Name : "--" + flag.Name, output);
+                Assert.Contains(section, output);
+            }
+
+            Assert.Contains($"StreamFraud.Trainer {command}", output);
+            foreach (var property in settings.GetProperties())
+            {
+                if (property.GetCustomAttribute<CommandOptionAttribute>() is { } option)
+                {
+                    Assert.Contains("--" + option.LongNames[0], output);
+                }
+
+                if (property.GetCustomAttribute<CommandArgumentAttribute>() is { } argument)
+                {
+                    Assert.Contains(argument.ValueName, output);
+                }
             }
         }
 
         var (overviewCode, overview, _) = await Run("--help");
         Assert.Equal(0, overviewCode);
-        Assert.Contains("models rollback", overview);
+        foreach (var section in new[] { "DESCRIPTION:", "USAGE:", "EXAMPLES:", "OPTIONS:", "COMMANDS:" })
+        {
+            Assert.Contains(section, overview);
+        }
+
+        Assert.Contains("StreamFraud.Trainer [OPTIONS] <COMMAND>", overview);
+        var (groupCode, group, _) = await Run("models", "--help");
+        Assert.Equal(0, groupCode);
+        Assert.Contains("rollback", group);
+    }
+
+    [Fact]
+    public async Task BadValue_ExitsWithUsageErrorNamingTheFlagAndValue()
+    {
+        var (code, _, error) = await Run("train", "--input", fixture.CsvPath, "--registry", fixture.RegistryPath, "--epochs", "abc");
+
+        Assert.Equal(TrainerApp.UsageExitCode, code);
+        Assert.StartsWith("error: --epochs must be a whole number from 1 to 10,000 (got 'abc')", error);
+    }
+
+    [Fact]
+    public async Task Usage_UnknownCommandOrMissingVersion_Exit2()
+    {
+        var (code, _, error) = await Run("models", "explode", "--registry", fixture.RegistryPath);
+        Assert.Equal(TrainerApp.UsageExitCode, code);
+        Assert.Contains("unknown command 'models explode'; commands: models list, models promote, models rollback", error);
+
+        (code, _, error) = await Run("models", "promote", "--registry", fixture.RegistryPath);
+        Assert.Equal(TrainerApp.UsageExitCode, code);
+        Assert.Contains("VERSION is required", error);
+
+        (code, _, _) = await Run("models");
+        Assert.Equal(TrainerApp.UsageExitCode, code);
     }
 
     [Fact]
     public void ParseOptions_AllFlags_MapOntoTrainingOptions()
     {
-        var args = CommandArgs.Parse(
-        [
+        var settings = Parse<TrainSettings>(
             "--input", "a.csv", "--registry", "reg", "--promote", "--train-from", "2026-01-02", "--test-to", "2026-02-01T12:00:00Z",
             "--epochs", "3", "--seed", "9", "--cost-fn", "25", "--cost-fp", "2", "--target-recall", "0.8", "--oversample", "0.1",
-            "--loss", "bce", "--xgb-rounds", "77", "--hidden1", "32", "--hidden2", "16", "--search-weights",
-        ], new TrainCommand().Switches);
+            "--loss", "bce", "--xgb-rounds", "77", "--hidden1", "32", "--hidden2", "16", "--search-weights");
 
-        var o = TrainCommand.ParseOptions(args);
+        var o = settings.ToTrainingOptions();
 
         Assert.True(o.Promote);
         Assert.Equal(new DateTimeOffset(2026, 1, 2, 0, 0, 0, TimeSpan.Zero), o.Bounds.TrainFrom);
@@ -181,9 +226,27 @@ public sealed class TrainerCommandLineTests(PipelineFixture fixture)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var context = new CommandContext(Console(output), Console(error), CancellationToken.None);
-        var code = await TrainerApp.RunAsync(args, context);
+        var code = await TrainerApp.RunAsync(args, Console(output), Console(error));
         return (code, output.ToString(), error.ToString());
+    }
+
+    /// <summary>Binds and validates <typeparamref name="T"/> from <paramref name="args"/> as the app would.</summary>
+    private static T Parse<T>(params string[] args)
+        where T : CommandSettings
+    {
+        T? bound = null;
+        var app = new CommandApp();
+        app.Configure(c =>
+        {
+            c.PropagateExceptions();
+            c.AddDelegate<T>("parse", (_, settings, _) =>
+            {
+                bound = settings;
+                return 0;
+            });
+        });
+        Assert.Equal(0, app.Run(["parse", .. args]));
+        return bound!;
     }
 
     private static IAnsiConsole Console(TextWriter writer)
