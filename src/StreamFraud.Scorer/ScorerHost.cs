@@ -23,32 +23,48 @@ public static class ScorerHost
 {
     /// <summary>The <c>--help</c> text.</summary>
     public const string Help = """
+DESCRIPTION:
 StreamFraud scorer: consumes transactions, keeps each card's window in Redis, scores it with the serving bundle
-(LSTM + XGBoost) and produces alerts. Configuration keys (appsettings.json, STREAMFRAUD_Section__Key environment
-variables, or --Section:Key value on the command line):
+(LSTM + XGBoost) and produces alerts. Every option is a configuration key: appsettings.json,
+STREAMFRAUD_Section__Key environment variables, or --Section:Key value on the command line.
 
-  Kafka:BootstrapServers        brokers (default localhost:9092); applied to consumer and producer
-  Kafka:Consumer:<librdkafka>   any consumer setting, e.g. --Kafka:Consumer:group.id streamfraud-scorer
-  Kafka:Producer:<librdkafka>   any producer setting, e.g. --Kafka:Producer:linger.ms 5
-  SchemaRegistry:Url            Schema Registry (default http://localhost:8081)
-  Redis:Configuration           StackExchange.Redis configuration (default localhost:6379)
-  Redis:KeyPrefix               card state key prefix (default sf:card:)
-  Redis:IdleTtl                 idle card expiry (default 60.00:00:00)
-  Models:Registry               bundle registry directory (required); serves what current.json names
-  Models:Pin                    serve this version instead of current.json (re-read while running)
-  Models:PollInterval           how often current.json is checked for a new bundle (default 00:00:02)
-  Models:ListenAnnouncements    check at once on a model-updates announcement (default true)
-  Models:Challenger             a second bundle scoring every batch on the same windows; its alerts go only to
-                                Scorer:ShadowTopic (default fraud-alerts.shadow), agreement in metrics
-  Scoring:FeatureSpec           feature spec the scorer runs: card (default) or precomputed:N
-  Scoring:Policy                cost_min (default), best_f1, target_recall or fixed
-  Scoring:FixedThreshold        threshold for the fixed policy
-  Scoring:Device                auto, cpu (default) or cuda; Scoring:DeviceId (default 0)
-  Scoring:TopFeatures           XGBoost features explained per alert (default 3)
-  Scorer:InputTopic, Scorer:AlertsTopic, Scorer:DlqTopic, Scorer:ScoresTopic (optional)
-  Scorer:BatchSize (512), Scorer:BatchTimeout (00:00:00.050), Scorer:ExactlyOnce (false)
-  --urls http://0.0.0.0:8080    HTTP endpoints: /healthz, /readyz, /metrics (Prometheus)
+USAGE:
+    StreamFraud.Scorer [OPTIONS]
+
+EXAMPLES:
+    StreamFraud.Scorer --Models:Registry models --Kafka:BootstrapServers 127.0.0.1:9092 --urls http://0.0.0.0:8080
+    StreamFraud.Scorer --Models:Registry models --Scorer:ExactlyOnce true --Kafka:Consumer:group.id scorer-eos
+
+OPTIONS:
+    -h, --help                      Prints help information
+        --Kafka:BootstrapServers    Brokers (default localhost:9092); applied to consumer and producer
+        --Kafka:Consumer:<setting>  Any librdkafka consumer setting, e.g. --Kafka:Consumer:group.id streamfraud-scorer
+        --Kafka:Producer:<setting>  Any librdkafka producer setting, e.g. --Kafka:Producer:linger.ms 5
+        --SchemaRegistry:Url        Schema Registry (default http://localhost:8081)
+        --Redis:Configuration       StackExchange.Redis configuration (default localhost:6379)
+        --Redis:KeyPrefix           Card state key prefix (default sf:card:)
+        --Redis:IdleTtl             Idle card expiry (default 60.00:00:00)
+        --Models:Registry           Required. Bundle registry directory; serves what current.json names
+        --Models:Pin                Serve this version instead of current.json (re-read while running)
+        --Models:PollInterval       How often current.json is checked for a new bundle (default 00:00:02)
+        --Models:ListenAnnouncements  Check at once on a model-updates announcement (default true)
+        --Models:Challenger         A second bundle scoring every batch on the same windows; its alerts go only to
+                                    Scorer:ShadowTopic, agreement in metrics
+        --Scoring:FeatureSpec       Feature spec the scorer runs: card (default) or precomputed:N
+        --Scoring:Policy            cost_min (default), best_f1, target_recall or fixed
+        --Scoring:FixedThreshold    Threshold for the fixed policy
+        --Scoring:Device            auto, cpu (default) or cuda; --Scoring:DeviceId (default 0)
+        --Scoring:TopFeatures       XGBoost features explained per alert (default 3)
+        --Scorer:InputTopic         Input topic (default transactions); also AlertsTopic, DlqTopic, ShadowTopic,
+                                    ScoresTopic (optional, every score as JSON)
+        --Scorer:BatchSize          Most events per batch (default 512); --Scorer:BatchTimeout (default 00:00:00.050)
+        --Scorer:ExactlyOnce        Kafka transactions for alerts, DLQ and offsets (default false)
+        --Scorer:RetryBaseDelay     First retry delay after a transient failure (default 00:00:00.200);
+                                    --Scorer:RetryMaxDelay (default 00:00:10)
+        --Scorer:ReadinessGrace     How long a dependency may fail before /readyz turns false (default 00:00:30)
+        --urls                      HTTP endpoints /healthz, /readyz, /metrics (Prometheus), e.g. http://0.0.0.0:8080
 """;
+
 
     /// <summary>Registers configuration, clients, the serving bundle, the scoring loop, metrics and health checks.</summary>
     /// <exception cref="ScorerConfigurationException">A setting is missing or wrong.</exception>
@@ -172,6 +188,9 @@ public sealed record Settings(
             ShadowTopic = config["Scorer:ShadowTopic"] ?? Topics.FraudAlertsShadow,
             BatchSize = Int(config, "Scorer:BatchSize", 512, problems),
             BatchTimeout = Time(config, "Scorer:BatchTimeout", TimeSpan.FromMilliseconds(50), problems),
+            RetryBaseDelay = Time(config, "Scorer:RetryBaseDelay", TimeSpan.FromMilliseconds(200), problems),
+            RetryMaxDelay = Time(config, "Scorer:RetryMaxDelay", TimeSpan.FromSeconds(10), problems),
+            ReadinessGrace = Time(config, "Scorer:ReadinessGrace", TimeSpan.FromSeconds(30), problems),
             ExactlyOnce = Bool(config, "Scorer:ExactlyOnce", false, problems),
         };
         problems.AddRange(scorer.Validate());

@@ -28,6 +28,24 @@ public sealed class Cli_HelpStyle
         Assert.All(Flags(app), flag => Assert.Contains(flag, output));
     }
 
+    [Fact]
+    public void Scorer_Help_SameSectionsAndEveryConfigurationSection()
+    {
+        // The scorer is a host configured by keys, not a Spectre app; its help keeps the same layout.
+        using var p = Infrastructure.ChildProcess.Start("StreamFraud.Scorer", ["--help"]);
+        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), p.Output);
+        Assert.Equal(0, p.ExitCode);
+        var sections = new[] { "DESCRIPTION:", "USAGE:", "EXAMPLES:", "OPTIONS:" };
+        Assert.All(sections, s => Assert.Contains(s, p.Output));
+        Assert.Equal(sections, sections.OrderBy(s => p.Output.IndexOf(s, StringComparison.Ordinal)));
+        Assert.Contains("StreamFraud.Scorer [OPTIONS]", p.Output);
+        Assert.Contains("-h, --help", p.Output);
+        foreach (var key in new[] { "--Kafka:BootstrapServers", "--SchemaRegistry:Url", "--Redis:Configuration", "--Models:Registry", "--Scoring:Policy", "--Scorer:BatchSize", "--Scorer:ReadinessGrace" })
+        {
+            Assert.Contains(key, p.Output);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Apps))]
     public async Task UnknownFlag_Exit2NamingIt(string app)

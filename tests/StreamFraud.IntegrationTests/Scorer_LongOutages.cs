@@ -75,10 +75,10 @@ public sealed partial class Scorer_LongOutages(StackFixture stack) : IDisposable
         {
             // Both members own partitions and are scoring; then Redis freezes for longer than max.poll.interval.ms.
             await WaitUntil(() => loops.All(l => l.Loop.Assignment.Count > 0 && l.Loop.Batches >= 2), TimeSpan.FromSeconds(90), "both members scoring");
-            var assignment = loops.Select(l => l.Loop.Assignment.Select(tp => tp.Partition.Value).Order().ToList()).ToList();
-            var batchesAtFreeze = loops.Select(l => l.Loop.Batches).ToList();
             Assert.True(await ScorerRuns.Committed(stack.Kafka, group, input, 4) < live.Count, "the stream ended before the outage");
+            var assignment = loops.Select(l => l.Loop.Assignment.Select(tp => tp.Partition.Value).Order().ToList()).ToList();
             redisServer.Freeze();
+            var batchesAtFreeze = loops.Select(l => l.Loop.Batches).ToList();
             await Task.Delay(TimeSpan.FromSeconds(25));
             for (var i = 0; i < 2; i++)
             {

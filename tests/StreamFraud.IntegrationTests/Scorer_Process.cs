@@ -42,6 +42,24 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
     }
 
     [Fact]
+    public void SeveralConfigurationErrors_AllListedAtOnce_Exit2()
+    {
+        using var p = ChildProcess.Start("StreamFraud.Scorer",
+        [
+            "--Scoring:Policy", "loose", "--Scorer:BatchSize", "many", "--Scorer:RetryBaseDelay", "00:00:05", "--Scorer:RetryMaxDelay", "00:00:01",
+            "--Scorer:ReadinessGrace", "soon", "--Redis:Configuration", stack.Redis, "--urls", "http://127.0.0.1:0",
+        ]);
+        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), p.Output);
+        Assert.Equal(2, p.ExitCode);
+        foreach (var key in new[] { "Models:Registry is not set", "Scoring:Policy 'loose'", "Scorer:BatchSize 'many'", "Scorer:RetryMaxDelay", "Scorer:ReadinessGrace 'soon'" })
+        {
+            Assert.Contains(key, p.Output);
+        }
+
+        Assert.DoesNotContain("   at ", p.Output); // a message, not a stack trace
+    }
+
+    [Fact]
     public async Task SigKillAndRestarts_EveryAlertPresent_NoStateDoubleApplied()
     {
         var spec = FeatureSpec.CardV1;

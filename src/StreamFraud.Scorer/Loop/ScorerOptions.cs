@@ -72,6 +72,16 @@ public sealed record ScorerOptions
             problems.Add($"Scorer:BatchTimeout={BatchTimeout}: use a positive duration up to 00:01:00.");
         }
 
+        if (RetryBaseDelay <= TimeSpan.Zero || RetryMaxDelay < RetryBaseDelay)
+        {
+            problems.Add($"Scorer:RetryBaseDelay={RetryBaseDelay}, Scorer:RetryMaxDelay={RetryMaxDelay}: use a positive base delay no longer than the maximum.");
+        }
+
+        if (ReadinessGrace < TimeSpan.Zero)
+        {
+            problems.Add($"Scorer:ReadinessGrace={ReadinessGrace}: use a non-negative duration.");
+        }
+
         return problems;
     }
 }
