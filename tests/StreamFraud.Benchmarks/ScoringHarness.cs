@@ -7,9 +7,9 @@ using StreamFraud.Core.Windows;
 using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
-using StreamFraud.Scoring.XgBoost;
 using StreamFraud.Sim.Generation;
 using StreamFraud.Training.Lstm;
+using StreamFraud.XgBoost;
 
 /// <summary>
 /// The scoring path's throughput and batch latency with a production-size bundle (LSTM 128/64 on 56 features,

@@ -167,7 +167,7 @@ public sealed class Replay_Backtest(StackFixture stack) : IDisposable
         }
 
         var lstm = tiny.Lstm.Predict(windows);
-        using var xgb = Scoring.XgBoost.Booster.Load(tiny.XgbModel);
+        using var xgb = XgBoost.Booster.Load(tiny.XgbModel);
         var x = xgb.PredictDense(newest, events.Count, iterationEnd: 0);
         return Enumerable.Range(0, events.Count).Select(i => (0.5 * lstm[i]) + (0.5 * x[i])).ToArray();
     }

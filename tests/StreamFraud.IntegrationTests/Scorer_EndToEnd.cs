@@ -15,7 +15,7 @@ using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
 using StreamFraud.Scoring.Tests.Pipeline;
-using StreamFraud.Scoring.XgBoost;
+using StreamFraud.XgBoost;
 
 namespace StreamFraud.IntegrationTests;
 

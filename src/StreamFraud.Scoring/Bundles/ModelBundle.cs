@@ -1,7 +1,7 @@
 using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
 using StreamFraud.Scoring.Onnx;
-using StreamFraud.Scoring.XgBoost;
+using StreamFraud.XgBoost;
 
 namespace StreamFraud.Scoring.Bundles;
 

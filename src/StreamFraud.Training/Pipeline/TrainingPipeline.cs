@@ -5,8 +5,8 @@ using System.Text;
 using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
 using StreamFraud.Scoring.Bundles;
-using StreamFraud.Scoring.XgBoost;
 using StreamFraud.Training.Lstm;
+using StreamFraud.XgBoost;
 
 namespace StreamFraud.Training.Pipeline;
 

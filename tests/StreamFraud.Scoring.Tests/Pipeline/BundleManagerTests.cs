@@ -1,7 +1,7 @@
 using StreamFraud.Core.Features;
 using StreamFraud.Core.Windows;
 using StreamFraud.Scoring.Bundles;
-using StreamFraud.Scoring.XgBoost;
+using StreamFraud.XgBoost;
 
 namespace StreamFraud.Scoring.Tests.Pipeline;
 

@@ -3,7 +3,7 @@ using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
 using StreamFraud.Core.Windows;
 using StreamFraud.Scoring.Bundles;
-using StreamFraud.Scoring.XgBoost;
+using StreamFraud.XgBoost;
 
 namespace StreamFraud.Scoring.Tests.Pipeline;
 

@@ -1,8 +1,8 @@
 using StreamFraud.Core;
 using StreamFraud.Core.Features;
 using StreamFraud.Scoring.Bundles;
-using StreamFraud.Scoring.XgBoost;
 using StreamFraud.Training.Lstm;
+using StreamFraud.XgBoost;
 
 namespace StreamFraud.Scoring.Tests.Pipeline;
 

@@ -1,5 +1,5 @@
 using StreamFraud.Core.Evaluation;
-using StreamFraud.Scoring.XgBoost;
+using StreamFraud.XgBoost;
 
 namespace StreamFraud.Training.Tests.Lstm;
 

@@ -1,4 +1,4 @@
-namespace StreamFraud.Scoring.XgBoost;
+namespace StreamFraud.XgBoost;
 
 /// <summary>One feature's contribution to a row's margin (log-odds units).</summary>
 /// <param name="Feature">0-based feature index.</param>

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace StreamFraud.Scoring.XgBoost;
+namespace StreamFraud.XgBoost;
 
 /// <summary>
 /// XGBoost training parameters. The defaults are the research notebook's model: 600 trees, depth 6, eta 0.05,

@@ -2,7 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace StreamFraud.Scoring.XgBoost;
+namespace StreamFraud.XgBoost;
 
 /// <summary>
 /// libxgboost's C API (<c>include/xgboost/c_api.h</c>) as unmanaged function pointers bound once from the loaded

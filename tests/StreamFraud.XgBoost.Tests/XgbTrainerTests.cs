@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
-using StreamFraud.Scoring.XgBoost;
 
-namespace StreamFraud.Scoring.Tests.XgBoost;
+namespace StreamFraud.XgBoost.Tests;
 
 public sealed class XgbTrainerTests
 {

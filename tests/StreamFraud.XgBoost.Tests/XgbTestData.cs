@@ -1,6 +1,5 @@
-using StreamFraud.Scoring.XgBoost;
 
-namespace StreamFraud.Scoring.Tests.XgBoost;
+namespace StreamFraud.XgBoost.Tests;
 
 /// <summary>Small seeded data sets and helpers shared by the XGBoost tests.</summary>
 internal static class XgbTestData

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace StreamFraud.Scoring.XgBoost;
+namespace StreamFraud.XgBoost;
 
 /// <summary>One round's evaluation.</summary>
 /// <param name="Round">0-based boosting round.</param>

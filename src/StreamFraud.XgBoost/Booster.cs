@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Unicode;
 
-namespace StreamFraud.Scoring.XgBoost;
+namespace StreamFraud.XgBoost;
 
 /// <summary>
 /// An XGBoost model (a libxgboost <c>Learner</c>) for training and prediction through the C API.

@@ -1,6 +1,5 @@
-using StreamFraud.Scoring.XgBoost;
 
-namespace StreamFraud.Scoring.Tests.XgBoost;
+namespace StreamFraud.XgBoost.Tests;
 
 public sealed class XgbLibraryTests
 {

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace StreamFraud.Scoring.XgBoost;
+namespace StreamFraud.XgBoost;
 
 /// <summary>
 /// Finds and loads libxgboost. Candidates are tried in order: the file named by

@@ -1,4 +1,4 @@
-namespace StreamFraud.Scoring.XgBoost;
+namespace StreamFraud.XgBoost;
 
 /// <summary>A libxgboost C API call returned an error; the message is the library's <c>XGBGetLastError()</c> text.</summary>
 public sealed class XgbException : Exception

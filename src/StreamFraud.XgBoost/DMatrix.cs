@@ -1,4 +1,4 @@
-namespace StreamFraud.Scoring.XgBoost;
+namespace StreamFraud.XgBoost;
 
 /// <summary>
 /// XGBoost's data matrix, built from a dense row-major <c>float</c> matrix. libxgboost copies the values (into its
