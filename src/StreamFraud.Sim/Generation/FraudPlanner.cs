@@ -1,3 +1,5 @@
+using StreamFraud.Core;
+
 namespace StreamFraud.Sim.Generation;
 
 /// <summary>The planned fraud: its rows bucketed by simulated day, and how many incidents each scenario got.</summary>

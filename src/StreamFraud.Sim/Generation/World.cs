@@ -1,3 +1,5 @@
+using StreamFraud.Core;
+
 namespace StreamFraud.Sim.Generation;
 
 /// <summary>A merchant of the simulated world.</summary>

@@ -1,4 +1,5 @@
 using System.Numerics;
+using StreamFraud.Core;
 
 namespace StreamFraud.Training.Lstm;
 
@@ -16,18 +17,18 @@ internal static class LstmInitializer
             throw new ArgumentException("Parameter vector has the wrong length.", nameof(parameters));
         }
 
-        var rng = new LstmRandom((ulong)(uint)seed, 0x1757);
+        var rng = Xoshiro256.ForStream((ulong)(uint)seed, 0x1757);
         parameters.Clear();
-        GlorotUniform(rng, parameters.Slice(l.W1, l.Features * l.Gates1), l.Features, l.Gates1);
-        Orthogonal(rng, parameters.Slice(l.U1, l.Hidden1 * l.Gates1), l.Hidden1, l.Gates1);
+        GlorotUniform(ref rng, parameters.Slice(l.W1, l.Features * l.Gates1), l.Features, l.Gates1);
+        Orthogonal(ref rng, parameters.Slice(l.U1, l.Hidden1 * l.Gates1), l.Hidden1, l.Gates1);
         parameters.Slice(l.B1 + l.Hidden1, l.Hidden1).Fill(T.One);
-        GlorotUniform(rng, parameters.Slice(l.W2, l.Hidden1 * l.Gates2), l.Hidden1, l.Gates2);
-        Orthogonal(rng, parameters.Slice(l.U2, l.Hidden2 * l.Gates2), l.Hidden2, l.Gates2);
+        GlorotUniform(ref rng, parameters.Slice(l.W2, l.Hidden1 * l.Gates2), l.Hidden1, l.Gates2);
+        Orthogonal(ref rng, parameters.Slice(l.U2, l.Hidden2 * l.Gates2), l.Hidden2, l.Gates2);
         parameters.Slice(l.B2 + l.Hidden2, l.Hidden2).Fill(T.One);
-        GlorotUniform(rng, parameters.Slice(l.Wd, l.Hidden2), l.Hidden2, 1);
+        GlorotUniform(ref rng, parameters.Slice(l.Wd, l.Hidden2), l.Hidden2, 1);
     }
 
-    private static void GlorotUniform<T>(LstmRandom rng, Span<T> weights, int fanIn, int fanOut)
+    private static void GlorotUniform<T>(ref Xoshiro256 rng, Span<T> weights, int fanIn, int fanOut)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var limit = Math.Sqrt(6.0 / (fanIn + fanOut));
@@ -41,13 +42,13 @@ internal static class LstmInitializer
     /// A rows×cols matrix (rows ≤ cols, as for [H, 4H]) with orthonormal rows: Gram–Schmidt (twice, for accuracy)
     /// on Gaussian rows, which gives the same Haar distribution as Keras's sign-corrected QR.
     /// </summary>
-    private static void Orthogonal<T>(LstmRandom rng, Span<T> weights, int rows, int cols)
+    private static void Orthogonal<T>(ref Xoshiro256 rng, Span<T> weights, int rows, int cols)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var m = new double[rows * cols];
         for (var i = 0; i < m.Length; i++)
         {
-            m[i] = rng.NextGaussian();
+            m[i] = rng.NormalRedrawingZero();
         }
 
         for (var i = 0; i < rows; i++)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using StreamFraud.Core;
 
 namespace StreamFraud.Training.Lstm;
 
@@ -121,7 +122,7 @@ public sealed class LstmTrainer
                     var samples = order.AsSpan(start, rows);
                     var ws = workspaces[c];
                     ws.Load(training.Windows, samples);
-                    ws.Forward(network, true, LstmRandom.Mix(seed, epochIndex, batchIndex, (ulong)c));
+                    ws.Forward(network, true, Xoshiro256.Combine(seed, epochIndex, batchIndex, (ulong)c));
                     double loss = 0;
                     var dl = dLogits[c];
                     for (var r = 0; r < rows; r++)
@@ -229,7 +230,7 @@ public sealed class LstmTrainer
     /// </summary>
     internal static int[] EpochOrder(byte[] labels, double? ratio, ulong seed, int epoch)
     {
-        var rng = new LstmRandom(LstmRandom.Mix(seed, 0x0DE5, (ulong)epoch));
+        var rng = new Xoshiro256(Xoshiro256.Combine(seed, 0x0DE5, (ulong)epoch));
         var positives = new List<int>();
         var negatives = 0;
         for (var i = 0; i < labels.Length; i++)
@@ -278,7 +279,7 @@ public sealed class LstmTrainer
             var pool = positives.ToArray();
             for (var k = 0; k < remainder; k++)
             {
-                var j = k + rng.NextInt(pool.Length - k);
+                var j = k + rng.NextIntUnbiased(pool.Length - k);
                 (pool[k], pool[j]) = (pool[j], pool[k]);
                 order[at++] = pool[k];
             }

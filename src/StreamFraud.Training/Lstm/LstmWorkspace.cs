@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using StreamFraud.Core;
 
 namespace StreamFraud.Training.Lstm;
 
@@ -165,12 +166,12 @@ internal sealed class LstmWorkspace<T>
 
         LayerForward(net, WeightMatrix.W1, WeightMatrix.U1, Input, l.Features, p.AsSpan(l.B1, l.Gates1), l.Hidden1, _g1, _c1, _tc1, _h1);
 
-        var rng = new LstmRandom(dropoutSeed);
+        var rng = new Xoshiro256(dropoutSeed);
         ReadOnlySpan<T> input2 = _h1.AsSpan(0, n * l.Hidden1);
         _dropout1Applied = training && net.Dropout1 > 0f;
         if (_dropout1Applied)
         {
-            FillMask(rng, net.Dropout1, _mask1.AsSpan(0, n * l.Hidden1));
+            FillMask(ref rng, net.Dropout1, _mask1.AsSpan(0, n * l.Hidden1));
             TensorPrimitives.Multiply(input2, _mask1.AsSpan(0, n * l.Hidden1), _d1.AsSpan(0, n * l.Hidden1));
             input2 = _d1.AsSpan(0, n * l.Hidden1);
         }
@@ -181,7 +182,7 @@ internal sealed class LstmWorkspace<T>
         _dropout2Applied = training && net.Dropout2 > 0f;
         if (_dropout2Applied)
         {
-            FillMask(rng, net.Dropout2, _mask2.AsSpan(0, rows * l.Hidden2));
+            FillMask(ref rng, net.Dropout2, _mask2.AsSpan(0, rows * l.Hidden2));
             TensorPrimitives.Multiply(last, _mask2.AsSpan(0, rows * l.Hidden2), _d2.AsSpan(0, rows * l.Hidden2));
             last = _d2.AsSpan(0, rows * l.Hidden2);
         }
@@ -444,14 +445,14 @@ internal sealed class LstmWorkspace<T>
     }
 
     /// <summary>Inverted dropout: each unit is kept with probability 1 − rate and scaled by 1 / (1 − rate).</summary>
-    private static void FillMask(LstmRandom rng, float rate, Span<T> mask)
+    private static void FillMask(ref Xoshiro256 rng, float rate, Span<T> mask)
     {
         var keep = T.One / (T.One - T.CreateChecked(rate));
         var i = 0;
         for (; i + 1 < mask.Length; i += 2)
         {
             // Two 24-bit uniforms per 64-bit draw.
-            var bits = rng.NextULong();
+            var bits = rng.NextUInt64();
             mask[i] = (bits >> 40) * (1.0f / (1U << 24)) < rate ? T.Zero : keep;
             mask[i + 1] = ((bits >> 8) & 0xFFFFFF) * (1.0f / (1U << 24)) < rate ? T.Zero : keep;
         }
