@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using StreamFraud.Scorer.Loop;
 
 namespace StreamFraud.Scorer;
@@ -27,7 +28,7 @@ internal static partial class Log
     public static partial void Revoked(ILogger logger, string partitions);
 
     [LoggerMessage(7, LogLevel.Warning, "Kafka {Client}: {Reason} ({Code}){Suppressed}")]
-    public static partial void KafkaError(ILogger logger, string client, string reason, Confluent.Kafka.ErrorCode code, string suppressed);
+    public static partial void KafkaError(ILogger logger, string client, string reason, ErrorCode code, string suppressed);
 
     [LoggerMessage(8, LogLevel.Warning, "Transaction failed ({Reason}); aborted, re-reading the batch")]
     public static partial void TransactionAborted(ILogger logger, string reason);
@@ -91,5 +92,34 @@ internal sealed class RepeatLimiter(TimeProvider time, TimeSpan window)
             _seen[key] = (now, 0);
             return true;
         }
+    }
+}
+
+/// <summary>librdkafka's own reports, rate-limited: a down broker is reported every second by every client.</summary>
+internal static class KafkaLog
+{
+    /// <summary>Logs a client error once per code and minute, with the count suppressed meanwhile.</summary>
+    public static void Error(ILogger log, RepeatLimiter limiter, string client, Error e)
+    {
+        if (limiter.ShouldLog($"{client}/{e.Code}", out var suppressed))
+        {
+            Log.KafkaError(log, client, e.Reason, e.Code, suppressed > 0 ? $" [{suppressed} similar suppressed]" : "");
+        }
+    }
+
+    /// <summary>librdkafka's log lines: debug, except errors, which go through <see cref="Error"/>'s limiter.</summary>
+    public static void Message(ILogger log, RepeatLimiter limiter, string client, LogMessage m)
+    {
+        if (m.Level <= SyslogLevel.Error)
+        {
+            if (limiter.ShouldLog($"{client}/log/{m.Facility}", out var suppressed))
+            {
+                Log.KafkaError(log, client, m.Message, ErrorCode.Unknown, suppressed > 0 ? $" [{suppressed} similar suppressed]" : "");
+            }
+
+            return;
+        }
+
+        Log.LibRdKafka(log, client, m.Facility, m.Message);
     }
 }

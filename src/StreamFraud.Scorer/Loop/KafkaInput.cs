@@ -273,32 +273,3 @@ internal sealed class KafkaInput : IDisposable
         Log.Revoked(_log, string.Join(", ", revoked));
     }
 }
-
-/// <summary>librdkafka's own reports, rate-limited: a down broker is reported every second by every client.</summary>
-internal static class KafkaLog
-{
-    /// <summary>Logs a client error once per code and minute, with the count suppressed meanwhile.</summary>
-    public static void Error(ILogger log, RepeatLimiter limiter, string client, Error e)
-    {
-        if (limiter.ShouldLog($"{client}/{e.Code}", out var suppressed))
-        {
-            Log.KafkaError(log, client, e.Reason, e.Code, suppressed > 0 ? $" [{suppressed} similar suppressed]" : "");
-        }
-    }
-
-    /// <summary>librdkafka's log lines: debug, except errors, which go through <see cref="Error"/>'s limiter.</summary>
-    public static void Message(ILogger log, RepeatLimiter limiter, string client, LogMessage m)
-    {
-        if (m.Level <= SyslogLevel.Error)
-        {
-            if (limiter.ShouldLog($"{client}/log/{m.Facility}", out var suppressed))
-            {
-                Log.KafkaError(log, client, m.Message, ErrorCode.Unknown, suppressed > 0 ? $" [{suppressed} similar suppressed]" : "");
-            }
-
-            return;
-        }
-
-        Log.LibRdKafka(log, client, m.Facility, m.Message);
-    }
-}
