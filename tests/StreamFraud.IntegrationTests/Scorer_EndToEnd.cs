@@ -11,6 +11,7 @@ using StreamFraud.Scorer;
 using StreamFraud.Scorer.Loop;
 using StreamFraud.Redis;
 using StreamFraud.Scoring;
+using StreamFraud.Scoring.Bundles;
 
 namespace StreamFraud.IntegrationTests;
 

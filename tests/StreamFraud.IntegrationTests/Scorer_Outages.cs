@@ -7,11 +7,11 @@ using StreamFraud.Core.Windows;
 using StreamFraud.DevStack.Kafka;
 using StreamFraud.DevStack.Redis;
 using StreamFraud.IntegrationTests.Infrastructure;
-using StreamFraud.Kafka;
+using StreamFraud.Redis;
 using StreamFraud.Scorer;
 using StreamFraud.Scorer.Loop;
-using StreamFraud.Redis;
 using StreamFraud.Scoring;
+using StreamFraud.Scoring.Bundles;
 
 namespace StreamFraud.IntegrationTests;
 

@@ -1,4 +1,3 @@
-using Confluent.Kafka;
 using Confluent.SchemaRegistry;
 using StackExchange.Redis;
 using StreamFraud.Core.Features;
