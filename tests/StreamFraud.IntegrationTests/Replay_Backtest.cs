@@ -1,18 +1,15 @@
 using Confluent.Kafka;
-using Confluent.Kafka.SyncOverAsync;
 using Confluent.SchemaRegistry;
-using Confluent.SchemaRegistry.Serdes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spectre.Console;
 using StackExchange.Redis;
 using StreamFraud.Core.Data;
 using StreamFraud.Core.Features;
 using StreamFraud.IntegrationTests.Infrastructure;
-using StreamFraud.Kafka;
-using StreamFraud.Scorer;
-using StreamFraud.Scorer.Loop;
 using StreamFraud.Redis;
 using StreamFraud.Replay;
+using StreamFraud.Scorer;
+using StreamFraud.Scorer.Loop;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
 using StreamFraud.Scoring.Tests.Pipeline;
@@ -60,8 +57,8 @@ public sealed class Replay_Backtest(StackFixture stack) : IDisposable
             using var stop = new CancellationTokenSource();
             var thread = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
             thread.Start();
-            var expected = Scorer_EndToEnd.Expected(tiny, live, 0.4);
-            var read = new Scorer_EndToEnd(stack).ReadAlerts(alerts, sr, expected.Count, TimeSpan.FromSeconds(90));
+            var expected = ScorerScenario.ExpectedAlerts(tiny, live, 0.4);
+            var read = stack.ReadAlerts(alerts, sr, expected.Count, TimeSpan.FromSeconds(90));
             Assert.Equal(expected.Count, read.Select(a => a.AlertId).Distinct().Count());
             stop.Cancel();
             thread.Join(TimeSpan.FromSeconds(30));
@@ -81,7 +78,7 @@ public sealed class Replay_Backtest(StackFixture stack) : IDisposable
         }, Quiet());
 
         var l = topicReport.Live!;
-        var expectedInRange = Scorer_EndToEnd.Expected(tiny, live, 0.4).Count(kv => live.First(t => t.TransactionId == kv.Value.TransactionId).EventTimeMs >= from.ToUnixTimeMilliseconds());
+        var expectedInRange = ScorerScenario.ExpectedAlerts(tiny, live, 0.4).Count(kv => live.First(t => t.TransactionId == kv.Value.TransactionId).EventTimeMs >= from.ToUnixTimeMilliseconds());
         Assert.Equal("v1", l.Version);
         Assert.True(expectedInRange == l.Identical, $"live comparison: {l}; replay: {topicReport.Versions[0].Events} events, {topicReport.Versions[0].Alerts} alerts, warm-up {topicReport.WarmupEvents}"); // same ids, scores within 1e-6, same window hashes
         Assert.Equal((0L, 0L, 0L), (l.Missing, l.Extra, l.Different));
@@ -123,8 +120,8 @@ public sealed class Replay_Backtest(StackFixture stack) : IDisposable
         CanonicalCsv.Write(csv, events);
         var report = await ReplayCommand.RunAsync(new ReplayArgs { Registry = registryDir, Versions = ["a", "b"], Input = csv, Out = Path.Combine(_root, "two-report") }, Quiet());
 
-        var ea = Scorer_EndToEnd.Expected(Reopen(registry, "a"), events, 0.40);
-        var eb = Scorer_EndToEnd.Expected(Reopen(registry, "b"), events, 0.37);
+        var ea = ScorerScenario.ExpectedAlerts(Reopen(registry, "a"), events, 0.40);
+        var eb = ScorerScenario.ExpectedAlerts(Reopen(registry, "b"), events, 0.37);
         Assert.Equal(ea.Count, report.Versions[0].Alerts);
         Assert.Equal(eb.Count, report.Versions[1].Alerts);
         var c = report.Comparisons.Single();

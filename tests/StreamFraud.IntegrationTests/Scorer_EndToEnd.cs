@@ -1,11 +1,9 @@
 using System.Text;
 using Confluent.Kafka;
-using Confluent.Kafka.SyncOverAsync;
 using Confluent.SchemaRegistry;
 using Confluent.SchemaRegistry.Serdes;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
-using StreamFraud.Contracts;
 using StreamFraud.Core.Features;
 using StreamFraud.IntegrationTests.Infrastructure;
 using StreamFraud.Kafka;
@@ -14,8 +12,6 @@ using StreamFraud.Scorer.Loop;
 using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
-using StreamFraud.Scoring.Tests.Pipeline;
-using StreamFraud.XgBoost;
 
 namespace StreamFraud.IntegrationTests;
 
@@ -24,20 +20,15 @@ namespace StreamFraud.IntegrationTests;
 /// offline computation; malformed input lands in the DLQ with its reason; good events are all scored.
 /// </summary>
 [Collection(StackCollection.Name)]
-public sealed class Scorer_EndToEnd(StackFixture stack) : IDisposable
+public sealed class Scorer_EndToEnd(StackFixture stack)
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("sf-e2e-").FullName;
-
-    public void Dispose() => Directory.Delete(_root, recursive: true);
-
     [Fact]
     public async Task Stream_WithMalformedMessages_AlertsEqualOffline_BadInputInDlq()
     {
         var spec = FeatureSpec.CardV1;
-        var history = TinyBundle.Stream(seed: 21, cards: 80, count: 1500);
-        var live = TinyBundle.Stream(seed: 22, cards: 80, count: 2000, start: history[^1].EventTimeMs + 1000);
-        var tiny = TinyBundle.Create(Path.Combine(_root, "v1"), "v1", history, costMinThreshold: 0.4);
-        using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 16 });
+        using var scenario = ScorerScenario.Create("e2e", seed: 21, cards: 80, events: 2000);
+        var (_, live, expected) = scenario;
+        using var bundle = scenario.LoadBundle();
 
         var input = await stack.CreateTopicAsync("e2e-tx", partitions: 4);
         var alertsTopic = await stack.CreateTopicAsync("e2e-alerts", partitions: 4);
@@ -71,9 +62,7 @@ public sealed class Scorer_EndToEnd(StackFixture stack) : IDisposable
             Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(30)));
         }
 
-        // Independent expectation: the offline featurizer in produce order (one card = one partition = same order),
-        // the C# LSTM forward pass and libxgboost.
-        var expected = Expected(tiny, live, 0.4);
+        // Independent expectation (ScorerScenario.ExpectedAlerts): neither too few alerts nor all.
         Assert.InRange(expected.Count, 20, live.Count - 20);
 
         await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
@@ -90,9 +79,9 @@ public sealed class Scorer_EndToEnd(StackFixture stack) : IDisposable
         var thread = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
         thread.Start();
 
-        var alerts = ReadAlerts(alertsTopic, registry, expected.Count, TimeSpan.FromSeconds(120));
-        var dlq = ReadRaw(dlqTopic, malformed.Count, TimeSpan.FromSeconds(60));
-        var scores = ReadRaw(scoresTopic, live.Count, TimeSpan.FromSeconds(60));
+        var alerts = stack.ReadAlerts(alertsTopic, registry, expected.Count, TimeSpan.FromSeconds(120));
+        var dlq = stack.ReadRaw(dlqTopic, malformed.Count, TimeSpan.FromSeconds(60));
+        var scores = stack.ReadRaw(scoresTopic, live.Count, TimeSpan.FromSeconds(60));
         stop.Cancel();
         Assert.True(thread.Join(TimeSpan.FromSeconds(30)), "the scoring loop did not stop");
 
@@ -122,88 +111,6 @@ public sealed class Scorer_EndToEnd(StackFixture stack) : IDisposable
             Assert.False(string.IsNullOrEmpty(Header(d, "error.reason")));
             Assert.True(long.Parse(Header(d, "source.offset"), System.Globalization.CultureInfo.InvariantCulture) >= 0);
         });
-    }
-
-    internal static Dictionary<string, (double Score, string Hash, string TransactionId)> Expected(TinyBundle tiny, List<Core.Transaction> live, double threshold)
-    {
-        var spec = FeatureSpec.CardV1;
-        var offline = new OfflineFeaturizer(spec);
-        var windows = new float[live.Count * spec.WindowSize];
-        for (var i = 0; i < live.Count; i++)
-        {
-            offline.Apply(live[i], windows.AsSpan(i * spec.WindowSize, spec.WindowSize));
-        }
-
-        var lstm = tiny.Lstm.Predict(windows);
-        using var xgb = Booster.Load(tiny.XgbModel);
-        var newest = new float[live.Count * spec.Dimension];
-        for (var i = 0; i < live.Count; i++)
-        {
-            windows.AsSpan((i * spec.WindowSize) + spec.WindowSize - spec.Dimension, spec.Dimension).CopyTo(newest.AsSpan(i * spec.Dimension));
-        }
-
-        var xgbScores = xgb.PredictDense(newest, live.Count, iterationEnd: 0);
-        var expected = new Dictionary<string, (double, string, string)>();
-        for (var i = 0; i < live.Count; i++)
-        {
-            var score = (0.5 * lstm[i]) + (0.5 * xgbScores[i]);
-            if (score >= threshold)
-            {
-                expected[FraudPipeline.AlertId(live[i].CardId, live[i].TransactionId)] =
-                    (score, FraudPipeline.WindowHash(windows.AsSpan(i * spec.WindowSize, spec.WindowSize)), live[i].TransactionId);
-            }
-        }
-
-        return expected;
-    }
-
-    internal List<FraudAlert> ReadAlerts(string topic, ISchemaRegistryClient registry, int distinct, TimeSpan timeout)
-    {
-        using var consumer = new ConsumerBuilder<string, FraudAlert>(new ConsumerConfig
-            {
-                BootstrapServers = stack.Kafka, GroupId = $"reader-{Guid.NewGuid():N}", AutoOffsetReset = AutoOffsetReset.Earliest,
-                FetchWaitMaxMs = 20, IsolationLevel = IsolationLevel.ReadCommitted,
-            })
-            .SetValueDeserializer(new AvroDeserializer<FraudAlert>(registry).AsSyncOverAsync())
-            .Build();
-        consumer.Subscribe(topic);
-        var result = new List<FraudAlert>();
-        var ids = new HashSet<string>();
-        var deadline = DateTime.UtcNow + timeout;
-        while (ids.Count < distinct && DateTime.UtcNow < deadline)
-        {
-            var r = consumer.Consume(TimeSpan.FromMilliseconds(500));
-            if (r is { IsPartitionEOF: false })
-            {
-                result.Add(r.Message.Value);
-                ids.Add(r.Message.Value.AlertId);
-            }
-        }
-
-        consumer.Close();
-        return result;
-    }
-
-    internal List<ConsumeResult<byte[]?, byte[]>> ReadRaw(string topic, int count, TimeSpan timeout)
-    {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = stack.Kafka, GroupId = $"reader-{Guid.NewGuid():N}", AutoOffsetReset = AutoOffsetReset.Earliest, FetchWaitMaxMs = 20,
-        }).Build();
-        consumer.Subscribe(topic);
-        var result = new List<ConsumeResult<byte[]?, byte[]>>();
-        var deadline = DateTime.UtcNow + timeout;
-        while (result.Count < count && DateTime.UtcNow < deadline)
-        {
-            var r = consumer.Consume(TimeSpan.FromMilliseconds(500));
-            if (r is { IsPartitionEOF: false })
-            {
-                result.Add(r);
-            }
-        }
-
-        consumer.Close();
-        return result;
     }
 
     private static string Header(ConsumeResult<byte[]?, byte[]> r, string name) =>

@@ -1,6 +1,5 @@
 using System.Text;
 using Confluent.Kafka;
-using Confluent.Kafka.SyncOverAsync;
 using Confluent.SchemaRegistry;
 using Confluent.SchemaRegistry.Serdes;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -13,23 +12,19 @@ using StreamFraud.Scorer.Loop;
 using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
-using StreamFraud.Scoring.Tests.Pipeline;
 
 namespace StreamFraud.IntegrationTests;
 
 /// <summary>Two instances in one group; exactly-once mode across crashes; a flood of malformed input.</summary>
 [Collection(StackCollection.Name)]
-public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
+public sealed class Scorer_GroupsAndModes(StackFixture stack)
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("sf-modes-").FullName;
-
-    public void Dispose() => Directory.Delete(_root, recursive: true);
-
     [Fact]
     public async Task TwoInstancesInOneGroup_SplitPartitions_UnionOfAlertsEqualsSingleInstance()
     {
-        var (tiny, live, expected) = Prepare(seed: 51, events: 4000);
-        using var bundle = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
+        using var scenario = ScorerScenario.Create("modes", seed: 51, cards: 200, events: 4000);
+        var (_, live, expected) = scenario;
+        using var bundle = scenario.LoadBundle(warmupBatch: 8);
         var (input, alerts, dlq) = (await stack.CreateTopicAsync("two-tx", 4), await stack.CreateTopicAsync("two-alerts", 4), await stack.CreateTopicAsync("two-dlq", 1));
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
         await stack.ProduceAsync(input, live, registry);
@@ -50,7 +45,7 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
 
         try
         {
-            var read = new Scorer_EndToEnd(stack).ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(120));
+            var read = stack.ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(120));
             Assert.Equal(expected.Keys.Order(), read.Select(a => a.AlertId).Distinct().Order());
             var deadline = DateTime.UtcNow.AddSeconds(30);
             while (loops.Any(l => l.Assignment.Count == 0) && DateTime.UtcNow < deadline)
@@ -75,7 +70,8 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
     [Fact]
     public async Task ExactlyOnce_SigKilledTwice_EveryAlertCommitted_NoDuplicatesOnARealBroker()
     {
-        var (tiny, live, expected) = Prepare(seed: 61, events: 6000, publish: true);
+        using var scenario = ScorerScenario.Create("modes", seed: 61, cards: 200, events: 6000, promote: true);
+        var (_, live, expected) = scenario;
         var (input, alerts, dlq) = (await stack.CreateTopicAsync("eos-tx", 2), await stack.CreateTopicAsync("eos-alerts", 2), await stack.CreateTopicAsync("eos-dlq", 1));
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
         await stack.ProduceAsync(input, live, registry);
@@ -85,7 +81,7 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
             "--Kafka:BootstrapServers", stack.Kafka, "--Kafka:Consumer:group.id", group, "--Kafka:Consumer:fetch.wait.max.ms", "20",
             "--Kafka:Consumer:session.timeout.ms", "6000", "--Kafka:Producer:transactional.id", $"eos-{Guid.NewGuid():N}",
             "--SchemaRegistry:Url", stack.Registry, "--Redis:Configuration", stack.Redis, "--Redis:KeyPrefix", $"eos:{Guid.NewGuid():N}:",
-            "--Models:Registry", Path.GetDirectoryName(tiny.Directory)!, "--Scorer:InputTopic", input, "--Scorer:AlertsTopic", alerts,
+            "--Models:Registry", scenario.Registry, "--Scorer:InputTopic", input, "--Scorer:AlertsTopic", alerts,
             "--Scorer:DlqTopic", dlq, "--Scorer:BatchSize", "150", "--Scorer:ExactlyOnce", "true", "--urls", "http://127.0.0.1:0",
         ];
         for (var kill = 0; kill < 2; kill++)
@@ -105,10 +101,10 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
 
         using (var last = ChildProcess.Start("StreamFraud.Scorer", args))
         {
-            var read = new Scorer_EndToEnd(stack).ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(150));
+            var read = stack.ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(150));
             // Give a straggling duplicate time to show up before judging.
             await Task.Delay(TimeSpan.FromSeconds(3));
-            read = new Scorer_EndToEnd(stack).ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(30));
+            read = stack.ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(30));
             last.Terminate();
             Assert.True(last.WaitForExit(TimeSpan.FromSeconds(30)), last.Output);
             var ids = read.Select(a => a.AlertId).ToList();
@@ -136,8 +132,9 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
     [Fact]
     public async Task TenThousandMalformed_AllInDlqWithReasons_EveryGoodEventScored()
     {
-        var (tiny, live, expected) = Prepare(seed: 71, events: 2000);
-        using var bundle = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
+        using var scenario = ScorerScenario.Create("modes", seed: 71, cards: 200, events: 2000);
+        var (_, live, expected) = scenario;
+        using var bundle = scenario.LoadBundle(warmupBatch: 8);
         var (input, alerts, dlq) = (await stack.CreateTopicAsync("flood-tx", 2), await stack.CreateTopicAsync("flood-alerts", 2), await stack.CreateTopicAsync("flood-dlq", 1));
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
         var serializer = new AvroSerializer<Contracts.Transaction>(registry);
@@ -194,9 +191,8 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
             new RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = $"flood:{Guid.NewGuid():N}:" }), bundle, exactlyOnce: false);
         var thread = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
         thread.Start();
-        var e2e = new Scorer_EndToEnd(stack);
-        var dead = e2e.ReadRaw(dlq, bad, TimeSpan.FromSeconds(120));
-        var read = e2e.ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(60));
+        var dead = stack.ReadRaw(dlq, bad, TimeSpan.FromSeconds(120));
+        var read = stack.ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(60));
         stop.Cancel();
         thread.Join(TimeSpan.FromSeconds(30));
         Assert.Equal(bad, dead.Count);
@@ -205,20 +201,6 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack) : IDisposable
         Assert.Contains(dead, d => Encoding.UTF8.GetString(d.Message.Headers.GetLastBytes("error.reason")).Contains("amount NaN", StringComparison.Ordinal));
         Assert.Contains(dead, d => Encoding.UTF8.GetString(d.Message.Headers.GetLastBytes("error.reason")).Contains("event_time", StringComparison.Ordinal));
         Assert.Equal(expected.Keys.Order(), read.Select(a => a.AlertId).Distinct().Order());
-    }
-
-    private (TinyBundle Tiny, List<Core.Transaction> Live, Dictionary<string, (double Score, string Hash, string TransactionId)> Expected) Prepare(int seed, int events, bool publish = false)
-    {
-        var history = TinyBundle.Stream(seed, cards: 200, count: 1500);
-        var live = TinyBundle.Stream(seed + 1, cards: 200, count: events, start: history[^1].EventTimeMs + 1000);
-        var dir = Path.Combine(_root, $"registry-{seed}", "v1");
-        var tiny = TinyBundle.Create(dir, "v1", history, costMinThreshold: 0.4);
-        if (publish)
-        {
-            new BundleRegistry(Path.GetDirectoryName(dir)!).Promote("v1");
-        }
-
-        return (tiny, live, Scorer_EndToEnd.Expected(tiny, live, 0.4));
     }
 
     private ScoringLoop Loop(string group, string input, string alerts, string dlq, ISchemaRegistryClient registry, RedisWindowStore store, ModelBundle bundle, bool exactlyOnce) =>

@@ -75,8 +75,8 @@ public sealed class Scorer_Challenger(StackFixture stack) : IDisposable
         var challenger = TinyBundle.Create(Path.Combine(_root, "chall"), "chall", history, costMinThreshold: 0.38, seed: 7);
         using var champ = ModelBundle.Load(champion.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
         using var chall = ModelBundle.Load(challenger.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
-        var expectedChampion = Scorer_EndToEnd.Expected(champion, live, 0.4);
-        var expectedChallenger = Scorer_EndToEnd.Expected(challenger, live, 0.38);
+        var expectedChampion = ScorerScenario.ExpectedAlerts(champion, live, 0.4);
+        var expectedChallenger = ScorerScenario.ExpectedAlerts(challenger, live, 0.38);
         Assert.NotEqual(expectedChampion.Keys.Order(), expectedChallenger.Keys.Order()); // the two disagree somewhere
 
         var (input, alerts, shadow, dlq) = (await stack.CreateTopicAsync("ch-tx", 2), await stack.CreateTopicAsync("ch-alerts", 2), await stack.CreateTopicAsync("ch-shadow", 2), await stack.CreateTopicAsync("ch-dlq", 1));
@@ -105,9 +105,8 @@ public sealed class Scorer_Challenger(StackFixture stack) : IDisposable
         using var stop = new CancellationTokenSource();
         var thread = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
         thread.Start();
-        var e2e = new Scorer_EndToEnd(stack);
-        var liveAlerts = e2e.ReadAlerts(alerts, registry, expectedChampion.Count, TimeSpan.FromSeconds(90));
-        var shadowAlerts = e2e.ReadAlerts(shadow, registry, expectedChallenger.Count, TimeSpan.FromSeconds(60));
+        var liveAlerts = stack.ReadAlerts(alerts, registry, expectedChampion.Count, TimeSpan.FromSeconds(90));
+        var shadowAlerts = stack.ReadAlerts(shadow, registry, expectedChallenger.Count, TimeSpan.FromSeconds(60));
         stop.Cancel();
         thread.Join(TimeSpan.FromSeconds(30));
 

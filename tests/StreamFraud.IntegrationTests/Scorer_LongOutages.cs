@@ -36,7 +36,7 @@ public sealed partial class Scorer_LongOutages(StackFixture stack) : IDisposable
         var live = TinyBundle.Stream(seed: 52, cards: 200, count: 8000, start: history[^1].EventTimeMs + 1000);
         var tiny = TinyBundle.Create(Path.Combine(_root, "v1"), "v1", history, costMinThreshold: 0.4);
         using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 16 });
-        var expected = Scorer_EndToEnd.Expected(tiny, live, 0.4);
+        var expected = ScorerScenario.ExpectedAlerts(tiny, live, 0.4);
         var input = await stack.CreateTopicAsync("long-tx", 4);
         var alerts = await stack.CreateTopicAsync("long-alerts", 4);
         var dlq = await stack.CreateTopicAsync("long-dlq", 1);
@@ -95,7 +95,7 @@ public sealed partial class Scorer_LongOutages(StackFixture stack) : IDisposable
                 Assert.Equal(assignment[i], loops[i].Loop.Assignment.Select(tp => tp.Partition.Value).Order().ToList());
             }
 
-            var read = new Scorer_EndToEnd(stack).ReadAlerts(alerts, registry, int.MaxValue, TimeSpan.FromSeconds(15)); // everything there is
+            var read = stack.ReadAlerts(alerts, registry, int.MaxValue, TimeSpan.FromSeconds(15)); // everything there is
             Assert.Equal(expected.Keys.Order(), read.Select(a => a.AlertId).Order());
         }
         finally
@@ -153,8 +153,8 @@ public sealed partial class Scorer_LongOutages(StackFixture stack) : IDisposable
             Assert.True(restarted.WaitForExit(TimeSpan.FromSeconds(30)), restarted.Output);
         }
 
-        var expected = Scorer_EndToEnd.Expected(TinyBundle.Open(Path.Combine(registryDir, "v1")), live, 0.4);
-        var read = new Scorer_EndToEnd(stack).ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(60));
+        var expected = ScorerScenario.ExpectedAlerts(TinyBundle.Open(Path.Combine(registryDir, "v1")), live, 0.4);
+        var read = stack.ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(60));
         Assert.Equal(expected.Keys.Order(), read.Select(a => a.AlertId).Distinct().Order()); // nothing lost
     }
 

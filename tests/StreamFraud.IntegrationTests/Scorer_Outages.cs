@@ -1,7 +1,5 @@
 using Confluent.Kafka;
-using Confluent.Kafka.SyncOverAsync;
 using Confluent.SchemaRegistry;
-using Confluent.SchemaRegistry.Serdes;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 using StreamFraud.Core.Features;
@@ -9,33 +7,25 @@ using StreamFraud.Core.Windows;
 using StreamFraud.DevStack.Kafka;
 using StreamFraud.DevStack.Redis;
 using StreamFraud.IntegrationTests.Infrastructure;
-using StreamFraud.Kafka;
+using StreamFraud.Redis;
 using StreamFraud.Scorer;
 using StreamFraud.Scorer.Loop;
-using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
-using StreamFraud.Scoring.Tests.Pipeline;
 
 namespace StreamFraud.IntegrationTests;
 
 /// <summary>Redis frozen for 10 s and the broker down for 10 s mid-stream: the run completes with the output of an uninterrupted one.</summary>
 [Collection(StackCollection.Name)]
-public sealed class Scorer_Outages(StackFixture stack) : IDisposable
+public sealed class Scorer_Outages(StackFixture stack)
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("sf-outage-").FullName;
-
-    public void Dispose() => Directory.Delete(_root, recursive: true);
-
     [MockClusterFact]
     public async Task RedisFrozenAndBrokerDown_RunCompletes_OutputEqualsUninterrupted()
     {
         var spec = FeatureSpec.CardV1;
-        var history = TinyBundle.Stream(seed: 41, cards: 150, count: 1500);
-        var live = TinyBundle.Stream(seed: 42, cards: 150, count: 6000, start: history[^1].EventTimeMs + 1000);
-        var tiny = TinyBundle.Create(Path.Combine(_root, "v1"), "v1", history, costMinThreshold: 0.4);
-        using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 16 });
-        var expected = Scorer_EndToEnd.Expected(tiny, live, 0.4);
+        using var scenario = ScorerScenario.Create("outage", seed: 41, cards: 150, events: 6000);
+        var (_, live, expected) = scenario;
+        using var bundle = scenario.LoadBundle();
 
         // Own broker and own redis-server: the faults must not disturb other tests.
         using var cluster = MockKafkaCluster.Start(new MockKafkaClusterOptions { Topics = [("tx", 2), ("alerts", 2), ("dlq", 1)] });
@@ -75,7 +65,7 @@ public sealed class Scorer_Outages(StackFixture stack) : IDisposable
         await Task.Delay(TimeSpan.FromSeconds(10));
         cluster.SetBrokerUp(1);
 
-        var alerts = ReadAlerts(cluster.BootstrapServers, registry, expected.Count, TimeSpan.FromSeconds(120));
+        var alerts = stack.ReadAlerts("alerts", registry, expected.Count, TimeSpan.FromSeconds(120), cluster.BootstrapServers);
         await WaitUntil(() => Committed(cluster.BootstrapServers, group) >= live.Count, TimeSpan.FromSeconds(120), "all offsets committed");
         stop.Cancel();
         Assert.True(thread.Join(TimeSpan.FromSeconds(30)));
@@ -120,32 +110,6 @@ public sealed class Scorer_Outages(StackFixture stack) : IDisposable
         {
             return -1;
         }
-    }
-
-    private static List<Contracts.FraudAlert> ReadAlerts(string bootstrap, ISchemaRegistryClient registry, int distinct, TimeSpan timeout)
-    {
-        using var consumer = new ConsumerBuilder<string, Contracts.FraudAlert>(new ConsumerConfig
-            {
-                BootstrapServers = bootstrap, GroupId = $"reader-{Guid.NewGuid():N}", AutoOffsetReset = AutoOffsetReset.Earliest, FetchWaitMaxMs = 20,
-            })
-            .SetValueDeserializer(new AvroDeserializer<Contracts.FraudAlert>(registry).AsSyncOverAsync())
-            .Build();
-        consumer.Subscribe("alerts");
-        var result = new List<Contracts.FraudAlert>();
-        var ids = new HashSet<string>();
-        var deadline = DateTime.UtcNow + timeout;
-        while (ids.Count < distinct && DateTime.UtcNow < deadline)
-        {
-            var r = consumer.Consume(TimeSpan.FromMilliseconds(500));
-            if (r is { IsPartitionEOF: false })
-            {
-                result.Add(r.Message.Value);
-                ids.Add(r.Message.Value.AlertId);
-            }
-        }
-
-        consumer.Close();
-        return result;
     }
 
     private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout, string what)

@@ -1,7 +1,4 @@
-using Confluent.Kafka;
-using Confluent.Kafka.SyncOverAsync;
 using Confluent.SchemaRegistry;
-using Confluent.SchemaRegistry.Serdes;
 using StackExchange.Redis;
 using StreamFraud.Core.Features;
 using StreamFraud.Core.Windows;
@@ -119,9 +116,8 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
             break;
         }
 
-        var expected = Scorer_EndToEnd.Expected(TinyBundle.Open(tiny.Directory), live, 0.4);
-        var e2e = new Scorer_EndToEnd(stack);
-        var alerts = e2e.ReadAlerts(alertsTopic, registry, expected.Count, TimeSpan.FromSeconds(60));
+        var expected = ScorerScenario.ExpectedAlerts(TinyBundle.Open(tiny.Directory), live, 0.4);
+        var alerts = stack.ReadAlerts(alertsTopic, registry, expected.Count, TimeSpan.FromSeconds(60));
         Assert.Equal(expected.Keys.Order(), alerts.Select(a => a.AlertId).Distinct().Order());
         foreach (var g in alerts.GroupBy(a => a.AlertId))
         {
@@ -277,7 +273,7 @@ public sealed class Scorer_ProcessReload(StackFixture stack) : IDisposable
             List<Contracts.FraudAlert> mine = [];
             while (DateTime.UtcNow < deadline)
             {
-                var all = new Scorer_EndToEnd(stack).ReadAlerts(alerts, sr, int.MaxValue, TimeSpan.FromSeconds(2));
+                var all = stack.ReadAlerts(alerts, sr, int.MaxValue, TimeSpan.FromSeconds(2));
                 mine = all.Where(a => ids.Contains(a.TransactionId)).ToList();
                 if (mine.Count > 0 && mine.Select(a => a.TransactionId).Distinct().Count() >= 3)
                 {

@@ -43,16 +43,8 @@ public static class CardPrecision
         ReadOnlySpan<bool> labels,
         ReadOnlySpan<string> cardIds,
         ReadOnlySpan<long> eventTimesMs,
-        int k = DefaultK)
-    {
-        var copy = new double[scores.Length];
-        for (var i = 0; i < copy.Length; i++)
-        {
-            copy[i] = scores[i];
-        }
-
-        return Compute(copy, labels, cardIds, eventTimesMs, k);
-    }
+        int k = DefaultK) =>
+        Compute(scores.ToArray(), labels, cardIds, eventTimesMs, k);
 
     /// <summary>Card precision@k per day for float scores (see the double overload).</summary>
     /// <exception cref="ArgumentException">The spans differ in length, a score is not finite, or a card id is null.</exception>

@@ -56,6 +56,61 @@ public sealed class StackFixture : IAsyncLifetime
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Reads alerts (read_committed, from the earliest offset, in a fresh group) until <paramref name="distinct"/>
+    /// distinct alert ids have arrived or <paramref name="timeout"/> has passed; every record read is returned,
+    /// duplicates included.
+    /// </summary>
+    public List<Contracts.FraudAlert> ReadAlerts(string topic, Confluent.SchemaRegistry.ISchemaRegistryClient registry, int distinct, TimeSpan timeout, string? bootstrap = null)
+    {
+        using var consumer = new ConsumerBuilder<string, Contracts.FraudAlert>(new ConsumerConfig
+            {
+                BootstrapServers = bootstrap ?? Kafka, GroupId = $"reader-{Guid.NewGuid():N}", AutoOffsetReset = AutoOffsetReset.Earliest,
+                FetchWaitMaxMs = 20, IsolationLevel = IsolationLevel.ReadCommitted,
+            })
+            .SetValueDeserializer(Confluent.Kafka.SyncOverAsync.SyncOverAsyncDeserializerExtensionMethods.AsSyncOverAsync(new Confluent.SchemaRegistry.Serdes.AvroDeserializer<Contracts.FraudAlert>(registry)))
+            .Build();
+        consumer.Subscribe(topic);
+        var result = new List<Contracts.FraudAlert>();
+        var ids = new HashSet<string>();
+        var deadline = DateTime.UtcNow + timeout;
+        while (ids.Count < distinct && DateTime.UtcNow < deadline)
+        {
+            var r = consumer.Consume(TimeSpan.FromMilliseconds(500));
+            if (r is { IsPartitionEOF: false })
+            {
+                result.Add(r.Message.Value);
+                ids.Add(r.Message.Value.AlertId);
+            }
+        }
+
+        consumer.Close();
+        return result;
+    }
+
+    /// <summary>Reads raw records from the earliest offset, in a fresh group, until <paramref name="count"/> or <paramref name="timeout"/>.</summary>
+    public List<ConsumeResult<byte[]?, byte[]>> ReadRaw(string topic, int count, TimeSpan timeout)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = Kafka, GroupId = $"reader-{Guid.NewGuid():N}", AutoOffsetReset = AutoOffsetReset.Earliest, FetchWaitMaxMs = 20,
+        }).Build();
+        consumer.Subscribe(topic);
+        var result = new List<ConsumeResult<byte[]?, byte[]>>();
+        var deadline = DateTime.UtcNow + timeout;
+        while (result.Count < count && DateTime.UtcNow < deadline)
+        {
+            var r = consumer.Consume(TimeSpan.FromMilliseconds(500));
+            if (r is { IsPartitionEOF: false })
+            {
+                result.Add(r);
+            }
+        }
+
+        consumer.Close();
+        return result;
+    }
+
     /// <summary>A fresh topic (unique name): through the mock API, or the admin API on a real broker.</summary>
     public async Task<string> CreateTopicAsync(string prefix, int partitions)
     {
