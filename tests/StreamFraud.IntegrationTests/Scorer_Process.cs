@@ -196,7 +196,9 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
         Assert.True((await http.GetAsync("/healthz")).IsSuccessStatusCode);
         string metrics = "";
         deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!metrics.Contains("streamfraud_events_consumed", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        string[] expected = ["streamfraud_events_consumed", "streamfraud_batch_duration", "model_version=\"v1\""];
+        // Consumed is counted when a batch starts, the batch duration when it is committed: wait for a whole batch.
+        while (!expected.All(m => metrics.Contains(m, StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
         {
             await Task.Delay(500);
             metrics = await http.GetStringAsync("/metrics");
