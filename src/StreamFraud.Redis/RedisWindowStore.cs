@@ -79,6 +79,9 @@ public sealed class RedisWindowStore : IWindowStore
     private readonly CardBatchApplier _applier;
     private readonly StateCache _cache;
     private readonly CardState _probe;
+    private readonly Dictionary<string, byte[]?> _current = new(StringComparer.Ordinal); // scratch of one PrepareAsync
+    private readonly Dictionary<string, byte[]?> _undo = new(StringComparer.Ordinal); // scratch of one PrepareAsync
+    private readonly List<string> _cold = [];
     private byte[]? _scriptSha;
 
     /// <summary>Creates a store over <paramref name="database"/>.</summary>
@@ -115,9 +118,12 @@ public sealed class RedisWindowStore : IWindowStore
     {
         ArgumentNullException.ThrowIfNull(batch);
         var groups = _applier.Group(batch);
-        var current = new Dictionary<string, byte[]?>(groups.Count, StringComparer.Ordinal);
-        var undo = new Dictionary<string, byte[]?>(StringComparer.Ordinal);
-        var cold = new List<string>();
+        var current = _current;
+        var undo = _undo;
+        var cold = _cold;
+        current.Clear();
+        undo.Clear();
+        cold.Clear();
         foreach (var card in groups.Keys)
         {
             if (_cache.TryGet(card, out var value))
@@ -302,18 +308,16 @@ public sealed class RedisWindowStore : IWindowStore
             }
         }
 
-        const string script = CompareAndSetScript;
-
         RedisResult result;
         try
         {
             // EVALSHA (the script body travels once per connection), falling back to EVAL after a server restart.
-            _scriptSha ??= await LoadScriptAsync(script).ConfigureAwait(false);
+            _scriptSha ??= await LoadScriptAsync(CompareAndSetScript).ConfigureAwait(false);
             result = await _db.ScriptEvaluateAsync(_scriptSha, keys, args).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
         {
-            result = await _db.ScriptEvaluateAsync(script, keys, args).WaitAsync(cancellationToken).ConfigureAwait(false);
+            result = await _db.ScriptEvaluateAsync(CompareAndSetScript, keys, args).WaitAsync(cancellationToken).ConfigureAwait(false);
             _scriptSha = null;
         }
 

@@ -166,13 +166,12 @@ public sealed class FraudPipeline
             await publish(batch, result, cancellationToken).ConfigureAwait(true);
         }
 
-        var alerts = new List<Alert>(result.Alerts);
         for (var attempt = 1; ; attempt++)
         {
             var conflicts = await _store.CommitAsync(writes, cancellationToken).ConfigureAwait(true);
             if (conflicts == 0)
             {
-                return attempt == 1 ? result : result with { Alerts = alerts };
+                return result;
             }
 
             WindowConflictException.ThrowIfExhausted(attempt, _options.MaxCommitAttempts, conflicts);
@@ -188,15 +187,9 @@ public sealed class FraudPipeline
                 await publish(batch, fresh, cancellationToken).ConfigureAwait(true);
             }
 
-            alerts.AddRange(fresh.Alerts);
+            result = result with { Alerts = [.. result.Alerts, .. fresh.Alerts] };
         }
     }
-
-    /// <summary>
-    /// Scores a prepared batch on the calling thread with the serving bundle only (benchmarks, parity checks); the
-    /// batch's windows must have been filled by its window store.
-    /// </summary>
-    public BatchResult Score(WindowBatch batch) => ScoreWith(_bundles, batch, TimeSpan.Zero);
 
     private static List<Alert> OnlyApplied(WindowBatch batch, IReadOnlyList<Alert> alerts) =>
         [.. alerts.Where(a => batch.Result(a.BatchIndex).IsApplied)];

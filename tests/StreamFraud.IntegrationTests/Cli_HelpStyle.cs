@@ -4,6 +4,8 @@ using Spectre.Console.Cli;
 using StreamFraud.DevStack;
 using StreamFraud.Replay;
 
+using static StreamFraud.Tests.Shared.CliTestKit;
+
 namespace StreamFraud.IntegrationTests;
 
 /// <summary>Replay and DevStack have the same command line as Sim and Trainer: Spectre's help with the app's description,
@@ -107,11 +109,7 @@ public sealed class Cli_HelpStyle
         Assert.StartsWith("error: --input is given more than once", error);
     }
 
-    private static IEnumerable<string> Flags(string app) =>
-        (app == ReplayApp.Name ? typeof(ReplayArgs) : typeof(DevStackSettings)).GetProperties()
-        .Select(p => p.GetCustomAttribute<CommandOptionAttribute>())
-        .OfType<CommandOptionAttribute>()
-        .Select(o => "--" + o.LongNames[0]);
+    private static IEnumerable<string> Flags(string app) => StreamFraud.Tests.Shared.CliTestKit.Flags(app == ReplayApp.Name ? typeof(ReplayArgs) : typeof(DevStackSettings));
 
     private static async Task<(int Code, string Output, string Error)> Run(string app, params string[] args)
     {
@@ -121,18 +119,5 @@ public sealed class Cli_HelpStyle
             ? await ReplayApp.RunAsync(args, Console(output), Console(error))
             : await DevStackApp.RunAsync(args, Console(output), Console(error));
         return (code, output.ToString(), error.ToString());
-    }
-
-    private static IAnsiConsole Console(TextWriter writer)
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(writer),
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 250;
-        return console;
     }
 }

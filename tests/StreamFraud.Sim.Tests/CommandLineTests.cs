@@ -7,6 +7,8 @@ using StreamFraud.Core.Data;
 using StreamFraud.Sim.Commands;
 using StreamFraud.Sim.Generation;
 
+using static StreamFraud.Tests.Shared.CliTestKit;
+
 namespace StreamFraud.Sim.Tests;
 
 public sealed class CommandLineTests : IDisposable
@@ -235,42 +237,4 @@ public sealed class CommandLineTests : IDisposable
     }
 
     private Task<int> Run(params string[] args) => SimApp.RunAsync(args, Console(_out), Console(_err), () => _stdout);
-
-    /// <summary>The flags of a settings type as typed (<c>--cards</c>).</summary>
-    private static IEnumerable<string> Flags(Type settings) => settings.GetProperties()
-        .Select(p => p.GetCustomAttribute<CommandOptionAttribute>())
-        .OfType<CommandOptionAttribute>()
-        .Select(o => "--" + o.LongNames[0]);
-
-    /// <summary>Binds and validates <typeparamref name="T"/> from <paramref name="args"/> as the app would.</summary>
-    private static T Parse<T>(params string[] args)
-        where T : CommandSettings
-    {
-        T? bound = null;
-        var app = new CommandApp();
-        app.Configure(c =>
-        {
-            c.PropagateExceptions();
-            c.AddDelegate<T>("parse", (_, settings, _) =>
-            {
-                bound = settings;
-                return 0;
-            });
-        });
-        Assert.Equal(0, app.Run(["parse", .. args]));
-        return bound!;
-    }
-
-    private static IAnsiConsole Console(TextWriter writer)
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(writer),
-        });
-        console.Profile.Width = 240;
-        return console;
-    }
 }

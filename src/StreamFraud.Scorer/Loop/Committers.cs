@@ -9,7 +9,7 @@ namespace StreamFraud.Scorer.Loop;
 /// implementations behind one interface, as confluent-kafka-dotnet's ExactlyOnce example keeps the transaction
 /// machinery apart from processing.
 /// </summary>
-internal interface IBatchCommitter : IDisposable
+internal interface IBatchCommitter
 {
     /// <summary>Opens a batch (a transaction in exactly-once mode).</summary>
     void Begin();
@@ -94,10 +94,6 @@ internal sealed class AtLeastOnceCommitter(KafkaOutput output, KafkaInput input,
     public void Abandon(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> batch)
     {
         // Nothing stored: the batch is read again after a restart or by the partitions' next owner.
-    }
-
-    public void Dispose()
-    {
     }
 
     /// <summary>Produces every record and waits for all acknowledgements; throws (retried) when any failed.</summary>
@@ -202,10 +198,6 @@ internal sealed class TransactionalCommitter(KafkaOutput output, KafkaInput inpu
         {
             Log.AbortFailed(log, abort.Error.Reason);
         }
-    }
-
-    public void Dispose()
-    {
     }
 
     /// <summary>Retries a transactional call while librdkafka says it is retriable, polling the input between attempts.</summary>

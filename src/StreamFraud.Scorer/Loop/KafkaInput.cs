@@ -132,7 +132,7 @@ internal sealed class KafkaInput : IDisposable
             return;
         }
 
-        _consumer.Resume([.. _assigned, .. _rewindOnResume.Keys.Where(_assigned.Contains)]);
+        _consumer.Resume(Assignment); // includes the partitions paused one by one in KeepAlive
         foreach (var (tp, offset) in _rewindOnResume)
         {
             if (_assigned.Contains(tp))

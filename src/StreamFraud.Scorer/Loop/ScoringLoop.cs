@@ -99,7 +99,6 @@ public sealed class ScoringLoop : IDisposable
     public void Dispose()
     {
         _input.Dispose();
-        _committer.Dispose();
         _output.Dispose();
     }
 

@@ -8,6 +8,8 @@ using StreamFraud.Trainer.Commands;
 using StreamFraud.Training.Lstm;
 using StreamFraud.Training.Pipeline;
 
+using static StreamFraud.Tests.Shared.CliTestKit;
+
 namespace StreamFraud.Training.Tests.Pipeline;
 
 [Collection(PipelineCollection.Name)]
@@ -228,37 +230,5 @@ public sealed class TrainerCommandLineTests(PipelineFixture fixture)
         var error = new StringWriter();
         var code = await TrainerApp.RunAsync(args, Console(output), Console(error));
         return (code, output.ToString(), error.ToString());
-    }
-
-    /// <summary>Binds and validates <typeparamref name="T"/> from <paramref name="args"/> as the app would.</summary>
-    private static T Parse<T>(params string[] args)
-        where T : CommandSettings
-    {
-        T? bound = null;
-        var app = new CommandApp();
-        app.Configure(c =>
-        {
-            c.PropagateExceptions();
-            c.AddDelegate<T>("parse", (_, settings, _) =>
-            {
-                bound = settings;
-                return 0;
-            });
-        });
-        Assert.Equal(0, app.Run(["parse", .. args]));
-        return bound!;
-    }
-
-    private static IAnsiConsole Console(TextWriter writer)
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(writer),
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 250;
-        return console;
     }
 }
