@@ -46,6 +46,8 @@ internal static class ScoringHarness
             var latencies = new List<double>();
             var stages = new double[3];
             long alerts = 0;
+            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             var total = Stopwatch.StartNew();
             for (var start = 0; start < events.Count; start += batchSize)
             {
@@ -65,11 +67,14 @@ internal static class ScoringHarness
             }
 
             var seconds = total.Elapsed.TotalSeconds;
+            var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / events.Count;
+            var allocated = (double)(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / events.Count;
             latencies.Sort();
             var n = latencies.Count;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"scoring: {events.Count:N0} events, batch {batchSize}, store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, LSTM on {bundle.LstmProvider}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  throughput       {events.Count / seconds:N0} events/s ({alerts:N0} alerts)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  per event        {cpuUs:F1} CPU-us (this process, all threads), {allocated:F0} managed bytes allocated"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  batch latency    p50 {latencies[n / 2]:F1} ms, p99 {latencies[Math.Min(n - 1, (int)(n * 0.99))]:F1} ms, max {latencies[^1]:F1} ms"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  time per stage   windows {stages[0] / seconds / 10:F1}%, models {stages[1] / seconds / 10:F1}%, alerts+explanations {stages[2] / seconds / 10:F1}%"));
@@ -153,7 +158,7 @@ internal static class ScoringHarness
         }
     }
 
-    private static ModelBundle BuildBundle(string dir, FeatureSpec spec, List<Transaction> events, string version = "bench")
+    internal static ModelBundle BuildBundle(string dir, FeatureSpec spec, List<Transaction> events, string version = "bench")
     {
         var lstm = LstmModel.CreateInitial(spec.Dimension, new LstmOptions { Seed = version.GetHashCode(StringComparison.Ordinal) & 0xffff });
         lstm.ExportOnnx(Path.Combine(dir, "lstm.onnx"));
