@@ -21,6 +21,12 @@ public static class DlqErrorClass
 
     /// <summary>Decoded, but a value is unusable (NaN amount, no card id, absurd time, wrong feature count...).</summary>
     public const string InvalidValue = "invalid_value";
+
+    /// <summary>
+    /// Larger than <c>Scorer:MaxInputBytes</c> (key, value and headers together): not decoded; the DLQ gets a reference
+    /// record (source position, sizes, SHA-256) instead of a copy.
+    /// </summary>
+    public const string TooLarge = "too_large";
 }
 
 /// <summary>Result of decoding one message.</summary>

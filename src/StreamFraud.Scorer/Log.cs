@@ -65,6 +65,9 @@ internal static partial class Log
 
     [LoggerMessage(19, LogLevel.Information, "Scoring loop stopped after {Batches} batches")]
     public static partial void LoopStopped(ILogger logger, long batches);
+
+    [LoggerMessage(20, LogLevel.Information, "Configuration (credentials masked): {Summary}")]
+    public static partial void Configuration(ILogger logger, string summary);
 }
 
 /// <summary>

@@ -15,6 +15,7 @@ public sealed class ScorerMetrics : IDisposable
     private long _lag;
     private string _modelVersion = "";
     private int _assigned;
+    private long _oldestUnprocessedMs = long.MinValue;
 
     /// <summary>Creates the instruments on a meter from <paramref name="factory"/> (or a standalone meter).</summary>
     public ScorerMetrics(IMeterFactory? factory = null)
@@ -31,7 +32,10 @@ public sealed class ScorerMetrics : IDisposable
         StageDuration = _meter.CreateHistogram<double>("streamfraud.stage.duration", "s", "Time per batch stage: decode, redis, models, explain, produce.");
         Score = _meter.CreateHistogram<double>("streamfraud.score", "1", "Ensemble scores.");
         Agreement = _meter.CreateCounter<long>("streamfraud.challenger.decisions", "{event}", "Alert decisions of champion and challenger on the same windows: both, champion_only, challenger_only.");
-        _meter.CreateObservableGauge("streamfraud.consumer.lag", () => Interlocked.Read(ref _lag), "{message}", "High watermark minus position, summed over assigned partitions.");
+        _meter.CreateObservableGauge("streamfraud.consumer.lag", () => Interlocked.Read(ref _lag), "{message}",
+            "High watermark minus the next offset to process (after the last finished batch, else the group's committed offset), summed over assigned partitions; updated while paused.");
+        _meter.CreateObservableGauge("streamfraud.consumer.oldest_unprocessed_age", OldestUnprocessedAge, "s",
+            "Age (by Kafka timestamp) of the oldest message read but not yet finished; 0 when no batch is in flight. Grows while the scorer is stuck.");
         _meter.CreateObservableGauge("streamfraud.partitions.assigned", () => Volatile.Read(ref _assigned), "{partition}", "Partitions assigned to this scorer.");
         _meter.CreateObservableGauge("streamfraud.model.serving", () => new Measurement<int>(1, new KeyValuePair<string, object?>("model.version", _modelVersion)), "1", "The serving model version (as a tag).");
     }
@@ -69,8 +73,21 @@ public sealed class ScorerMetrics : IDisposable
     /// <summary>Champion/challenger agreement (tag <c>outcome</c>).</summary>
     public Counter<long> Agreement { get; }
 
+    /// <summary>The lag gauge's value.</summary>
+    public long Lag => Interlocked.Read(ref _lag);
+
     /// <summary>Updates the lag gauge.</summary>
     public void SetLag(long lag) => Interlocked.Exchange(ref _lag, lag);
+
+    /// <summary>Sets the Kafka timestamp (Unix ms) of the oldest message in flight; null when none is.</summary>
+    public void SetOldestUnprocessed(long? unixMs) => Interlocked.Exchange(ref _oldestUnprocessedMs, unixMs ?? long.MinValue);
+
+    /// <summary>Seconds since the oldest message in flight was written (0 when none is).</summary>
+    public double OldestUnprocessedAge()
+    {
+        var ms = Interlocked.Read(ref _oldestUnprocessedMs);
+        return ms == long.MinValue ? 0 : Math.Max(0, (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - ms) / 1000.0);
+    }
 
     /// <summary>Updates the assigned-partitions gauge.</summary>
     public void SetAssigned(int count) => Volatile.Write(ref _assigned, count);

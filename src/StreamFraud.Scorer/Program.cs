@@ -10,13 +10,12 @@ if (args.Contains("--help") || args.Contains("-h"))
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Configuration.AddEnvironmentVariables("STREAMFRAUD_").AddCommandLine(args);
+// Credentials never reach the console: every log line and error message passes through the redactor.
+SecretRedactor.Current = SecretRedactor.FromConfiguration(builder.Configuration);
 // One line per entry with a UTC timestamp; probes and scrapes (ASP.NET's per-request lines) are not logged.
-builder.Logging.ClearProviders().AddSimpleConsole(o =>
-{
-    o.SingleLine = true;
-    o.UseUtcTimestamp = true;
-    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-});
+builder.Logging.ClearProviders()
+    .AddConsole(o => o.FormatterName = RedactingConsoleFormatter.FormatterName)
+    .AddConsoleFormatter<RedactingConsoleFormatter, Microsoft.Extensions.Logging.Console.ConsoleFormatterOptions>();
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 try
 {
@@ -24,7 +23,7 @@ try
 }
 catch (ScorerConfigurationException e)
 {
-    Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine($"error: {SecretRedactor.Current.Redact(e.Message)}");
     return 2;
 }
 
@@ -36,7 +35,7 @@ try
 }
 catch (ScorerConfigurationException e)
 {
-    Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine($"error: {SecretRedactor.Current.Redact(e.Message)}");
     return 2;
 }
 

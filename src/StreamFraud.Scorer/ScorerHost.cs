@@ -61,6 +61,8 @@ OPTIONS:
         --Scorer:ExactlyOnce        Kafka transactions for alerts, DLQ and offsets (default false)
         --Scorer:RetryBaseDelay     First retry delay after a transient failure (default 00:00:00.200);
                                     --Scorer:RetryMaxDelay (default 00:00:10)
+        --Scorer:MaxInputBytes      Larger input messages (key + value + headers) are not decoded: the DLQ gets a
+                                    reference record (position, sizes, SHA-256) instead (default 262144)
         --Scorer:ReadinessGrace     How long a dependency may fail before /readyz turns false (default 00:00:30)
         --urls                      HTTP endpoints /healthz, /readyz, /metrics (Prometheus), e.g. http://0.0.0.0:8080
 """;
@@ -192,6 +194,7 @@ public sealed record Settings(
             RetryMaxDelay = Time(config, "Scorer:RetryMaxDelay", TimeSpan.FromSeconds(10), problems),
             ReadinessGrace = Time(config, "Scorer:ReadinessGrace", TimeSpan.FromSeconds(30), problems),
             ExactlyOnce = Bool(config, "Scorer:ExactlyOnce", false, problems),
+            MaxInputBytes = Int(config, "Scorer:MaxInputBytes", 256 * 1024, problems),
         };
         problems.AddRange(scorer.Validate());
         var redis = new RedisWindowStoreOptions
@@ -214,6 +217,23 @@ public sealed record Settings(
             redis, registry!, config["Models:Pin"], spec!,
             new ScoringOptions { Policy = policy, FixedThreshold = fixedThreshold, TopFeatures = topFeatures },
             device, deviceId, scorer, pollInterval, config["Models:Challenger"]);
+    }
+
+    /// <summary>
+    /// One line describing the effective configuration for the start-up log, with every credential masked (by key
+    /// name and by <see cref="SecretRedactor.Current"/>).
+    /// </summary>
+    public string Describe()
+    {
+        static string Client(IEnumerable<KeyValuePair<string, string>> config) => string.Join(" ", config
+            .OrderBy(kv => kv.Key, StringComparer.Ordinal)
+            .Select(kv => $"{kv.Key}={(kv.Key.Contains("password", StringComparison.OrdinalIgnoreCase) || kv.Key.Contains("secret", StringComparison.OrdinalIgnoreCase) || kv.Key.EndsWith("user.info", StringComparison.OrdinalIgnoreCase) ? SecretRedactor.Mask : kv.Value)}"));
+
+        var text = $"consumer[{Client(Consumer)}] producer[{Client(Producer)}] registry={RegistryUrl} redis={RedisConfiguration} " +
+            $"keyPrefix={Redis.KeyPrefix} models={ModelRegistry} pin={Pin ?? "-"} challenger={Challenger ?? "-"} spec={Spec.Name} " +
+            $"policy={Scoring.Policy} device={Device} mode={(Scorer.ExactlyOnce ? "exactly-once" : "at-least-once")} input={Scorer.InputTopic} " +
+            $"alerts={Scorer.AlertsTopic} dlq={Scorer.DlqTopic} batch={Scorer.BatchSize} maxInputBytes={Scorer.MaxInputBytes}";
+        return SecretRedactor.Current.Redact(text);
     }
 
     private static Dictionary<string, string> Section(IConfiguration config, string name) =>
@@ -326,7 +346,8 @@ public sealed class ScorerResources : IDisposable
         }
         catch (RedisConnectionException e)
         {
-            throw new ScorerConfigurationException($"Redis at '{settings.RedisConfiguration}' is unreachable ({e.Message.Split('\n')[0]}); start it or fix Redis:Configuration.", e);
+            var redacted = SecretRedactor.Current.Redact(settings.RedisConfiguration);
+            throw new ScorerConfigurationException($"Redis at '{redacted}' is unreachable ({SecretRedactor.Current.Redact(e.Message.Split('\n')[0])}); start it or fix Redis:Configuration.", e);
         }
 
         if (settings.Challenger is { } challenger)
@@ -387,6 +408,7 @@ public sealed class ScorerWorker(Settings settings, BundleManager bundles, Score
     /// <inheritdoc />
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        Log.Configuration(log, settings.Describe());
         var store = new RedisWindowStore(resources.Redis.GetDatabase(), settings.Spec, settings.Redis);
         _loop = new ScoringLoop(
             new ScoringLoopClients(settings.Consumer, settings.Producer, resources.Registry, store, bundles, settings.Spec) { Challenger = resources.Challenger },

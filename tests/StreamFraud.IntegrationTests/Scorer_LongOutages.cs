@@ -51,9 +51,12 @@ public sealed partial class Scorer_LongOutages(StackFixture stack) : IDisposable
         await using var mux = await ConnectionMultiplexer.ConnectAsync(redisOptions);
         var group = $"long-{Guid.NewGuid():N}";
         var loops = new List<(ScoringLoop Loop, Thread Thread)>();
+        var meters = new List<ScorerMetrics>();
         using var stop = new CancellationTokenSource();
         for (var i = 0; i < 2; i++)
         {
+            var metrics = new ScorerMetrics();
+            meters.Add(metrics);
             var loop = new ScoringLoop(
                 new ScoringLoopClients(
                     new ConsumerConfig
@@ -65,7 +68,7 @@ public sealed partial class Scorer_LongOutages(StackFixture stack) : IDisposable
                     new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = $"{group}:" }),
                     new FixedBundleSource(() => bundle), spec),
                 new ScorerOptions { InputTopic = input, AlertsTopic = alerts, DlqTopic = dlq, BatchSize = 50, RetryMaxDelay = TimeSpan.FromSeconds(2) },
-                new ScoringOptions(), NullLogger.Instance, new ScorerMetrics());
+                new ScoringOptions(), NullLogger.Instance, metrics);
             var thread = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
             thread.Start();
             loops.Add((loop, thread));
@@ -79,7 +82,20 @@ public sealed partial class Scorer_LongOutages(StackFixture stack) : IDisposable
             var assignment = loops.Select(l => l.Loop.Assignment.Select(tp => tp.Partition.Value).Order().ToList()).ToList();
             redisServer.Freeze();
             var batchesAtFreeze = loops.Select(l => l.Loop.Batches).ToList();
-            await Task.Delay(TimeSpan.FromSeconds(25));
+            await Task.Delay(TimeSpan.FromSeconds(8));
+
+            // Stuck, the scorers report their whole backlog from the committed offsets (fetched or not), and the age
+            // of the oldest message they hold keeps growing.
+            var committed = await ScorerRuns.Committed(stack.Kafka, group, input, 4);
+            Assert.Equal(live.Count - committed, meters.Sum(m => m.Lag));
+            var ages = meters.Select(m => m.OldestUnprocessedAge()).ToList();
+            await Task.Delay(TimeSpan.FromSeconds(17));
+            for (var i = 0; i < 2; i++)
+            {
+                Assert.True(meters[i].OldestUnprocessedAge() - ages[i] >= 15, $"age {ages[i]:0.0} s -> {meters[i].OldestUnprocessedAge():0.0} s");
+            }
+
+            Assert.Equal(live.Count - committed, meters.Sum(m => m.Lag));
             for (var i = 0; i < 2; i++)
             {
                 Assert.InRange(loops[i].Loop.Batches, batchesAtFreeze[i], batchesAtFreeze[i] + 1); // stalled, not skipping
@@ -95,6 +111,7 @@ public sealed partial class Scorer_LongOutages(StackFixture stack) : IDisposable
                 Assert.Equal(assignment[i], loops[i].Loop.Assignment.Select(tp => tp.Partition.Value).Order().ToList());
             }
 
+            await WaitUntil(() => meters.All(m => m.Lag == 0 && m.OldestUnprocessedAge() == 0), TimeSpan.FromSeconds(10), "lag and age back to 0");
             var read = stack.ReadAlerts(alerts, registry, int.MaxValue, TimeSpan.FromSeconds(15)); // everything there is
             Assert.Equal(expected.Keys.Order(), read.Select(a => a.AlertId).Order());
         }
@@ -107,6 +124,8 @@ public sealed partial class Scorer_LongOutages(StackFixture stack) : IDisposable
                 thread.Join(TimeSpan.FromSeconds(30));
                 loop.Dispose();
             }
+
+            meters.ForEach(m => m.Dispose());
         }
     }
 

@@ -43,7 +43,8 @@ internal sealed class BatchProcessor(
             }
             else
             {
-                deadLetters.Add(new DeadLetter(messages[i], decoded[i].ErrorClass!, decoded[i].Reason!));
+                var errorClass = decoded[i].ErrorClass!;
+                deadLetters.Add(new DeadLetter(messages[i], errorClass, decoded[i].Reason!, ReferenceOnly: errorClass == DlqErrorClass.TooLarge));
             }
         }
 
@@ -88,9 +89,14 @@ internal sealed class BatchProcessor(
     private async Task<Decoded[]> DecodeAll(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> messages)
     {
         var tasks = new Task<Decoded>[messages.Count];
+        var limit = output.Options.MaxInputBytes;
         for (var i = 0; i < messages.Count; i++)
         {
-            tasks[i] = decoder.DecodeAsync(messages[i].Message.Value, messages[i].Topic);
+            // Checked before decoding: an oversized input is never parsed, and the DLQ gets a reference record to it.
+            var size = OutputBuilder.SizeOf(messages[i].Message);
+            tasks[i] = size > limit
+                ? Task.FromResult(new Decoded(null, DlqErrorClass.TooLarge, $"{size} bytes (key, value and headers) exceed Scorer:MaxInputBytes={limit}"))
+                : decoder.DecodeAsync(messages[i].Message.Value, messages[i].Topic);
         }
 
         return await Task.WhenAll(tasks).ConfigureAwait(true);

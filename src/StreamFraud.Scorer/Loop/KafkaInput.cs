@@ -15,7 +15,13 @@ internal sealed class KafkaInput : IDisposable
     private readonly ScorerMetrics _metrics;
     private readonly HashSet<TopicPartition> _assigned = [];
     private readonly Dictionary<TopicPartition, long> _rewindOnResume = [];
+    // The next offset to process per partition: after the last finished batch, else the group's committed offset.
+    private readonly Dictionary<TopicPartition, long> _done = [];
+    private readonly Dictionary<TopicPartition, long> _queriedHigh = [];
+    private readonly Stopwatch _sinceCommittedQuery = Stopwatch.StartNew();
+    private readonly Stopwatch _sinceWatermarkQuery = Stopwatch.StartNew();
     private List<ConsumeResult<byte[]?, byte[]?>>? _collecting;
+    private readonly bool _fromEarliest;
     private bool _paused;
 
     /// <summary>Builds the consumer: manual offset store, read_committed, cooperative-sticky by default.</summary>
@@ -31,6 +37,7 @@ internal sealed class KafkaInput : IDisposable
         };
         consumer.PartitionAssignmentStrategy ??= PartitionAssignmentStrategy.CooperativeSticky;
         consumer.AutoOffsetReset ??= AutoOffsetReset.Earliest;
+        _fromEarliest = consumer.AutoOffsetReset == AutoOffsetReset.Earliest;
         _consumer = new ConsumerBuilder<byte[]?, byte[]?>(consumer)
             .SetPartitionsAssignedHandler((_, added) => OnAssigned(added))
             .SetPartitionsRevokedHandler((_, removed) => OnRevoked(removed.Select(p => p.TopicPartition), onRevoked))
@@ -81,6 +88,8 @@ internal sealed class KafkaInput : IDisposable
             {
                 batch.Add(next);
             }
+
+            TrackOldest(batch);
         }
         finally
         {
@@ -154,6 +163,7 @@ internal sealed class KafkaInput : IDisposable
             try
             {
                 _consumer.StoreOffset(next);
+                _done[next.TopicPartition] = next.Offset.Value;
             }
             catch (KafkaException e) when (e.Error.Code == ErrorCode.Local_State)
             {
@@ -162,6 +172,21 @@ internal sealed class KafkaInput : IDisposable
             }
         }
     }
+
+    /// <summary>Exactly-once: the batch's offsets were committed with its transaction.</summary>
+    public void Committed(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> batch)
+    {
+        foreach (var next in NextOffsets(batch))
+        {
+            if (_assigned.Contains(next.TopicPartition))
+            {
+                _done[next.TopicPartition] = next.Offset.Value;
+            }
+        }
+    }
+
+    /// <summary>The batch is finished (committed, or abandoned on stop): nothing read is waiting any more.</summary>
+    public void Finished() => _metrics.SetOldestUnprocessed(null);
 
     /// <summary>The offsets that follow the batch, per partition.</summary>
     public static List<TopicPartitionOffset> NextOffsets(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> batch) =>
@@ -176,24 +201,42 @@ internal sealed class KafkaInput : IDisposable
         }
     }
 
-    /// <summary>Updates the lag gauge: high watermark minus position, summed over assigned partitions.</summary>
+    /// <summary>
+    /// Updates the lag gauge: per assigned partition, the high watermark minus the next offset to process — after the
+    /// last finished batch, or the group's committed offset before this scorer finished one there (so a stuck scorer
+    /// shows its whole backlog, fetched or not). While the input is paused librdkafka stops fetching and its cached
+    /// watermarks go stale, so they are queried from the broker (at most every 5 s).
+    /// </summary>
     public void UpdateLag()
     {
+        RefreshUnknownCommitted();
+        var query = _paused && _sinceWatermarkQuery.Elapsed > TimeSpan.FromSeconds(5);
+        if (query)
+        {
+            _sinceWatermarkQuery.Restart();
+        }
+
         long lag = 0;
         foreach (var tp in _assigned)
         {
             try
             {
-                var w = _consumer.GetWatermarkOffsets(tp);
-                var position = _consumer.Position(tp);
-                if (w.High.Value >= 0 && position.Value >= 0)
+                var high = _consumer.GetWatermarkOffsets(tp).High.Value;
+                if (query)
                 {
-                    lag += Math.Max(0, w.High.Value - position.Value);
+                    _queriedHigh[tp] = _consumer.QueryWatermarkOffsets(tp, TimeSpan.FromMilliseconds(500)).High.Value;
+                }
+
+                high = Math.Max(high, _queriedHigh.GetValueOrDefault(tp, -1));
+                var done = _done.TryGetValue(tp, out var d) ? d : _consumer.Position(tp).Value;
+                if (high >= 0 && done >= 0)
+                {
+                    lag += Math.Max(0, high - done);
                 }
             }
             catch (KafkaException)
             {
-                // no cached watermarks yet
+                query = false; // broker unreachable: keep the cached watermarks, try again later
             }
         }
 
@@ -215,6 +258,56 @@ internal sealed class KafkaInput : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _consumer.Dispose();
+
+    /// <summary>The age gauge follows the oldest message of the batch in flight until it is finished.</summary>
+    private void TrackOldest(List<ConsumeResult<byte[]?, byte[]?>> batch)
+    {
+        var oldest = long.MaxValue;
+        foreach (var m in batch)
+        {
+            if (m.Message.Timestamp.Type != TimestampType.NotAvailable)
+            {
+                oldest = Math.Min(oldest, m.Message.Timestamp.UnixTimestampMs);
+            }
+        }
+
+        _metrics.SetOldestUnprocessed(oldest == long.MaxValue ? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() : oldest);
+    }
+
+    /// <summary>Fetches the group's committed offsets of assigned partitions this scorer has not finished a batch on.</summary>
+    private void RefreshUnknownCommitted()
+    {
+        if (_sinceCommittedQuery.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            return;
+        }
+
+        var unknown = _assigned.Where(tp => !_done.ContainsKey(tp)).ToList();
+        if (unknown.Count == 0)
+        {
+            return;
+        }
+
+        _sinceCommittedQuery.Restart();
+        try
+        {
+            foreach (var c in _consumer.Committed(unknown, TimeSpan.FromSeconds(1)))
+            {
+                if (c.Offset.Value >= 0)
+                {
+                    _done[c.TopicPartition] = c.Offset.Value;
+                }
+                else if (_fromEarliest && _consumer.GetWatermarkOffsets(c.TopicPartition).Low.Value is >= 0 and var low)
+                {
+                    _done[c.TopicPartition] = low; // nothing committed: the group starts at the partition's beginning
+                }
+            }
+        }
+        catch (KafkaException)
+        {
+            // coordinator unreachable: the position stands in until the next try
+        }
+    }
 
     private ConsumeResult<byte[]?, byte[]?>? Poll(TimeSpan timeout)
     {
@@ -264,6 +357,8 @@ internal sealed class KafkaInput : IDisposable
         foreach (var tp in revoked)
         {
             _rewindOnResume.Remove(tp);
+            _done.Remove(tp);
+            _queriedHigh.Remove(tp);
         }
 
         // Runs on the scoring thread (inside Consume): drop the revoked partitions' messages collected so far, and

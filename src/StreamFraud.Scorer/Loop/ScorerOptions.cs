@@ -38,6 +38,12 @@ public sealed record ScorerOptions
     /// <summary>How long a dependency (Kafka, Redis, Schema Registry) may fail before <c>/readyz</c> turns false.</summary>
     public TimeSpan ReadinessGrace { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Largest input message (key, value and headers) that is decoded; a larger one goes to the DLQ as a reference
+    /// record (position, sizes, SHA-256) without being parsed. Transactions are a few hundred bytes.
+    /// </summary>
+    public int MaxInputBytes { get; init; } = 256 * 1024;
+
     /// <summary>Validates; returns problems naming the configuration key.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -75,6 +81,11 @@ public sealed record ScorerOptions
         if (RetryBaseDelay <= TimeSpan.Zero || RetryMaxDelay < RetryBaseDelay)
         {
             problems.Add($"Scorer:RetryBaseDelay={RetryBaseDelay}, Scorer:RetryMaxDelay={RetryMaxDelay}: use a positive base delay no longer than the maximum.");
+        }
+
+        if (MaxInputBytes is < 1024 or > 64 * 1024 * 1024)
+        {
+            problems.Add($"Scorer:MaxInputBytes={MaxInputBytes}: use 1024..67108864 (transactions are a few hundred bytes).");
         }
 
         if (ReadinessGrace < TimeSpan.Zero)

@@ -64,16 +64,16 @@ public sealed class ScoringLoop : IDisposable
             KeepAlive = _input.KeepAlive,
             Stalled = _input.Pause,
         };
+        var output = new OutputBuilder(options, new AvroSerializer<FraudAlert>(clients.Registry), clients.Time);
         _committer = options.ExactlyOnce
-            ? new TransactionalCommitter(_output, _input, clients.Store, options, logger, metrics)
-            : new AtLeastOnceCommitter(_output, _input, _outages);
+            ? new TransactionalCommitter(_output, _input, clients.Store, output, options, logger, metrics)
+            : new AtLeastOnceCommitter(_output, _input, _outages, output);
 
         // Exactly-once: an aborted transaction may drop alerts of events whose states were written, so redelivered
         // duplicates are scored again. At-least-once commits states only after alerts are acknowledged: no need.
         var pipeline = new FraudPipeline(
             new RetryingWindowStore(clients.Store, _outages), clients.Bundles, scoring with { RescoreDuplicates = options.ExactlyOnce }, clients.Time,
             options.BatchSize, clients.Challenger is { } challenger ? [new FixedBundleSource(() => challenger)] : null);
-        var output = new OutputBuilder(options, new AvroSerializer<FraudAlert>(clients.Registry), clients.Time);
         _processor = new BatchProcessor(
             new TransactionDecoder(clients.Registry, clients.Time), pipeline, new WindowBatch(clients.Spec, options.BatchSize), output, metrics, _outages, logger, limiter);
     }
@@ -125,6 +125,7 @@ public sealed class ScoringLoop : IDisposable
                     catch (OperationCanceledException) when (stop.IsCancellationRequested)
                     {
                         _committer.Abandon(_messages);
+                        _input.Finished();
                         Log.AbandonedOnStop(_log);
                         break;
                     }
@@ -162,6 +163,7 @@ public sealed class ScoringLoop : IDisposable
         _metrics.StageDuration.Record(produce.Elapsed.TotalSeconds, new KeyValuePair<string, object?>("stage", "commit"));
         if (committed)
         {
+            _input.Finished();
             Interlocked.Increment(ref _batches);
             _metrics.BatchDuration.Record(clock.Elapsed.TotalSeconds);
         }
