@@ -56,12 +56,18 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
         Assert.DoesNotContain("   at ", p.Output); // a message, not a stack trace
     }
 
+    /// <summary>
+    /// Chaos: 20 SIGKILLs at random moments — mostly inside batches, some during start-up (bundle load, group join) —
+    /// over one stream, at-least-once; then a last instance finishes. Every expected alert is present, duplicates are
+    /// the same alert, and every card's state equals a single clean pass.
+    /// </summary>
     [Fact]
-    public async Task SigKillAndRestarts_EveryAlertPresent_NoStateDoubleApplied()
+    public async Task Chaos_TwentySigKills_EveryAlertPresent_NoStateDoubleApplied()
     {
+        const int Kills = 20;
         var spec = FeatureSpec.CardV1;
         var history = TinyBundle.Stream(seed: 31, cards: 300, count: 1500);
-        var live = TinyBundle.Stream(seed: 32, cards: 300, count: 20_000, start: history[^1].EventTimeMs + 1000);
+        var live = TinyBundle.Stream(seed: 32, cards: 300, count: 40_000, start: history[^1].EventTimeMs + 1000);
         var registryDir = PublishBundle("v1", history, threshold: 0.4);
         var tiny = new { Directory = Path.Combine(registryDir, "v1") };
         var input = await stack.CreateTopicAsync("crash-tx", partitions: 4);
@@ -75,31 +81,40 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
         string[] args =
         [
             "--Kafka:BootstrapServers", stack.Kafka, "--Kafka:Consumer:group.id", group, "--Kafka:Consumer:fetch.wait.max.ms", "20",
-            "--Kafka:Consumer:session.timeout.ms", "6000", "--Kafka:Consumer:auto.commit.interval.ms", "200",
+            "--Kafka:Consumer:session.timeout.ms", "3000", "--Kafka:Consumer:heartbeat.interval.ms", "500",
+            "--Kafka:Consumer:auto.commit.interval.ms", "200",
             "--SchemaRegistry:Url", stack.Registry, "--Redis:Configuration", stack.Redis, "--Redis:KeyPrefix", prefix,
             "--Models:Registry", registryDir, "--Scorer:InputTopic", input, "--Scorer:AlertsTopic", alertsTopic, "--Scorer:DlqTopic", dlq,
             "--Scorer:BatchSize", "200", "--urls", "http://127.0.0.1:0",
         ];
 
-        // Kill the scorer hard three times while it works, then let a last instance finish.
         var kills = 0;
         var progress = new List<long>();
         var rng = new Random(5);
         while (true)
         {
             using var scorer = ChildProcess.Start("StreamFraud.Scorer", args);
-            if (kills < 3)
+            if (kills < Kills)
             {
-                // Kill only once this instance has made progress of its own (a slow start must not turn the kill
-                // into a kill-before-work), then at a random point inside the following batches.
-                var before = progress.Count == 0 ? 0 : progress[^1];
-                var deadline = DateTime.UtcNow.AddSeconds(90);
-                while (await Committed(group, input, 4) <= before && DateTime.UtcNow < deadline && !scorer.HasExited)
+                if (rng.Next(5) == 0)
                 {
-                    await Task.Delay(100);
+                    // During start-up: loading and warming the bundle, connecting, joining the group.
+                    await Task.Delay(TimeSpan.FromMilliseconds(rng.Next(200, 2500)));
+                }
+                else
+                {
+                    // Once this instance has made progress of its own (a slow start must not turn the kill into a
+                    // kill-before-work), at a random point inside the following batches.
+                    var before = progress.Count == 0 ? 0 : progress[^1];
+                    var deadline = DateTime.UtcNow.AddSeconds(90);
+                    while (await Committed(group, input, 4) is var c && c <= before && c < live.Count && DateTime.UtcNow < deadline && !scorer.HasExited)
+                    {
+                        await Task.Delay(100);
+                    }
+
+                    await Task.Delay(TimeSpan.FromMilliseconds(rng.Next(600)));
                 }
 
-                await Task.Delay(TimeSpan.FromMilliseconds(rng.Next(1500)));
                 Assert.False(scorer.HasExited, scorer.Output);
                 scorer.KillHard();
                 progress.Add(await Committed(group, input, 4));
@@ -107,8 +122,8 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
                 continue;
             }
 
-            // The kills landed mid-stream, not before the first batch or after the last.
-            Assert.Contains(progress, p => p > 0 && p < live.Count);
+            // Most kills landed mid-stream, not before the first batch or after the last.
+            Assert.True(progress.Count(p => p > 0 && p < live.Count) >= Kills / 2, "kills mid-stream at committed offsets " + string.Join(", ", progress));
             var done = await WaitForCommittedEnd(group, input, 4, live.Count, TimeSpan.FromSeconds(180));
             scorer.Terminate();
             Assert.True(scorer.WaitForExit(TimeSpan.FromSeconds(30)), "no graceful exit on SIGTERM:\n" + scorer.Output);
