@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
-using StackExchange.Redis;
+using StreamFraud.Secrets;
 
 namespace StreamFraud.Scorer;
 
@@ -16,7 +16,7 @@ namespace StreamFraud.Scorer;
 public sealed partial class SecretRedactor
 {
     /// <summary>The mask.</summary>
-    public const string Mask = "***";
+    public const string Mask = CredentialText.Mask;
 
     private readonly string[] _secrets;
 
@@ -53,25 +53,8 @@ public sealed partial class SecretRedactor
                 }
             }
 
-            foreach (Match m in UrlUserInfo().Matches(value))
-            {
-                secrets.Add(m.Groups["secret"].Value);
-            }
-        }
-
-        if (config["Redis:Configuration"] is { } redis)
-        {
-            try
-            {
-                if (ConfigurationOptions.Parse(redis) is { Password: { Length: > 0 } password })
-                {
-                    secrets.Add(password);
-                }
-            }
-            catch (ArgumentException)
-            {
-                // not parseable: the pattern rule still masks password=…
-            }
+            secrets.AddRange(CredentialText.UrlPasswords(value));
+            secrets.AddRange(CredentialText.PasswordSettings(value)); // e.g. the password in Redis:Configuration
         }
 
         return new SecretRedactor(secrets);
@@ -93,21 +76,12 @@ public sealed partial class SecretRedactor
             }
         }
 
-        text = PasswordSetting().Replace(text, m => m.Groups["name"].Value + Mask);
-        return UrlUserInfo().Replace(text, m => m.Groups["user"].Value + ":" + Mask + "@");
+        return CredentialText.Redact(text);
     }
 
     /// <summary>Configuration key names whose values are credentials.</summary>
     [GeneratedRegex(@"(password|passwd|secret|token|api[._-]?key|basic\.auth\.user\.info|credentials?)$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex CredentialKey();
-
-    /// <summary><c>password=value</c> in connection strings (Redis, SASL JAAS-like settings).</summary>
-    [GeneratedRegex(@"(?<name>\b(?:password|pwd|sasl\.password)\s*=\s*)(?!\*\*\*)[^,;\s""']+", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex PasswordSetting();
-
-    /// <summary><c>scheme://user:password@host</c>.</summary>
-    [GeneratedRegex(@"(?<user>[a-z][a-z0-9+.-]*://[^:/@\s]+):(?<secret>(?!\*\*\*@)[^@/\s]+)@", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex UrlUserInfo();
 }
 
 /// <summary>
