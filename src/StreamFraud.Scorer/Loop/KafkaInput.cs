@@ -282,13 +282,13 @@ internal sealed class KafkaInput : IDisposable
             return;
         }
 
+        _sinceCommittedQuery.Restart();
         var unknown = _assigned.Where(tp => !_done.ContainsKey(tp)).ToList();
         if (unknown.Count == 0)
         {
             return;
         }
 
-        _sinceCommittedQuery.Restart();
         try
         {
             foreach (var c in _consumer.Committed(unknown, TimeSpan.FromSeconds(1)))
