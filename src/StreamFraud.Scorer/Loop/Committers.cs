@@ -153,6 +153,7 @@ internal sealed class AtLeastOnceCommitter(KafkaOutput output, KafkaInput input,
         {
             var errors = new Error?[pending.Count];
             var reported = new bool[pending.Count];
+            var reports = 0;
             for (var i = 0; i < pending.Count; i++)
             {
                 var index = i;
@@ -160,10 +161,12 @@ internal sealed class AtLeastOnceCommitter(KafkaOutput output, KafkaInput input,
                     {
                         errors[index] = r.Error.IsError ? r.Error : null;
                         Volatile.Write(ref reported[index], true);
+                        Interlocked.Increment(ref reports);
                     }) is { } refused)
                 {
                     errors[i] = refused;
                     reported[i] = true;
+                    Interlocked.Increment(ref reports);
                 }
             }
 
@@ -179,6 +182,9 @@ internal sealed class AtLeastOnceCommitter(KafkaOutput output, KafkaInput input,
                 }
             }
 
+            // Delivery handlers run on the client's poll thread: let the last ones finish before reading them.
+            var expected = pending.Count;
+            SpinWait.SpinUntil(() => Volatile.Read(ref reports) == expected, TimeSpan.FromSeconds(5));
             var next = new List<OutputRecord>();
             var substitutes = 0;
             Error? transient = null;
