@@ -65,7 +65,7 @@ public sealed class BundleManagerRefusalTests(TemplateBundle template) : IClassF
         Registry.Promote("v1");
         using var manager = Manager();
         manager.LoadInitial();
-        BundleValidationTests.Mutate(Registry.PathOf("v2"), m => m["thresholds"]!["cost_min"]!["threshold"] = "NaN");
+        TinyBundle.EditManifest(Registry.PathOf("v2"), m => m["thresholds"]!["cost_min"]!["threshold"] = "NaN");
         Registry.Promote("v2"); // recorded with the digest of the broken manifest: the manifest itself is what is wrong
 
         Assert.False(manager.CheckOnce());
@@ -150,7 +150,7 @@ public sealed class BundleManagerRefusalTests(TemplateBundle template) : IClassF
     {
         Init("v1");
         Registry.Promote("v1");
-        BundleValidationTests.Mutate(Registry.PathOf("v1"), m => m["thresholds"]!["best_f1"] = 0.99); // still a valid manifest
+        TinyBundle.EditManifest(Registry.PathOf("v1"), m => m["thresholds"]!["best_f1"] = 0.99); // still a valid manifest
         using var manager = Manager();
         var e = Assert.Throws<BundleRejectedException>(() => manager.LoadInitial());
         Assert.Equal(RefusalKinds.ManifestDigest, e.Kind);
@@ -163,7 +163,7 @@ public sealed class BundleManagerRefusalTests(TemplateBundle template) : IClassF
         Init("v1", "v2", "v3");
         Registry.Promote("v1");
         Registry.Promote("v2");
-        BundleValidationTests.Mutate(Registry.PathOf("v2"), m => m["golden_windows"]![0]!["window"] = "%%%");
+        TinyBundle.EditManifest(Registry.PathOf("v2"), m => m["golden_windows"]![0]!["window"] = "%%%");
         Registry.Promote("v2"); // re-promoted as broken: current v2 (new digest), previous still v1
 
         using var manager = Manager();
@@ -186,7 +186,7 @@ public sealed class BundleManagerRefusalTests(TemplateBundle template) : IClassF
         Registry.Promote("v1");
         Registry.Promote("v2");
         File.Delete(Path.Combine(Registry.PathOf("v1"), "xgb.json"));
-        BundleValidationTests.Mutate(Registry.PathOf("v2"), m => m["files"] = null);
+        TinyBundle.EditManifest(Registry.PathOf("v2"), m => m["files"] = null);
         Registry.Promote("v2");
 
         using var manager = Manager();

@@ -33,7 +33,7 @@ public sealed class TemplateBundle : IDisposable
 
         if (version != "v1")
         {
-            BundleValidationTests.Mutate(target, m => m["version"] = version);
+            TinyBundle.EditManifest(target, m => m["version"] = version);
         }
 
         return target;
@@ -110,7 +110,7 @@ public sealed partial class BundleValidationTests(TemplateBundle template) : ICl
                 File.WriteAllText(manifestPath, "null");
                 break;
             default:
-                Mutate(dir, m => Break(breakage, m));
+                TinyBundle.EditManifest(dir, m => Break(breakage, m));
                 break;
         }
 
@@ -124,7 +124,7 @@ public sealed partial class BundleValidationTests(TemplateBundle template) : ICl
     public void Load_CostMinInfinity_IsTheTrainersFlagNothing_Accepted()
     {
         var dir = template.CopyTo(Path.Combine(_root, "b"));
-        Mutate(dir, m => m["thresholds"]!["cost_min"]!["threshold"] = "Infinity");
+        TinyBundle.EditManifest(dir, m => m["thresholds"]!["cost_min"]!["threshold"] = "Infinity");
         using var bundle = ModelBundle.Load(dir, FeatureSpec.CardV1, Fast);
         Assert.True(double.IsPositiveInfinity(bundle.Threshold(Core.Evaluation.ThresholdPolicy.CostMin)));
     }
@@ -241,14 +241,14 @@ public sealed partial class BundleValidationTests(TemplateBundle template) : ICl
             f.SetLength(4L << 30); // 4 GiB, sparse: hashing it would take many seconds
         }
 
-        Mutate(dir, m => m["files"]!["report.bin"] = new JsonObject { ["sha256"] = new string('0', 64), ["bytes"] = 4L << 30 });
+        TinyBundle.EditManifest(dir, m => m["files"]!["report.bin"] = new JsonObject { ["sha256"] = new string('0', 64), ["bytes"] = 4L << 30 });
         var options = Fast with { MaxFileBytes = 64L << 20 };
         var steps = new List<string>();
         var clock = Stopwatch.StartNew();
         var e = Assert.Throws<BundleRejectedException>(() => ModelBundle.Load(dir, FeatureSpec.CardV1, options with { OnStep = steps.Add }));
         Assert.Contains($"files.report.bin.bytes {4L << 30} is outside 0..{64L << 20} (Models:MaxFileBytes)", e.Reason);
 
-        Mutate(dir, m => m["files"]!["report.bin"]!["bytes"] = 1000); // within the cap, but not what is on disk
+        TinyBundle.EditManifest(dir, m => m["files"]!["report.bin"]!["bytes"] = 1000); // within the cap, but not what is on disk
         e = Assert.Throws<BundleRejectedException>(() => ModelBundle.Load(dir, FeatureSpec.CardV1, options with { OnStep = steps.Add }));
         Assert.Contains($"file report.bin is {4L << 30} bytes; the manifest says 1000", e.Reason);
         Assert.DoesNotContain("hash report.bin", steps);
@@ -265,7 +265,7 @@ public sealed partial class BundleValidationTests(TemplateBundle template) : ICl
             Assert.Equal(digest, ok.ManifestSha256);
         }
 
-        Mutate(dir, m => m["thresholds"]!["cost_min"]!["threshold"] = 0.9); // a valid manifest, but not the promoted one
+        TinyBundle.EditManifest(dir, m => m["thresholds"]!["cost_min"]!["threshold"] = 0.9); // a valid manifest, but not the promoted one
         var e = Assert.Throws<BundleRejectedException>(() => ModelBundle.Load(dir, FeatureSpec.CardV1, Fast, digest));
         Assert.Equal(RefusalKinds.ManifestDigest, e.Kind);
         Assert.Contains($"but current.json recorded {digest}", e.Reason);
@@ -318,7 +318,7 @@ public sealed partial class BundleValidationTests(TemplateBundle template) : ICl
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(registry.Directory, BundleRegistry.CurrentFile)))!;
         Assert.Equal(d2, (string?)json["manifest_sha256"]);
 
-        Mutate(registry.PathOf("v1"), m => m["thresholds"]!["best_f1"] = 0.01); // changed after it was promoted
+        TinyBundle.EditManifest(registry.PathOf("v1"), m => m["thresholds"]!["best_f1"] = 0.01); // changed after it was promoted
         var back = registry.Rollback();
         Assert.Equal(("v1", d1), (back.Version, back.ManifestSha256)); // the digest it was promoted with, not the file's new one
         Assert.Throws<ArgumentException>(() => registry.PathOf("../v1"));
@@ -337,14 +337,6 @@ public sealed partial class BundleValidationTests(TemplateBundle template) : ICl
         File.Delete(Path.Combine(registry.Directory, BundleRegistry.CurrentFile));
         File.WriteAllText(Path.Combine(registry.Directory, BundleRegistry.CurrentFile), "{\"version\": null}");
         Assert.Contains("names no version", Assert.Throws<InvalidDataException>(registry.ReadCurrent).Message);
-    }
-
-    internal static void Mutate(string dir, Action<JsonObject> change)
-    {
-        var path = Path.Combine(dir, BundleManifest.FileName);
-        var node = JsonNode.Parse(File.ReadAllBytes(path))!.AsObject();
-        change(node);
-        File.WriteAllText(path, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
     private static void Break(string breakage, JsonObject m)
