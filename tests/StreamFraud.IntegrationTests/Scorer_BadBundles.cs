@@ -94,6 +94,18 @@ public sealed class Scorer_BadBundles(StackFixture stack) : IDisposable
         Assert.True(pin.WaitForExit(TimeSpan.FromSeconds(60)), pin.Output);
         Assert.Equal(2, pin.ExitCode);
         Assert.Contains("Models:Pin: version '../v1' is not a plain name", pin.Output);
+
+        using var limits = ChildProcess.Start("StreamFraud.Scorer",
+        [
+            "--Models:Registry", Registry("limits", "v1").Directory, "--Models:Challenger", "/etc", "--Models:MaxFileBytes", "-5",
+            "--Models:LoadTimeout", "00:00:00", "--Models:RequireDigest", "maybe", "--Redis:Configuration", stack.Redis, "--urls", "http://127.0.0.1:0",
+        ]);
+        Assert.True(limits.WaitForExit(TimeSpan.FromSeconds(60)), limits.Output);
+        Assert.Equal(2, limits.ExitCode);
+        foreach (var expected in new[] { "Models:Challenger: version '/etc' is not a plain name", "Models:MaxFileBytes '-5'", "Models:LoadTimeout '00:00:00'", "Models:RequireDigest 'maybe'" })
+        {
+            Assert.Contains(expected, limits.Output);
+        }
     }
 
     [Fact]

@@ -151,9 +151,9 @@ public sealed class ModelsRollbackCommand(IAnsiConsole console) : Command<Regist
         {
             pointer = registry.Rollback();
         }
-        catch (Exception e) when (e is InvalidOperationException or DirectoryNotFoundException)
+        catch (Exception e) when (e is InvalidOperationException or DirectoryNotFoundException or ArgumentException)
         {
-            throw new TrainingException($"cannot roll back: {e.Message}", e);
+            throw new TrainingException($"cannot roll back: {e.Message}", e); // ArgumentException: current.json's previous is not a plain name
         }
 
         console.MarkupLine(
