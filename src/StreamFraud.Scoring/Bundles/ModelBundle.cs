@@ -134,8 +134,11 @@ public sealed class ScoreBuffers(int capacity)
 
 /// <summary>
 /// A bundle loaded and verified: both models, weights, thresholds and version as one unit, swapped in whole. Loading
-/// checks every file's SHA-256, the feature spec against the one the scorer runs, the ONNX input/output shapes,
-/// the XGBoost feature count, and reproduces the golden windows; then warms up. Scoring is thread-safe.
+/// treats the bundle as untrusted input (docs/ARCHITECTURE.md "Model bundle and registry"): the manifest against its
+/// recorded digest and every field of it, each file a regular file of the stated size before its SHA-256, the
+/// feature spec against the one the scorer runs, the ONNX input/output shapes, the XGBoost feature count, the golden
+/// windows reproduced, then a warm-up — all within a timeout, and any failure is a <see cref="BundleRejectedException"/>.
+/// Scoring is thread-safe.
 /// </summary>
 public sealed class ModelBundle : IDisposable
 {
