@@ -176,6 +176,11 @@ public static class ReplayCommand
             FeatureSpec? spec = null;
             foreach (var version in a.Versions)
             {
+                if (BundleNames.Problem(version) is { } nameProblem)
+                {
+                    throw new ReplayUsageException($"--version: {nameProblem}; see 'StreamFraud.Trainer models list'.");
+                }
+
                 var manifestPath = Path.Combine(registry.PathOf(version), BundleManifest.FileName);
                 if (!File.Exists(manifestPath))
                 {

@@ -27,9 +27,13 @@ catch (ScorerConfigurationException e)
     return 2;
 }
 
-var app = builder.Build();
+// Exit codes: 0 after a requested stop; 2 for a configuration or startup problem that a restart alone does not fix
+// (bad settings, no servable bundle, Redis unreachable at start); 1 for an unexpected error, which the orchestrator
+// answers by restarting the process. Never 0 after an error (README "Operations").
+WebApplication app;
 try
 {
+    app = builder.Build();
     // Fail fast, before consuming anything: the serving bundle loads and verifies, Redis answers.
     app.Services.GetRequiredService<ScorerResources>();
 }
@@ -38,7 +42,21 @@ catch (ScorerConfigurationException e)
     Console.Error.WriteLine($"error: {SecretRedactor.Current.Redact(e.Message)}");
     return 2;
 }
+catch (Exception e)
+{
+    Console.Error.WriteLine($"error: the scorer could not start: {e}");
+    return 1;
+}
 
-app.MapScorerEndpoints();
-await app.RunAsync();
-return Environment.ExitCode; // 1 when the scoring loop stopped on an unexpected error
+try
+{
+    app.MapScorerEndpoints();
+    await app.RunAsync();
+}
+catch (Exception e) when (e is not OperationCanceledException)
+{
+    Console.Error.WriteLine($"error: the scorer stopped on an unexpected error: {e}");
+    return 1;
+}
+
+return Environment.ExitCode; // 1 when the scoring loop or the bundle watcher stopped on an unexpected error

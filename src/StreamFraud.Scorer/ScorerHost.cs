@@ -45,8 +45,13 @@ OPTIONS:
         --Redis:KeyPrefix           Card state key prefix (default sf:card:)
         --Redis:IdleTtl             Idle card expiry (default 60.00:00:00)
         --Models:Registry           Required. Bundle registry directory; serves what current.json names
-        --Models:Pin                Serve this version instead of current.json (re-read while running)
+        --Models:Pin                Serve this version instead of current.json (re-read while running); a plain name
+                                    ([A-Za-z0-9][A-Za-z0-9._-]*, no '..', at most 128 characters)
         --Models:PollInterval       How often current.json is checked for a new bundle (default 00:00:02)
+        --Models:RequireDigest      Refuse a current.json entry without the manifest's SHA-256 (default true; 'models
+                                    promote VERSION' records it). false: accept it with a warning
+        --Models:MaxFileBytes       Largest bundle file accepted, checked before reading (default 536870912 = 512 MiB)
+        --Models:LoadTimeout        Longest a bundle load may take; past it the bundle is refused (default 00:01:00)
         --Models:ListenAnnouncements  Check at once on a model-updates announcement (default true)
         --Models:Challenger         A second bundle scoring every batch on the same windows; its alerts go only to
                                     Scorer:ShadowTopic, agreement in metrics
@@ -81,7 +86,8 @@ OPTIONS:
             new BundleManagerOptions
             {
                 PollInterval = settings.PollInterval,
-                Load = new BundleLoadOptions { Device = settings.Device, DeviceId = settings.DeviceId, WarmupBatch = settings.Scorer.BatchSize },
+                Load = settings.LoadOptions,
+                RequireDigest = settings.RequireDigest,
             },
             () => config["Models:Pin"], // re-read on every poll: a pin set in appsettings.json takes effect while running
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<BundleManager>(),
@@ -125,6 +131,21 @@ public sealed record Settings(
     TimeSpan PollInterval,
     string? Challenger)
 {
+    /// <summary>Refuse current.json entries without a manifest digest (<c>Models:RequireDigest</c>).</summary>
+    public bool RequireDigest { get; init; } = true;
+
+    /// <summary>Largest bundle file (<c>Models:MaxFileBytes</c>).</summary>
+    public long MaxFileBytes { get; init; } = BundleLoadOptions.DefaultMaxFileBytes;
+
+    /// <summary>Longest bundle load (<c>Models:LoadTimeout</c>).</summary>
+    public TimeSpan LoadTimeout { get; init; } = BundleLoadOptions.DefaultLoadTimeout;
+
+    /// <summary>How the serving bundle and the challenger are loaded.</summary>
+    public BundleLoadOptions LoadOptions => new()
+    {
+        Device = Device, DeviceId = DeviceId, WarmupBatch = Scorer.BatchSize, MaxFileBytes = MaxFileBytes, LoadTimeout = LoadTimeout,
+    };
+
     /// <summary>Reads and validates every key; all problems are reported at once.</summary>
     public static Settings Read(IConfiguration config)
     {
@@ -207,6 +228,34 @@ public sealed record Settings(
         var topFeatures = Int(config, "Scoring:TopFeatures", 3, problems);
         var deviceId = Int(config, "Scoring:DeviceId", 0, problems);
         var pollInterval = Time(config, "Models:PollInterval", TimeSpan.FromSeconds(2), problems);
+        foreach (var key in new[] { "Models:Pin", "Models:Challenger" })
+        {
+            if (config[key] is { Length: > 0 } name && BundleNames.Problem(name) is { } nameProblem)
+            {
+                problems.Add($"{key}: version {nameProblem}; name a version directory of the registry ('models list').");
+            }
+        }
+
+        var requireDigest = Bool(config, "Models:RequireDigest", true, problems);
+        var maxFileBytes = BundleLoadOptions.DefaultMaxFileBytes;
+        if (config["Models:MaxFileBytes"] is { } maxText)
+        {
+            if (long.TryParse(maxText, System.Globalization.CultureInfo.InvariantCulture, out var max) && max > 0)
+            {
+                maxFileBytes = max;
+            }
+            else
+            {
+                problems.Add($"Models:MaxFileBytes '{maxText}': a positive number of bytes, e.g. 536870912 (512 MiB).");
+            }
+        }
+
+        var loadTimeout = Time(config, "Models:LoadTimeout", BundleLoadOptions.DefaultLoadTimeout, problems);
+        if (loadTimeout <= TimeSpan.Zero)
+        {
+            problems.Add($"Models:LoadTimeout '{config["Models:LoadTimeout"]}': a positive duration like 00:01:00.");
+        }
+
         if (problems.Count > 0)
         {
             throw new ScorerConfigurationException("invalid configuration:\n  " + string.Join("\n  ", problems));
@@ -216,7 +265,12 @@ public sealed record Settings(
             consumer, producer, config["SchemaRegistry:Url"] ?? Endpoints.SchemaRegistryUrl, config["Redis:Configuration"] ?? Endpoints.Redis,
             redis, registry!, config["Models:Pin"], spec!,
             new ScoringOptions { Policy = policy, FixedThreshold = fixedThreshold, TopFeatures = topFeatures },
-            device, deviceId, scorer, pollInterval, config["Models:Challenger"]);
+            device, deviceId, scorer, pollInterval, config["Models:Challenger"] is { Length: > 0 } challenger ? challenger : null)
+        {
+            RequireDigest = requireDigest,
+            MaxFileBytes = maxFileBytes,
+            LoadTimeout = loadTimeout,
+        };
     }
 
     /// <summary>
@@ -306,7 +360,23 @@ public sealed class BundleWatcher(BundleManager manager, Settings settings, ICon
             new Thread(() => listener.Run(stoppingToken)) { Name = "model-updates", IsBackground = true }.Start();
         }
 
-        return Task.Run(() => manager.RunAsync(stoppingToken), stoppingToken);
+        return Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await manager.RunAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // RunAsync logs and goes on after every failed poll; reaching here is a bug. Stop with exit code 1
+                    // (the orchestrator restarts the scorer) rather than score on without hot reload, or exit 0.
+                    log.LogCritical(e, "The bundle watcher stopped; stopping the scorer");
+                    Environment.ExitCode = 1;
+                    throw;
+                }
+            },
+            stoppingToken);
     }
 }
 
@@ -336,6 +406,10 @@ public sealed class ScorerResources : IDisposable
         {
             throw new ScorerConfigurationException($"{e.Message} (StreamFraud.Trainer models promote VERSION --registry {settings.ModelRegistry}), or set Models:Pin.", e);
         }
+        catch (InvalidDataException e)
+        {
+            throw new ScorerConfigurationException($"{e.Message} No bundle is served until it is fixed (StreamFraud.Trainer models promote VERSION --registry {settings.ModelRegistry}), or set Models:Pin.", e);
+        }
 
         try
         {
@@ -354,8 +428,7 @@ public sealed class ScorerResources : IDisposable
         {
             try
             {
-                Challenger = ModelBundle.Load(new BundleRegistry(settings.ModelRegistry).PathOf(challenger), settings.Spec,
-                    new BundleLoadOptions { Device = settings.Device, DeviceId = settings.DeviceId, WarmupBatch = settings.Scorer.BatchSize });
+                Challenger = ModelBundle.Load(new BundleRegistry(settings.ModelRegistry).PathOf(challenger), settings.Spec, settings.LoadOptions);
                 Log.ChallengerServing(log, Challenger.Version, settings.Scorer.ShadowTopic);
             }
             catch (BundleRejectedException e)

@@ -41,7 +41,7 @@ public static class TrainerApp
         .Group("models", "List, promote and roll back the registry's bundles.")
         .Command<ModelsListCommand>("models list", "List the registry's bundles with their test metrics; marks the current and previous one.",
             ["models", "list", "--registry", "models"])
-        .Command<ModelsPromoteCommand>("models promote", "Verify a published bundle (checksums, spec, golden windows) and make it current.",
+        .Command<ModelsPromoteCommand>("models promote", "Verify a published bundle (every manifest field, files, checksums, spec, golden windows) and make it current, recording its manifest SHA-256 in current.json.",
             ["models", "promote", "20261129-074512-3fa2c1", "--registry", "models"])
         .Command<ModelsRollbackCommand>("models rollback", "Make the previous version current again (atomically replaces current.json).",
             ["models", "rollback", "--registry", "models"])

@@ -40,7 +40,20 @@ public sealed record BundleManagerOptions
 
     /// <summary>How candidates are loaded and verified.</summary>
     public BundleLoadOptions Load { get; init; } = new();
+
+    /// <summary>
+    /// Refuse a version from <c>current.json</c> that has no recorded manifest digest (<c>Models:RequireDigest</c>,
+    /// default true). False accepts such a pointer (written before digests were recorded) with a warning.
+    /// </summary>
+    public bool RequireDigest { get; init; } = true;
 }
+
+/// <summary>What the manager should serve, where that comes from, and what to fall back to at start.</summary>
+/// <param name="Version">The version, as written (checked when loaded).</param>
+/// <param name="ManifestSha256">The manifest digest recorded for it, when there is one.</param>
+/// <param name="Source"><c>current.json</c>, <c>Models:Pin</c>, ...; for messages.</param>
+/// <param name="Fallback">The version to serve instead when this one is refused at start (current.json's previous).</param>
+public sealed record BundleTarget(string Version, string? ManifestSha256, string Source, BundleTarget? Fallback = null);
 
 /// <summary>
 /// Serves model bundles with hot reload (docs/ARCHITECTURE.md "Hot reload"): learns of a new target from <c>current.json</c>
@@ -65,7 +78,8 @@ public sealed class BundleManager : IBundleSource, IDisposable
     private Slot? _previous;
     private string? _pendingTarget;
     private DateTimeOffset _pendingSince;
-    private (string Version, DateTime ManifestTime)? _refused;
+    private string? _refused;
+    private string? _warnedUndigested;
 
     /// <summary>Creates a manager over a registry; call <see cref="LoadInitial"/> before serving.</summary>
     public BundleManager(BundleRegistry registry, FeatureSpec spec, BundleManagerOptions? options = null, Func<string?>? pin = null, ILogger? logger = null, Meter? meter = null, TimeProvider? time = null)
@@ -104,17 +118,73 @@ public sealed class BundleManager : IBundleSource, IDisposable
     /// <summary>The last refusal, for operators and tests.</summary>
     public BundleRejectedException? LastRefusal { get; private set; }
 
-    /// <summary>The version the manager should serve now: the pin, else <c>current.json</c>'s.</summary>
-    public string? Target() => _pin() is { Length: > 0 } pinned ? pinned : _registry.ReadCurrent()?.Version;
+    /// <summary>
+    /// What the manager should serve now: the pin, else what <c>current.json</c> names, with the manifest digest
+    /// recorded for it (a pinned version gets the digest <c>current.json</c> records for it as current or previous).
+    /// </summary>
+    /// <exception cref="InvalidDataException"><c>current.json</c> exists but cannot be read as a pointer.</exception>
+    public BundleTarget? Target()
+    {
+        if (_pin() is { Length: > 0 } pinned)
+        {
+            CurrentPointer? known = null;
+            try
+            {
+                known = _registry.ReadCurrent();
+            }
+            catch (InvalidDataException)
+            {
+                // a broken pointer does not stop a pin; only its digests are unavailable
+            }
 
-    /// <summary>Loads what the pin or <c>current.json</c> names (startup: failures throw).</summary>
-    /// <exception cref="BundleRejectedException">The bundle is refused.</exception>
+            var digest = known?.Version == pinned ? known.ManifestSha256 : known?.Previous == pinned ? known.PreviousManifestSha256 : null;
+            return new BundleTarget(pinned, digest, "Models:Pin");
+        }
+
+        return _registry.ReadCurrent() is { } current
+            ? new BundleTarget(current.Version, current.ManifestSha256, BundleRegistry.CurrentFile,
+                current.Previous is { } previous ? new BundleTarget(previous, current.PreviousManifestSha256, $"{BundleRegistry.CurrentFile} (previous)") : null)
+            : null;
+    }
+
+    /// <summary>
+    /// Loads what the pin or <c>current.json</c> names (startup). When <c>current.json</c>'s version is refused and
+    /// its previous version (the last one promoted before it) loads, that one is served and the refusal logged; the
+    /// refused version is not retried until <c>current.json</c> or its manifest changes. A refused pin has no fallback.
+    /// </summary>
+    /// <exception cref="BundleRejectedException">The bundle is refused (and so is the previous one, when there is one).</exception>
     /// <exception cref="InvalidOperationException">Nothing to serve.</exception>
+    /// <exception cref="InvalidDataException"><c>current.json</c> cannot be read.</exception>
     public ModelBundle LoadInitial()
     {
         var target = Target() ?? throw new InvalidOperationException(
             $"{Path.Combine(_registry.Directory, BundleRegistry.CurrentFile)} does not exist and no pin is set: promote a bundle first.");
-        var bundle = LoadCandidate(target);
+        ModelBundle bundle;
+        try
+        {
+            bundle = LoadCandidate(target);
+        }
+        catch (BundleRejectedException refused) when (target.Fallback is { } fallback)
+        {
+            CountRefusal(refused);
+            try
+            {
+                bundle = LoadCandidate(fallback);
+            }
+            catch (BundleRejectedException alsoRefused)
+            {
+                CountRefusal(alsoRefused);
+                throw new BundleRejectedException(target.Version,
+                    $"{refused.Reason}; the previous version {BundleNames.Printable(fallback.Version)} cannot stand in: {alsoRefused.Reason}", refused.Kind, refused);
+            }
+
+            _refused = Fingerprint(target);
+            LastRefusal = refused;
+            _log.LogCritical(
+                "Current bundle {Version} refused at start ({Kind}): {Reason}. Serving the previous version {Fallback} from {Source} instead, until a good bundle is promoted",
+                BundleNames.Printable(target.Version), refused.Kind, refused.Reason, bundle.Version, BundleRegistry.CurrentFile);
+        }
+
         Install(bundle);
         return bundle;
     }
@@ -143,7 +213,7 @@ public sealed class BundleManager : IBundleSource, IDisposable
         }
     }
 
-    /// <summary>Polls until cancelled; each poll may swap (see <see cref="CheckOnce"/>).</summary>
+    /// <summary>Polls until cancelled; each poll may swap (see <see cref="CheckOnce"/>). Never throws: a failed poll is logged and the serving bundle kept.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
@@ -155,6 +225,11 @@ public sealed class BundleManager : IBundleSource, IDisposable
             catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
             {
                 _log.LogWarning("Reading the model registry failed: {Reason}; serving {Version} unchanged", e.Message, Current?.Version);
+            }
+            catch (Exception e)
+            {
+                // A poll must not end the watcher: later promotions would be ignored without a word.
+                _log.LogError(e, "Checking for a new bundle failed unexpectedly; serving {Version} unchanged, checking again at the next poll", Current?.Version);
             }
 
             // A target seen but still inside its debounce window is checked again as soon as the window ends.
@@ -178,18 +253,20 @@ public sealed class BundleManager : IBundleSource, IDisposable
     /// </summary>
     public bool CheckOnce()
     {
-        var target = Target();
-        var serving = Current?.Version;
-        if (target is null || target == serving)
+        var resolved = Target();
+        var serving = Current;
+        if (resolved is null || (resolved.Version == serving?.Version && (resolved.ManifestSha256 is null || Same(resolved.ManifestSha256, serving.ManifestSha256))))
         {
             _pendingTarget = null;
             return false;
         }
 
+        var target = resolved.Version;
         var now = _time.GetUtcNow();
-        if (_pendingTarget != target)
+        var key = Fingerprint(resolved);
+        if (_pendingTarget != key)
         {
-            _pendingTarget = target;
+            _pendingTarget = key;
             _pendingSince = now;
             if (_options.Debounce > TimeSpan.Zero)
             {
@@ -204,19 +281,18 @@ public sealed class BundleManager : IBundleSource, IDisposable
 
         lock (_gate)
         {
-            if (_previous is { } kept && kept.Bundle.Version == target)
+            if (_previous is { } kept && kept.Bundle.Version == target && (resolved.ManifestSha256 is null || Same(resolved.ManifestSha256, kept.Bundle.ManifestSha256)))
             {
                 (_current, _previous) = (kept, _current);
                 Swaps++;
                 _swaps?.Add(1, new KeyValuePair<string, object?>("model.version", target));
-                _log.LogInformation("Rolled back to {Version} (kept loaded); {Old} kept for roll-forward", target, serving);
+                _log.LogInformation("Rolled back to {Version} (kept loaded); {Old} kept for roll-forward", target, serving?.Version);
                 _pendingTarget = null;
                 return true;
             }
         }
 
-        var manifestTime = File.GetLastWriteTimeUtc(Path.Combine(_registry.PathOf(target), BundleManifest.FileName));
-        if (_refused is { } r && r.Version == target && r.ManifestTime == manifestTime)
+        if (_refused == key)
         {
             return false; // refused already and unchanged since: do not reload it every poll
         }
@@ -224,14 +300,15 @@ public sealed class BundleManager : IBundleSource, IDisposable
         ModelBundle candidate;
         try
         {
-            candidate = LoadCandidate(target);
+            candidate = LoadCandidate(resolved);
         }
         catch (BundleRejectedException e)
         {
-            _refused = (target, manifestTime);
+            _refused = key;
             LastRefusal = e;
-            _refusals?.Add(1, new KeyValuePair<string, object?>("reason", Classify(e.Reason)));
-            _log.LogError("Candidate bundle {Version} refused: {Reason}; still serving {Serving}", target, e.Reason, serving);
+            CountRefusal(e);
+            _log.LogError("Candidate bundle {Version} from {Source} refused ({Kind}): {Reason}; still serving {Serving}",
+                BundleNames.Printable(target), resolved.Source, e.Kind, e.Reason, serving?.Version);
             return false;
         }
 
@@ -260,18 +337,76 @@ public sealed class BundleManager : IBundleSource, IDisposable
         _wake.Dispose();
     }
 
-    private ModelBundle LoadCandidate(string version)
+    private ModelBundle LoadCandidate(BundleTarget target)
     {
-        var bundle = ModelBundle.Load(_registry.PathOf(version), _spec, _options.Load);
+        var version = target.Version;
+        if (BundleNames.Problem(version) is { } problem)
+        {
+            throw new BundleRejectedException(version, $"{target.Source} names version {problem}; a version is a directory directly inside the registry", RefusalKinds.VersionName);
+        }
+
+        if (target.ManifestSha256 is null && target.Source != "Models:Pin")
+        {
+            if (_options.RequireDigest)
+            {
+                throw new BundleRejectedException(version,
+                    $"{BundleRegistry.CurrentFile} records no manifest digest for {version} (written before digests were recorded, or by hand): " +
+                    $"promote it again with 'StreamFraud.Trainer models promote {version} --registry DIR', which verifies it and records the digest, " +
+                    "or set Models:RequireDigest=false to accept pointers without one",
+                    RefusalKinds.ManifestDigest);
+            }
+
+            if (_warnedUndigested != version)
+            {
+                _warnedUndigested = version;
+                _log.LogWarning("{File} records no manifest digest for {Version}; loading it without one because Models:RequireDigest is false", BundleRegistry.CurrentFile, version);
+            }
+        }
+
+        var bundle = ModelBundle.Load(_registry.PathOf(version), _spec, _options.Load, target.ManifestSha256);
         Loads++;
         if (bundle.Version != version)
         {
             bundle.Dispose();
-            throw new BundleRejectedException(version, $"the manifest in {version}/ says version {bundle.Version}");
+            throw new BundleRejectedException(version, $"the manifest in {version}/ says version {BundleNames.Printable(bundle.Version)}", RefusalKinds.VersionName);
         }
 
         return bundle;
     }
+
+    private void CountRefusal(BundleRejectedException e)
+    {
+        if (_refusals is { Enabled: true } counter)
+        {
+            counter.Add(1, new KeyValuePair<string, object?>("reason", e.Kind));
+        }
+
+        if (e.Kind == RefusalKinds.Timeout)
+        {
+            _log.LogError("Loading bundle {Version} was abandoned after Models:LoadTimeout; its thread may stay blocked in a read that cannot be cancelled", BundleNames.Printable(e.Version));
+        }
+    }
+
+    /// <summary>What identifies a target for debouncing and for not retrying a refusal: version, digest, manifest time.</summary>
+    private string Fingerprint(BundleTarget target)
+    {
+        var manifestTime = DateTime.MinValue;
+        if (BundleNames.IsValid(target.Version))
+        {
+            try
+            {
+                manifestTime = File.GetLastWriteTimeUtc(Path.Combine(_registry.PathOf(target.Version), BundleManifest.FileName));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // unreadable: the load says why
+            }
+        }
+
+        return $"{target.Version}\n{target.ManifestSha256}\n{manifestTime.Ticks}";
+    }
+
+    private static bool Same(string? a, string? b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
 
     private void Install(ModelBundle bundle)
     {
@@ -313,14 +448,6 @@ public sealed class BundleManager : IBundleSource, IDisposable
             slot.Bundle.Dispose();
         }
     }
-
-    private static string Classify(string reason) =>
-        reason.Contains("checksum", StringComparison.Ordinal) ? "checksum"
-        : reason.Contains("missing", StringComparison.Ordinal) || reason.Contains("still being written", StringComparison.Ordinal) ? "missing_file"
-        : reason.Contains("feature spec", StringComparison.Ordinal) ? "feature_spec"
-        : reason.Contains("golden", StringComparison.Ordinal) ? "golden_window"
-        : reason.Contains("shape", StringComparison.Ordinal) || reason.Contains("ONNX", StringComparison.Ordinal) ? "model"
-        : "other";
 
     private sealed class Slot(ModelBundle bundle)
     {

@@ -74,40 +74,34 @@ public sealed record BundleManifest
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    /// <summary>Reads and validates a manifest file.</summary>
-    /// <exception cref="InvalidDataException">Unreadable JSON, another format version, or missing fields; the message says which.</exception>
-    public static BundleManifest Read(string path)
+    /// <summary>Reads and validates a manifest file (every field, see <see cref="ManifestValidator"/>).</summary>
+    /// <exception cref="InvalidDataException">Not a regular file, unreadable JSON, another format version, or a field missing or out of range; the message says which.</exception>
+    public static BundleManifest Read(string path, long maxFileBytes = BundleLoadOptions.DefaultMaxFileBytes) => Parse(ReadBytes(path), path, maxFileBytes);
+
+    /// <summary>The bytes of a manifest file: a regular file (not a link, FIFO or device) of at most <see cref="ManifestValidator.MaxManifestBytes"/>.</summary>
+    /// <exception cref="InvalidDataException">Missing, not a regular file, or too large.</exception>
+    public static byte[] ReadBytes(string path, CancellationToken cancellationToken = default)
     {
-        BundleManifest? manifest;
         try
         {
-            manifest = JsonSerializer.Deserialize<BundleManifest>(File.ReadAllBytes(path), JsonOptions);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: not a valid bundle manifest ({e.Message}).", e);
-        }
-
-        if (manifest is null)
-        {
-            throw new InvalidDataException($"{path}: empty manifest.");
-        }
-
-        if (manifest.Format != CurrentFormat)
-        {
-            throw new InvalidDataException($"{path}: manifest format {manifest.Format}; this scorer reads format {CurrentFormat}.");
-        }
-
-        foreach (var required in new[] { manifest.LstmFile, manifest.XgbFile })
-        {
-            if (!manifest.Files.ContainsKey(required))
+            if (BundleFiles.RegularFileProblem(path, FileName, null, ManifestValidator.MaxManifestBytes, out var entry) is { } problem)
             {
-                throw new InvalidDataException($"{path}: '{required}' is not listed under files (with its sha256).");
+                throw new InvalidDataException(problem);
             }
-        }
 
-        return manifest;
+            return BundleFiles.ReadExactly(path, entry.Length, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"{FileName} cannot be read: {e.Message}", e);
+        }
     }
+
+    /// <summary>Parses and validates manifest bytes read from <paramref name="source"/> (for messages).</summary>
+    /// <exception cref="InvalidDataException">Every problem found, in one message.</exception>
+    public static BundleManifest Parse(ReadOnlySpan<byte> json, string source, long maxFileBytes = BundleLoadOptions.DefaultMaxFileBytes) =>
+        ManifestValidator.Parse(json, maxFileBytes, out var problems)
+        ?? throw new InvalidDataException($"{source}: {string.Join("; ", problems)}");
 
     /// <summary>Writes the manifest (UTF-8 JSON).</summary>
     public void Write(string path) => File.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(this, JsonOptions));

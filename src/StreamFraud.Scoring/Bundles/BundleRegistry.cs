@@ -3,8 +3,19 @@ using System.Text.Json;
 
 namespace StreamFraud.Scoring.Bundles;
 
-/// <summary><c>current.json</c>: the active version and the one before it.</summary>
-public sealed record CurrentPointer(string Version, string? Previous, DateTimeOffset UpdatedAt, string? Reason = null);
+/// <summary>
+/// <c>current.json</c>: the active version and the one before it, each with the SHA-256 of its <c>manifest.json</c> as
+/// it was when promoted (the manifest lists every other file's SHA-256, so the digest covers the whole bundle). A
+/// pointer written before digests were recorded has none (see <c>Models:RequireDigest</c>).
+/// </summary>
+public sealed record CurrentPointer(string Version, string? Previous, DateTimeOffset UpdatedAt, string? Reason = null)
+{
+    /// <summary>SHA-256 (lower-case hex) of <see cref="Version"/>'s manifest when it was promoted.</summary>
+    public string? ManifestSha256 { get; init; }
+
+    /// <summary>SHA-256 of <see cref="Previous"/>'s manifest, as recorded when it was current.</summary>
+    public string? PreviousManifestSha256 { get; init; }
+}
 
 /// <summary>
 /// A directory of bundles, <c>&lt;registry&gt;/&lt;version&gt;/</c>, plus <c>current.json</c>. Bundles are published by
@@ -27,57 +38,93 @@ public sealed class BundleRegistry
     /// <summary>Absolute registry path.</summary>
     public string Directory { get; }
 
-    /// <summary>Path of a version's directory.</summary>
-    public string PathOf(string version) => Path.Combine(Directory, version);
+    /// <summary>Largest <c>current.json</c> read.</summary>
+    public const long MaxPointerBytes = 64 << 10;
 
-    /// <summary>Published versions (directories with a manifest), oldest first by name.</summary>
+    /// <summary>Path of a version's directory.</summary>
+    /// <exception cref="ArgumentException"><paramref name="version"/> is not a plain name (<see cref="BundleNames"/>): it could point outside the registry.</exception>
+    public string PathOf(string version) => BundleNames.Problem(version) is { } problem
+        ? throw new ArgumentException($"version {problem}; a version names a directory directly inside the registry", nameof(version))
+        : Path.Combine(Directory, version);
+
+    /// <summary>Published versions (directories with a plain name and a manifest), oldest first by name.</summary>
     public IReadOnlyList<string> Versions() =>
         !System.IO.Directory.Exists(Directory)
             ? []
             : System.IO.Directory.EnumerateDirectories(Directory)
                 .Select(Path.GetFileName)
-                .Where(n => n is not null && !n.StartsWith('.') && File.Exists(Path.Combine(Directory, n, BundleManifest.FileName)))
+                .Where(n => BundleNames.IsValid(n) && File.Exists(Path.Combine(Directory, n!, BundleManifest.FileName)))
                 .Select(n => n!)
                 .Order(StringComparer.Ordinal)
                 .ToList();
 
-    /// <summary>Reads <c>current.json</c>; null when there is none.</summary>
-    /// <exception cref="InvalidDataException">The file exists but is not a valid pointer.</exception>
+    /// <summary>
+    /// Reads <c>current.json</c>; null when there is none. Versions are returned as written (the scorer refuses one
+    /// that is not a plain name, with the reason, when it tries to load it).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file exists but is not a regular file, is too large, or is not a valid pointer.</exception>
     public CurrentPointer? ReadCurrent()
     {
         var path = Path.Combine(Directory, CurrentFile);
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
+        CurrentPointer? pointer;
         try
         {
-            return JsonSerializer.Deserialize<CurrentPointer>(File.ReadAllBytes(path), BundleManifest.JsonOptions)
-                ?? throw new InvalidDataException($"{path} is empty.");
+            switch (BundleFiles.RegularFileProblem(path, path, null, MaxPointerBytes, out var entry))
+            {
+                case null:
+                    break;
+                case var _ when entry.Kind == FileKind.Missing:
+                    return null;
+                case var problem:
+                    throw new InvalidDataException($"{problem}; run 'models promote VERSION' to rewrite it.");
+            }
+
+            pointer = JsonSerializer.Deserialize<CurrentPointer>(BundleFiles.ReadExactly(path, entry.Length), BundleManifest.JsonOptions);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or FormatException or InvalidOperationException)
         {
             throw new InvalidDataException($"{path} is not a valid pointer ({e.Message}); fix it or run 'models promote VERSION'.", e);
         }
+        catch (IOException e)
+        {
+            throw new InvalidDataException($"{path} cannot be read ({e.Message}).", e);
+        }
+
+        return pointer is { Version: not null }
+            ? pointer
+            : throw new InvalidDataException($"{path} names no version; fix it or run 'models promote VERSION'.");
     }
 
-    /// <summary>Makes <paramref name="version"/> current (atomically); the old current becomes previous.</summary>
+    /// <summary>
+    /// Makes <paramref name="version"/> current (atomically), recording the SHA-256 of its manifest; the old current
+    /// (and its recorded digest) becomes previous.
+    /// </summary>
+    /// <param name="version">A published version.</param>
+    /// <param name="reason">Why, for the record.</param>
+    /// <param name="manifestSha256">The digest of the manifest the caller verified; null computes it from the file now.</param>
     /// <exception cref="DirectoryNotFoundException">No such published version.</exception>
-    public CurrentPointer Promote(string version, string? reason = null)
+    /// <exception cref="ArgumentException">Not a plain version name.</exception>
+    public CurrentPointer Promote(string version, string? reason = null, string? manifestSha256 = null)
     {
+        var path = PathOf(version);
         if (!Versions().Contains(version))
         {
             throw new DirectoryNotFoundException($"No bundle '{version}' in {Directory}. Published: {string.Join(", ", Versions())}.");
         }
 
+        var digest = manifestSha256 ?? Convert.ToHexStringLower(SHA256.HashData(BundleManifest.ReadBytes(Path.Combine(path, BundleManifest.FileName))));
         var old = ReadCurrent();
-        var pointer = new CurrentPointer(version, old?.Version == version ? old.Previous : old?.Version, DateTimeOffset.UtcNow, reason);
+        var pointer = old?.Version == version
+            ? new CurrentPointer(version, old.Previous, DateTimeOffset.UtcNow, reason) { ManifestSha256 = digest, PreviousManifestSha256 = old.PreviousManifestSha256 }
+            : new CurrentPointer(version, old?.Version, DateTimeOffset.UtcNow, reason) { ManifestSha256 = digest, PreviousManifestSha256 = old?.ManifestSha256 };
         WriteAtomically(Path.Combine(Directory, CurrentFile), JsonSerializer.SerializeToUtf8Bytes(pointer, BundleManifest.JsonOptions));
         return pointer;
     }
 
-    /// <summary>Makes the previous version current again.</summary>
+    /// <summary>
+    /// Makes the previous version current again, with the manifest digest recorded when it was current (so a
+    /// manifest changed since is refused by the scorer, not silently re-blessed).
+    /// </summary>
     /// <exception cref="InvalidOperationException">Nothing to roll back to.</exception>
     public CurrentPointer Rollback()
     {
@@ -87,7 +134,7 @@ public sealed class BundleRegistry
             throw new InvalidOperationException($"{current.Version} has no previous version to roll back to.");
         }
 
-        return Promote(current.Previous, $"rollback from {current.Version}");
+        return Promote(current.Previous, $"rollback from {current.Version}", current.PreviousManifestSha256);
     }
 
     /// <summary>

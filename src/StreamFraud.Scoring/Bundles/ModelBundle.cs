@@ -5,20 +5,86 @@ using StreamFraud.XgBoost;
 
 namespace StreamFraud.Scoring.Bundles;
 
-/// <summary>Why a bundle was refused; the serving bundle is unaffected.</summary>
-public sealed class BundleRejectedException(string version, string reason, Exception? inner = null)
-    : Exception($"Bundle {version} refused: {reason}", inner)
+/// <summary>
+/// The classes of refusal, the <c>reason</c> tag of <c>streamfraud.model.refusals</c> (few values, so the metric stays
+/// cheap); the message says the rest.
+/// </summary>
+public static class RefusalKinds
 {
-    /// <summary>The refused version (or directory name).</summary>
-    public string Version { get; } = version;
+    /// <summary><c>manifest.json</c> missing a field, out of range, undecodable or not JSON.</summary>
+    public const string Manifest = "manifest";
 
-    /// <summary>The reason, for logs and metrics.</summary>
-    public string Reason { get; } = reason;
+    /// <summary>The manifest's SHA-256 differs from the one recorded at promotion, or none was recorded.</summary>
+    public const string ManifestDigest = "manifest_digest";
+
+    /// <summary>A version (current.json, pin, manifest) that is not a plain name.</summary>
+    public const string VersionName = "version_name";
+
+    /// <summary>A bundle file or directory that is a link, FIFO, device or outside the bundle.</summary>
+    public const string FileType = "file_type";
+
+    /// <summary>A file whose size differs from the manifest's, or over <c>Models:MaxFileBytes</c>.</summary>
+    public const string FileSize = "file_size";
+
+    /// <summary>A file whose SHA-256 differs from the manifest's.</summary>
+    public const string Checksum = "checksum";
+
+    /// <summary>The bundle, its manifest or a listed file does not exist.</summary>
+    public const string MissingFile = "missing_file";
+
+    /// <summary>Trained on another feature spec or window length.</summary>
+    public const string FeatureSpec = "feature_spec";
+
+    /// <summary>The golden windows are not reproduced.</summary>
+    public const string GoldenWindow = "golden_window";
+
+    /// <summary>ONNX Runtime or libxgboost cannot load a model, or its shapes differ.</summary>
+    public const string Model = "model";
+
+    /// <summary>Loading took longer than <c>Models:LoadTimeout</c>.</summary>
+    public const string Timeout = "timeout";
+
+    /// <summary>Anything else (an unexpected error while loading).</summary>
+    public const string Other = "other";
+}
+
+/// <summary>Why a bundle was refused; the serving bundle is unaffected.</summary>
+public sealed class BundleRejectedException : Exception
+{
+    /// <summary>A refusal of <paramref name="version"/>, classed as <paramref name="kind"/> (<see cref="RefusalKinds"/>).</summary>
+    public BundleRejectedException(string version, string reason, string kind, Exception? inner = null)
+        : base($"Bundle {BundleNames.Printable(version ?? "")} refused: {reason}", inner)
+    {
+        Version = version ?? "";
+        Reason = reason;
+        Kind = kind;
+    }
+
+    /// <summary>A refusal classed <see cref="RefusalKinds.Other"/>.</summary>
+    public BundleRejectedException(string version, string reason, Exception? inner = null)
+        : this(version, reason, RefusalKinds.Other, inner)
+    {
+    }
+
+    /// <summary>The refused version (or directory name), as given: print it with <see cref="BundleNames.Printable"/>.</summary>
+    public string Version { get; }
+
+    /// <summary>The reason, for logs.</summary>
+    public string Reason { get; }
+
+    /// <summary>The class of reason (<see cref="RefusalKinds"/>), for metrics.</summary>
+    public string Kind { get; }
 }
 
 /// <summary>Options for loading a bundle.</summary>
 public sealed record BundleLoadOptions
 {
+    /// <summary>Default <see cref="MaxFileBytes"/>: 512 MiB.</summary>
+    public const long DefaultMaxFileBytes = 512L << 20;
+
+    /// <summary>Default <see cref="LoadTimeout"/>: 60 s.</summary>
+    public static readonly TimeSpan DefaultLoadTimeout = TimeSpan.FromSeconds(60);
+
     /// <summary>LSTM device.</summary>
     public InferenceDevice Device { get; init; } = InferenceDevice.Cpu;
 
@@ -33,6 +99,18 @@ public sealed record BundleLoadOptions
 
     /// <summary>OpenMP threads per XGBoost prediction (0: libxgboost's default).</summary>
     public int XgbThreads { get; init; } = 1;
+
+    /// <summary>Largest bundle file accepted, checked before it is read (<c>Models:MaxFileBytes</c>).</summary>
+    public long MaxFileBytes { get; init; } = DefaultMaxFileBytes;
+
+    /// <summary>
+    /// Longest a load may take, from the first read to the end of warm-up (<c>Models:LoadTimeout</c>);
+    /// <see cref="Timeout.InfiniteTimeSpan"/> waits forever. A load past it is refused and abandoned on its thread.
+    /// </summary>
+    public TimeSpan LoadTimeout { get; init; } = DefaultLoadTimeout;
+
+    /// <summary>Called as each step of a load begins (<c>manifest</c>, <c>hash FILE</c>, <c>models</c>, <c>golden</c>, <c>warmup</c>); for tests.</summary>
+    internal Action<string>? OnStep { get; init; }
 }
 
 /// <summary>Scores of one batch, one entry per window.</summary>
@@ -56,8 +134,11 @@ public sealed class ScoreBuffers(int capacity)
 
 /// <summary>
 /// A bundle loaded and verified: both models, weights, thresholds and version as one unit, swapped in whole. Loading
-/// checks every file's SHA-256, the feature spec against the one the scorer runs, the ONNX input/output shapes,
-/// the XGBoost feature count, and reproduces the golden windows; then warms up. Scoring is thread-safe.
+/// treats the bundle as untrusted input (docs/ARCHITECTURE.md "Model bundle and registry"): the manifest against its
+/// recorded digest and every field of it, each file a regular file of the stated size before its SHA-256, the
+/// feature spec against the one the scorer runs, the ONNX input/output shapes, the XGBoost feature count, the golden
+/// windows reproduced, then a warm-up — all within a timeout, and any failure is a <see cref="BundleRejectedException"/>.
+/// Scoring is thread-safe.
 /// </summary>
 public sealed class ModelBundle : IDisposable
 {
@@ -94,44 +175,140 @@ public sealed class ModelBundle : IDisposable
     /// <summary>The XGBoost model (for explanations).</summary>
     public Booster Xgb => _xgb;
 
-    /// <summary>Loads and verifies a bundle directory for a scorer running <paramref name="servingSpec"/>.</summary>
-    /// <exception cref="BundleRejectedException">Anything wrong with the bundle, with the reason.</exception>
-    public static ModelBundle Load(string directory, FeatureSpec servingSpec, BundleLoadOptions? options = null)
+    /// <summary>SHA-256 of the manifest bytes this bundle was loaded from (lower-case hex).</summary>
+    public string ManifestSha256 { get; private init; } = "";
+
+    /// <summary>
+    /// Loads and verifies a bundle directory for a scorer running <paramref name="servingSpec"/>, on a thread of its
+    /// own within <see cref="BundleLoadOptions.LoadTimeout"/>. When <paramref name="expectedManifestSha256"/> is given
+    /// (the digest <c>current.json</c> recorded at promotion), the manifest must hash to it.
+    /// </summary>
+    /// <exception cref="BundleRejectedException">Anything wrong with the bundle, with the reason; no other exception escapes.</exception>
+    public static ModelBundle Load(string directory, FeatureSpec servingSpec, BundleLoadOptions? options = null, string? expectedManifestSha256 = null)
     {
+        ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(servingSpec);
         options ??= new BundleLoadOptions();
         var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(directory));
-        var manifestPath = Path.Combine(directory, BundleManifest.FileName);
-        if (!File.Exists(manifestPath))
+        var timeout = options.LoadTimeout;
+        if (timeout == System.Threading.Timeout.InfiniteTimeSpan)
         {
-            throw new BundleRejectedException(name, $"no {BundleManifest.FileName} in {directory} (missing, or the directory is still being written)");
+            return LoadGuarded(name, directory, servingSpec, options, expectedManifestSha256, CancellationToken.None);
         }
 
-        BundleManifest manifest;
+        // The load runs on its own thread so that the caller can give up on it: a read blocked in the kernel (a hung
+        // network file system, a file swapped for a FIFO after it was inspected) or a native call that never returns
+        // cannot be cancelled, so it is abandoned, not awaited. The token stops a merely slow load at its next step or
+        // chunk; a load that finishes after all is disposed at once.
+        using var abandon = new CancellationTokenSource();
+        var done = new TaskCompletionSource<ModelBundle>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var token = abandon.Token;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                done.SetResult(LoadGuarded(name, directory, servingSpec, options, expectedManifestSha256, token));
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        })
+        { Name = $"bundle-load {name}", IsBackground = true };
+        thread.Start();
+        if (!((IAsyncResult)done.Task).AsyncWaitHandle.WaitOne(timeout))
+        {
+            abandon.Cancel();
+            _ = done.Task.ContinueWith(
+                t =>
+                {
+                    if (t.IsCompletedSuccessfully)
+                    {
+                        t.Result.Dispose();
+                    }
+                    else
+                    {
+                        _ = t.Exception; // observed: nobody waits for an abandoned load
+                    }
+                },
+                CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            throw new BundleRejectedException(name,
+                $"loading took longer than {timeout.TotalSeconds:0.###} s (Models:LoadTimeout) and was abandoned; its thread is left behind because a " +
+                "blocked read cannot be cancelled. Check the storage of the registry (a hung mount, a file that never delivers data), or raise " +
+                "Models:LoadTimeout for a very large model",
+                RefusalKinds.Timeout);
+        }
+
+        return done.Task.GetAwaiter().GetResult();
+    }
+
+    private static ModelBundle LoadGuarded(string name, string directory, FeatureSpec servingSpec, BundleLoadOptions options, string? expectedManifestSha256, CancellationToken cancellationToken)
+    {
         try
         {
-            manifest = BundleManifest.Read(manifestPath);
+            return LoadVerified(name, directory, servingSpec, options, expectedManifestSha256, cancellationToken);
         }
-        catch (InvalidDataException e)
+        catch (BundleRejectedException)
         {
-            throw new BundleRejectedException(name, e.Message, e);
+            throw;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw; // abandoned after its timeout: nobody waits for this outcome
+        }
+        catch (Exception e) when (e is InvalidDataException or XgbException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+        {
+            throw new BundleRejectedException(name, e.Message, RefusalKinds.Model, e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BundleRejectedException(name, $"reading the bundle failed: {e.Message}", RefusalKinds.MissingFile, e);
+        }
+        catch (Exception e)
+        {
+            // A bundle is untrusted input: whatever it provokes is a refusal, never an exception that stops the
+            // watcher or the scorer. The type is kept in the reason so that a real bug stays visible.
+            throw new BundleRejectedException(name, $"unexpected {e.GetType().Name} while loading: {e.Message}", RefusalKinds.Other, e);
+        }
+    }
+
+    private static ModelBundle LoadVerified(string name, string directory, FeatureSpec servingSpec, BundleLoadOptions options, string? expectedManifestSha256, CancellationToken cancellationToken)
+    {
+        Step(options, "manifest", cancellationToken);
+        var dir = BundleFiles.Inspect(directory);
+        if (dir.Kind != FileKind.Directory)
+        {
+            throw dir.Kind == FileKind.Missing
+                ? new BundleRejectedException(name, $"no bundle directory {directory}", RefusalKinds.MissingFile)
+                : new BundleRejectedException(name, $"{directory} is a {dir.Description}, not a directory; a version must be a real directory inside the registry", RefusalKinds.FileType);
         }
 
+        var manifestPath = Path.Combine(directory, BundleManifest.FileName);
+        switch (BundleFiles.RegularFileProblem(manifestPath, BundleManifest.FileName, null, ManifestValidator.MaxManifestBytes, out var manifestEntry))
+        {
+            case null:
+                break;
+            case var _ when manifestEntry.Kind == FileKind.Missing:
+                throw new BundleRejectedException(name, $"no {BundleManifest.FileName} in {directory} (missing, or the directory is still being written)", RefusalKinds.MissingFile);
+            case var problem:
+                throw new BundleRejectedException(name, problem, manifestEntry.Kind == FileKind.Regular ? RefusalKinds.FileSize : RefusalKinds.FileType);
+        }
+
+        var manifestBytes = BundleFiles.ReadExactly(manifestPath, manifestEntry.Length, cancellationToken);
+        var manifestSha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(manifestBytes));
+        if (expectedManifestSha256 is not null && !string.Equals(manifestSha, expectedManifestSha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new BundleRejectedException(name,
+                $"{BundleManifest.FileName} has SHA-256 {manifestSha} but {BundleRegistry.CurrentFile} recorded {BundleNames.Printable(expectedManifestSha256)} " +
+                "when the version was promoted: the manifest was changed or replaced since. Restore it, or check the bundle and promote it again " +
+                "('models promote VERSION' records the new digest)",
+                RefusalKinds.ManifestDigest);
+        }
+
+        var manifest = ManifestValidator.Parse(manifestBytes, options.MaxFileBytes, out var problems)
+            ?? throw new BundleRejectedException(name, $"{BundleManifest.FileName}: {string.Join("; ", problems)}",
+                problems.Any(p => p.StartsWith("version ", StringComparison.Ordinal)) ? RefusalKinds.VersionName : RefusalKinds.Manifest);
         var version = manifest.Version;
-        foreach (var (file, expected) in manifest.Files)
-        {
-            var path = Path.Combine(directory, file);
-            if (!File.Exists(path))
-            {
-                throw new BundleRejectedException(version, $"file {file} listed in the manifest is missing");
-            }
-
-            var actual = BundleRegistry.Sha256(path);
-            if (!string.Equals(actual, expected.Sha256, StringComparison.OrdinalIgnoreCase))
-            {
-                throw new BundleRejectedException(version, $"checksum mismatch for {file}: manifest {expected.Sha256}, file {actual} (corrupt or modified)");
-            }
-        }
 
         var f = manifest.FeatureSpec;
         if (!servingSpec.Matches(f.Name, f.Version, f.Dimension, f.Hash))
@@ -139,42 +316,110 @@ public sealed class ModelBundle : IDisposable
             throw new BundleRejectedException(version,
                 $"feature spec {f.Name} v{f.Version} (dimension {f.Dimension}, hash {f.Hash[..Math.Min(12, f.Hash.Length)]}) differs from the scorer's " +
                 $"{servingSpec.Name} v{servingSpec.Version} (dimension {servingSpec.Dimension}, hash {servingSpec.ContentHash[..12]}); " +
-                "train the bundle on this spec or run a scorer with the bundle's spec");
+                "train the bundle on this spec or run a scorer with the bundle's spec",
+                RefusalKinds.FeatureSpec);
         }
 
         if (manifest.SequenceLength != FeatureSpec.WindowLength)
         {
-            throw new BundleRejectedException(version, $"sequence length {manifest.SequenceLength}; the scorer keeps windows of {FeatureSpec.WindowLength}");
+            throw new BundleRejectedException(version, $"sequence length {manifest.SequenceLength}; the scorer keeps windows of {FeatureSpec.WindowLength}", RefusalKinds.FeatureSpec);
         }
 
+        // Every file: a plain name (checked with the manifest), a regular file directly in the bundle directory, of
+        // exactly the size the manifest states and under the cap — all before a byte of it is read — then its
+        // SHA-256 over exactly that many bytes. The two models are kept in memory and loaded from the verified bytes.
+        var full = Path.GetFullPath(directory);
+        byte[]? lstmBytes = null, xgbBytes = null;
+        foreach (var (file, expected) in manifest.Files.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            var path = Path.GetFullPath(Path.Combine(full, file));
+            if (!string.Equals(Path.GetDirectoryName(path), Path.TrimEndingDirectorySeparator(full), StringComparison.Ordinal))
+            {
+                throw new BundleRejectedException(version, $"file {BundleNames.Printable(file)} resolves outside the bundle directory", RefusalKinds.FileType);
+            }
+
+            if (BundleFiles.RegularFileProblem(path, $"file {file}", expected.Bytes, options.MaxFileBytes, out var entry) is { } problem)
+            {
+                throw entry.Kind switch
+                {
+                    FileKind.Missing => new BundleRejectedException(version, $"file {file} listed in the manifest is missing", RefusalKinds.MissingFile),
+                    FileKind.Regular => new BundleRejectedException(version, problem, RefusalKinds.FileSize),
+                    _ => new BundleRejectedException(version, problem, RefusalKinds.FileType),
+                };
+            }
+
+            Step(options, $"hash {file}", cancellationToken);
+            string actual;
+            if (file == manifest.LstmFile || file == manifest.XgbFile)
+            {
+                var bytes = BundleFiles.ReadExactly(path, entry.Length, cancellationToken);
+                actual = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+                if (file == manifest.LstmFile)
+                {
+                    lstmBytes = bytes;
+                }
+
+                if (file == manifest.XgbFile)
+                {
+                    xgbBytes = bytes;
+                }
+            }
+            else
+            {
+                actual = BundleFiles.Sha256Exactly(path, entry.Length, cancellationToken);
+            }
+
+            if (!string.Equals(actual, expected.Sha256, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new BundleRejectedException(version, $"checksum mismatch for {file}: manifest {expected.Sha256}, file {actual} (corrupt or modified)", RefusalKinds.Checksum);
+            }
+        }
+
+        Step(options, "models", cancellationToken);
         OnnxLstm? lstm = null;
         Booster? xgb = null;
         try
         {
-            lstm = OnnxLstm.Load(Path.Combine(directory, manifest.LstmFile), FeatureSpec.WindowLength, servingSpec.Dimension, options.Device, options.DeviceId);
-            xgb = Booster.Load(Path.Combine(directory, manifest.XgbFile), options.XgbThreads);
+            lstm = OnnxLstm.Load(lstmBytes!, Path.Combine(directory, manifest.LstmFile), FeatureSpec.WindowLength, servingSpec.Dimension, options.Device, options.DeviceId);
+            xgb = Booster.Load(xgbBytes!, options.XgbThreads);
             if (xgb.NumFeatures != servingSpec.Dimension)
             {
                 throw new InvalidDataException($"{manifest.XgbFile} expects {xgb.NumFeatures} features; the spec has {servingSpec.Dimension}");
             }
 
-            var bundle = new ModelBundle(directory, manifest, servingSpec, lstm, xgb);
-            bundle.VerifyGoldenWindows(options.GoldenTolerance);
+            var bundle = new ModelBundle(directory, manifest, servingSpec, lstm, xgb) { ManifestSha256 = manifestSha };
+            Step(options, "golden", cancellationToken);
+            try
+            {
+                bundle.VerifyGoldenWindows(options.GoldenTolerance);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new BundleRejectedException(version, e.Message, RefusalKinds.GoldenWindow, e);
+            }
+
+            Step(options, "warmup", cancellationToken);
             bundle.WarmUp(options.WarmupBatch);
             return bundle;
         }
-        catch (Exception e) when (e is InvalidDataException or XgbException or IOException or InvalidOperationException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+        catch (Exception e) when (e is InvalidDataException or XgbException or InvalidOperationException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
         {
             lstm?.Dispose();
             xgb?.Dispose();
-            throw new BundleRejectedException(version, e.Message, e);
+            throw new BundleRejectedException(version, e.Message, RefusalKinds.Model, e);
         }
-        catch (BundleRejectedException)
+        catch
         {
             lstm?.Dispose();
             xgb?.Dispose();
             throw;
         }
+    }
+
+    private static void Step(BundleLoadOptions options, string step, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        options.OnStep?.Invoke(step);
     }
 
     /// <summary>

@@ -54,7 +54,18 @@ public sealed class OnnxLstm : IDisposable
     /// <paramref name="features"/>] and output <c>score</c> [N, 1] (float32), and picks the device.
     /// </summary>
     /// <exception cref="InvalidDataException">The file is not a loadable ONNX model or has other inputs/outputs.</exception>
-    public static OnnxLstm Load(string path, int steps, int features, InferenceDevice device = InferenceDevice.Cpu, int deviceId = 0, int intraOpThreads = 0)
+    public static OnnxLstm Load(string path, int steps, int features, InferenceDevice device = InferenceDevice.Cpu, int deviceId = 0, int intraOpThreads = 0) =>
+        Load(o => new InferenceSession(path, o), path, steps, features, device, deviceId, intraOpThreads);
+
+    /// <summary>
+    /// Loads a model from bytes already read and verified (a bundle's checked <c>lstm.onnx</c>: what was hashed is
+    /// what runs, with no second read of a file that could have changed); <paramref name="name"/> is for messages.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The bytes are not a loadable ONNX model or it has other inputs/outputs.</exception>
+    public static OnnxLstm Load(byte[] model, string name, int steps, int features, InferenceDevice device = InferenceDevice.Cpu, int deviceId = 0, int intraOpThreads = 0) =>
+        Load(o => new InferenceSession(model, o), name, steps, features, device, deviceId, intraOpThreads);
+
+    private static OnnxLstm Load(Func<SessionOptions, InferenceSession> open, string path, int steps, int features, InferenceDevice device, int deviceId, int intraOpThreads)
     {
         string? cudaReason = null;
         InferenceSession? session = null;
@@ -65,7 +76,7 @@ public sealed class OnnxLstm : IDisposable
             {
                 using var cudaOptions = Options(intraOpThreads);
                 cudaOptions.AppendExecutionProvider_CUDA(deviceId);
-                session = new InferenceSession(path, cudaOptions);
+                session = open(cudaOptions);
                 provider = "CUDA";
             }
             catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
@@ -86,7 +97,7 @@ public sealed class OnnxLstm : IDisposable
             if (session is null)
             {
                 using var cpu = Options(intraOpThreads);
-                session = new InferenceSession(path, cpu);
+                session = open(cpu);
             }
         }
         catch (OnnxRuntimeException e)

@@ -103,6 +103,11 @@ public sealed class ModelsPromoteCommand(IAnsiConsole console) : Command<Promote
         ArgumentNullException.ThrowIfNull(settings);
         var registry = settings.Open();
         var version = settings.Version;
+        if (BundleNames.Problem(version) is { } nameProblem)
+        {
+            throw new TrainingException($"version {nameProblem}; see 'models list' for the published versions");
+        }
+
         if (!registry.Versions().Contains(version))
         {
             var known = registry.Versions();
@@ -118,11 +123,14 @@ public sealed class ModelsPromoteCommand(IAnsiConsole console) : Command<Promote
             throw new TrainingException($"bundle {version} cannot be served by this build: {error}");
         }
 
-        using (ModelBundle.Load(directory, spec, new BundleLoadOptions { WarmupBatch = 0 }))
+        CurrentPointer pointer;
+        using (var verified = ModelBundle.Load(directory, spec, new BundleLoadOptions { WarmupBatch = 0 }))
         {
+            // The digest of the manifest bytes just verified, not of a second read: what the scorer will accept is
+            // exactly what was checked here.
+            pointer = registry.Promote(version, "models promote", verified.ManifestSha256);
         }
 
-        var pointer = registry.Promote(version, "models promote");
         console.MarkupLine($"[bold green]current[/] {Markup.Escape(pointer.Version)} (previous: {Markup.Escape(pointer.Previous ?? "none")})");
         return 0;
     }
@@ -143,9 +151,9 @@ public sealed class ModelsRollbackCommand(IAnsiConsole console) : Command<Regist
         {
             pointer = registry.Rollback();
         }
-        catch (Exception e) when (e is InvalidOperationException or DirectoryNotFoundException)
+        catch (Exception e) when (e is InvalidOperationException or DirectoryNotFoundException or ArgumentException)
         {
-            throw new TrainingException($"cannot roll back: {e.Message}", e);
+            throw new TrainingException($"cannot roll back: {e.Message}", e); // ArgumentException: current.json's previous is not a plain name
         }
 
         console.MarkupLine(

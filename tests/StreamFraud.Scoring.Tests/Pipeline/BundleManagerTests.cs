@@ -74,7 +74,7 @@ public sealed class BundleManagerTests : IDisposable
         _registry.Promote("v2");
         Assert.False(manager.CheckOnce());
         Assert.Equal("v1", manager.Current!.Version);
-        Assert.Contains("checksum mismatch for lstm.onnx", manager.LastRefusal!.Reason);
+        Assert.Contains($"file lstm.onnx is {good.Length / 2} bytes; the manifest says {good.Length}", manager.LastRefusal!.Reason);
         var loadsAfterRefusal = manager.Loads;
         Assert.False(manager.CheckOnce()); // same refused bundle: not loaded again every poll
         Assert.Equal(loadsAfterRefusal, manager.Loads);

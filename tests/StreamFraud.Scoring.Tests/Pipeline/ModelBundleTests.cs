@@ -38,12 +38,15 @@ public sealed class ModelBundleTests : IDisposable
         switch (breakage)
         {
             case "checksum":
-                File.WriteAllBytes(Path.Combine(dir, "xgb.json"), [.. File.ReadAllBytes(Path.Combine(dir, "xgb.json")), (byte)' ']);
+                var xgbBytes = File.ReadAllBytes(Path.Combine(dir, "xgb.json"));
+                xgbBytes[^1] ^= 0x20; // same size, other content
+                File.WriteAllBytes(Path.Combine(dir, "xgb.json"), xgbBytes);
                 expectedReason = "checksum mismatch for xgb.json";
                 break;
             case "truncated":
+                var length = new FileInfo(onnx).Length;
                 File.WriteAllBytes(onnx, File.ReadAllBytes(onnx)[..100]);
-                expectedReason = "checksum mismatch for lstm.onnx";
+                expectedReason = $"file lstm.onnx is 100 bytes; the manifest says {length}";
                 break;
             case "missing":
                 File.Delete(onnx);
@@ -64,7 +67,7 @@ public sealed class ModelBundleTests : IDisposable
                 break;
             case "input-shape":
                 Training.Lstm.LstmModel.CreateInitial(10, new Training.Lstm.LstmOptions { Hidden1 = 4, Hidden2 = 2 }).ExportOnnx(onnx); // F = 10, not 56
-                (manifest with { Files = new Dictionary<string, BundleFile>(manifest.Files) { ["lstm.onnx"] = new(BundleRegistry.Sha256(onnx), 1) } })
+                (manifest with { Files = new Dictionary<string, BundleFile>(manifest.Files) { ["lstm.onnx"] = new(BundleRegistry.Sha256(onnx), new FileInfo(onnx).Length) } })
                     .Write(Path.Combine(dir, BundleManifest.FileName));
                 expectedReason = "this bundle needs [batch, 7, 56]";
                 break;

@@ -89,6 +89,15 @@ internal sealed class TinyBundle
         Manifest = BundleManifest.Read(Path.Combine(directory, BundleManifest.FileName)),
     };
 
+    /// <summary>Rewrites a bundle's manifest.json as JSON (for tests that break one field); special doubles are written as "NaN"/"Infinity" strings, which manifests accept.</summary>
+    public static void EditManifest(string directory, Action<System.Text.Json.Nodes.JsonObject> change)
+    {
+        var path = Path.Combine(directory, BundleManifest.FileName);
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllBytes(path))!.AsObject();
+        change(node);
+        File.WriteAllText(path, node.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+    }
+
     /// <summary>A seeded stream in event-time order with some labelled fraud (large amounts abroad).</summary>
     public static List<Transaction> Stream(int seed, int cards, int count, long start = 1_767_225_600_000)
     {

@@ -38,11 +38,20 @@ public sealed class TrainerCommandLineTests(PipelineFixture fixture)
         Assert.Equal(newer, pointer.Previous);
         var raw = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(fixture.RegistryPath, BundleRegistry.CurrentFile))).RootElement;
         Assert.Equal(older, raw.GetProperty("version").GetString());
+        string Digest(string version) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+            File.ReadAllBytes(Path.Combine(registry.PathOf(version), BundleManifest.FileName))));
+        Assert.Equal(Digest(older), raw.GetProperty("manifest_sha256").GetString()); // what the scorer checks the manifest against
+        Assert.Equal(Digest(newer), raw.GetProperty("previous_manifest_sha256").GetString()); // recorded by train --promote
 
         (code, _, _) = await Run("models", "rollback", "--registry", fixture.RegistryPath);
         Assert.Equal(0, code);
         Assert.Equal(newer, registry.ReadCurrent()!.Version);
         Assert.Equal(older, registry.ReadCurrent()!.Previous);
+        Assert.Equal(Digest(newer), registry.ReadCurrent()!.ManifestSha256);
+
+        (code, _, var nameError) = await Run("models", "promote", "../" + older, "--registry", fixture.RegistryPath);
+        Assert.Equal(TrainerApp.FailureExitCode, code);
+        Assert.Contains("is not a plain name", nameError);
 
         (code, _, var error) = await Run("models", "promote", "20990101-000000-abcdef", "--registry", fixture.RegistryPath);
         Assert.Equal(TrainerApp.FailureExitCode, code);
