@@ -44,7 +44,7 @@ catch (ScorerConfigurationException e)
 }
 catch (Exception e)
 {
-    Console.Error.WriteLine($"error: the scorer could not start: {e}");
+    Console.Error.WriteLine($"error: the scorer could not start: {SecretRedactor.Current.Redact(e.ToString())}");
     return 1;
 }
 
@@ -55,7 +55,7 @@ try
 }
 catch (Exception e) when (e is not OperationCanceledException)
 {
-    Console.Error.WriteLine($"error: the scorer stopped on an unexpected error: {e}");
+    Console.Error.WriteLine($"error: the scorer stopped on an unexpected error: {SecretRedactor.Current.Redact(e.ToString())}");
     return 1;
 }
 
