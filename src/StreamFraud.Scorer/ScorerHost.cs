@@ -42,7 +42,7 @@ OPTIONS:
         --Kafka:Producer:<setting>  Any librdkafka producer setting, e.g. --Kafka:Producer:linger.ms 5
         --SchemaRegistry:Url        Schema Registry (default http://localhost:8081)
         --Redis:Configuration       StackExchange.Redis configuration (default localhost:6379)
-        --Redis:KeyPrefix           Card state key prefix (default sf:card:)
+        --Redis:KeyPrefix           Card state key prefix (default sf:); keys are <prefix>c:<card>, undo <prefix>u:<card>
         --Redis:IdleTtl             Idle card expiry (default 60.00:00:00)
         --Models:Registry           Required. Bundle registry directory; serves what current.json names
         --Models:Pin                Serve this version instead of current.json (re-read while running)
@@ -57,6 +57,8 @@ OPTIONS:
         --Scoring:TopFeatures       XGBoost features explained per alert (default 3)
         --Scorer:InputTopic         Input topic (default transactions); also AlertsTopic, DlqTopic, ShadowTopic,
                                     ScoresTopic (optional, every score as JSON)
+        --Scorer:SourceId           Extra input identity (default empty: the topic name). Set a new value after the
+                                    input topic is re-created or on failover to a cluster with a same-named topic
         --Scorer:BatchSize          Most events per batch (default 512); --Scorer:BatchTimeout (default 00:00:00.050)
         --Scorer:ExactlyOnce        Kafka transactions for alerts, DLQ and offsets (default false)
         --Scorer:RetryBaseDelay     First retry delay after a transient failure (default 00:00:00.200);
@@ -182,6 +184,7 @@ public sealed record Settings(
         var scorer = new ScorerOptions
         {
             InputTopic = config["Scorer:InputTopic"] ?? Topics.Transactions,
+            SourceId = config["Scorer:SourceId"],
             AlertsTopic = config["Scorer:AlertsTopic"] ?? Topics.FraudAlerts,
             DlqTopic = config["Scorer:DlqTopic"] ?? Topics.TransactionsDlq,
             ScoresTopic = config["Scorer:ScoresTopic"],
@@ -197,7 +200,7 @@ public sealed record Settings(
         var redis = new RedisWindowStoreOptions
         {
             KeepUndo = scorer.ExactlyOnce,
-            KeyPrefix = config["Redis:KeyPrefix"] ?? "sf:card:",
+            KeyPrefix = config["Redis:KeyPrefix"] ?? new RedisWindowStoreOptions().KeyPrefix,
             IdleTtl = Time(config, "Redis:IdleTtl", TimeSpan.FromDays(60), problems),
         };
 

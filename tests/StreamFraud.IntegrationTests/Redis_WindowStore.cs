@@ -40,8 +40,8 @@ public sealed class Redis_WindowStore(StackFixture stack)
             memoryBatch.Clear();
             for (var i = start; i < Math.Min(events.Count, start + 250); i++)
             {
-                batch.Add(events[i], new SourcePosition(0, i));
-                memoryBatch.Add(events[i], new SourcePosition(0, i));
+                batch.Add(events[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
+                memoryBatch.Add(events[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
             }
 
             await store.ApplyAsync(batch);
@@ -163,7 +163,7 @@ public sealed class Redis_WindowStore(StackFixture stack)
         var batch = new WindowBatch(Spec, count);
         for (var i = start; i < start + count; i++)
         {
-            batch.Add(events[i], new SourcePosition(0, i));
+            batch.Add(events[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
         }
 
         return batch;

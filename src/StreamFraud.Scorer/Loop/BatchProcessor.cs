@@ -18,6 +18,22 @@ internal sealed class BatchProcessor(
 {
     private static readonly KeyValuePair<string, object?> DecodeStage = new("stage", "decode");
     private readonly List<int> _messageOf = [];
+    private string? _lastTopic;
+    private uint _lastSource;
+
+    /// <summary>
+    /// <c>Scorer:SourceId</c>: combined with each message's topic into the source identity of its position
+    /// (<see cref="SourceIdentity"/>); null or empty: the topic alone.
+    /// </summary>
+    public string? SourceId { get; init; }
+
+    /// <summary>
+    /// The source identity of messages of <paramref name="topic"/>: the topic name, or <c>topic#sourceId</c> when a
+    /// source id is configured. Its <see cref="SourcePosition.SourceHash"/> is part of every position, so events of
+    /// another topic (or of the same topic under another source id) are never taken for redeliveries.
+    /// </summary>
+    public static string SourceIdentity(string topic, string? sourceId) =>
+        string.IsNullOrEmpty(sourceId) ? topic : $"{topic}#{sourceId}";
 
     /// <summary>
     /// Processes one batch. <paramref name="publish"/> must make its records durable (acknowledged, or in the caller's
@@ -38,7 +54,7 @@ internal sealed class BatchProcessor(
         {
             if (decoded[i].Transaction is { } tx)
             {
-                batch.Add(tx, new SourcePosition(messages[i].Partition.Value, messages[i].Offset.Value));
+                batch.Add(tx, new SourcePosition(messages[i].Partition.Value, messages[i].Offset.Value, Source(messages[i].Topic)));
                 _messageOf.Add(i);
             }
             else
@@ -77,6 +93,17 @@ internal sealed class BatchProcessor(
         return alerts;
     }
 
+    private uint Source(string topic)
+    {
+        if (!string.Equals(topic, _lastTopic, StringComparison.Ordinal))
+        {
+            _lastSource = SourcePosition.SourceHash(SourceIdentity(topic, SourceId));
+            _lastTopic = topic;
+        }
+
+        return _lastSource;
+    }
+
     private static async Task PublishAsync(Func<List<OutputRecord>, Task> publish, List<OutputRecord> records)
     {
         if (records.Count > 0)
@@ -100,9 +127,15 @@ internal sealed class BatchProcessor(
     {
         for (var b = 0; b < result.Events.Count; b++)
         {
-            if (result.Events[b].Outcome == EventOutcome.Invalid)
+            switch (result.Events[b].Outcome)
             {
-                deadLetters.Add(new DeadLetter(messages[_messageOf[b]], DlqErrorClass.InvalidValue, result.Events[b].Error ?? "invalid for the feature spec"));
+                case EventOutcome.Invalid:
+                    deadLetters.Add(new DeadLetter(messages[_messageOf[b]], DlqErrorClass.InvalidValue, result.Events[b].Error ?? "invalid for the feature spec"));
+                    break;
+                case EventOutcome.ReusedTransactionId:
+                    deadLetters.Add(new DeadLetter(messages[_messageOf[b]], DlqErrorClass.ReusedTransactionId,
+                        result.Events[b].Error ?? "transaction id already applied to this card with different content"));
+                    break;
             }
         }
     }

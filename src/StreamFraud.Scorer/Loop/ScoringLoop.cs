@@ -75,7 +75,10 @@ public sealed class ScoringLoop : IDisposable
             options.BatchSize, clients.Challenger is { } challenger ? [new FixedBundleSource(() => challenger)] : null);
         var output = new OutputBuilder(options, new AvroSerializer<FraudAlert>(clients.Registry), clients.Time);
         _processor = new BatchProcessor(
-            new TransactionDecoder(clients.Registry, clients.Time), pipeline, new WindowBatch(clients.Spec, options.BatchSize), output, metrics, _outages, logger, limiter);
+            new TransactionDecoder(clients.Registry, clients.Time), pipeline, new WindowBatch(clients.Spec, options.BatchSize), output, metrics, _outages, logger, limiter)
+        {
+            SourceId = options.SourceId,
+        };
     }
 
     /// <summary>Partitions currently assigned.</summary>
