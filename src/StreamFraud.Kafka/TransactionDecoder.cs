@@ -91,7 +91,7 @@ public sealed class TransactionDecoder
                                        or OverflowException or EndOfStreamException or InvalidCastException)
         {
             // Well-formed bytes whose timestamp no date can hold (e.g. event_time = long.MaxValue): a bad value.
-            if (e is ArgumentOutOfRangeException or OverflowException && await OutOfRangeValueAsync(value).ConfigureAwait(false) is { } outOfRange)
+            if (await OutOfRangeValueAsync(value).ConfigureAwait(false) is { } outOfRange)
             {
                 return new(null, DlqErrorClass.InvalidValue, outOfRange);
             }

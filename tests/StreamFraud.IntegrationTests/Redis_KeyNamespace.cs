@@ -1,0 +1,112 @@
+using StackExchange.Redis;
+using StreamFraud.Core;
+using StreamFraud.Core.Features;
+using StreamFraud.Core.Windows;
+using StreamFraud.IntegrationTests.Infrastructure;
+using StreamFraud.Redis;
+
+namespace StreamFraud.IntegrationTests;
+
+/// <summary>
+/// Issue 11: card ids never reach another key. Card <c>X:undo</c> used to be stored under card X's undo key in
+/// exactly-once mode; state and undo keys now live in separate namespaces (<c>{prefix}c:</c>, <c>{prefix}u:</c>).
+/// </summary>
+[Collection(StackCollection.Name)]
+public sealed class Redis_KeyNamespace(StackFixture stack)
+{
+    private static readonly FeatureSpec Spec = FeatureSpec.CardV1;
+    private static readonly uint Source = SourcePosition.SourceHash("transactions");
+
+    [Fact]
+    public async Task ExactlyOnce_CardsXAndXUndo_DoNotCollide_WindowsCorrect_UndoRedoesAnAbortedBatch()
+    {
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        var db = mux.GetDatabase();
+        var prefix = $"ns:{Guid.NewGuid():N}:";
+        string[] cards = ["X", "X:undo", "u:X", "c:X"];
+        var events = new List<Transaction>();
+        var t = 1_767_225_600_000L;
+        for (var i = 0; i < 40; i++)
+        {
+            var card = cards[i % cards.Length];
+            events.Add(new Transaction($"tx-{i}", card, $"m-{i % 3}", 10 + (i * 3.5), "EUR", t += 60_000, "5411", "DE", "pos"));
+        }
+
+        // Independent expectation: each card's windows from the offline featurizer.
+        var offline = new OfflineFeaturizer(Spec);
+        var expected = new float[events.Count][];
+        for (var i = 0; i < events.Count; i++)
+        {
+            expected[i] = new float[Spec.WindowSize];
+            Assert.True(offline.Apply(events[i], expected[i]).IsApplied);
+        }
+
+        var options = new RedisWindowStoreOptions { KeyPrefix = prefix, KeepUndo = true };
+        var store = new RedisWindowStore(db, Spec, options);
+        await store.ApplyAsync(Batch(events, 0, 24));
+        var second = Batch(events, 24, 16);
+        await store.ApplyAsync(second);
+        AssertWindows(second, 24, expected);
+
+        // Four cards, one state key and one undo key each, in disjoint namespaces.
+        var keys = new List<string>();
+        await foreach (var key in mux.GetServer(mux.GetEndPoints()[0]).KeysAsync(pattern: prefix + "*"))
+        {
+            keys.Add(key.ToString()[prefix.Length..]);
+        }
+
+        Assert.Equal(
+            cards.SelectMany(c => new[] { "c:" + c, "u:" + c }).Order(StringComparer.Ordinal),
+            keys.Order(StringComparer.Ordinal));
+        Assert.Equal(store.Key("X:undo"), (RedisKey)(prefix + "c:X:undo"));
+        Assert.Equal(store.UndoKey("X"), (RedisKey)(prefix + "u:X"));
+
+        // Each undo key holds its own card's state from before the second batch.
+        var before = new InMemoryWindowStore(Spec);
+        await before.ApplyAsync(Batch(events, 0, 24));
+        foreach (var card in cards)
+        {
+            var undo = (byte[])(await db.StringGetAsync(prefix + "u:" + card))!;
+            Assert.Equal(before.Get(card), undo[8..]);
+        }
+
+        // The second batch's Kafka transaction aborted after the states were written: a new scorer (cold cache) gets
+        // it again and re-applies it on the undo states, so every event gets back its exact window (and alert).
+        var restarted = new RedisWindowStore(db, Spec, options);
+        var redelivered = Batch(events, 24, 16);
+        await restarted.ApplyAsync(redelivered);
+        for (var j = 0; j < redelivered.Count; j++)
+        {
+            Assert.Equal(ApplyStatus.Applied, redelivered.Result(j).Status);
+        }
+
+        AssertWindows(redelivered, 24, expected);
+
+        // And the states equal a single in-memory pass over all events.
+        var all = new InMemoryWindowStore(Spec);
+        await all.ApplyAsync(Batch(events, 0, 40));
+        foreach (var card in cards)
+        {
+            Assert.Equal(all.Get(card), ((byte[])(await db.StringGetAsync(prefix + "c:" + card))!)[8..]);
+        }
+    }
+
+    private static void AssertWindows(WindowBatch batch, int start, float[][] expected)
+    {
+        for (var j = 0; j < batch.Count; j++)
+        {
+            Assert.True(expected[start + j].AsSpan().SequenceEqual(batch.Window(j)), $"window of event {start + j} ({batch.Event(j).CardId})");
+        }
+    }
+
+    private static WindowBatch Batch(List<Transaction> events, int start, int count)
+    {
+        var batch = new WindowBatch(Spec, count);
+        for (var i = start; i < start + count; i++)
+        {
+            batch.Add(events[i], new SourcePosition(0, i, Source));
+        }
+
+        return batch;
+    }
+}
