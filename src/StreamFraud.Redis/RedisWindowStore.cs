@@ -14,6 +14,14 @@ public sealed record RedisWindowStoreOptions
     /// </summary>
     public string KeyPrefix { get; init; } = "sf:";
 
+    /// <summary>
+    /// Migration from the previous key scheme (<c>{legacy prefix}{cardId}</c>, e.g. <c>sf:card:</c>): when set, a card
+    /// with no state under its key is read from its old key (one more <c>MGET</c> for such cards), applied, and written
+    /// under its new key; the old key is left to expire. Card ids ending in <c>:undo</c> never fall back (their old
+    /// key may be another card's undo copy). Null (default): old keys are not read.
+    /// </summary>
+    public string? LegacyKeyPrefix { get; init; }
+
     /// <summary>Idle cards expire after this long (refreshed on every write).</summary>
     public TimeSpan IdleTtl { get; init; } = TimeSpan.FromDays(60);
 
@@ -94,6 +102,7 @@ public sealed class RedisWindowStore : IWindowStore
     private readonly CardState _probe;
     private readonly Dictionary<string, byte[]?> _current = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly Dictionary<string, byte[]?> _undo = new(StringComparer.Ordinal); // scratch of one PrepareAsync
+    private readonly Dictionary<string, byte[]> _legacy = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly List<string> _cold = [];
     private byte[]? _scriptSha;
 
@@ -149,6 +158,7 @@ public sealed class RedisWindowStore : IWindowStore
         current.Clear();
         undo.Clear();
         cold.Clear();
+        _legacy.Clear();
         foreach (var card in groups.Keys)
         {
             if (_cache.TryGet(card, out var value))
@@ -183,6 +193,8 @@ public sealed class RedisWindowStore : IWindowStore
                     undo[cold[i]] = values[cold.Count + i].IsNull ? null : (byte[])values[cold.Count + i]!;
                 }
             }
+
+            await ReadLegacyAsync(cold, current, cancellationToken).ConfigureAwait(false);
         }
 
         // Applies each card's events to its current value and collects the changed states.
@@ -190,7 +202,7 @@ public sealed class RedisWindowStore : IWindowStore
         foreach (var (card, indices) in groups)
         {
             var stored = current[card];
-            var baseValue = stored;
+            var baseValue = stored ?? _legacy.GetValueOrDefault(card); // a card not yet migrated: its old key's state
             if (_options.KeepUndo && stored is not null && undo.GetValueOrDefault(card) is { } undone && ReappliesAbortedWrite(batch, indices, stored, undone))
             {
                 baseValue = undone; // the last write belonged to an aborted transaction: redo it from the state before it
@@ -205,7 +217,11 @@ public sealed class RedisWindowStore : IWindowStore
 
             if (updated is null)
             {
-                _cache.Set(card, stored); // unchanged: what we read is what is stored
+                if (!_legacy.ContainsKey(card))
+                {
+                    _cache.Set(card, stored); // unchanged: what we read is what is stored (an old key is read again)
+                }
+
                 continue;
             }
 
@@ -272,6 +288,32 @@ public sealed class RedisWindowStore : IWindowStore
 
         Conflicts += conflicted.Count;
         return conflicted.Count;
+    }
+
+    /// <summary>Reads the old keys of cold cards that have no state under their key (migration; see <see cref="RedisWindowStoreOptions.LegacyKeyPrefix"/>).</summary>
+    private async Task ReadLegacyAsync(List<string> cold, Dictionary<string, byte[]?> current, CancellationToken cancellationToken)
+    {
+        if (_options.LegacyKeyPrefix is not { Length: > 0 } legacyPrefix)
+        {
+            return;
+        }
+
+        var missing = cold.Where(c => current[c] is null && !c.EndsWith(":undo", StringComparison.Ordinal)).ToList();
+        if (missing.Count == 0)
+        {
+            return;
+        }
+
+        var keys = missing.Select(c => (RedisKey)(legacyPrefix + c)).ToArray();
+        var values = await _db.StringGetAsync(keys).WaitAsync(cancellationToken).ConfigureAwait(false);
+        RoundTrips++;
+        for (var i = 0; i < missing.Count; i++)
+        {
+            if (!values[i].IsNull)
+            {
+                _legacy[missing[i]] = (byte[])values[i]!;
+            }
+        }
     }
 
     /// <summary>

@@ -43,6 +43,7 @@ OPTIONS:
         --SchemaRegistry:Url        Schema Registry (default http://localhost:8081)
         --Redis:Configuration       StackExchange.Redis configuration (default localhost:6379)
         --Redis:KeyPrefix           Card state key prefix (default sf:); keys are <prefix>c:<card>, undo <prefix>u:<card>
+        --Redis:LegacyKeyPrefix     Migration: read a card without state from its old key <prefix><card> (e.g. sf:card:)
         --Redis:IdleTtl             Idle card expiry (default 60.00:00:00)
         --Models:Registry           Required. Bundle registry directory; serves what current.json names
         --Models:Pin                Serve this version instead of current.json (re-read while running)
@@ -201,8 +202,13 @@ public sealed record Settings(
         {
             KeepUndo = scorer.ExactlyOnce,
             KeyPrefix = config["Redis:KeyPrefix"] ?? new RedisWindowStoreOptions().KeyPrefix,
+            LegacyKeyPrefix = config["Redis:LegacyKeyPrefix"],
             IdleTtl = Time(config, "Redis:IdleTtl", TimeSpan.FromDays(60), problems),
         };
+        if (redis.LegacyKeyPrefix is { Length: > 0 } legacy && legacy == redis.KeyPrefix)
+        {
+            problems.Add($"Redis:LegacyKeyPrefix '{legacy}' equals Redis:KeyPrefix: old keys must live under another prefix (e.g. the previous default sf:card:).");
+        }
 
         var topFeatures = Int(config, "Scoring:TopFeatures", 3, problems);
         var deviceId = Int(config, "Scoring:DeviceId", 0, problems);

@@ -91,6 +91,87 @@ public sealed class Redis_KeyNamespace(StackFixture stack)
         }
     }
 
+    [Fact]
+    public async Task LegacyKeyPrefix_FormatOneStateUnderOldKey_ReadAppliedAndWrittenUnderNewKey()
+    {
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        var db = mux.GetDatabase();
+        var prefix = $"mig:{Guid.NewGuid():N}:";
+        var legacyPrefix = $"old:{Guid.NewGuid():N}:";
+        var t = 1_767_225_600_000L;
+        var events = new List<Transaction>();
+        for (var i = 0; i < 14; i++)
+        {
+            var card = i < 10 ? "L" : "L:undo";
+            events.Add(new Transaction($"tx-{i}", card, $"m-{i % 3}", 10 + (i * 2.5), "EUR", t += 60_000, "5411", "DE", "pos"));
+        }
+
+        var offline = new OfflineFeaturizer(Spec);
+        var expected = new float[events.Count][];
+        for (var i = 0; i < events.Count; i++)
+        {
+            expected[i] = new float[Spec.WindowSize];
+            offline.Apply(events[i], expected[i]);
+        }
+
+        // What the previous version left: card L's first 6 events in state format 1 under its old key, and under
+        // "old:L:undo" a value card "L:undo" must not inherit (there it could be L's undo copy).
+        var before = new InMemoryWindowStore(Spec);
+        await before.ApplyAsync(Batch(events, 0, 6));
+        var v1 = ToFormatOne(before.Get("L")!);
+        var version = new byte[8];
+        version[0] = 6;
+        await db.StringSetAsync(legacyPrefix + "L", (byte[])[.. version, .. v1]);
+        await db.StringSetAsync(legacyPrefix + "L:undo", (byte[])[.. version, .. v1]);
+
+        var store = new RedisWindowStore(db, Spec, new RedisWindowStoreOptions { KeyPrefix = prefix, LegacyKeyPrefix = legacyPrefix });
+        var batch = new WindowBatch(Spec, 9);
+        batch.Add(events[5], new SourcePosition(0, 5, Source)); // a redelivery of the last migrated event
+        for (var i = 6; i < 14; i++)
+        {
+            batch.Add(events[i], new SourcePosition(0, i, Source));
+        }
+
+        await store.ApplyAsync(batch);
+        Assert.Equal(ApplyStatus.DuplicateTransactionId, batch.Result(0).Status); // format 1: the id rule still holds
+        for (var j = 1; j < batch.Count; j++)
+        {
+            Assert.Equal(ApplyStatus.Applied, batch.Result(j).Status);
+            Assert.True(expected[5 + j].AsSpan().SequenceEqual(batch.Window(j)), $"window of event {5 + j} ({batch.Event(j).CardId})");
+        }
+
+        var migrated = (byte[])(await db.StringGetAsync(prefix + "c:L"))!;
+        var state = new CardState(Spec);
+        Assert.Equal(StateLoadStatus.Loaded, state.Load(migrated.AsSpan(8)));
+        Assert.Equal(FeatureSpec.StateFormatVersion, migrated[8]);
+        Assert.Equal(10, state.AppliedCount);
+        Assert.Equal(new SourcePosition(0, 9, Source), state.HighWatermark);
+        var undoCard = new CardState(Spec); // card "L:undo" started fresh: its 4 events only, nothing from "old:L:undo"
+        Assert.Equal(StateLoadStatus.Loaded, undoCard.Load(((byte[])(await db.StringGetAsync(prefix + "c:L:undo"))!).AsSpan(8)));
+        Assert.Equal(4, undoCard.AppliedCount);
+        Assert.True(await db.KeyExistsAsync(legacyPrefix + "L")); // left to expire
+    }
+
+    private static byte[] ToFormatOne(byte[] v2)
+    {
+        const int Dim = 56;
+        int count = v2[1];
+        var v1 = new List<byte>();
+        var header = v2[..24];
+        header[0] = 1;
+        v1.AddRange(header);
+        for (var i = 0; i < count; i++)
+        {
+            var p = 28 + (i * (40 + (4 * Dim)));
+            v1.AddRange(v2[p..(p + 8)]);
+            v1.AddRange(v2[(p + 16)..(p + 36)]);
+            v1.AddRange(v2[(p + 40)..(p + 40 + (4 * Dim))]);
+        }
+
+        v1.AddRange(v2[(28 + (count * (40 + (4 * Dim))))..]);
+        return [.. v1];
+    }
+
     private static void AssertWindows(WindowBatch batch, int start, float[][] expected)
     {
         for (var j = 0; j < batch.Count; j++)
