@@ -82,7 +82,6 @@ public sealed class TransactionDecoder
         {
             record = await _deserializer.DeserializeAsync(value, isNull: false, new SerializationContext(MessageComponentType.Value, topic)).ConfigureAwait(false);
         }
-
         catch (SchemaRegistryException e) when (e.ErrorCode is 40403 or 404)
         {
             return new(null, DlqErrorClass.UnknownSchema, $"schema id {SchemaId(value)} is not in the registry: {e.Message}");
