@@ -7,6 +7,7 @@ using Confluent.SchemaRegistry.Serdes;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 using StreamFraud.Core.Features;
+using StreamFraud.Core.Windows;
 using StreamFraud.IntegrationTests.Infrastructure;
 using StreamFraud.Kafka;
 using StreamFraud.Redis;
@@ -180,7 +181,7 @@ public sealed class Scorer_SourceIdentity(StackFixture stack)
         var skipped = new Dictionary<string, long>();
         foreach (var sourceId in new[] { "gen-2", "" })
         {
-            var store = new Core.Windows.InMemoryWindowStore(FeatureSpec.CardV1);
+            var store = new InMemoryWindowStore(FeatureSpec.CardV1);
             var ids = alerts[sourceId] = [];
             using var metrics = new ScorerMetrics();
             var duplicates = 0L;
@@ -198,7 +199,7 @@ public sealed class Scorer_SourceIdentity(StackFixture stack)
             {
                 var options = new ScorerOptions { InputTopic = topic, AlertsTopic = "a", DlqTopic = "d", BatchSize = batch.Count, SourceId = source };
                 var processor = new BatchProcessor(
-                    new TransactionDecoder(registry), new FraudPipeline(store, () => bundle, capacity: batch.Count), new Core.Windows.WindowBatch(FeatureSpec.CardV1, batch.Count),
+                    new TransactionDecoder(registry), new FraudPipeline(store, () => bundle, capacity: batch.Count), new WindowBatch(FeatureSpec.CardV1, batch.Count),
                     new OutputBuilder(options, new AvroSerializer<Contracts.FraudAlert>(registry), TimeProvider.System), metrics,
                     new Outages(options, NullLogger.Instance, metrics, new DependencyHealth(TimeProvider.System), TimeProvider.System), NullLogger.Instance,
                     new RepeatLimiter(TimeProvider.System, TimeSpan.FromMinutes(1)))
@@ -224,6 +225,89 @@ public sealed class Scorer_SourceIdentity(StackFixture stack)
         // The same name without it: the re-created topic's events are taken for redeliveries (documented: set a new
         // Scorer:SourceId when re-creating a topic under the same name).
         Assert.InRange(skipped[""], 100, 300);
+    }
+
+    [Fact]
+    public async Task ReusedIdSeenOnlyAfterAStoreConflict_StillDeadLettered()
+    {
+        using var scenario = ScorerScenario.Create("reuse-conflict", seed: 61, cards: 10, events: 50);
+        using var bundle = scenario.LoadBundle();
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
+        var topic = $"reuse-{Guid.NewGuid():N}";
+        var serializer = new AvroSerializer<Contracts.Transaction>(registry);
+        var t0 = scenario.Live[0].EventTimeMs;
+        Core.Transaction[] events =
+        [
+            new("a", "c1", "m1", 10, "EUR", t0, "5411", "DE", "pos"),
+            new("b", "c1", "m1", 20, "EUR", t0 + 60_000, "5411", "DE", "pos"),
+            new("c", "c1", "m1", 30, "EUR", t0 + 120_000, "5411", "DE", "pos"),
+        ];
+        var messages = new List<ConsumeResult<byte[]?, byte[]?>>();
+        foreach (var tx in events)
+        {
+            messages.Add(new ConsumeResult<byte[]?, byte[]?>
+            {
+                TopicPartitionOffset = new TopicPartitionOffset(topic, 0, messages.Count),
+                Message = new Message<byte[]?, byte[]?>
+                {
+                    Key = Encoding.UTF8.GetBytes(tx.CardId), Timestamp = new Timestamp(0, TimestampType.CreateTime),
+                    Value = await serializer.SerializeAsync(Contracts.Transaction.FromDomain(tx), new SerializationContext(MessageComponentType.Value, topic)),
+                },
+            });
+        }
+
+        // Between this scorer's prepare and its commit another writer applies its own transaction "b" (other amount)
+        // to card c1: the commit conflicts, and only the re-prepared batch sees "b" as a reused id.
+        var inner = new InMemoryWindowStore(FeatureSpec.CardV1);
+        var store = new InterferingStore(inner, async () =>
+        {
+            var other = new WindowBatch(FeatureSpec.CardV1, 1);
+            other.Add(events[1] with { Amount = 99 }, new SourcePosition(5, 0, SourcePosition.SourceHash("elsewhere")));
+            await inner.ApplyAsync(other);
+        });
+        var options = new ScorerOptions { InputTopic = topic, AlertsTopic = "a", DlqTopic = "d", BatchSize = 3 };
+        using var metrics = new ScorerMetrics();
+        var processor = new BatchProcessor(
+            new TransactionDecoder(registry), new FraudPipeline(store, () => bundle, capacity: 3), new WindowBatch(FeatureSpec.CardV1, 3),
+            new OutputBuilder(options, new AvroSerializer<Contracts.FraudAlert>(registry), TimeProvider.System), metrics,
+            new Outages(options, NullLogger.Instance, metrics, new DependencyHealth(TimeProvider.System), TimeProvider.System), NullLogger.Instance,
+            new RepeatLimiter(TimeProvider.System, TimeSpan.FromMinutes(1)));
+        var published = new List<OutputRecord>();
+        await processor.ProcessAsync(messages, records =>
+        {
+            published.AddRange(records);
+            return Task.CompletedTask;
+        }, CancellationToken.None);
+
+        Assert.True(store.Interfered);
+        var dead = Assert.Single(published, r => r.Topic == "d");
+        Assert.Equal(DlqErrorClass.ReusedTransactionId, Encoding.UTF8.GetString(dead.Message.Headers.GetLastBytes("error.class")));
+        Assert.Equal("1", Encoding.UTF8.GetString(dead.Message.Headers.GetLastBytes("source.offset")));
+        Assert.Contains("transaction_id 'b'", Encoding.UTF8.GetString(dead.Message.Headers.GetLastBytes("error.reason")), StringComparison.Ordinal);
+        var state = new CardState(FeatureSpec.CardV1);
+        state.Load(inner.Get("c1"));
+        Assert.Equal(3, state.AppliedCount); // the other writer's b, then a and c
+    }
+
+    /// <summary>A store whose first commit loses to another writer (<paramref name="interfere"/> runs, nothing is written).</summary>
+    private sealed class InterferingStore(InMemoryWindowStore inner, Func<Task> interfere) : IWindowStore
+    {
+        public bool Interfered { get; private set; }
+
+        public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default) =>
+            inner.PrepareAsync(batch, cancellationToken);
+
+        public async Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default)
+        {
+            if (!Interfered)
+            {
+                Interfered = true;
+                await interfere();
+                return 1;
+            }
+
+            return await inner.CommitAsync(writes, cancellationToken);
+        }
     }
 
     private (ScoringLoop Loop, CancellationTokenSource Stop, Thread Thread) Start(

@@ -18,6 +18,7 @@ internal sealed class BatchProcessor(
 {
     private static readonly KeyValuePair<string, object?> DecodeStage = new("stage", "decode");
     private readonly List<int> _messageOf = [];
+    private readonly HashSet<int> _rejected = []; // batch indices dead-lettered by the store's results in this batch
     private string? _lastTopic;
     private uint _lastSource;
 
@@ -49,6 +50,7 @@ internal sealed class BatchProcessor(
 
         batch.Clear();
         _messageOf.Clear();
+        _rejected.Clear();
         var deadLetters = new List<DeadLetter>();
         for (var i = 0; i < messages.Count; i++)
         {
@@ -73,17 +75,20 @@ internal sealed class BatchProcessor(
             var first = true;
             var result = await pipeline.RunBatchAsync(batch, async (b, r, _) =>
             {
-                // The first publish carries the DLQ and the scores; re-publishes after a store conflict only the alerts
-                // of events applied then.
-                if (first)
+                // The first publish carries the DLQ and the scores; re-publishes after a store conflict the alerts of
+                // events applied then and the rejections seen only then (e.g. another writer applied a transaction
+                // with the same id and other content in between), so no event is silently dropped.
+                var letters = first ? deadLetters : [];
+                AddRejected(messages, r, letters);
+                var records = await outages.RunAsync(Dependency.SchemaRegistry, "registry",
+                    () => output.BuildAsync(b, first ? r : r with { Events = [] }, letters), stop).ConfigureAwait(true);
+                await PublishAsync(publish, records).ConfigureAwait(true);
+                if (!first)
                 {
-                    AddInvalid(messages, r, deadLetters);
+                    deadLetters.AddRange(letters);
                 }
 
-                var records = await outages.RunAsync(Dependency.SchemaRegistry, "registry",
-                    () => output.BuildAsync(b, first ? r : r with { Events = [] }, first ? deadLetters : []), stop).ConfigureAwait(true);
                 first = false;
-                await PublishAsync(publish, records).ConfigureAwait(true);
                 alerts += r.Alerts.Count;
             }, stop).ConfigureAwait(true);
             Record(result);
@@ -123,10 +128,15 @@ internal sealed class BatchProcessor(
         return await Task.WhenAll(tasks).ConfigureAwait(true);
     }
 
-    private void AddInvalid(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> messages, BatchResult result, List<DeadLetter> deadLetters)
+    private void AddRejected(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> messages, BatchResult result, List<DeadLetter> deadLetters)
     {
         for (var b = 0; b < result.Events.Count; b++)
         {
+            if (result.Events[b].Outcome is not (EventOutcome.Invalid or EventOutcome.ReusedTransactionId) || !_rejected.Add(b))
+            {
+                continue;
+            }
+
             switch (result.Events[b].Outcome)
             {
                 case EventOutcome.Invalid:
