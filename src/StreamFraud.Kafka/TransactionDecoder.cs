@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Avro;
 
 using Confluent.Kafka;
@@ -10,7 +11,7 @@ namespace StreamFraud.Kafka;
 /// <summary>Classes of bad input (the DLQ's <c>error.class</c> header).</summary>
 public static class DlqErrorClass
 {
-    /// <summary>Not Confluent-framed Avro, or Avro that does not parse.</summary>
+    /// <summary>Not Confluent-framed Avro, Avro that does not parse, or bytes left over after the Avro body.</summary>
     public const string Undecodable = "undecodable";
 
     /// <summary>The schema id is not in the registry.</summary>
@@ -19,7 +20,10 @@ public static class DlqErrorClass
     /// <summary>A schema that cannot be read as a transaction.</summary>
     public const string SchemaMismatch = "schema_mismatch";
 
-    /// <summary>Decoded, but a value is unusable (NaN amount, no card id, absurd time, wrong feature count...).</summary>
+    /// <summary>
+    /// Decoded (or well-formed), but a value is unusable: NaN amount, missing or over-long id, control characters in
+    /// an id, an event time outside the accepted range or outside every representable date, wrong feature count...
+    /// </summary>
     public const string InvalidValue = "invalid_value";
 
     /// <summary>
@@ -27,6 +31,12 @@ public static class DlqErrorClass
     /// record (source position, sizes, SHA-256) instead of a copy.
     /// </summary>
     public const string TooLarge = "too_large";
+
+    /// <summary>
+    /// The transaction id was already applied to the card with different content (amount, merchant, time...): two
+    /// transactions share an id. The first is kept; this one is not scored (set by the scorer, not the decoder).
+    /// </summary>
+    public const string ReusedTransactionId = "reused_transaction_id";
 }
 
 /// <summary>Result of decoding one message.</summary>
@@ -48,6 +58,7 @@ public sealed class TransactionDecoder
     private readonly TimeProvider _time;
     private readonly TimeSpan _maxFutureSkew;
     private readonly long _minEventTimeMs;
+    private readonly ConcurrentDictionary<int, Avro.Schema> _writerSchemas = new();
 
     /// <summary>Creates a decoder.</summary>
     /// <param name="registry">Registry client.</param>
@@ -84,11 +95,31 @@ public sealed class TransactionDecoder
         catch (Exception e) when (e is AvroException or InvalidDataException or IndexOutOfRangeException or ArgumentOutOfRangeException
                                        or OverflowException or EndOfStreamException or InvalidCastException)
         {
+            // Well-formed bytes whose timestamp no date can hold (e.g. event_time = long.MaxValue): a bad value.
+            if (await OutOfRangeValueAsync(value).ConfigureAwait(false) is { } outOfRange)
+            {
+                return new(null, DlqErrorClass.InvalidValue, outOfRange);
+            }
+
             // Whose fault: a writer schema a transaction cannot be read from, or bytes that do not match their schema.
             var writer = await WriterSchemaAsync(SchemaId(value)).ConfigureAwait(false);
             return writer is not null && !Contracts.AvroSchemas.Transaction.CanRead(writer)
                 ? new(null, DlqErrorClass.SchemaMismatch, $"schema id {SchemaId(value)} ({writer.Fullname}) cannot be read as a transaction: {e.Message}")
                 : new(null, DlqErrorClass.Undecodable, $"schema id {SchemaId(value)}: Avro body does not decode ({e.GetType().Name}: {e.Message})");
+        }
+
+        // Strict framing: one message value is exactly one Avro record. Bytes after it (a concatenation, a truncated
+        // rewrite, a wrong length) mean the producer framed something else than it meant to send.
+        var schemaId = SchemaId(value);
+        var writerSchema = await ParsedWriterSchemaAsync(schemaId).ConfigureAwait(false);
+        var body = value.Length - 5;
+        var walked = AvroBodyWalker.Walk(writerSchema, value.AsSpan(5));
+        if (walked.Length != body)
+        {
+            return new(null, DlqErrorClass.Undecodable, walked.Length < 0
+                ? $"schema id {schemaId}: the Avro body does not follow its writer schema ({body} bytes)"
+                : $"schema id {schemaId}: {body - walked.Length} trailing byte(s) after the {walked.Length}-byte Avro body; a message " +
+                  "value must be exactly one Confluent-framed Avro record (check the producer's serializer)");
         }
 
         var invalid = Validate(record);
@@ -97,14 +128,12 @@ public sealed class TransactionDecoder
 
     private string? Validate(Contracts.Transaction t)
     {
-        if (string.IsNullOrWhiteSpace(t.CardId))
+        var idProblem = TransactionLimits.CheckId("card_id", t.CardId, required: true)
+            ?? TransactionLimits.CheckId("transaction_id", t.TransactionId, required: true)
+            ?? TransactionLimits.CheckId("merchant_id", t.MerchantId, required: false);
+        if (idProblem is not null)
         {
-            return "card_id is missing or empty";
-        }
-
-        if (string.IsNullOrWhiteSpace(t.TransactionId))
-        {
-            return "transaction_id is missing or empty";
+            return idProblem;
         }
 
         if (!double.IsFinite(t.Amount) || t.Amount < 0)
@@ -131,6 +160,37 @@ public sealed class TransactionDecoder
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The value's reason when its bytes follow the writer schema but hold a timestamp outside every representable
+    /// date; null otherwise (then the failure is the bytes', classified by the caller).
+    /// </summary>
+    private async Task<string?> OutOfRangeValueAsync(byte[] value)
+    {
+        var writer = await WriterSchemaAsync(SchemaId(value)).ConfigureAwait(false);
+        if (writer is null)
+        {
+            return null;
+        }
+
+        var walked = AvroBodyWalker.Walk(writer, value.AsSpan(5));
+        return walked.Length >= 0 && walked.InvalidValue is { } reason ? reason : null;
+    }
+
+    /// <summary>
+    /// The writer schema of a value that just deserialised (so the registry holds it), parsed once per id. A
+    /// registry failure here throws, like any registry outage, and the caller retries.
+    /// </summary>
+    private async Task<Avro.Schema> ParsedWriterSchemaAsync(int id)
+    {
+        if (_writerSchemas.TryGetValue(id, out var cached))
+        {
+            return cached;
+        }
+
+        var schema = await _registry.GetSchemaAsync(id).ConfigureAwait(false);
+        return _writerSchemas.GetOrAdd(id, Avro.Schema.Parse(schema.SchemaString));
     }
 
     private async Task<Avro.Schema?> WriterSchemaAsync(int id)

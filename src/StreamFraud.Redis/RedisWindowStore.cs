@@ -8,8 +8,19 @@ namespace StreamFraud.Redis;
 /// <summary>Options of <see cref="RedisWindowStore"/>.</summary>
 public sealed record RedisWindowStoreOptions
 {
-    /// <summary>Key prefix; a backtest uses its own so it never touches live state.</summary>
-    public string KeyPrefix { get; init; } = "sf:card:";
+    /// <summary>
+    /// Key prefix; a backtest uses its own so it never touches live state. Keys are <c>{prefix}c:{cardId}</c> (state)
+    /// and <c>{prefix}u:{cardId}</c> (undo), see <see cref="RedisWindowStore.Key(string, KeyKind)"/>.
+    /// </summary>
+    public string KeyPrefix { get; init; } = "sf:";
+
+    /// <summary>
+    /// Migration from the previous key scheme (<c>{legacy prefix}{cardId}</c>, e.g. <c>sf:card:</c>): when set, a card
+    /// with no state under its key is read from its old key (one more <c>MGET</c> for such cards), applied, and written
+    /// under its new key; the old key is left to expire. Card ids ending in <c>:undo</c> never fall back (their old
+    /// key may be another card's undo copy). Null (default): old keys are not read.
+    /// </summary>
+    public string? LegacyKeyPrefix { get; init; }
 
     /// <summary>Idle cards expire after this long (refreshed on every write).</summary>
     public TimeSpan IdleTtl { get; init; } = TimeSpan.FromDays(60);
@@ -18,11 +29,21 @@ public sealed record RedisWindowStoreOptions
     public int CacheCapacity { get; init; } = 200_000;
 
     /// <summary>
-    /// Exactly-once mode: keep each card's state from before its last write under <c>KEY:undo</c>. A batch whose
+    /// Exactly-once mode: keep each card's state from before its last write under its undo key. A batch whose
     /// Kafka transaction aborted after its states were written is then re-applied on the undo state, so every event
     /// gets back its exact window (and alert) instead of being seen as a duplicate.
     /// </summary>
     public bool KeepUndo { get; init; }
+}
+
+/// <summary>Which key of a card (<see cref="RedisWindowStore.Key(string, KeyKind)"/>).</summary>
+public enum KeyKind
+{
+    /// <summary>The card's state, <c>{prefix}c:{cardId}</c>.</summary>
+    State = 0,
+
+    /// <summary>The card's state before its last write (exactly-once mode), <c>{prefix}u:{cardId}</c>.</summary>
+    Undo = 1,
 }
 
 /// <summary>
@@ -81,6 +102,7 @@ public sealed class RedisWindowStore : IWindowStore
     private readonly CardState _probe;
     private readonly Dictionary<string, byte[]?> _current = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly Dictionary<string, byte[]?> _undo = new(StringComparer.Ordinal); // scratch of one PrepareAsync
+    private readonly Dictionary<string, byte[]> _legacy = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly List<string> _cold = [];
     private byte[]? _scriptSha;
 
@@ -104,14 +126,26 @@ public sealed class RedisWindowStore : IWindowStore
     /// <summary>Stored values replaced because they were corrupt or of another feature spec.</summary>
     public long ResetStates { get; private set; }
 
-    /// <summary>The Redis key of a card.</summary>
-    public RedisKey Key(string cardId) => _options.KeyPrefix + cardId;
+    /// <summary>The Redis key of a card's state: <c>{prefix}c:{cardId}</c>.</summary>
+    public RedisKey Key(string cardId) => Key(cardId, KeyKind.State);
+
+    /// <summary>
+    /// The one place keys are built: <c>{prefix}{kind tag}:{cardId}</c>, the tag (<c>c</c> state, <c>u</c> undo)
+    /// before the card id. Keys of different kinds differ right after the prefix and keys of one kind differ only in
+    /// the card id, so no card id can name another card's key or any undo key (the previous scheme,
+    /// <c>{prefix}{cardId}</c> and <c>{prefix}{cardId}:undo</c>, let card <c>X:undo</c> write card X's undo state).
+    /// </summary>
+    public RedisKey Key(string cardId, KeyKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(cardId);
+        return string.Concat(_options.KeyPrefix, kind == KeyKind.Undo ? "u:" : "c:", cardId);
+    }
 
     /// <inheritdoc />
     public void ForgetCachedState() => _cache.Clear();
 
-    /// <summary>The undo key of a card (exactly-once mode).</summary>
-    public RedisKey UndoKey(string cardId) => _options.KeyPrefix + cardId + ":undo";
+    /// <summary>The undo key of a card (exactly-once mode): <c>{prefix}u:{cardId}</c>.</summary>
+    public RedisKey UndoKey(string cardId) => Key(cardId, KeyKind.Undo);
 
     /// <inheritdoc />
     public async Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
@@ -124,6 +158,7 @@ public sealed class RedisWindowStore : IWindowStore
         current.Clear();
         undo.Clear();
         cold.Clear();
+        _legacy.Clear();
         foreach (var card in groups.Keys)
         {
             if (_cache.TryGet(card, out var value))
@@ -158,6 +193,8 @@ public sealed class RedisWindowStore : IWindowStore
                     undo[cold[i]] = values[cold.Count + i].IsNull ? null : (byte[])values[cold.Count + i]!;
                 }
             }
+
+            await ReadLegacyAsync(cold, current, cancellationToken).ConfigureAwait(false);
         }
 
         // Applies each card's events to its current value and collects the changed states.
@@ -165,7 +202,7 @@ public sealed class RedisWindowStore : IWindowStore
         foreach (var (card, indices) in groups)
         {
             var stored = current[card];
-            var baseValue = stored;
+            var baseValue = stored ?? _legacy.GetValueOrDefault(card); // a card not yet migrated: its old key's state
             if (_options.KeepUndo && stored is not null && undo.GetValueOrDefault(card) is { } undone && ReappliesAbortedWrite(batch, indices, stored, undone))
             {
                 baseValue = undone; // the last write belonged to an aborted transaction: redo it from the state before it
@@ -180,7 +217,11 @@ public sealed class RedisWindowStore : IWindowStore
 
             if (updated is null)
             {
-                _cache.Set(card, stored); // unchanged: what we read is what is stored
+                if (!_legacy.ContainsKey(card))
+                {
+                    _cache.Set(card, stored); // unchanged: what we read is what is stored (an old key is read again)
+                }
+
                 continue;
             }
 
@@ -249,6 +290,32 @@ public sealed class RedisWindowStore : IWindowStore
         return conflicted.Count;
     }
 
+    /// <summary>Reads the old keys of cold cards that have no state under their key (migration; see <see cref="RedisWindowStoreOptions.LegacyKeyPrefix"/>).</summary>
+    private async Task ReadLegacyAsync(List<string> cold, Dictionary<string, byte[]?> current, CancellationToken cancellationToken)
+    {
+        if (_options.LegacyKeyPrefix is not { Length: > 0 } legacyPrefix)
+        {
+            return;
+        }
+
+        var missing = cold.Where(c => current[c] is null && !c.EndsWith(":undo", StringComparison.Ordinal)).ToList();
+        if (missing.Count == 0)
+        {
+            return;
+        }
+
+        var keys = missing.Select(c => (RedisKey)(legacyPrefix + c)).ToArray();
+        var values = await _db.StringGetAsync(keys).WaitAsync(cancellationToken).ConfigureAwait(false);
+        RoundTrips++;
+        for (var i = 0; i < missing.Count; i++)
+        {
+            if (!values[i].IsNull)
+            {
+                _legacy[missing[i]] = (byte[])values[i]!;
+            }
+        }
+    }
+
     /// <summary>
     /// Whether some of these events are in the card's state (at or below its watermark) but not in its undo state:
     /// then the state's last write came from a batch now being redelivered, i.e. its transaction aborted.
@@ -262,6 +329,7 @@ public sealed class RedisWindowStore : IWindowStore
 
         var current = _probe.HighWatermark;
         var before = SourcePosition.None; // undo of a card that had no state before its last write
+        var legacyUndo = false;
         if (undo.Length > 8)
         {
             if (_probe.Load(undo.AsSpan(8)) != StateLoadStatus.Loaded)
@@ -270,13 +338,18 @@ public sealed class RedisWindowStore : IWindowStore
             }
 
             before = _probe.HighWatermark;
+            // An undo state written in state format 1 has no source identity; it was written by this topic's scorer
+            // just before the upgrade, so its watermark is compared by partition and offset alone.
+            legacyUndo = before.Source == SourcePosition.UnknownSource && before.Partition >= 0;
         }
 
         foreach (var i in indices)
         {
             var p = batch.Position(i);
-            var inCurrent = p.IsKnown && p.Partition == current.Partition && p.Offset <= current.Offset;
-            var inUndo = p.IsKnown && p.Partition == before.Partition && p.Offset <= before.Offset;
+            var inCurrent = p.IsAtOrBelow(current);
+            var inUndo = legacyUndo
+                ? p.IsKnown && p.Partition == before.Partition && p.Offset <= before.Offset
+                : p.IsAtOrBelow(before);
             if (inCurrent && !inUndo)
             {
                 return true;

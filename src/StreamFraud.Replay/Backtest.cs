@@ -83,7 +83,7 @@ public static class Backtest
                     continue;
                 }
 
-                if (scored[0].Events[i].Outcome == EventOutcome.Invalid)
+                if (scored[0].Events[i].Outcome is EventOutcome.Invalid or EventOutcome.ReusedTransactionId)
                 {
                     result.Invalid++;
                     continue;

@@ -94,7 +94,7 @@ public sealed class ReplayArgs : CommandSettings
 
     /// <summary>Key prefix of the replay's Redis state.</summary>
     [CommandOption("--redis-prefix <PREFIX>")]
-    [Description("Key prefix of the replay's Redis state (never the live sf:card: prefix).")]
+    [Description("Key prefix of the replay's Redis state (never the live sf: prefix).")]
     public string? RedisPrefix { get; init; }
 
     /// <summary>Batch size.</summary>
@@ -130,7 +130,7 @@ public sealed class ReplayArgs : CommandSettings
         }
         else if (Redis is not null && (string.IsNullOrEmpty(RedisPrefix) || RedisPrefix == new RedisWindowStoreOptions().KeyPrefix))
         {
-            problem = "--redis needs --redis-prefix with a prefix of its own (not the live 'sf:card:'), so the replay never touches live state.";
+            problem = "--redis needs --redis-prefix with a prefix of its own (not the live 'sf:'), so the replay never touches live state.";
         }
 
         return problem is null ? ValidationResult.Success() : ValidationResult.Error(problem);

@@ -36,7 +36,7 @@ public sealed class CsvReplaySource(string path, DateTimeOffset? from, DateTimeO
         foreach (var tx in CanonicalCsv.Read(path))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var position = new SourcePosition(0, row++);
+            var position = SourcePosition.Offline(row++);
             if (tx.EventTimeMs < warm || tx.EventTimeMs >= end)
             {
                 continue;
@@ -110,6 +110,7 @@ public sealed class TopicReplaySource(string bootstrap, ISchemaRegistryClient re
         var fromMs = from.ToUnixTimeMilliseconds();
         var toMs = to.ToUnixTimeMilliseconds();
         var warmMs = fromMs - (long)warmup.TotalMilliseconds;
+        var source = SourcePosition.SourceHash(topic); // the scorer's identity of the topic without a Scorer:SourceId
         consumer.Assign(assignment);
         while (stopAt.Count > 0)
         {
@@ -153,7 +154,7 @@ public sealed class TopicReplaySource(string bootstrap, ISchemaRegistryClient re
                 continue;
             }
 
-            yield return new ReplayEvent(tx, new SourcePosition(partition, r.Offset.Value), tx.EventTimeMs >= fromMs);
+            yield return new ReplayEvent(tx, new SourcePosition(partition, r.Offset.Value, source), tx.EventTimeMs >= fromMs);
         }
     }
 }

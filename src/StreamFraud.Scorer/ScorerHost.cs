@@ -42,7 +42,8 @@ OPTIONS:
         --Kafka:Producer:<setting>  Any librdkafka producer setting, e.g. --Kafka:Producer:linger.ms 5
         --SchemaRegistry:Url        Schema Registry (default http://localhost:8081)
         --Redis:Configuration       StackExchange.Redis configuration (default localhost:6379)
-        --Redis:KeyPrefix           Card state key prefix (default sf:card:)
+        --Redis:KeyPrefix           Card state key prefix (default sf:); keys are <prefix>c:<card>, undo <prefix>u:<card>
+        --Redis:LegacyKeyPrefix     Migration: read a card without state from its old key <prefix><card> (e.g. sf:card:)
         --Redis:IdleTtl             Idle card expiry (default 60.00:00:00)
         --Models:Registry           Required. Bundle registry directory; serves what current.json names
         --Models:Pin                Serve this version instead of current.json (re-read while running); a plain name
@@ -62,6 +63,8 @@ OPTIONS:
         --Scoring:TopFeatures       XGBoost features explained per alert (default 3)
         --Scorer:InputTopic         Input topic (default transactions); also AlertsTopic, DlqTopic, ShadowTopic,
                                     ScoresTopic (optional, every score as JSON)
+        --Scorer:SourceId           Extra input identity (default empty: the topic name). Set a new value after the
+                                    input topic is re-created or on failover to a cluster with a same-named topic
         --Scorer:BatchSize          Most events per batch (default 512); --Scorer:BatchTimeout (default 00:00:00.050)
         --Scorer:ExactlyOnce        Kafka transactions for alerts, DLQ and offsets (default false)
         --Scorer:RetryBaseDelay     First retry delay after a transient failure (default 00:00:00.200);
@@ -205,6 +208,7 @@ public sealed record Settings(
         var scorer = new ScorerOptions
         {
             InputTopic = config["Scorer:InputTopic"] ?? Topics.Transactions,
+            SourceId = config["Scorer:SourceId"],
             AlertsTopic = config["Scorer:AlertsTopic"] ?? Topics.FraudAlerts,
             DlqTopic = config["Scorer:DlqTopic"] ?? Topics.TransactionsDlq,
             ScoresTopic = config["Scorer:ScoresTopic"],
@@ -221,9 +225,14 @@ public sealed record Settings(
         var redis = new RedisWindowStoreOptions
         {
             KeepUndo = scorer.ExactlyOnce,
-            KeyPrefix = config["Redis:KeyPrefix"] ?? "sf:card:",
+            KeyPrefix = config["Redis:KeyPrefix"] ?? new RedisWindowStoreOptions().KeyPrefix,
+            LegacyKeyPrefix = config["Redis:LegacyKeyPrefix"],
             IdleTtl = Time(config, "Redis:IdleTtl", TimeSpan.FromDays(60), problems),
         };
+        if (redis.LegacyKeyPrefix is { Length: > 0 } legacy && legacy == redis.KeyPrefix)
+        {
+            problems.Add($"Redis:LegacyKeyPrefix '{legacy}' equals Redis:KeyPrefix: old keys must live under another prefix (e.g. the previous default sf:card:).");
+        }
 
         var topFeatures = Int(config, "Scoring:TopFeatures", 3, problems);
         var deviceId = Int(config, "Scoring:DeviceId", 0, problems);

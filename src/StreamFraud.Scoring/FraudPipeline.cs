@@ -52,6 +52,12 @@ public enum EventOutcome
 
     /// <summary>Invalid for the feature spec (e.g. <c>features</c> of the wrong length): route to the DLQ.</summary>
     Invalid,
+
+    /// <summary>
+    /// Its transaction id was already applied to the card with different content (<see cref="ApplyStatus.ConflictingTransactionId"/>):
+    /// not applied, not scored; route to the DLQ (class <c>reused_transaction_id</c>).
+    /// </summary>
+    ReusedTransactionId,
 }
 
 /// <summary>Score and decision of one event (valid when the outcome is scored, alert or rescored duplicate).</summary>
@@ -242,10 +248,11 @@ public sealed class FraudPipeline
             var outcome = result.Status switch
             {
                 ApplyStatus.Invalid => EventOutcome.Invalid,
+                ApplyStatus.ConflictingTransactionId => EventOutcome.ReusedTransactionId,
                 ApplyStatus.Applied => score >= threshold ? EventOutcome.Alert : EventOutcome.Scored,
                 _ => _options.RescoreDuplicates && result.HasWindow && result.WindowComplete ? EventOutcome.DuplicateRescored : EventOutcome.DuplicateSkipped,
             };
-            events[i] = outcome is EventOutcome.Invalid or EventOutcome.DuplicateSkipped
+            events[i] = outcome is EventOutcome.Invalid or EventOutcome.ReusedTransactionId or EventOutcome.DuplicateSkipped
                 ? new EventScore(outcome, double.NaN, float.NaN, float.NaN, result.Error)
                 : new EventScore(outcome, score, lstm, xgb, null);
             if (outcome == EventOutcome.Alert || (outcome == EventOutcome.DuplicateRescored && score >= threshold))

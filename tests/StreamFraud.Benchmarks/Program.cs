@@ -69,7 +69,7 @@ static void Features(string[] args)
         {
             var tx = events[i];
             state.Load(store.GetValueOrDefault(tx.CardId) ?? []);
-            if (state.TryApply(tx, new SourcePosition(0, i), window).IsApplied)
+            if (state.TryApply(tx, new SourcePosition(0, i, SourcePosition.OfflineSource), window).IsApplied)
             {
                 var n = state.Write(buffer);
                 store[tx.CardId] = buffer.AsSpan(0, n).ToArray();

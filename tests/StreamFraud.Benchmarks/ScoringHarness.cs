@@ -54,7 +54,7 @@ internal static class ScoringHarness
                 batch.Clear();
                 for (var i = start; i < Math.Min(events.Count, start + batchSize); i++)
                 {
-                    batch.Add(events[i], new SourcePosition(0, i));
+                    batch.Add(events[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
                 }
 
                 var clock = Stopwatch.StartNew();
@@ -120,7 +120,7 @@ internal static class ScoringHarness
                     batch.Clear();
                     for (var i = 0; i < batchSize; i++, next++)
                     {
-                        batch.Add(events[next], new SourcePosition(0, next));
+                        batch.Add(events[next], new SourcePosition(0, next, SourcePosition.OfflineSource));
                     }
 
                     var clock = Stopwatch.StartNew();

@@ -40,8 +40,8 @@ public sealed class Redis_WindowStore(StackFixture stack)
             memoryBatch.Clear();
             for (var i = start; i < Math.Min(events.Count, start + 250); i++)
             {
-                batch.Add(events[i], new SourcePosition(0, i));
-                memoryBatch.Add(events[i], new SourcePosition(0, i));
+                batch.Add(events[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
+                memoryBatch.Add(events[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
             }
 
             await store.ApplyAsync(batch);
@@ -56,7 +56,7 @@ public sealed class Redis_WindowStore(StackFixture stack)
         var db = mux.GetDatabase();
         foreach (var card in events.Select(e => e.CardId).Distinct())
         {
-            var stored = (byte[])(await db.StringGetAsync(prefix + card))!;
+            var stored = (byte[])(await db.StringGetAsync(prefix + "c:" + card))!;
             Assert.Equal(memory.Get(card), stored[8..]);
         }
     }
@@ -116,7 +116,7 @@ public sealed class Redis_WindowStore(StackFixture stack)
         await single.ApplyAsync(Batch(events, 0, events.Count));
         foreach (var card in events.Select(e => e.CardId).Distinct())
         {
-            Assert.Equal(single.Get(card), ((byte[])(await db.StringGetAsync(prefix + card))!)[8..]);
+            Assert.Equal(single.Get(card), ((byte[])(await db.StringGetAsync(prefix + "c:" + card))!)[8..]);
         }
     }
 
@@ -134,7 +134,7 @@ public sealed class Redis_WindowStore(StackFixture stack)
         await store.ApplyAsync(Batch(events, 100, 100)); // warm: one EVALSHA
         Assert.Equal(afterFirst + 1, store.RoundTrips);
 
-        var ttl = await db.KeyTimeToLiveAsync(prefix + events[0].CardId);
+        var ttl = await db.KeyTimeToLiveAsync(prefix + "c:" + events[0].CardId);
         Assert.NotNull(ttl);
         Assert.InRange(ttl!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
     }
@@ -163,7 +163,7 @@ public sealed class Redis_WindowStore(StackFixture stack)
         var batch = new WindowBatch(Spec, count);
         for (var i = start; i < start + count; i++)
         {
-            batch.Add(events[i], new SourcePosition(0, i));
+            batch.Add(events[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
         }
 
         return batch;
@@ -174,7 +174,7 @@ public sealed class Redis_WindowStore(StackFixture stack)
         var result = new List<string>();
         foreach (var card in events.Select(e => e.CardId).Distinct().Order(StringComparer.Ordinal))
         {
-            result.Add(card + "=" + Convert.ToHexString((byte[])(await db.StringGetAsync(prefix + card))!));
+            result.Add(card + "=" + Convert.ToHexString((byte[])(await db.StringGetAsync(prefix + "c:" + card))!));
         }
 
         return result;

@@ -143,7 +143,7 @@ public sealed class Replay_Backtest(StackFixture stack) : IDisposable
         var (code, error) = await RunApp("--registry", "r", "--version", "v", "--input", "x.csv", "--alerts-topic", "fraud-alerts");
         Assert.Equal(ReplayApp.UsageExitCode, code);
         Assert.Contains("live alerts topic", error);
-        (code, error) = await RunApp("--registry", "r", "--version", "v", "--input", "x.csv", "--redis", "localhost:6379", "--redis-prefix", "sf:card:");
+        (code, error) = await RunApp("--registry", "r", "--version", "v", "--input", "x.csv", "--redis", "localhost:6379", "--redis-prefix", "sf:");
         Assert.Equal(ReplayApp.UsageExitCode, code);
         Assert.Contains("never touches live state", error);
         (code, error) = await RunApp("--registry", "r", "--version", "v", "--topic", "transactions");

@@ -89,7 +89,7 @@ public sealed class Scorer_Outages(StackFixture stack)
         var db = mux.GetDatabase();
         foreach (var card in live.Select(t => t.CardId).Distinct())
         {
-            var stored = (byte[])(await db.StringGetAsync(prefix + card))!;
+            var stored = (byte[])(await db.StringGetAsync(prefix + "c:" + card))!;
             var probe = new CardState(spec);
             probe.Load(stored.AsSpan(8));
             var reference = new CardState(spec);

@@ -154,7 +154,7 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
         var probe = new CardState(spec);
         foreach (var card in live.Select(t => t.CardId).Distinct())
         {
-            var stored = (byte[]?)await db.StringGetAsync(prefix + card);
+            var stored = (byte[]?)await db.StringGetAsync(prefix + "c:" + card);
             Assert.NotNull(stored);
             probe.Load(stored.AsSpan(8));
             var reference = new CardState(spec);

@@ -6,30 +6,43 @@ using System.Runtime.InteropServices;
 namespace StreamFraud.Core.Features;
 
 /// <summary>
-/// One card's feature state: its last <see cref="FeatureSpec.WindowLength"/> applied transactions (id hash, event
-/// time, source position, feature vector) in arrival order, the source-position high watermark, and the spec's
-/// O(1) running aggregates. Serialises to one compact, canonical binary value (the Redis value of the card).
+/// One card's feature state: its last <see cref="FeatureSpec.WindowLength"/> applied transactions (id hash, content
+/// hash, event time, source position, feature vector) in arrival order, the source-position high watermark, and the
+/// spec's O(1) running aggregates. Serialises to one compact, canonical binary value (the Redis value of the card).
 /// </summary>
 /// <remarks>
 /// <para>Hot-path use (scorer, one instance per worker, reused for every event):
 /// <see cref="Load"/> the stored bytes → <see cref="TryApply"/> the event at its Kafka position, writing the window
 /// straight into the model's input buffer → if applied, <see cref="Write"/> the new bytes into a reusable buffer.
 /// None of these allocate.</para>
-/// <para>Idempotence: an event is a duplicate — and the state is left exactly as it was, so it re-serialises to the
-/// same bytes — if its position has the same partition as the high watermark and an offset at or below it, or if its
-/// transaction id is in the window. Out-of-order events are appended in arrival order (rule in <c>FEATURES.md</c>).</para>
+/// <para>Idempotence: an event is a duplicate — and the state is left exactly as it was — if its position has the same
+/// source and partition as the high watermark and an offset at or below it, or if its transaction id is in the window
+/// with the same content. The same id with other content is <see cref="ApplyStatus.ConflictingTransactionId"/>.
+/// Out-of-order events are appended in arrival order (rules in <c>FEATURES.md</c>).</para>
 /// <para>Not thread-safe.</para>
 /// </remarks>
 public sealed class CardState
 {
-    /// <summary>Bytes of the serialised header.</summary>
-    internal const int HeaderSize = 24;
+    /// <summary>Bytes of the serialised header (format 2).</summary>
+    internal const int HeaderSize = 28;
 
-    /// <summary>Bytes of a serialised window entry before its vector: id hash, event time, offset, partition.</summary>
-    internal const int EntryHeaderSize = 28;
+    /// <summary>Bytes of a serialised window entry before its vector (format 2): id hash, content hash, event time, offset, partition, source.</summary>
+    internal const int EntryHeaderSize = 40;
+
+    /// <summary>Bytes of the format-1 header (read only).</summary>
+    internal const int HeaderSizeV1 = 24;
+
+    /// <summary>Bytes of a format-1 entry before its vector: id hash, event time, offset, partition (read only).</summary>
+    internal const int EntryHeaderSizeV1 = 28;
 
     /// <summary>Seed of the transaction-id hash ("txn-id" in ASCII).</summary>
     internal const ulong TransactionIdSeed = 0x64692D6E7874UL;
+
+    /// <summary>Seed of the transaction-content hash ("content" in ASCII).</summary>
+    internal const ulong ContentSeed = 0x746E65746E6F63UL;
+
+    /// <summary>The content hash of an entry read from format 1, which kept none: matches any content.</summary>
+    internal const ulong UnknownContent = 0;
 
     private const int W = FeatureSpec.WindowLength;
 
@@ -43,6 +56,7 @@ public sealed class CardState
     private uint _applied;
     private int _highPartition = -1;
     private long _highOffset = -1;
+    private uint _highSource = SourcePosition.UnknownSource;
 
     /// <summary>A fresh (empty) state for <paramref name="spec"/>.</summary>
     public CardState(FeatureSpec spec)
@@ -63,8 +77,11 @@ public sealed class CardState
     /// <summary>Transactions ever applied to this card (saturates at <see cref="uint.MaxValue"/>).</summary>
     public long AppliedCount => _applied;
 
-    /// <summary>Partition and highest offset applied from it, or <see cref="SourcePosition.None"/>.</summary>
-    public SourcePosition HighWatermark => new(_highPartition, _highOffset);
+    /// <summary>
+    /// Source, partition and highest offset applied from it, or <see cref="SourcePosition.None"/>. After loading a
+    /// format-1 state its source is <see cref="SourcePosition.UnknownSource"/> until the next positioned event.
+    /// </summary>
+    public SourcePosition HighWatermark => new(_highPartition, _highOffset, _highSource);
 
     /// <summary>Bytes <see cref="Write"/> produces for the current contents.</summary>
     public int SerializedSize => HeaderSize + (_count * Spec.EntrySize) + Spec.AggregateSize;
@@ -75,6 +92,40 @@ public sealed class CardState
     /// <summary>The hash under which a transaction id is kept in the window (seeded <see cref="StableHash"/>).</summary>
     public static ulong TransactionIdHash(string transactionId) => StableHash.Hash(TransactionIdSeed, transactionId);
 
+    /// <summary>
+    /// Hash of what a transaction says, apart from its ids and labels: amount, merchant, currency, event time, MCC,
+    /// country, channel and features (every input a feature spec reads). Two events with one transaction id and
+    /// different content hashes are two transactions. Never <see cref="UnknownContent"/>; allocation-free.
+    /// </summary>
+    public static ulong TransactionContentHash(Transaction tx)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        var amount = tx.Amount == 0 ? 0.0 : tx.Amount; // -0 and +0 are one amount
+        var h = StableHash.Mix(ContentSeed ^ (ulong)BitConverter.DoubleToInt64Bits(amount));
+        h = StableHash.Mix(h ^ (ulong)tx.EventTimeMs);
+        h = StableHash.Mix(h ^ StableHash.Hash(1, tx.MerchantId));
+        h = StableHash.Mix(h ^ StableHash.Hash(2, tx.Currency));
+        h = StableHash.Mix(h ^ StableHash.Hash(3, tx.Mcc));
+        h = StableHash.Mix(h ^ StableHash.Hash(4, tx.Country));
+        h = StableHash.Mix(h ^ StableHash.Hash(5, tx.Channel));
+        if (tx.Features is { } f)
+        {
+            var fh = StableHash.FnvOffsetBasis ^ (ulong)f.Length;
+            foreach (var x in f)
+            {
+                fh = (fh ^ BitConverter.SingleToUInt32Bits(x)) * StableHash.FnvPrime;
+            }
+
+            h = StableHash.Mix(h ^ fh);
+        }
+        else
+        {
+            h = StableHash.Mix(h ^ 0x6E756C6CUL); // "null": no features differs from an empty array
+        }
+
+        return h == UnknownContent ? 1UL : h;
+    }
+
     /// <summary>Forgets everything: the state of a card never seen.</summary>
     public void Reset()
     {
@@ -83,6 +134,7 @@ public sealed class CardState
         _applied = 0;
         _highPartition = -1;
         _highOffset = -1;
+        _highSource = SourcePosition.UnknownSource;
         Array.Clear(_vectors);
         ((Span<EntryMeta>)_entries).Clear();
         Aggregates?.Reset();
@@ -94,7 +146,7 @@ public sealed class CardState
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _count);
         ref readonly var e = ref _entries[Slot(index)];
-        return new WindowEntry(e.Id, e.Time, new SourcePosition(e.Partition, e.Offset));
+        return new WindowEntry(e.Id, e.Time, new SourcePosition(e.Partition, e.Offset, e.Source), e.Content);
     }
 
     /// <summary>The feature vector of window entry <paramref name="index"/> (0 = oldest).</summary>
@@ -141,14 +193,27 @@ public sealed class CardState
             }
         }
 
-        if (position.IsKnown && position.Partition == _highPartition && position.Offset <= _highOffset)
+        if (position.IsAtOrBelow(HighWatermark))
         {
             return Duplicate(ApplyStatus.DuplicatePosition, found, window);
         }
 
+        var content = TransactionContentHash(tx);
         if (found >= 0)
         {
-            return Duplicate(ApplyStatus.DuplicateTransactionId, found, window);
+            var stored = _entries[Slot(found)].Content;
+            if (stored == UnknownContent || stored == content)
+            {
+                return Duplicate(ApplyStatus.DuplicateTransactionId, found, window);
+            }
+
+            return new ApplyResult(ApplyStatus.ConflictingTransactionId, 0, false, ConflictReason(tx.TransactionId));
+        }
+
+        var idError = TransactionLimits.Check(tx);
+        if (idError is not null)
+        {
+            return new ApplyResult(ApplyStatus.Invalid, 0, false, idError);
         }
 
         // Computed straight into the window's last step; Featurize validates before it mutates anything.
@@ -171,13 +236,16 @@ public sealed class CardState
             _head = _head == W - 1 ? 0 : _head + 1;
         }
 
+        var known = position.IsKnown;
         _entries[slot] = new EntryMeta(
-            idHash, tx.EventTimeMs, position.IsKnown ? position.Offset : -1, position.IsKnown ? position.Partition : -1);
+            idHash, content, tx.EventTimeMs, known ? position.Offset : -1, known ? position.Partition : -1,
+            known ? position.Source : SourcePosition.UnknownSource);
         vector.CopyTo(_vectors.AsSpan(slot * _dim, _dim));
-        if (position.IsKnown)
+        if (known)
         {
             _highPartition = position.Partition;
             _highOffset = position.Offset;
+            _highSource = position.Source;
         }
 
         if (_applied != uint.MaxValue)
@@ -207,15 +275,18 @@ public sealed class CardState
         BinaryPrimitives.WriteUInt32LittleEndian(d[8..], _applied);
         BinaryPrimitives.WriteInt32LittleEndian(d[12..], _highPartition);
         BinaryPrimitives.WriteInt64LittleEndian(d[16..], _highOffset);
+        BinaryPrimitives.WriteUInt32LittleEndian(d[24..], _highSource);
         var p = HeaderSize;
         for (var i = 0; i < _count; i++)
         {
             var slot = Slot(i);
             ref readonly var e = ref _entries[slot];
             BinaryPrimitives.WriteUInt64LittleEndian(d[p..], e.Id);
-            BinaryPrimitives.WriteInt64LittleEndian(d[(p + 8)..], e.Time);
-            BinaryPrimitives.WriteInt64LittleEndian(d[(p + 16)..], e.Offset);
-            BinaryPrimitives.WriteInt32LittleEndian(d[(p + 24)..], e.Partition);
+            BinaryPrimitives.WriteUInt64LittleEndian(d[(p + 8)..], e.Content);
+            BinaryPrimitives.WriteInt64LittleEndian(d[(p + 16)..], e.Time);
+            BinaryPrimitives.WriteInt64LittleEndian(d[(p + 24)..], e.Offset);
+            BinaryPrimitives.WriteInt32LittleEndian(d[(p + 32)..], e.Partition);
+            BinaryPrimitives.WriteUInt32LittleEndian(d[(p + 36)..], e.Source);
             p += EntryHeaderSize;
             WriteFloats(_vectors.AsSpan(slot * _dim, _dim), d.Slice(p, 4 * _dim));
             p += 4 * _dim;
@@ -234,9 +305,11 @@ public sealed class CardState
     }
 
     /// <summary>
-    /// Replaces this state with the one serialised in <paramref name="data"/>. Empty data is a fresh card. On
-    /// <see cref="StateLoadStatus.SpecMismatch"/> or <see cref="StateLoadStatus.Corrupt"/> the state is reset to fresh.
-    /// A loaded state re-serialises to exactly <paramref name="data"/>.
+    /// Replaces this state with the one serialised in <paramref name="data"/> (format 2, or format 1 from before
+    /// source identities: its watermark and entries then have <see cref="SourcePosition.UnknownSource"/> and its
+    /// entries no content hash). Empty data is a fresh card. On <see cref="StateLoadStatus.SpecMismatch"/> or
+    /// <see cref="StateLoadStatus.Corrupt"/> the state is reset to fresh. A loaded format-2 state re-serialises to
+    /// exactly <paramref name="data"/>; a format-1 state re-serialises in format 2.
     /// </summary>
     public StateLoadStatus Load(ReadOnlySpan<byte> data)
     {
@@ -246,7 +319,10 @@ public sealed class CardState
             return StateLoadStatus.Empty;
         }
 
-        if (data.Length < HeaderSize || data[0] != FeatureSpec.StateFormatVersion)
+        var legacy = data[0] == 1;
+        var headerSize = legacy ? HeaderSizeV1 : HeaderSize;
+        var entryHeaderSize = legacy ? EntryHeaderSizeV1 : EntryHeaderSize;
+        if ((!legacy && data[0] != FeatureSpec.StateFormatVersion) || data.Length < headerSize)
         {
             return StateLoadStatus.Corrupt;
         }
@@ -261,22 +337,37 @@ public sealed class CardState
         var applied = BinaryPrimitives.ReadUInt32LittleEndian(data[8..]);
         var highPartition = BinaryPrimitives.ReadInt32LittleEndian(data[12..]);
         var highOffset = BinaryPrimitives.ReadInt64LittleEndian(data[16..]);
-        var positionOk = highPartition == -1 ? highOffset == -1 : highPartition >= 0 && highOffset >= 0;
+        var highSource = legacy ? SourcePosition.UnknownSource : BinaryPrimitives.ReadUInt32LittleEndian(data[24..]);
+        // No watermark: partition, offset and source all unset. A format-1 watermark loads with an unknown source
+        // (kept as such until the next positioned event), so format 2 allows a known partition with source 0.
+        var positionOk = highPartition == -1
+            ? highOffset == -1 && highSource == SourcePosition.UnknownSource
+            : highPartition >= 0 && highOffset >= 0;
         if (count > W || applied < count || !positionOk ||
-            data.Length != HeaderSize + (count * Spec.EntrySize) + Spec.AggregateSize)
+            data.Length != headerSize + (count * (entryHeaderSize + (4 * _dim))) + Spec.AggregateSize)
         {
             return StateLoadStatus.Corrupt;
         }
 
-        var p = HeaderSize;
+        var p = headerSize;
         for (var i = 0; i < count; i++)
         {
-            _entries[i] = new EntryMeta(
-                BinaryPrimitives.ReadUInt64LittleEndian(data[p..]),
-                BinaryPrimitives.ReadInt64LittleEndian(data[(p + 8)..]),
-                BinaryPrimitives.ReadInt64LittleEndian(data[(p + 16)..]),
-                BinaryPrimitives.ReadInt32LittleEndian(data[(p + 24)..]));
-            p += EntryHeaderSize;
+            _entries[i] = legacy
+                ? new EntryMeta(
+                    BinaryPrimitives.ReadUInt64LittleEndian(data[p..]),
+                    UnknownContent,
+                    BinaryPrimitives.ReadInt64LittleEndian(data[(p + 8)..]),
+                    BinaryPrimitives.ReadInt64LittleEndian(data[(p + 16)..]),
+                    BinaryPrimitives.ReadInt32LittleEndian(data[(p + 24)..]),
+                    SourcePosition.UnknownSource)
+                : new EntryMeta(
+                    BinaryPrimitives.ReadUInt64LittleEndian(data[p..]),
+                    BinaryPrimitives.ReadUInt64LittleEndian(data[(p + 8)..]),
+                    BinaryPrimitives.ReadInt64LittleEndian(data[(p + 16)..]),
+                    BinaryPrimitives.ReadInt64LittleEndian(data[(p + 24)..]),
+                    BinaryPrimitives.ReadInt32LittleEndian(data[(p + 32)..]),
+                    BinaryPrimitives.ReadUInt32LittleEndian(data[(p + 36)..]));
+            p += entryHeaderSize;
             ReadFloats(data.Slice(p, 4 * _dim), _vectors.AsSpan(i * _dim, _dim));
             p += 4 * _dim;
         }
@@ -291,6 +382,7 @@ public sealed class CardState
         _applied = applied;
         _highPartition = highPartition;
         _highOffset = highOffset;
+        _highSource = highSource;
         return StateLoadStatus.Loaded;
     }
 
@@ -366,6 +458,11 @@ public sealed class CardState
         }
     }
 
+    private static string ConflictReason(string transactionId) =>
+        $"transaction_id '{transactionId}' was already applied to this card with different content (amount, merchant, currency, " +
+        "event_time, mcc, country, channel or features differ); the first version is kept. A transaction id must name one " +
+        "transaction: fix the producer that reuses it, and send a correction under a new transaction id";
+
     [DoesNotReturn]
     private static void ThrowWindowTooSmall(int needed, int actual) =>
         throw new ArgumentException($"The window buffer holds {actual} floats; the spec needs {needed} (7 × dimension).", "window");
@@ -375,8 +472,8 @@ public sealed class CardState
         throw new ArgumentException($"The destination holds {actual} bytes; the state needs {needed}.", "destination");
 }
 
-/// <summary>In-memory metadata of a window entry (serialised as id, time, offset, partition).</summary>
-internal readonly record struct EntryMeta(ulong Id, long Time, long Offset, int Partition);
+/// <summary>In-memory metadata of a window entry (serialised as id, content, time, offset, partition, source).</summary>
+internal readonly record struct EntryMeta(ulong Id, ulong Content, long Time, long Offset, int Partition, uint Source);
 
 /// <summary>Fixed storage for the 7 entries, inline in <see cref="CardState"/>.</summary>
 [InlineArray(FeatureSpec.WindowLength)]
@@ -389,7 +486,10 @@ internal struct EntryMetaArray
 /// <param name="TransactionIdHash">Seeded stable hash of the transaction id (<see cref="CardState.TransactionIdHash"/>).</param>
 /// <param name="EventTimeMs">Event time, Unix ms.</param>
 /// <param name="Position">Where it was read from (<see cref="SourcePosition.None"/> when unknown).</param>
-public readonly record struct WindowEntry(ulong TransactionIdHash, long EventTimeMs, SourcePosition Position);
+/// <param name="ContentHash">
+/// <see cref="CardState.TransactionContentHash"/> of the transaction, or 0 for an entry loaded from state format 1.
+/// </param>
+public readonly record struct WindowEntry(ulong TransactionIdHash, long EventTimeMs, SourcePosition Position, ulong ContentHash);
 
 /// <summary>A spec's O(1) running per-card aggregates, serialised after the window entries.</summary>
 internal abstract class CardAggregates

@@ -21,8 +21,19 @@ public abstract class FeatureSpec
     /// <summary>Transactions per window, the current one included (docs/ARCHITECTURE.md).</summary>
     public const int WindowLength = 7;
 
-    /// <summary>Version of the binary card-state layout (<c>FEATURES.md</c> "Binary state layout").</summary>
-    public const int StateFormatVersion = 1;
+    /// <summary>
+    /// Version of the binary card-state layout <see cref="CardState.Write"/> produces (<c>FEATURES.md</c> "Binary state
+    /// layout"). <see cref="CardState.Load"/> also reads format 1 (before source identities and content hashes).
+    /// </summary>
+    public const int StateFormatVersion = 2;
+
+    /// <summary>
+    /// The <c>state-format</c> line of <see cref="CanonicalDefinition"/>: the layout the spec's features were defined
+    /// with. Format 2 only adds delivery metadata (source identity, content hash) that no feature reads, so it keeps
+    /// this at 1: content hashes, bundles trained before and the fingerprints in stored states stay valid. A layout
+    /// change that alters what features see must raise it (and is a new spec version).
+    /// </summary>
+    internal const int DefinitionStateFormat = 1;
 
     private protected FeatureSpec(string name, int version, IReadOnlyList<FeatureDefinition> features, string parameters)
     {
@@ -43,7 +54,7 @@ public abstract class FeatureSpec
         text.Append("version=").Append(version.ToString(CultureInfo.InvariantCulture)).Append('\n');
         text.Append("dimension=").Append(Dimension.ToString(CultureInfo.InvariantCulture)).Append('\n');
         text.Append("window=").Append(WindowLength.ToString(CultureInfo.InvariantCulture)).Append('\n');
-        text.Append("state-format=").Append(StateFormatVersion.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        text.Append("state-format=").Append(DefinitionStateFormat.ToString(CultureInfo.InvariantCulture)).Append('\n');
         text.Append(parameters);
         foreach (var f in features)
         {
@@ -86,7 +97,7 @@ public abstract class FeatureSpec
     /// <summary>First four bytes of the content hash (little-endian); stamped into every serialised state.</summary>
     internal uint Fingerprint { get; }
 
-    /// <summary>Bytes of one serialised window entry: id hash, event time, offset, partition, vector.</summary>
+    /// <summary>Bytes of one serialised window entry: id hash, content hash, event time, offset, partition, source, vector.</summary>
     internal int EntrySize => CardState.EntryHeaderSize + (4 * Dimension);
 
     /// <summary>Bytes of the spec's running aggregates in a serialised state (0 when it keeps none).</summary>

@@ -6,7 +6,7 @@ namespace StreamFraud.Core.Features;
 /// </summary>
 /// <remarks>
 /// Feed transactions in the order they would arrive (event-time order for history). Row <c>i</c> of the source is
-/// applied at <see cref="SourcePosition"/> (0, i), so the position rule never fires across cards and duplicates are
+/// applied at <see cref="SourcePosition.Offline"/>(i), so the position rule never fires across cards and duplicates are
 /// caught by transaction id, as in the scorer. Memory: one <see cref="CardState"/> per card (about 2.5 KB for
 /// <c>card</c> v1). Not thread-safe.
 /// </remarks>
@@ -37,7 +37,7 @@ public sealed class OfflineFeaturizer
     /// <summary>Rows skipped as duplicates.</summary>
     public long Duplicates { get; private set; }
 
-    /// <summary>Rows skipped as invalid.</summary>
+    /// <summary>Rows skipped as invalid, or as a reused transaction id with different content.</summary>
     public long Invalid { get; private set; }
 
     /// <summary>The state of <paramref name="cardId"/>, or null if the card has not been seen.</summary>
@@ -57,7 +57,7 @@ public sealed class OfflineFeaturizer
             _cards.Add(tx.CardId, slot);
         }
 
-        var result = slot.State.TryApply(tx, new SourcePosition(0, Seen), window);
+        var result = slot.State.TryApply(tx, SourcePosition.Offline(Seen), window);
         Seen++;
         switch (result.Status)
         {
@@ -65,7 +65,7 @@ public sealed class OfflineFeaturizer
                 slot.Push(checked((int)Applied));
                 Applied++;
                 break;
-            case ApplyStatus.Invalid:
+            case ApplyStatus.Invalid or ApplyStatus.ConflictingTransactionId:
                 Invalid++;
                 break;
             default:

@@ -147,7 +147,7 @@ public sealed class TrainingSet
         foreach (var tx in transactions)
         {
             var result = featurizer.Apply(tx, window, rows);
-            if (result.Status == ApplyStatus.Invalid)
+            if (result.IsRejected)
             {
                 if (set._rejected.Count < MaxRejectedKept)
                 {

@@ -18,6 +18,23 @@ internal sealed class BatchProcessor(
 {
     private static readonly KeyValuePair<string, object?> DecodeStage = new("stage", "decode");
     private readonly List<int> _messageOf = [];
+    private readonly HashSet<int> _rejected = []; // batch indices dead-lettered by the store's results in this batch
+    private string? _lastTopic;
+    private uint _lastSource;
+
+    /// <summary>
+    /// <c>Scorer:SourceId</c>: combined with each message's topic into the source identity of its position
+    /// (<see cref="SourceIdentity"/>); null or empty: the topic alone.
+    /// </summary>
+    public string? SourceId { get; init; }
+
+    /// <summary>
+    /// The source identity of messages of <paramref name="topic"/>: the topic name, or <c>topic#sourceId</c> when a
+    /// source id is configured. Its <see cref="SourcePosition.SourceHash"/> is part of every position, so events of
+    /// another topic (or of the same topic under another source id) are never taken for redeliveries.
+    /// </summary>
+    public static string SourceIdentity(string topic, string? sourceId) =>
+        string.IsNullOrEmpty(sourceId) ? topic : $"{topic}#{sourceId}";
 
     /// <summary>
     /// Processes one batch. <paramref name="publish"/> must make its records durable (acknowledged, or in the caller's
@@ -33,12 +50,13 @@ internal sealed class BatchProcessor(
 
         batch.Clear();
         _messageOf.Clear();
+        _rejected.Clear();
         var deadLetters = new List<DeadLetter>();
         for (var i = 0; i < messages.Count; i++)
         {
             if (decoded[i].Transaction is { } tx)
             {
-                batch.Add(tx, new SourcePosition(messages[i].Partition.Value, messages[i].Offset.Value));
+                batch.Add(tx, new SourcePosition(messages[i].Partition.Value, messages[i].Offset.Value, Source(messages[i].Topic)));
                 _messageOf.Add(i);
             }
             else
@@ -58,17 +76,20 @@ internal sealed class BatchProcessor(
             var first = true;
             var result = await pipeline.RunBatchAsync(batch, async (b, r, _) =>
             {
-                // The first publish carries the DLQ and the scores; re-publishes after a store conflict only the alerts
-                // of events applied then.
-                if (first)
+                // The first publish carries the DLQ and the scores; re-publishes after a store conflict the alerts of
+                // events applied then and the rejections seen only then (e.g. another writer applied a transaction
+                // with the same id and other content in between), so no event is silently dropped.
+                var letters = first ? deadLetters : [];
+                AddRejected(messages, r, letters);
+                var records = await outages.RunAsync(Dependency.SchemaRegistry, "registry",
+                    () => output.BuildAsync(b, first ? r : r with { Events = [] }, letters), stop).ConfigureAwait(true);
+                await PublishAsync(publish, records).ConfigureAwait(true);
+                if (!first)
                 {
-                    AddInvalid(messages, r, deadLetters);
+                    deadLetters.AddRange(letters);
                 }
 
-                var records = await outages.RunAsync(Dependency.SchemaRegistry, "registry",
-                    () => output.BuildAsync(b, first ? r : r with { Events = [] }, first ? deadLetters : []), stop).ConfigureAwait(true);
                 first = false;
-                await PublishAsync(publish, records).ConfigureAwait(true);
                 alerts += r.Alerts.Count;
             }, stop).ConfigureAwait(true);
             Record(result);
@@ -76,6 +97,17 @@ internal sealed class BatchProcessor(
 
         CountDeadLetters(deadLetters);
         return alerts;
+    }
+
+    private uint Source(string topic)
+    {
+        if (!string.Equals(topic, _lastTopic, StringComparison.Ordinal))
+        {
+            _lastSource = SourcePosition.SourceHash(SourceIdentity(topic, SourceId));
+            _lastTopic = topic;
+        }
+
+        return _lastSource;
     }
 
     private static async Task PublishAsync(Func<List<OutputRecord>, Task> publish, List<OutputRecord> records)
@@ -102,13 +134,24 @@ internal sealed class BatchProcessor(
         return await Task.WhenAll(tasks).ConfigureAwait(true);
     }
 
-    private void AddInvalid(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> messages, BatchResult result, List<DeadLetter> deadLetters)
+    private void AddRejected(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> messages, BatchResult result, List<DeadLetter> deadLetters)
     {
         for (var b = 0; b < result.Events.Count; b++)
         {
-            if (result.Events[b].Outcome == EventOutcome.Invalid)
+            if (result.Events[b].Outcome is not (EventOutcome.Invalid or EventOutcome.ReusedTransactionId) || !_rejected.Add(b))
             {
-                deadLetters.Add(new DeadLetter(messages[_messageOf[b]], DlqErrorClass.InvalidValue, result.Events[b].Error ?? "invalid for the feature spec"));
+                continue;
+            }
+
+            switch (result.Events[b].Outcome)
+            {
+                case EventOutcome.Invalid:
+                    deadLetters.Add(new DeadLetter(messages[_messageOf[b]], DlqErrorClass.InvalidValue, result.Events[b].Error ?? "invalid for the feature spec"));
+                    break;
+                case EventOutcome.ReusedTransactionId:
+                    deadLetters.Add(new DeadLetter(messages[_messageOf[b]], DlqErrorClass.ReusedTransactionId,
+                        result.Events[b].Error ?? "transaction id already applied to this card with different content"));
+                    break;
             }
         }
     }

@@ -8,6 +8,14 @@ public sealed record ScorerOptions
     /// <summary>Input topic.</summary>
     public string InputTopic { get; init; } = Topics.Transactions;
 
+    /// <summary>
+    /// Extra source identity, combined with the input topic name into the identity of every event's position
+    /// (<c>topic#SourceId</c>; empty: the topic name alone). Positions of another identity never count as
+    /// redeliveries, so set a new value when the input topic is deleted and re-created under the same name, or when
+    /// the scorer fails over to another cluster whose topic has the same name (offsets there are unrelated).
+    /// </summary>
+    public string? SourceId { get; init; }
+
     /// <summary>Alerts topic.</summary>
     public string AlertsTopic { get; init; } = Topics.FraudAlerts;
 
@@ -51,6 +59,11 @@ public sealed record ScorerOptions
         if (string.IsNullOrWhiteSpace(InputTopic))
         {
             problems.Add("Scorer:InputTopic is empty.");
+        }
+
+        if (SourceId is { Length: > 0 } id && (string.IsNullOrWhiteSpace(id) || id.Length > 128))
+        {
+            problems.Add($"Scorer:SourceId='{id}': use up to 128 characters, not only white space (or leave it empty for the topic name alone).");
         }
 
         if (string.IsNullOrWhiteSpace(AlertsTopic))

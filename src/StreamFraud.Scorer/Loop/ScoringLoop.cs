@@ -75,7 +75,10 @@ public sealed class ScoringLoop : IDisposable
             new RetryingWindowStore(clients.Store, _outages), clients.Bundles, scoring with { RescoreDuplicates = options.ExactlyOnce }, clients.Time,
             options.BatchSize, clients.Challenger is { } challenger ? [new FixedBundleSource(() => challenger)] : null);
         _processor = new BatchProcessor(
-            new TransactionDecoder(clients.Registry, clients.Time), pipeline, new WindowBatch(clients.Spec, options.BatchSize), output, metrics, _outages, logger, limiter);
+            new TransactionDecoder(clients.Registry, clients.Time), pipeline, new WindowBatch(clients.Spec, options.BatchSize), output, metrics, _outages, logger, limiter)
+        {
+            SourceId = options.SourceId,
+        };
     }
 
     /// <summary>Partitions currently assigned.</summary>

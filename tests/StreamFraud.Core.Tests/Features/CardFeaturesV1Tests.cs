@@ -394,7 +394,7 @@ public class CardFeaturesV1Tests
         Apply(state, Tx1);
         var before = state.ToArray();
         var window = new float[Spec.WindowSize];
-        var result = state.TryApply(Make("bad", T2, amount), new SourcePosition(0, 5), window);
+        var result = state.TryApply(Make("bad", T2, amount), new SourcePosition(0, 5, SourcePosition.OfflineSource), window);
         Assert.Equal(ApplyStatus.Invalid, result.Status);
         Assert.Contains("amount", result.Error);
         Assert.Equal(0, result.RealSteps);
@@ -411,7 +411,7 @@ public class CardFeaturesV1Tests
         var state = new CardState(Spec);
         Apply(state, Tx1);
         var before = state.ToArray();
-        var result = state.TryApply(Make("bad", eventTime, 1), new SourcePosition(0, 5), new float[Spec.WindowSize]);
+        var result = state.TryApply(Make("bad", eventTime, 1), new SourcePosition(0, 5, SourcePosition.OfflineSource), new float[Spec.WindowSize]);
         Assert.Equal(ApplyStatus.Invalid, result.Status);
         Assert.Contains("event_time", result.Error);
         Assert.Equal(before, state.ToArray());

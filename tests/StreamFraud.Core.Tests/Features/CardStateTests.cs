@@ -9,6 +9,9 @@ public class CardStateTests
     private static readonly CardFeatureSpecV1 Spec = FeatureSpec.CardV1;
     private const int D = 56;
 
+    /// <summary>The source of the tests' positions (a topic).</summary>
+    private static readonly uint S = SourcePosition.SourceHash("transactions");
+
     private static Transaction Nth(int i, long? time = null) =>
         Make($"t{i}", time ?? (T0 + (i * 7 * Minute)), 10 + i, merchant: $"m{i % 3}");
 
@@ -19,7 +22,7 @@ public class CardStateTests
         var window = new float[Spec.WindowSize];
         for (var i = 1; i <= count; i++)
         {
-            Assert.True(state.TryApply(Nth(i), new SourcePosition(3, 100 + i), window).IsApplied);
+            Assert.True(state.TryApply(Nth(i), new SourcePosition(3, 100 + i, S), window).IsApplied);
         }
 
         return state;
@@ -55,8 +58,8 @@ public class CardStateTests
         // Both continue identically.
         var n1 = new float[Spec.WindowSize];
         var n2 = new float[Spec.WindowSize];
-        state.TryApply(Nth(11), new SourcePosition(3, 111), n1);
-        copy.TryApply(Nth(11), new SourcePosition(3, 111), n2);
+        state.TryApply(Nth(11), new SourcePosition(3, 111, S), n1);
+        copy.TryApply(Nth(11), new SourcePosition(3, 111, S), n2);
         Assert.True(BitEqual(n1, n2));
         Assert.Equal(state.ToArray(), copy.ToArray());
     }
@@ -66,31 +69,34 @@ public class CardStateTests
     {
         var state = Build(2);
         var b = state.ToArray();
-        Assert.Equal(24 + (2 * (28 + (4 * D))) + 344, b.Length);
-        Assert.Equal(1, b[0]);                                              // format
+        Assert.Equal(28 + (2 * (40 + (4 * D))) + 344, b.Length);
+        Assert.Equal(2, b[0]);                                              // format
         Assert.Equal(2, b[1]);                                              // count
         Assert.Equal(D, BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(2)));
         Assert.Equal(Convert.FromHexString(Spec.ContentHash[..8]), b[4..8]); // fingerprint = first 4 hash bytes
         Assert.Equal(2u, BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(8)));
         Assert.Equal(3, BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(12)));
         Assert.Equal(102L, BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(16)));
+        Assert.Equal(S, BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(24)));   // watermark source
 
-        // Entry 0 (oldest) at 24, entry 1 at 24 + 252.
+        // Entry 0 (oldest) at 28, entry 1 at 28 + 264.
         for (var e = 0; e < 2; e++)
         {
-            var p = 24 + (e * (28 + (4 * D)));
+            var p = 28 + (e * (40 + (4 * D)));
             Assert.Equal(CardState.TransactionIdHash($"t{e + 1}"), BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(p)));
-            Assert.Equal(Nth(e + 1).EventTimeMs, BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(p + 8)));
-            Assert.Equal(101L + e, BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(p + 16)));
-            Assert.Equal(3, BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(p + 24)));
+            Assert.Equal(CardState.TransactionContentHash(Nth(e + 1)), BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(p + 8)));
+            Assert.Equal(Nth(e + 1).EventTimeMs, BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(p + 16)));
+            Assert.Equal(101L + e, BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(p + 24)));
+            Assert.Equal(3, BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(p + 32)));
+            Assert.Equal(S, BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(p + 36)));
             for (var f = 0; f < D; f++)
             {
-                Assert.Equal(state.GetVector(e)[f], BinaryPrimitives.ReadSingleLittleEndian(b.AsSpan(p + 28 + (4 * f))));
+                Assert.Equal(state.GetVector(e)[f], BinaryPrimitives.ReadSingleLittleEndian(b.AsSpan(p + 40 + (4 * f))));
             }
         }
 
         // Aggregates after the entries: oldest and newest event time, then the Welford mean of ln(1 + amount).
-        var a = 24 + (2 * (28 + (4 * D)));
+        var a = 28 + (2 * (40 + (4 * D)));
         Assert.Equal(Nth(1).EventTimeMs, BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(a)));
         Assert.Equal(Nth(2).EventTimeMs, BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(a + 8)));
         Assert.Equal((Math.Log(12) + Math.Log(13)) / 2, BinaryPrimitives.ReadDoubleLittleEndian(b.AsSpan(a + 16)), 14);
@@ -108,7 +114,7 @@ public class CardStateTests
 
         var window = new float[Spec.WindowSize];
         // Same id at a newer offset (a producer retry): caught by the id rule.
-        var r = state.TryApply(Nth(5), new SourcePosition(3, 500), window);
+        var r = state.TryApply(Nth(5), new SourcePosition(3, 500, S), window);
         Assert.Equal(ApplyStatus.DuplicateTransactionId, r.Status);
         Assert.True(r.IsDuplicate);
         Assert.Equal(before, state.ToArray());
@@ -126,7 +132,7 @@ public class CardStateTests
         var window = new float[Spec.WindowSize];
 
         // The exact redelivery of offset 104 (event 4): position rule; its window is recovered.
-        var r = state.TryApply(Nth(4), new SourcePosition(3, 104), window);
+        var r = state.TryApply(Nth(4), new SourcePosition(3, 104, S), window);
         Assert.Equal(ApplyStatus.DuplicatePosition, r.Status);
         Assert.Equal(4, r.RealSteps);
         Assert.True(r.WindowComplete);
@@ -134,7 +140,7 @@ public class CardStateTests
         Assert.True(BitEqual(state.GetVector(3), window.AsSpan(6 * D, D)));
 
         // Any event at or below the watermark of partition 3 is a duplicate, even an unknown id.
-        r = state.TryApply(Make("never-seen", T0, 1), new SourcePosition(3, 105), window);
+        r = state.TryApply(Make("never-seen", T0, 1), new SourcePosition(3, 105, S), window);
         Assert.Equal(ApplyStatus.DuplicatePosition, r.Status);
         Assert.Equal(0, r.RealSteps);
         Assert.Equal(before, state.ToArray());
@@ -145,9 +151,9 @@ public class CardStateTests
     {
         // After a repartitioning the card's events come from another partition: offsets there are unrelated.
         var state = Build(3);
-        var r = state.TryApply(Make("moved", T0 + Day, 1), new SourcePosition(5, 7), new float[Spec.WindowSize]);
+        var r = state.TryApply(Make("moved", T0 + Day, 1), new SourcePosition(5, 7, S), new float[Spec.WindowSize]);
         Assert.Equal(ApplyStatus.Applied, r.Status);
-        Assert.Equal(new SourcePosition(5, 7), state.HighWatermark);
+        Assert.Equal(new SourcePosition(5, 7, S), state.HighWatermark);
     }
 
     [Fact]
@@ -156,7 +162,7 @@ public class CardStateTests
         var state = Build(3);
         var window = new float[Spec.WindowSize];
         Assert.True(state.TryApply(Make("x", T0 + Day, 1), SourcePosition.None, window).IsApplied);
-        Assert.Equal(new SourcePosition(3, 103), state.HighWatermark);
+        Assert.Equal(new SourcePosition(3, 103, S), state.HighWatermark);
         Assert.Equal(ApplyStatus.DuplicateTransactionId, state.TryApply(Make("x", T0 + Day, 1), SourcePosition.None, window).Status);
         Assert.Equal(SourcePosition.None, state.GetEntry(3).Position);
     }
@@ -166,12 +172,12 @@ public class CardStateTests
     {
         var state = Build(9); // window holds events 3..9
         var window = new float[Spec.WindowSize];
-        var r = state.TryApply(Nth(3), new SourcePosition(3, 103), window);
+        var r = state.TryApply(Nth(3), new SourcePosition(3, 103, S), window);
         Assert.Equal(ApplyStatus.DuplicatePosition, r.Status);
         Assert.Equal(1, r.RealSteps);           // only event 3 itself is left of its original window
         Assert.False(r.WindowComplete);         // it originally had events 1..3
 
-        r = state.TryApply(Nth(9), new SourcePosition(3, 109), window);
+        r = state.TryApply(Nth(9), new SourcePosition(3, 109, S), window);
         Assert.Equal(7, r.RealSteps);
         Assert.True(r.WindowComplete);
     }
@@ -182,8 +188,8 @@ public class CardStateTests
         // Documented limit: the id rule covers the 7 ids in the window; older redeliveries are caught by position.
         var state = Build(9);
         var window = new float[Spec.WindowSize];
-        Assert.Equal(ApplyStatus.DuplicatePosition, state.TryApply(Nth(1), new SourcePosition(3, 101), window).Status);
-        Assert.Equal(ApplyStatus.Applied, state.TryApply(Nth(1), new SourcePosition(3, 200), window).Status);
+        Assert.Equal(ApplyStatus.DuplicatePosition, state.TryApply(Nth(1), new SourcePosition(3, 101, S), window).Status);
+        Assert.Equal(ApplyStatus.Applied, state.TryApply(Nth(1), new SourcePosition(3, 200, S), window).Status);
     }
 
     [Fact]
@@ -193,7 +199,7 @@ public class CardStateTests
         var window = new float[Spec.WindowSize];
         for (var i = 1; i <= 9; i++)
         {
-            var r = state.TryApply(Nth(i), new SourcePosition(0, i), window);
+            var r = state.TryApply(Nth(i), new SourcePosition(0, i, S), window);
             Assert.Equal(Math.Min(i, 7), r.RealSteps);
             for (var step = 0; step < 7; step++)
             {
@@ -220,14 +226,14 @@ public class CardStateTests
         var state = Build(4);
         var window = new float[Spec.WindowSize];
         var late = Make("late", T0 - Hour, 99);
-        Assert.True(state.TryApply(late, new SourcePosition(3, 105), window).IsApplied);
+        Assert.True(state.TryApply(late, new SourcePosition(3, 105, S), window).IsApplied);
         Assert.Equal(T0 - Hour, state.GetEntry(4).EventTimeMs);   // last in the window although oldest in time
         Assert.Equal(1f, window[(6 * D) + CardFeatureSpecV1.IsLate]);
         Assert.Equal(0f, window[(6 * D) + CardFeatureSpecV1.DtPrevLog]);
 
         // The next in-order event measures time since the newest event time (event 4), not since the late one.
         var next = Make("next", Nth(4).EventTimeMs + (5 * Minute), 5);
-        state.TryApply(next, new SourcePosition(3, 106), window);
+        state.TryApply(next, new SourcePosition(3, 106, S), window);
         Near(Math.Log(1 + 300), window[(6 * D) + CardFeatureSpecV1.DtPrevLog], "dt_prev_log");
         Assert.Equal(0f, window[(6 * D) + CardFeatureSpecV1.IsLate]);
     }
@@ -237,10 +243,10 @@ public class CardStateTests
     {
         var state = Build(3);
         var before = state.ToArray();
-        var r = state.TryApply(Make("nan", T0, double.NaN), new SourcePosition(3, 200), new float[Spec.WindowSize]);
+        var r = state.TryApply(Make("nan", T0, double.NaN), new SourcePosition(3, 200, S), new float[Spec.WindowSize]);
         Assert.Equal(ApplyStatus.Invalid, r.Status);
         Assert.Equal(before, state.ToArray());
-        Assert.Equal(new SourcePosition(3, 103), state.HighWatermark); // the offset was not consumed
+        Assert.Equal(new SourcePosition(3, 103, S), state.HighWatermark); // the offset was not consumed
     }
 
     [Fact]
@@ -262,7 +268,8 @@ public class CardStateTests
     }
 
     [Theory]
-    [InlineData(0, 2)]    // unknown format version
+    [InlineData(0, 3)]    // unknown format version
+    [InlineData(0, 0)]    // unknown format version
     [InlineData(1, 8)]    // more than 7 entries
     [InlineData(8, 1)]    // applied count below entry count (3 → 1)
     [InlineData(12, 0xFE)] // partition -2
@@ -303,9 +310,9 @@ public class CardStateTests
             for (var i = 0; i < events.Length; i++)
             {
                 state.Load(stored);
-                var r = state.TryApply(events[i], new SourcePosition(3, 1000 + i), window);
+                var r = state.TryApply(events[i], new SourcePosition(3, 1000 + i, S), window);
                 state.Write(buffer);
-                state.TryApply(events[i], new SourcePosition(3, 1000 + i), window); // duplicate path too
+                state.TryApply(events[i], new SourcePosition(3, 1000 + i, S), window); // duplicate path too
                 Assert.True(r.IsApplied);
             }
         }

@@ -70,9 +70,9 @@ public class FeatureSpecTests
     [Fact]
     public void CardV1_MaxStateSize_IsHeaderPlusSevenEntriesPlusAggregates()
     {
-        // 24-byte header + 7 × (28 + 4·56) + 344 aggregate bytes.
-        Assert.Equal(24 + (7 * (28 + 224)) + 344, FeatureSpec.CardV1.MaxStateSize);
-        Assert.Equal(2132, FeatureSpec.CardV1.MaxStateSize);
+        // State format 2: 28-byte header + 7 × (40 + 4·56) + 344 aggregate bytes.
+        Assert.Equal(28 + (7 * (40 + 224)) + 344, FeatureSpec.CardV1.MaxStateSize);
+        Assert.Equal(2220, FeatureSpec.CardV1.MaxStateSize);
     }
 
     [Fact]

@@ -67,7 +67,7 @@ public class ParityTests(ITestOutputHelper output)
                 var stored = redis.GetValueOrDefault(tx.CardId) ?? [];
                 var load = state.Load(stored);
                 Assert.True(load is StateLoadStatus.Loaded or StateLoadStatus.Empty, load.ToString());
-                var result = state.TryApply(tx, new SourcePosition(p, offset), window);
+                var result = state.TryApply(tx, new SourcePosition(p, offset, SourcePosition.OfflineSource), window);
                 if (result.IsApplied)
                 {
                     var n = state.Write(buffer);

@@ -12,12 +12,12 @@ public class PrecomputedFeatureSpecTests
     {
         var state = new CardState(Spec);
         var window = new float[Spec.WindowSize];
-        state.TryApply(Make("a", T0, 1, features: [1f, 2f, 3f, 4f]), new SourcePosition(0, 0), window);
-        var r = state.TryApply(Make("b", T0 + 1, 1, features: [-1.5f, 0f, 1e30f, 7f]), new SourcePosition(0, 1), window);
+        state.TryApply(Make("a", T0, 1, features: [1f, 2f, 3f, 4f]), new SourcePosition(0, 0, SourcePosition.OfflineSource), window);
+        var r = state.TryApply(Make("b", T0 + 1, 1, features: [-1.5f, 0f, 1e30f, 7f]), new SourcePosition(0, 1, SourcePosition.OfflineSource), window);
         Assert.Equal(2, r.RealSteps);
         Assert.Equal(new float[20], window[..20]);
         Assert.Equal([1f, 2f, 3f, 4f, -1.5f, 0f, 1e30f, 7f], window[20..]);
-        Assert.Equal(24 + (2 * (28 + 16)), state.SerializedSize); // no aggregates block
+        Assert.Equal(28 + (2 * (40 + 16)), state.SerializedSize); // no aggregates block
     }
 
     [Theory]
@@ -27,7 +27,7 @@ public class PrecomputedFeatureSpecTests
     {
         var state = new CardState(Spec);
         var before = state.ToArray();
-        var r = state.TryApply(Make("a", T0, 1, features: new float[length]), new SourcePosition(0, 0), new float[Spec.WindowSize]);
+        var r = state.TryApply(Make("a", T0, 1, features: new float[length]), new SourcePosition(0, 0, SourcePosition.OfflineSource), new float[Spec.WindowSize]);
         Assert.Equal(ApplyStatus.Invalid, r.Status);
         Assert.Equal($"features has {length} values; spec precomputed:4 needs 4", r.Error);
         Assert.Equal(before, state.ToArray());
@@ -52,13 +52,17 @@ public class PrecomputedFeatureSpecTests
     }
 
     [Fact]
-    public void TryApply_DuplicateId_IgnoredLikeCardSpec()
+    public void TryApply_DuplicateId_IgnoredLikeCardSpec_OtherFeaturesAConflict()
     {
         var state = new CardState(Spec);
         var window = new float[Spec.WindowSize];
-        state.TryApply(Make("a", T0, 1, features: [1f, 2f, 3f, 4f]), new SourcePosition(0, 0), window);
+        state.TryApply(Make("a", T0, 1, features: [1f, 2f, 3f, 4f]), new SourcePosition(0, 0, SourcePosition.OfflineSource), window);
         var before = state.ToArray();
-        Assert.Equal(ApplyStatus.DuplicateTransactionId, state.TryApply(Make("a", T0, 1, features: [9f, 9f, 9f, 9f]), new SourcePosition(0, 9), window).Status);
+        Assert.Equal(ApplyStatus.DuplicateTransactionId, state.TryApply(Make("a", T0, 1, features: [1f, 2f, 3f, 4f]), new SourcePosition(0, 9, SourcePosition.OfflineSource), window).Status);
+        // The same id with other features is another transaction under a reused id: refused, never silently dropped.
+        var conflict = state.TryApply(Make("a", T0, 1, features: [9f, 9f, 9f, 9f]), new SourcePosition(0, 10, SourcePosition.OfflineSource), window);
+        Assert.Equal(ApplyStatus.ConflictingTransactionId, conflict.Status);
+        Assert.True(conflict.IsRejected);
         Assert.Equal(before, state.ToArray());
     }
 }

@@ -13,7 +13,7 @@ public class TrainingSetTests
             Make("a1", T0, 10, card: "A", isFraud: false),
             Make("b1", T0 + 1, 20, card: "B"),
             Make("a2", T0 + 2, 30, card: "A", isFraud: true, scenario: "spree"),
-            Make("a2", T0 + 3, 30, card: "A", isFraud: true, scenario: "spree"), // producer duplicate
+            Make("a2", T0 + 2, 30, card: "A", isFraud: true, scenario: "spree"), // producer duplicate (same content)
             Make("bad", T0 + 4, double.NaN, card: "B"),                          // invalid
             Make("a3", T0 + 5, 40, card: "A", isFraud: false),
         ];

@@ -179,7 +179,7 @@ public sealed class BundleManagerTests : IDisposable
             batch.Clear();
             for (var i = start; i < start + 500; i++)
             {
-                batch.Add(live[i], new SourcePosition(0, i));
+                batch.Add(live[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
             }
 
             var result = await pipeline.RunBatchAsync(batch);

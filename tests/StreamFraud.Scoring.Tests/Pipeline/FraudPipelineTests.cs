@@ -62,7 +62,7 @@ public sealed class FraudPipelineTests : IDisposable
             batch.Clear();
             for (var i = start; i < start + 100; i++)
             {
-                batch.Add(live[i], new SourcePosition(0, i));
+                batch.Add(live[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
             }
 
             var result = await pipeline.RunBatchAsync(batch);
@@ -98,7 +98,7 @@ public sealed class FraudPipelineTests : IDisposable
         var batch = new WindowBatch(spec, 60);
         foreach (var (tx, i) in live.Select((t, i) => (t, i)))
         {
-            batch.Add(tx, new SourcePosition(0, i));
+            batch.Add(tx, new SourcePosition(0, i, SourcePosition.OfflineSource));
         }
 
         var first = await pipeline.RunBatchAsync(batch);
@@ -135,7 +135,7 @@ public sealed class FraudPipelineTests : IDisposable
         var batch = new WindowBatch(spec, 20);
         for (var i = 0; i < 20; i++)
         {
-            batch.Add(history[i], new SourcePosition(0, i));
+            batch.Add(history[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
         }
 
         // A publish that fails (broker down, crash) leaves the store untouched: the redelivery scores everything again.
@@ -172,7 +172,7 @@ public sealed class FraudPipelineTests : IDisposable
         var batch = new WindowBatch(spec, 30);
         for (var i = 0; i < 30; i++)
         {
-            batch.Add(history[i], new SourcePosition(0, i));
+            batch.Add(history[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
         }
 
         var publishes = new List<int>();
@@ -213,8 +213,8 @@ public sealed class FraudPipelineTests : IDisposable
         using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 0 });
         var pipeline = new FraudPipeline(new InMemoryWindowStore(spec), () => bundle);
         var batch = new WindowBatch(spec, 4);
-        batch.Add(history[0], new SourcePosition(0, 0));
-        batch.Add(history[1] with { Amount = double.NaN }, new SourcePosition(0, 1));
+        batch.Add(history[0], new SourcePosition(0, 0, SourcePosition.OfflineSource));
+        batch.Add(history[1] with { Amount = double.NaN }, new SourcePosition(0, 1, SourcePosition.OfflineSource));
         var result = await pipeline.RunBatchAsync(batch);
         Assert.Equal(EventOutcome.Invalid, result.Events[1].Outcome);
         Assert.NotNull(result.Events[1].Error);

@@ -1,0 +1,148 @@
+using System.Buffers.Binary;
+using System.Text;
+using Confluent.Kafka;
+using Confluent.SchemaRegistry;
+using Confluent.SchemaRegistry.Serdes;
+using StreamFraud.IntegrationTests.Infrastructure;
+using StreamFraud.Kafka;
+
+namespace StreamFraud.IntegrationTests;
+
+/// <summary>
+/// Issue 11: the decoder's framing and value classes, through the real Schema Registry client and Confluent's Avro
+/// serdes. Trailing bytes after a valid body are refused; a timestamp no date can hold is a bad value
+/// (<c>invalid_value</c>), not undecodable bytes; over-long ids are bad values.
+/// </summary>
+[Collection(StackCollection.Name)]
+public sealed class Kafka_DecoderStrictness(StackFixture stack) : IDisposable
+{
+    private const long T = 1_767_225_600_000;
+    private readonly CachedSchemaRegistryClient _registry = new(new SchemaRegistryConfig { Url = stack.Registry });
+
+    public void Dispose() => _registry.Dispose();
+
+    [Fact]
+    public async Task TrailingBytes_Undecodable_WithTheirCount_ValidBodyStillDecodes()
+    {
+        var (decoder, valid) = await SetupAsync();
+        Assert.True((await decoder.DecodeAsync(valid, "t")).Ok);
+
+        foreach (var extra in new[] { 1, 17 })
+        {
+            var value = valid.Concat(Enumerable.Repeat((byte)0x02, extra)).ToArray();
+            var decoded = await decoder.DecodeAsync(value, "t");
+            Assert.False(decoded.Ok);
+            Assert.Equal(DlqErrorClass.Undecodable, decoded.ErrorClass);
+            Assert.Contains($"{extra} trailing byte(s) after the {valid.Length - 5}-byte Avro body", decoded.Reason, StringComparison.Ordinal);
+        }
+
+        // Two records in one value (a producer concatenating messages) is not one record either.
+        var twice = await decoder.DecodeAsync([.. valid, .. valid[5..]], "t");
+        Assert.Equal(DlqErrorClass.Undecodable, twice.ErrorClass);
+        Assert.Contains("trailing byte(s)", twice.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EventTime_OutsideEveryDate_InvalidValue_NotUndecodable()
+    {
+        var (decoder, valid) = await SetupAsync();
+        var header = valid[..5];
+
+        // The hand encoder writes exactly what Confluent's serializer writes for a valid record...
+        Assert.Equal(valid, (byte[])[.. header, .. Body("tx-1", "card-1", T)]);
+
+        // ...so the same record with event_time = long.MaxValue (which the serializer refuses to write) is well-formed.
+        foreach (var time in new[] { long.MaxValue, long.MinValue, 253_402_300_800_000 })
+        {
+            var decoded = await decoder.DecodeAsync([.. header, .. Body("tx-1", "card-1", time)], "t");
+            Assert.False(decoded.Ok);
+            Assert.Equal(DlqErrorClass.InvalidValue, decoded.ErrorClass);
+            Assert.Contains($"event_time = {time} (timestamp-millis) is outside every representable date", decoded.Reason, StringComparison.Ordinal);
+        }
+
+        // A representable but absurd time stays a range violation of the same class.
+        var old = await decoder.DecodeAsync([.. header, .. Body("tx-1", "card-1", 0)], "t");
+        Assert.Equal(DlqErrorClass.InvalidValue, old.ErrorClass);
+        Assert.Contains("event_time 1970-01-01", old.Reason, StringComparison.Ordinal);
+
+        // A truncated body is still undecodable (the bytes, not a value, are wrong).
+        var truncated = await decoder.DecodeAsync(valid[..^3], "t");
+        Assert.Equal(DlqErrorClass.Undecodable, truncated.ErrorClass);
+    }
+
+    [Fact]
+    public async Task OverLongOrControlCharacterIds_InvalidValue()
+    {
+        var (decoder, valid) = await SetupAsync();
+        var header = valid[..5];
+        Assert.True((await decoder.DecodeAsync([.. header, .. Body("tx-1", new string('c', 128), T)], "t")).Ok);
+
+        var longCard = await decoder.DecodeAsync([.. header, .. Body("tx-1", new string('c', 129), T)], "t");
+        Assert.Equal(DlqErrorClass.InvalidValue, longCard.ErrorClass);
+        Assert.Contains("card_id is 129 UTF-8 bytes long; the limit is 128", longCard.Reason, StringComparison.Ordinal);
+
+        var longTx = await decoder.DecodeAsync([.. header, .. Body(new string('t', 200), "card-1", T)], "t");
+        Assert.Equal(DlqErrorClass.InvalidValue, longTx.ErrorClass);
+        Assert.Contains("transaction_id is 200 UTF-8 bytes long", longTx.Reason, StringComparison.Ordinal);
+
+        var control = await decoder.DecodeAsync([.. header, .. Body("tx-1", "card\n1", T)], "t");
+        Assert.Equal(DlqErrorClass.InvalidValue, control.ErrorClass);
+        Assert.Contains("card_id contains control character U+000A", control.Reason, StringComparison.Ordinal);
+    }
+
+    private async Task<(TransactionDecoder Decoder, byte[] Valid)> SetupAsync()
+    {
+        var serializer = new AvroSerializer<Contracts.Transaction>(_registry);
+        var tx = new Core.Transaction("tx-1", "card-1", "m-1", 12.5, "EUR", T, "5411", null, "pos");
+        var valid = await serializer.SerializeAsync(Contracts.Transaction.FromDomain(tx), new SerializationContext(MessageComponentType.Value, "t"));
+        var decoder = new TransactionDecoder(_registry, new FixedTime(T + 1000));
+        return (decoder, valid);
+    }
+
+    /// <summary>The Avro binary body of a transaction (fields in schema order), written by hand.</summary>
+    private static byte[] Body(string id, string card, long time)
+    {
+        var b = new List<byte>();
+        String(b, id);
+        String(b, card);
+        String(b, "m-1");
+        var d = new byte[8];
+        BinaryPrimitives.WriteDoubleLittleEndian(d, 12.5);
+        b.AddRange(d);
+        String(b, "EUR");
+        Long(b, time);
+        Long(b, 1);          // mcc: union branch 1 (string)
+        String(b, "5411");
+        Long(b, 0);          // country: null
+        Long(b, 1);          // channel
+        String(b, "pos");
+        Long(b, 0);          // features: null
+        Long(b, 0);          // is_fraud: null
+        Long(b, 0);          // fraud_scenario: null
+        return [.. b];
+    }
+
+    private static void String(List<byte> b, string s)
+    {
+        var bytes = Encoding.UTF8.GetBytes(s);
+        Long(b, bytes.Length);
+        b.AddRange(bytes);
+    }
+
+    private static void Long(List<byte> b, long v)
+    {
+        var z = (ulong)((v << 1) ^ (v >> 63));
+        while (z >= 0x80)
+        {
+            b.Add((byte)(z | 0x80));
+            z >>= 7;
+        }
+
+        b.Add((byte)z);
+    }
+
+    private sealed class FixedTime(long ms) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+    }
+}
