@@ -197,8 +197,8 @@ internal static class ScoringHarness
             FeatureSpec = new FeatureSpecRef(spec.Name, spec.Version, spec.Dimension, spec.ContentHash),
             Files = new Dictionary<string, BundleFile>
             {
-                ["lstm.onnx"] = new(BundleRegistry.Sha256(Path.Combine(dir, "lstm.onnx")), 0),
-                ["xgb.json"] = new(BundleRegistry.Sha256(Path.Combine(dir, "xgb.json")), 0),
+                ["lstm.onnx"] = new(BundleRegistry.Sha256(Path.Combine(dir, "lstm.onnx")), new FileInfo(Path.Combine(dir, "lstm.onnx")).Length),
+                ["xgb.json"] = new(BundleRegistry.Sha256(Path.Combine(dir, "xgb.json")), new FileInfo(Path.Combine(dir, "xgb.json")).Length),
             },
             Thresholds = new BundleThresholds { BestF1 = 0.5, CostMin = new CostThreshold(0.5, 10, 1), TargetRecall = new RecallThreshold(0.4, 0.7) },
             GoldenWindows = golden,
