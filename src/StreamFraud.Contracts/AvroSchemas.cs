@@ -15,6 +15,9 @@ public static class AvroSchemas
     /// <summary><c>schemas/model-update.avsc</c>.</summary>
     public static RecordSchema ModelUpdate { get; } = Load("model-update.avsc");
 
+    /// <summary><c>schemas/fraud-label.avsc</c>.</summary>
+    public static RecordSchema FraudLabel { get; } = Load("fraud-label.avsc");
+
     /// <summary>The text of an embedded <c>.avsc</c> file.</summary>
     public static string Text(string fileName)
     {

@@ -21,6 +21,12 @@ public static class Topics
     /// <summary>Alerts of a challenger bundle scoring in shadow (never the live alerts topic).</summary>
     public const string FraudAlertsShadow = "fraud-alerts.shadow";
 
+    /// <summary>Input: confirmed verdicts on earlier transactions (chargebacks, analysts, claims), keyed by card id.</summary>
+    public const string FraudLabels = "fraud-labels";
+
+    /// <summary>Dead-letter queue of labels: original key and value bytes with the same error headers as the transaction DLQ.</summary>
+    public const string FraudLabelsDlq = "fraud-labels.dlq";
+
     /// <summary>Optional: every score, for monitoring and shadow comparison.</summary>
     public const string FraudScores = "fraud-scores";
 
@@ -43,6 +49,8 @@ public static class Topics
         new(ModelUpdates, 1, Compacted: true),
         new(FraudScores, 8),
         new(FraudAlertsShadow, 8),
+        new(FraudLabels, 8),
+        new(FraudLabelsDlq, 1),
     ];
 
     /// <summary>

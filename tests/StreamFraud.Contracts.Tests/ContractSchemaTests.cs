@@ -13,6 +13,7 @@ public class ContractSchemaTests
         { "transaction.avsc", nameof(Transaction) },
         { "fraud-alert.avsc", nameof(FraudAlert) },
         { "model-update.avsc", nameof(ModelUpdate) },
+        { "fraud-label.avsc", nameof(FraudLabel) },
     };
 
     [Theory]
@@ -24,6 +25,7 @@ public class ContractSchemaTests
         {
             nameof(Transaction) => Transaction._SCHEMA,
             nameof(FraudAlert) => FraudAlert._SCHEMA,
+            nameof(FraudLabel) => FraudLabel._SCHEMA,
             _ => ModelUpdate._SCHEMA,
         };
         Assert.Equal(fromFile.ToString(), fromClass.ToString());
@@ -135,6 +137,41 @@ public class ContractSchemaTests
         Assert.Equal(update.Thresholds, back.Thresholds);
         Assert.Equal(update.Metrics, back.Metrics);
         Assert.Null(back.PreviousVersion);
+    }
+
+    [Fact]
+    public void FraudLabel_EveryField_WritesUnderItsAvroName_AndReadsBack()
+    {
+        var label = new FraudLabel
+        {
+            TransactionId = "t-9", CardId = "c-8", MerchantId = "m-7", EventTimeMs = 1_767_225_600_000, LabelTimeMs = 1_767_830_400_250,
+            IsFraud = true, Source = LabelSource.customer_claim, Amount = 99.5,
+        };
+        var expected = new Dictionary<string, object?>
+        {
+            ["transaction_id"] = "t-9", ["card_id"] = "c-8", ["merchant_id"] = "m-7",
+            ["event_time"] = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc), ["label_time"] = new DateTime(2026, 1, 8, 0, 0, 0, 250, DateTimeKind.Utc),
+            ["is_fraud"] = true, ["amount"] = 99.5,
+        };
+        var generic = ReadGeneric(Write(label), AvroSchemas.FraudLabel);
+        Assert.Equal(expected.Keys.Append("source").Order(), AvroSchemas.FraudLabel.Fields.Select(f => f.Name).Order());
+        foreach (var (name, value) in expected)
+        {
+            Assert.Equal(value, generic[name]);
+        }
+
+        Assert.Equal("customer_claim", ((GenericEnum)generic["source"]).Value); // the Avro symbol, not a number
+
+        foreach (var source in Enum.GetValues<LabelSource>())
+        {
+            var back = ReadSpecific<FraudLabel>(Write(new FraudLabel { TransactionId = "t", CardId = "c", MerchantId = "", Source = source, Amount = null }));
+            Assert.Equal(source, back.Source);
+            Assert.Null(back.Amount);
+        }
+
+        var full = ReadSpecific<FraudLabel>(Write(label));
+        Assert.Equal((label.TransactionId, label.CardId, label.MerchantId, label.EventTimeMs, label.LabelTimeMs, label.IsFraud, label.Source, label.Amount),
+            (full.TransactionId, full.CardId, full.MerchantId, full.EventTimeMs, full.LabelTimeMs, full.IsFraud, full.Source, full.Amount));
     }
 
     [Fact]

@@ -45,6 +45,23 @@ public sealed class Contracts_RegistryRoundTrip(StackFixture stack)
         Assert.Equal(update.PreviousVersion, updateBack.PreviousVersion);
         Assert.Equal(update.Thresholds, updateBack.Thresholds);
         Assert.Empty(updateBack.Metrics);
+
+        var label = new FraudLabel
+        {
+            TransactionId = "t-1", CardId = "card-9", MerchantId = "m-1", EventTimeMs = 1_767_225_600_000, LabelTimeMs = 1_767_830_400_000,
+            IsFraud = true, Source = LabelSource.chargeback, Amount = 19.99,
+        };
+        var labelBack = await RoundTrip(registry, $"fraud-labels-{suffix}", label);
+        Assert.Equal((label.TransactionId, label.CardId, label.MerchantId, label.EventTimeMs, label.LabelTimeMs, label.IsFraud, label.Source, label.Amount),
+            (labelBack.TransactionId, labelBack.CardId, labelBack.MerchantId, labelBack.EventTimeMs, labelBack.LabelTimeMs, labelBack.IsFraud, labelBack.Source, labelBack.Amount));
+
+        // A generic reader (any language's client) sees the enum symbol and the registered schema is the .avsc's.
+        var subject = $"fraud-labels-{suffix}-value";
+        var registered = await registry.GetLatestSchemaAsync(subject);
+        Assert.Equal(AvroSchema.Parse(AvroSchemas.Text("fraud-label.avsc")).ToString(), AvroSchema.Parse(registered.SchemaString).ToString());
+        var bytes = await new AvroSerializer<FraudLabel>(registry).SerializeAsync(label, new SerializationContext(MessageComponentType.Value, $"fraud-labels-{suffix}"));
+        var generic = await new AvroDeserializer<GenericRecord>(registry).DeserializeAsync(bytes, false, new SerializationContext(MessageComponentType.Value, $"fraud-labels-{suffix}"));
+        Assert.Equal("chargeback", ((GenericEnum)generic["source"]).Value);
     }
 
     [Fact]
