@@ -290,7 +290,7 @@ public sealed record Settings(
     {
         static string Client(IEnumerable<KeyValuePair<string, string>> config) => string.Join(" ", config
             .OrderBy(kv => kv.Key, StringComparer.Ordinal)
-            .Select(kv => $"{kv.Key}={(kv.Key.Contains("password", StringComparison.OrdinalIgnoreCase) || kv.Key.Contains("secret", StringComparison.OrdinalIgnoreCase) || kv.Key.EndsWith("user.info", StringComparison.OrdinalIgnoreCase) ? SecretRedactor.Mask : kv.Value)}"));
+            .Select(kv => $"{kv.Key}={(SecretRedactor.IsCredentialKey(kv.Key) ? SecretRedactor.Mask : kv.Value)}"));
 
         var text = $"consumer[{Client(Consumer)}] producer[{Client(Producer)}] registry={RegistryUrl} redis={RedisConfiguration} " +
             $"keyPrefix={Redis.KeyPrefix} models={ModelRegistry} pin={Pin ?? "-"} challenger={Challenger ?? "-"} spec={Spec.Name} " +

@@ -44,7 +44,7 @@ public sealed partial class SecretRedactor
                 continue;
             }
 
-            if (CredentialKey().IsMatch(key))
+            if (IsCredentialKey(key))
             {
                 secrets.Add(value);
                 if (value.Split(':', 2) is [_, { Length: > 0 } password])
@@ -59,6 +59,9 @@ public sealed partial class SecretRedactor
 
         return new SecretRedactor(secrets);
     }
+
+    /// <summary>Whether a configuration key's value is a credential (<c>sasl.password</c>, <c>basic.auth.user.info</c>, …).</summary>
+    public static bool IsCredentialKey(string key) => CredentialKey().IsMatch(key);
 
     /// <summary><paramref name="text"/> with every known secret and credential-shaped value masked.</summary>
     public string Redact(string? text)

@@ -75,6 +75,9 @@ internal sealed class KafkaOutput : IDisposable
     public static bool IsRejection(ErrorCode code) => code is ErrorCode.MsgSizeTooLarge
         or ErrorCode.InvalidRecord or ErrorCode.RecordListTooLarge or ErrorCode.Local_InvalidArg;
 
+    /// <summary>A refusal or a missing permission: retrying the same record can never succeed (<see cref="Substitute"/> decides).</summary>
+    public static bool IsPermanent(ErrorCode code) => IsRejection(code) || IsNotAuthorized(code);
+
     /// <summary>Errors that no retry fixes without an operator: the principal may not write to the topic.</summary>
     public static bool IsNotAuthorized(ErrorCode code) => code is ErrorCode.TopicAuthorizationFailed or ErrorCode.ClusterAuthorizationFailed;
 
@@ -196,7 +199,7 @@ internal sealed class AtLeastOnceCommitter(KafkaOutput output, KafkaInput input,
                 }
                 else if (errors[i] is { } error)
                 {
-                    if (KafkaOutput.IsRejection(error.Code) || KafkaOutput.IsNotAuthorized(error.Code))
+                    if (KafkaOutput.IsPermanent(error.Code))
                     {
                         next.Add(KafkaOutput.Substitute(pending[i], error, builder));
                         substitutes++;
@@ -340,7 +343,7 @@ internal sealed class TransactionalCommitter(
         {
             foreach (var (record, error) in _failed)
             {
-                if (KafkaOutput.IsRejection(error.Code) || KafkaOutput.IsNotAuthorized(error.Code))
+                if (KafkaOutput.IsPermanent(error.Code))
                 {
                     KafkaOutput.Substitute(record, error, builder); // throws unless it is a DLQ copy
                     _refused.Add(Key(record.DeadLetter!.Value));
