@@ -103,6 +103,7 @@ public sealed class RedisWindowStore : IWindowStore
     private readonly Dictionary<string, byte[]?> _current = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly Dictionary<string, byte[]?> _undo = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly Dictionary<string, byte[]> _legacy = new(StringComparer.Ordinal); // scratch of one PrepareAsync
+    private readonly Dictionary<string, byte[]?> _bases = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly List<string> _cold = [];
     private byte[]? _scriptSha;
 
@@ -197,8 +198,10 @@ public sealed class RedisWindowStore : IWindowStore
             await ReadLegacyAsync(cold, current, cancellationToken).ConfigureAwait(false);
         }
 
-        // Applies each card's events to its current value and collects the changed states.
+        // Loads each card's base state, applies the batch's events in batch order and collects the changed states.
         var writes = new Writes(this);
+        var bases = _bases;
+        bases.Clear();
         foreach (var (card, indices) in groups)
         {
             var stored = current[card];
@@ -208,13 +211,19 @@ public sealed class RedisWindowStore : IWindowStore
                 baseValue = undone; // the last write belonged to an aborted transaction: redo it from the state before it
             }
 
-            var state = baseValue is not { Length: > 8 } ? ReadOnlySpan<byte>.Empty : baseValue.AsSpan(8); // too short: a fresh card
-            var updated = _applier.Apply(batch, indices, state, out var load);
+            bases[card] = baseValue;
+            var load = _applier.Load(card, baseValue is not { Length: > 8 } ? ReadOnlySpan<byte>.Empty : baseValue.AsSpan(8)); // too short: a fresh card
             if (load is StateLoadStatus.Corrupt or StateLoadStatus.SpecMismatch)
             {
                 ResetStates++;
             }
+        }
 
+        _applier.Apply(batch);
+        foreach (var card in groups.Keys)
+        {
+            var stored = current[card];
+            var updated = _applier.Result(card);
             if (updated is null)
             {
                 if (!_legacy.ContainsKey(card))
@@ -229,7 +238,7 @@ public sealed class RedisWindowStore : IWindowStore
             var value = new byte[8 + updated.Length];
             BinaryPrimitives.WriteInt64LittleEndian(value, version + 1);
             updated.CopyTo(value, 8);
-            writes.States.Add((card, stored, value, baseValue ?? EmptyUndo));
+            writes.States.Add((card, stored, value, bases[card] ?? EmptyUndo));
         }
 
         return writes;

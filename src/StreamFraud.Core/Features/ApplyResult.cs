@@ -51,7 +51,7 @@ public readonly record struct SourcePosition(int Partition, long Offset, uint So
         IsKnown && Source == watermark.Source && Partition == watermark.Partition && Offset <= watermark.Offset;
 }
 
-/// <summary>Outcome of <see cref="CardState.TryApply"/>.</summary>
+/// <summary>Outcome of <see cref="CardState.TryApply(Transaction, SourcePosition, Span{float})"/>.</summary>
 public enum ApplyStatus
 {
     /// <summary>The event was new: its vector was computed and appended; the state changed.</summary>

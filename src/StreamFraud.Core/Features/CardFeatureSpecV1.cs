@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using StreamFraud.Core.Labels;
 
 namespace StreamFraud.Core.Features;
 
@@ -100,7 +101,7 @@ public sealed class CardFeatureSpecV1 : FeatureSpec
 
     internal override int AggregateSize => AggregatesV1.Size;
 
-    private const string Parameters =
+    internal const string Parameters =
         "amount.max=1e15\n" +
         "event_time.range_ms=-2208988800000..7258118400000\n" +
         "amount.log=ln(1+amount)\n" +
@@ -125,7 +126,11 @@ public sealed class CardFeatureSpecV1 : FeatureSpec
 
     internal override CardAggregates CreateAggregates() => new AggregatesV1();
 
-    internal override string? Featurize(CardState state, Transaction tx, Span<float> v)
+    internal override string? Featurize(CardState state, Transaction tx, RiskRing? merchant, RiskRing? card, Span<float> v) =>
+        FeaturizeCard(state, tx, v);
+
+    /// <summary>The v1 features (also the first <see cref="FeatureCount"/> of <c>card</c> v2) and the aggregates' update.</summary>
+    internal static string? FeaturizeCard(CardState state, Transaction tx, Span<float> v)
     {
         var amount = tx.Amount;
         if (!double.IsFinite(amount) || amount < 0 || amount > MaxAmount)
@@ -342,7 +347,7 @@ public sealed class CardFeatureSpecV1 : FeatureSpec
         return table;
     }
 
-    private static FeatureDefinition[] BuildDefinitions()
+    internal static FeatureDefinition[] BuildDefinitions()
     {
         var amtMax = Math.Log(1 + MaxAmount);
         var dtMax = Math.Log(1 + DtCapSeconds);

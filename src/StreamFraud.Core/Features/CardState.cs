@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using StreamFraud.Core.Labels;
 
 namespace StreamFraud.Core.Features;
 
@@ -12,7 +13,7 @@ namespace StreamFraud.Core.Features;
 /// </summary>
 /// <remarks>
 /// <para>Hot-path use (scorer, one instance per worker, reused for every event):
-/// <see cref="Load"/> the stored bytes → <see cref="TryApply"/> the event at its Kafka position, writing the window
+/// <see cref="Load"/> the stored bytes → <see cref="TryApply(Transaction, SourcePosition, Span{float})"/> the event at its Kafka position, writing the window
 /// straight into the model's input buffer → if applied, <see cref="Write"/> the new bytes into a reusable buffer.
 /// None of these allocate.</para>
 /// <para>Idempotence: an event is a duplicate — and the state is left exactly as it was — if its position has the same
@@ -177,7 +178,16 @@ public sealed class CardState
     /// buffer's contents unspecified.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="window"/> is shorter than the spec's window.</exception>
-    public ApplyResult TryApply(Transaction tx, SourcePosition position, Span<float> window)
+    public ApplyResult TryApply(Transaction tx, SourcePosition position, Span<float> window) =>
+        TryApply(tx, position, window, null, null);
+
+    /// <summary>
+    /// As <see cref="TryApply(Transaction, SourcePosition, Span{float})"/>, for a spec that
+    /// <see cref="FeatureSpec.UsesEntityRisk"/>: <paramref name="merchant"/> and <paramref name="card"/> are the
+    /// transaction's merchant and card risk rings as they are before it (null: no history). The caller counts an applied
+    /// transaction on them afterwards.
+    /// </summary>
+    public ApplyResult TryApply(Transaction tx, SourcePosition position, Span<float> window, RiskRing? merchant, RiskRing? card)
     {
         ArgumentNullException.ThrowIfNull(tx);
         CheckWindow(window);
@@ -218,7 +228,7 @@ public sealed class CardState
 
         // Computed straight into the window's last step; Featurize validates before it mutates anything.
         var vector = window.Slice((W - 1) * _dim, _dim);
-        var error = Spec.Featurize(this, tx, vector);
+        var error = Spec.Featurize(this, tx, merchant, card, vector);
         if (error is not null)
         {
             return new ApplyResult(ApplyStatus.Invalid, 0, false, error);

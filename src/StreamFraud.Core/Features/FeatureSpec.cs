@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using StreamFraud.Core.Labels;
 
 namespace StreamFraud.Core.Features;
 
@@ -12,7 +13,8 @@ namespace StreamFraud.Core.Features;
 /// <see cref="Dimension"/> and <see cref="ContentHash"/>; the scorer refuses a bundle unless <see cref="Matches"/>.
 /// </summary>
 /// <remarks>
-/// Two specs exist: <see cref="CardFeatureSpecV1"/> (<c>card</c> v1, engineered from the event and card state) and
+/// Three specs exist: <see cref="CardFeatureSpecV1"/> (<c>card</c> v1, engineered from the event and card state),
+/// <see cref="CardFeatureSpecV2"/> (<c>card</c> v2: v1 plus the merchant's and the card's label history) and
 /// <see cref="PrecomputedFeatureSpec"/> (<c>precomputed:N</c>, the event's own <c>features</c> array). Instances are
 /// immutable and thread-safe; per-card mutable state lives in <see cref="CardState"/>. See <c>FEATURES.md</c>.
 /// </remarks>
@@ -106,6 +108,9 @@ public abstract class FeatureSpec
     /// <summary>The <c>card</c> v1 spec.</summary>
     public static CardFeatureSpecV1 CardV1 => CardFeatureSpecV1.Instance;
 
+    /// <summary>The <c>card</c> v2 spec (v1 plus merchant and card label features).</summary>
+    public static CardFeatureSpecV2 CardV2 => CardFeatureSpecV2.Instance;
+
     /// <summary>Index of the feature named <paramref name="name"/>, or -1.</summary>
     public int IndexOf(string name)
     {
@@ -142,7 +147,14 @@ public abstract class FeatureSpec
                 return true;
             }
 
-            error = $"feature spec '{name}' version {version} is not implemented (this build runs version {CardFeatureSpecV1.SpecVersion})";
+            if (version == CardFeatureSpecV2.SpecVersion)
+            {
+                spec = CardFeatureSpecV2.Instance;
+                error = null;
+                return true;
+            }
+
+            error = $"feature spec '{name}' version {version} is not implemented (this build runs versions {CardFeatureSpecV1.SpecVersion} and {CardFeatureSpecV2.SpecVersion})";
             return false;
         }
 
@@ -181,9 +193,17 @@ public abstract class FeatureSpec
     /// Validates <paramref name="tx"/>, writes its vector into <paramref name="vector"/> (length
     /// <see cref="Dimension"/>) from the state as it was before this transaction, then folds the transaction into the
     /// state's aggregates. Returns null on success, or a reason and leaves the state untouched. The caller has
-    /// already ruled out duplicates and appends the window entry afterwards.
+    /// already ruled out duplicates and appends the window entry afterwards. <paramref name="merchant"/> and
+    /// <paramref name="card"/> are the entities' risk rings as they are before this transaction (null: no history);
+    /// only specs with <see cref="UsesEntityRisk"/> read them.
     /// </summary>
-    internal abstract string? Featurize(CardState state, Transaction tx, Span<float> vector);
+    internal abstract string? Featurize(CardState state, Transaction tx, RiskRing? merchant, RiskRing? card, Span<float> vector);
+
+    /// <summary>
+    /// Whether vectors read the merchant's and the card's risk rings (<c>card</c> v2): stores then load the rings of a
+    /// batch's entities, count applied transactions on them and apply labels (<c>FEATURES.md</c> "Entity risk state").
+    /// </summary>
+    public virtual bool UsesEntityRisk => false;
 }
 
 /// <summary>One position of a feature vector, as documented in <c>FEATURES.md</c>.</summary>

@@ -1,14 +1,19 @@
+using StreamFraud.Core.Labels;
+
 namespace StreamFraud.Core.Features;
 
 /// <summary>
 /// The offline (trainer, backtest warm-up) side of feature computation: streams transactions through exactly the
-/// code the scorer runs (<see cref="CardState.TryApply"/>), keeping every card's state in memory instead of Redis.
+/// code the scorer runs (<see cref="CardState.TryApply(Transaction, SourcePosition, Span{float})"/>), keeping every card's state in memory instead of Redis.
 /// </summary>
 /// <remarks>
 /// Feed transactions in the order they would arrive (event-time order for history). Row <c>i</c> of the source is
 /// applied at <see cref="SourcePosition.Offline"/>(i), so the position rule never fires across cards and duplicates are
-/// caught by transaction id, as in the scorer. Memory: one <see cref="CardState"/> per card (about 2.5 KB for
-/// <c>card</c> v1). Not thread-safe.
+/// caught by transaction id, as in the scorer. Labels (<see cref="ApplyLabel"/>) go into <see cref="Risk"/> by the
+/// scorer's rules; for a spec that <see cref="FeatureSpec.UsesEntityRisk"/> every applied transaction is counted on its
+/// merchant's and card's rings, exactly as the stores do. Feed labels by label time between the transactions
+/// (<see cref="TrainingSet.Build(FeatureSpec, IEnumerable{Transaction}, LabelFeed, int)"/> merges them). Memory: one
+/// <see cref="CardState"/> per card (about 2.5 KB for <c>card</c> v1) and 1.5 KB per ring. Not thread-safe.
 /// </remarks>
 public sealed class OfflineFeaturizer
 {
@@ -40,11 +45,17 @@ public sealed class OfflineFeaturizer
     /// <summary>Rows skipped as invalid, or as a reused transaction id with different content.</summary>
     public long Invalid { get; private set; }
 
+    /// <summary>Entity risk state: rings and label records.</summary>
+    public RiskBook Risk { get; } = new();
+
+    /// <summary>Applies a label (at its label time, between transactions) by <see cref="LabelRules"/>.</summary>
+    public LabelDecision ApplyLabel(TransactionLabel label) => Risk.ApplyLabel(label);
+
     /// <summary>The state of <paramref name="cardId"/>, or null if the card has not been seen.</summary>
     public CardState? GetState(string cardId) => _cards.TryGetValue(cardId, out var slot) ? slot.State : null;
 
     /// <summary>
-    /// Applies the next source row. <paramref name="window"/> receives its window as <see cref="CardState.TryApply"/>
+    /// Applies the next source row. <paramref name="window"/> receives its window as <see cref="CardState.TryApply(Transaction, SourcePosition, Span{float})"/>
     /// writes it; <paramref name="windowRows"/> (optional, 7 ints) receives, per window step, the applied-row number
     /// (0-based count of applied rows) that step's vector came from, or -1 for padding.
     /// </summary>
@@ -57,13 +68,21 @@ public sealed class OfflineFeaturizer
             _cards.Add(tx.CardId, slot);
         }
 
-        var result = slot.State.TryApply(tx, SourcePosition.Offline(Seen), window);
+        var usesRisk = Spec.UsesEntityRisk;
+        var result = usesRisk
+            ? slot.State.TryApply(tx, SourcePosition.Offline(Seen), window, Risk.Find(RiskEntity.Merchant, tx.MerchantId), Risk.Find(RiskEntity.Card, tx.CardId))
+            : slot.State.TryApply(tx, SourcePosition.Offline(Seen), window);
         Seen++;
         switch (result.Status)
         {
             case ApplyStatus.Applied:
                 slot.Push(checked((int)Applied));
                 Applied++;
+                if (usesRisk)
+                {
+                    Risk.CountTransaction(tx);
+                }
+
                 break;
             case ApplyStatus.Invalid or ApplyStatus.ConflictingTransactionId:
                 Invalid++;

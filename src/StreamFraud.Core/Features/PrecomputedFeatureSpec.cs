@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using StreamFraud.Core.Labels;
 
 namespace StreamFraud.Core.Features;
 
@@ -44,7 +45,7 @@ public sealed class PrecomputedFeatureSpec : FeatureSpec
 
     internal override CardAggregates? CreateAggregates() => null;
 
-    internal override string? Featurize(CardState state, Transaction tx, Span<float> vector)
+    internal override string? Featurize(CardState state, Transaction tx, RiskRing? merchant, RiskRing? card, Span<float> vector)
     {
         var features = tx.Features;
         if (features is null)

@@ -1,3 +1,5 @@
+using StreamFraud.Core.Labels;
+
 namespace StreamFraud.Core.Features;
 
 /// <summary>
@@ -60,6 +62,9 @@ public sealed class TrainingSet
 
     /// <summary>The first 1,000 invalid source rows with their reasons.</summary>
     public IReadOnlyList<RejectedRow> Rejected => _rejected;
+
+    /// <summary>What the labels did while the set was built (null when built without labels).</summary>
+    public LabelSummary? LabelStats { get; private set; }
 
     /// <summary>Distinct cards.</summary>
     public int CardCount { get; private set; }
@@ -135,7 +140,16 @@ public sealed class TrainingSet
     /// Streams <paramref name="transactions"/> (arrival / event-time order) through an <see cref="OfflineFeaturizer"/>
     /// and collects every applied row. <paramref name="capacity"/> pre-sizes the arrays (e.g. the row count).
     /// </summary>
-    public static TrainingSet Build(FeatureSpec spec, IEnumerable<Transaction> transactions, int capacity = 0)
+    public static TrainingSet Build(FeatureSpec spec, IEnumerable<Transaction> transactions, int capacity = 0) =>
+        Build(spec, transactions, null, capacity);
+
+    /// <summary>
+    /// As <see cref="Build(FeatureSpec, IEnumerable{Transaction}, int)"/>, with labels: before each transaction every
+    /// label of <paramref name="labels"/> whose label time is before its event time is applied (the scorer's label
+    /// rules), so each row sees exactly the labels known when it happened — never its own, never one from its future.
+    /// A simulated feed labels each applied fraud after its delay.
+    /// </summary>
+    public static TrainingSet Build(FeatureSpec spec, IEnumerable<Transaction> transactions, LabelFeed? labels, int capacity = 0)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(transactions);
@@ -146,7 +160,20 @@ public sealed class TrainingSet
         var d = spec.Dimension;
         foreach (var tx in transactions)
         {
+            if (labels is not null)
+            {
+                while (labels.TryTakeDue(tx.EventTimeMs, out var label))
+                {
+                    featurizer.ApplyLabel(label);
+                }
+            }
+
             var result = featurizer.Apply(tx, window, rows);
+            if (result.IsApplied)
+            {
+                labels?.Observe(tx);
+            }
+
             if (result.IsRejected)
             {
                 if (set._rejected.Count < MaxRejectedKept)
@@ -179,6 +206,7 @@ public sealed class TrainingSet
         set.Duplicates = featurizer.Duplicates;
         set.InvalidCount = featurizer.Invalid;
         set.CardCount = featurizer.CardCount;
+        set.LabelStats = labels is null ? null : LabelSummary.From(featurizer.Risk, labels);
         return set;
     }
 
@@ -214,3 +242,30 @@ public sealed class TrainingSet
 /// <param name="CardId">Its card id.</param>
 /// <param name="Reason">Why it is invalid.</param>
 public sealed record RejectedRow(long SourceIndex, string TransactionId, string CardId, string Reason);
+
+/// <summary>What the labels of a training replay did.</summary>
+/// <param name="Source">Where they came from: a file, or the simulated delay's description.</param>
+/// <param name="Offered">Labels handed to the featurizer (label time before the last transaction).</param>
+/// <param name="NotReached">Labels whose label time is after the last transaction (they changed no row).</param>
+/// <param name="Applied">First verdicts.</param>
+/// <param name="Flipped">Verdicts that changed.</param>
+/// <param name="Duplicates">The recorded verdict again.</param>
+/// <param name="Superseded">Older than the recorded verdict.</param>
+/// <param name="Stale">For transactions more than 30 days older than the label.</param>
+/// <param name="Conflicting">Same transaction id with another card, merchant or event time.</param>
+/// <param name="Invalid">Bad labels.</param>
+public sealed record LabelSummary(
+    string Source, long Offered, long NotReached, long Applied, long Flipped, long Duplicates, long Superseded, long Stale, long Conflicting, long Invalid)
+{
+    internal static LabelSummary From(RiskBook risk, LabelFeed feed) => new(
+        feed.Delay is { } delay ? $"simulated: {delay.Description} (--label-delay {delay.Text})" : "file",
+        feed.Delivered,
+        feed.Pending,
+        risk.Count(LabelOutcome.Applied),
+        risk.Count(LabelOutcome.Flipped),
+        risk.Count(LabelOutcome.Duplicate),
+        risk.Count(LabelOutcome.Superseded),
+        risk.Count(LabelOutcome.Stale),
+        risk.Count(LabelOutcome.Conflicting),
+        risk.Count(LabelOutcome.Invalid));
+}

@@ -1,26 +1,33 @@
 using System.Runtime.InteropServices;
 using StreamFraud.Core.Features;
+using StreamFraud.Core.Labels;
 
 namespace StreamFraud.Core.Windows;
 
 /// <summary>
 /// The store-independent half of a window store: groups a batch's events by card, loads each card's serialised
-/// state, applies its events in batch order (writing each event's window into the batch) and serialises the result.
-/// Stores only fetch and persist bytes, so every store computes exactly the same windows.
+/// state, applies the events in batch order (writing each event's window into the batch) and serialises the changed
+/// states. Stores only fetch and persist bytes, so every store computes exactly the same windows.
 /// </summary>
+/// <remarks>
+/// Protocol per batch: <see cref="Group"/>, then <see cref="Load"/> for every grouped card, then <see cref="Apply"/>,
+/// then <see cref="Result"/> per card. Events are applied in batch order across cards (each card's own events in
+/// batch order too), so the entity-risk rings of spec <c>card</c> v2, shared by many cards, see the batch's earlier
+/// events exactly as a sequential replay would.
+/// </remarks>
 public sealed class CardBatchApplier
 {
-    private readonly CardState _state;
     private readonly byte[] _buffer;
     private readonly Dictionary<string, List<int>> _byCard = new(StringComparer.Ordinal);
     private readonly Stack<List<int>> _lists = new();
+    private readonly Dictionary<string, Loaded> _loaded = new(StringComparer.Ordinal);
+    private readonly Stack<Loaded> _free = new();
 
     /// <summary>Creates an applier for <paramref name="spec"/> (one per worker).</summary>
     public CardBatchApplier(FeatureSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
         Spec = spec;
-        _state = new CardState(spec);
         _buffer = new byte[spec.MaxStateSize];
     }
 
@@ -28,8 +35,8 @@ public sealed class CardBatchApplier
     public FeatureSpec Spec { get; }
 
     /// <summary>
-    /// Groups the batch by card id; the returned map (reused on the next call) lists each card's event indices in
-    /// batch order.
+    /// Groups the batch by card id and forgets the cards loaded for the previous batch; the returned map (reused on the
+    /// next call) lists each card's event indices in batch order.
     /// </summary>
     public IReadOnlyDictionary<string, List<int>> Group(WindowBatch batch)
     {
@@ -40,6 +47,12 @@ public sealed class CardBatchApplier
             _lists.Push(list);
         }
 
+        foreach (var loaded in _loaded.Values)
+        {
+            _free.Push(loaded);
+        }
+
+        _loaded.Clear();
         _byCard.Clear();
         for (var i = 0; i < batch.Count; i++)
         {
@@ -56,37 +69,82 @@ public sealed class CardBatchApplier
     }
 
     /// <summary>
-    /// Applies one card's events to its stored state (empty span: a new card) and returns the new state's bytes, or
-    /// null when nothing changed (all duplicates or invalid). A corrupt or foreign-spec value is replaced by a fresh
-    /// state, reported through <paramref name="loadStatus"/>.
+    /// Loads a grouped card's stored state (empty span: a new card). A corrupt or foreign-spec value is replaced by a
+    /// fresh state (the card then counts as changed), reported by the returned status.
     /// </summary>
-    public byte[]? Apply(WindowBatch batch, List<int> indices, ReadOnlySpan<byte> stored, out StateLoadStatus loadStatus)
+    public StateLoadStatus Load(string card, ReadOnlySpan<byte> stored)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        if (!_loaded.TryGetValue(card, out var loaded))
+        {
+            loaded = _free.Count > 0 ? _free.Pop() : new Loaded(new CardState(Spec));
+            _loaded.Add(card, loaded);
+        }
+
+        var status = loaded.State.Load(stored);
+        loaded.Changed = status is StateLoadStatus.SpecMismatch or StateLoadStatus.Corrupt;
+        return status;
+    }
+
+    /// <summary>
+    /// Applies every event of <paramref name="batch"/> in batch order to its loaded card, filling in its result,
+    /// window and window event times. <paramref name="risk"/> (spec <c>card</c> v2) holds the rings of the batch's
+    /// merchants and cards as stored; each applied event is counted on them as it applies, so later events see it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A card of the batch was not loaded.</exception>
+    public void Apply(WindowBatch batch, RiskBook? risk = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        ArgumentNullException.ThrowIfNull(indices);
-        loadStatus = _state.Load(stored);
-        var changed = loadStatus is StateLoadStatus.SpecMismatch or StateLoadStatus.Corrupt;
-        foreach (var i in indices)
+        var usesRisk = Spec.UsesEntityRisk && risk is not null;
+        for (var i = 0; i < batch.Count; i++)
         {
-            var result = _state.TryApply(batch.Event(i), batch.Position(i), batch.Window(i));
+            var tx = batch.Event(i);
+            if (!_loaded.TryGetValue(tx.CardId, out var loaded))
+            {
+                throw new InvalidOperationException($"Card '{tx.CardId}' of the batch was not loaded.");
+            }
+
+            var state = loaded.State;
+            var result = usesRisk
+                ? state.TryApply(tx, batch.Position(i), batch.Window(i), risk!.Find(RiskEntity.Merchant, tx.MerchantId), risk.Find(RiskEntity.Card, tx.CardId))
+                : state.TryApply(tx, batch.Position(i), batch.Window(i));
             batch.SetResult(i, result);
             var times = batch.WindowEventTimes(i);
             times.Clear();
             // The window's real steps are the state's entries 0..RealSteps-1 (for a recovered duplicate too).
             for (var k = 0; k < result.RealSteps; k++)
             {
-                times[times.Length - result.RealSteps + k] = _state.GetEntry(k).EventTimeMs;
+                times[times.Length - result.RealSteps + k] = state.GetEntry(k).EventTimeMs;
             }
 
-            changed |= result.IsApplied;
+            if (result.IsApplied)
+            {
+                loaded.Changed = true;
+                if (usesRisk)
+                {
+                    risk!.CountTransaction(tx);
+                }
+            }
         }
+    }
 
-        if (!changed)
+    /// <summary>The new state of a loaded card after <see cref="Apply"/>, or null when nothing changed (all duplicates or invalid).</summary>
+    public byte[]? Result(string card)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        if (!_loaded.TryGetValue(card, out var loaded) || !loaded.Changed)
         {
             return null;
         }
 
-        var n = _state.Write(_buffer);
+        var n = loaded.State.Write(_buffer);
         return _buffer.AsSpan(0, n).ToArray();
+    }
+
+    private sealed class Loaded(CardState state)
+    {
+        public CardState State { get; } = state;
+
+        public bool Changed { get; set; }
     }
 }

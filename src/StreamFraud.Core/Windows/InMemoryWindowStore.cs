@@ -1,15 +1,19 @@
 using StreamFraud.Core.Features;
+using StreamFraud.Core.Labels;
 
 namespace StreamFraud.Core.Windows;
 
 /// <summary>
 /// Window store in process memory: for replay/backtests (isolated from live state) and tests. Holds the same bytes
-/// the Redis store would. Not thread-safe: one batch at a time.
+/// the Redis store would, and the entity risk state (<see cref="Risk"/>: rings and label records) that labels and,
+/// for a spec that <see cref="FeatureSpec.UsesEntityRisk"/>, applied transactions change. Not thread-safe: one batch
+/// (or one batch of labels) at a time.
 /// </summary>
-public sealed class InMemoryWindowStore : IWindowStore
+public sealed class InMemoryWindowStore : IWindowStore, ILabelStore
 {
     private readonly Dictionary<string, byte[]> _states = new(StringComparer.Ordinal);
     private readonly CardBatchApplier _applier;
+    private readonly RiskBook _scratch = new();
 
     /// <summary>Creates an empty store for <paramref name="spec"/>.</summary>
     public InMemoryWindowStore(FeatureSpec spec) => _applier = new CardBatchApplier(spec);
@@ -17,23 +21,66 @@ public sealed class InMemoryWindowStore : IWindowStore
     /// <summary>Cards with state.</summary>
     public int Cards => _states.Count;
 
+    /// <summary>The committed entity risk state.</summary>
+    public RiskBook Risk { get; } = new();
+
     /// <summary>A card's serialised state, or null.</summary>
     public byte[]? Get(string cardId) => _states.GetValueOrDefault(cardId);
 
     /// <inheritdoc />
     public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(batch);
         var writes = new Writes(this);
-        foreach (var (card, indices) in _applier.Group(batch))
+        var groups = _applier.Group(batch);
+        foreach (var card in groups.Keys)
         {
-            var updated = _applier.Apply(batch, indices, _states.GetValueOrDefault(card), out _);
-            if (updated is not null)
+            _applier.Load(card, _states.GetValueOrDefault(card));
+        }
+
+        RiskBook? risk = null;
+        if (_applier.Spec.UsesEntityRisk)
+        {
+            // The batch computes on copies of the committed rings; the commit counts its applied events on the originals.
+            risk = _scratch;
+            risk.Clear();
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var tx = batch.Event(i);
+                Copy(RiskEntity.Merchant, tx.MerchantId);
+                Copy(RiskEntity.Card, tx.CardId);
+            }
+        }
+
+        _applier.Apply(batch, risk);
+        foreach (var card in groups.Keys)
+        {
+            if (_applier.Result(card) is { } updated)
             {
                 writes.States.Add((card, updated));
             }
         }
 
+        if (risk is not null)
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                if (batch.Result(i).IsApplied)
+                {
+                    writes.Counted.Add(batch.Event(i));
+                }
+            }
+        }
+
         return Task.FromResult<PreparedWrites>(writes);
+
+        void Copy(RiskEntity entity, string id)
+        {
+            if (Risk.Find(entity, id) is { } ring && _scratch.Find(entity, id) is null)
+            {
+                _scratch.GetOrAdd(entity, id).CopyFrom(ring);
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -51,10 +98,28 @@ public sealed class InMemoryWindowStore : IWindowStore
                 _states[card] = value;
             }
 
+            foreach (var tx in mine.Counted)
+            {
+                Risk.CountTransaction(tx);
+            }
+
             mine.MarkCommitted();
         }
 
         return Task.FromResult(0); // a single writer never conflicts
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<LabelDecision>> ApplyLabelsAsync(IReadOnlyList<TransactionLabel> labels, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        var decisions = new LabelDecision[labels.Count];
+        for (var i = 0; i < labels.Count; i++)
+        {
+            decisions[i] = Risk.ApplyLabel(labels[i]);
+        }
+
+        return Task.FromResult<IReadOnlyList<LabelDecision>>(decisions);
     }
 
     private sealed class Writes(InMemoryWindowStore store) : PreparedWrites
@@ -62,6 +127,8 @@ public sealed class InMemoryWindowStore : IWindowStore
         public InMemoryWindowStore Store { get; } = store;
 
         public List<(string Card, byte[] Value)> States { get; } = [];
+
+        public List<Transaction> Counted { get; } = [];
 
         public override int Cards => States.Count;
 

@@ -81,7 +81,7 @@ public sealed record InputDescription
 public sealed record LoadedInput(ExampleSource Examples, InputDescription Description, IReadOnlyList<string> Warnings);
 
 /// <summary>
-/// Reads the trainer's input. A CSV is streamed through <see cref="TrainingSet.Build"/> (the scorer's own feature code)
+/// Reads the trainer's input. A CSV is streamed through <see cref="TrainingSet.Build(FeatureSpec, IEnumerable{Transaction}, int)"/> (the scorer's own feature code)
 /// in event-time order: when the file is not sorted by <c>event_time</c>, it is read again, sorted (stable, so equal
 /// times keep file order) and featurised, with a warning. An <c>.npz</c> is read whole.
 /// </summary>

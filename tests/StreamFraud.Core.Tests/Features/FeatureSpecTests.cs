@@ -94,7 +94,7 @@ public class FeatureSpecTests
     }
 
     [Theory]
-    [InlineData("card", 2)]
+    [InlineData("card", 3)]
     [InlineData("cards", 1)]
     [InlineData("precomputed:0", 1)]
     [InlineData("precomputed:080", 1)]
