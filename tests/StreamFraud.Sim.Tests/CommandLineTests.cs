@@ -265,6 +265,23 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("--cards describes a simulation and does not apply to --input", _err.ToString());
     }
 
+    [Theory]
+    [InlineData("--labels-input {labels}", "--labels-input goes with --input")]
+    [InlineData("--input {csv} --labels", "--labels with --input needs --labels-input FILE")]
+    [InlineData("--input {csv} --labels-input {dir}/missing.csv", "--labels-input: file '")]
+    [InlineData("--labels-topic t", "--labels-topic applies only with --labels")]
+    public async Task Produce_BadLabelFlags_Exit2NamesTheFlag(string flags, string expected)
+    {
+        var csv = Path.Combine(_dir, "in.csv");
+        var labels = Path.Combine(_dir, "labels.csv");
+        File.WriteAllText(csv, "");
+        File.WriteAllText(labels, "");
+        var args = flags.Replace("{csv}", csv, StringComparison.Ordinal).Replace("{labels}", labels, StringComparison.Ordinal)
+            .Replace("{dir}", _dir, StringComparison.Ordinal).Split(' ');
+        Assert.Equal(2, await Run(["produce", .. args]));
+        Assert.Contains(expected, _err.ToString());
+    }
+
     [Fact]
     public async Task UnknownCommand_Exit2ListsCommands()
     {
