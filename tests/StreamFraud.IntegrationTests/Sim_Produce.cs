@@ -138,6 +138,7 @@ public sealed class Sim_Produce(StackFixture stack)
     {
         var writer = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, Interactive = InteractionSupport.No });
+        console.Profile.Width = 250; // report lines unwrapped
         var code = await SimApp.RunAsync(args, console, console, () => Stream.Null);
         return (code, writer.ToString());
     }
