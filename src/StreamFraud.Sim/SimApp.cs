@@ -1,5 +1,6 @@
 using Spectre.Console;
 using StreamFraud.Cli;
+using StreamFraud.Core.Data;
 using StreamFraud.Sim.Commands;
 
 namespace StreamFraud.Sim;
@@ -8,7 +9,7 @@ namespace StreamFraud.Sim;
 /// 1 failure, 2 wrong usage, 130 cancelled.</summary>
 public static class SimApp
 {
-    /// <summary>Exit code of an I/O failure or undelivered messages.</summary>
+    /// <summary>Exit code of an I/O failure, an unreadable input CSV or undelivered messages.</summary>
     public const int FailureExitCode = CliApp.FailureExitCode;
 
     /// <summary>Exit code of wrong usage.</summary>
@@ -22,7 +23,7 @@ public static class SimApp
 
     private static readonly CliApp App = new CliApp(Name, "StreamFraud transaction simulator: a deterministic card portfolio with labelled fraud scenarios.")
     {
-        ExitCodeOf = e => e is IOException or UnauthorizedAccessException ? FailureExitCode : null,
+        ExitCodeOf = e => e is IOException or UnauthorizedAccessException or CanonicalCsvException ? FailureExitCode : null,
     }
         .Command<GenerateCommand>("generate", "Simulate a card portfolio with labelled fraud and write canonical CSV sorted by event time (and, with --labels-out, the fraud labels that come back later, sorted by label time).",
             ["generate", "--cards", "20000", "--days", "30", "--seed", "1", "--out", "transactions.csv"],

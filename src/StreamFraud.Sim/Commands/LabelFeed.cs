@@ -31,9 +31,18 @@ internal sealed class LabelFeed
 
     /// <summary>The labels of a labels CSV, ordered by label time (ties in file order). Labels are a small fraction of
     /// the rows, so the file is read whole.</summary>
-    /// <exception cref="CanonicalCsvException">The file is not a labels CSV.</exception>
-    public static LabelFeed FromFile(string path) =>
-        new(null, [.. LabelCsv.Read(path).Select((label, i) => (label, i)).OrderBy(x => x.label.LabelTimeMs).ThenBy(x => x.i).Select(x => x.label)]);
+    /// <exception cref="CanonicalCsvException">The file is not a labels CSV (the message names the flag and file).</exception>
+    public static LabelFeed FromFile(string path)
+    {
+        try
+        {
+            return new(null, [.. LabelCsv.Read(path).Select((label, i) => (label, i)).OrderBy(x => x.label.LabelTimeMs).ThenBy(x => x.i).Select(x => x.label)]);
+        }
+        catch (CanonicalCsvException e)
+        {
+            throw new CanonicalCsvException($"--labels-input {path}: {e.Message}", e.LineNumber, e.Column);
+        }
+    }
 
     /// <summary>A transaction was sent: simulate its verdicts.</summary>
     public void Sent(Transaction transaction) => _simulator?.Observe(transaction);
