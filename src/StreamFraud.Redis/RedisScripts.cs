@@ -16,7 +16,7 @@ internal static class RedisScripts
     /// written once at the end with a fresh TTL (<c>flush</c>). A ring in the script is 40 slot strings of 12 bytes
     /// (<c>uint32 stamp, transactions, frauds</c>, little-endian).
     /// </summary>
-    private const string RingLibrary = """
+    internal const string RingLibrary = """
         local rings, ring_order = {}, {}
         local function u32(s, at)
           local a, b, c, d = string.byte(s, at, at + 3)
