@@ -86,6 +86,11 @@ public enum KeyKind
 /// the cards that did get written) and re-applies only the cards that did not; a duplicate is never counted; a batch
 /// re-applied from the undo copies (exactly-once mode) does not count again the events its aborted write counted.
 /// Ring bumps commute (<see cref="RiskRing.Bump"/>), so many writers never lose one.
+/// Windows equal a single writer's replay bit for bit, except after a compare-and-set conflict: the cards re-applied
+/// then read rings that hold the counts of the batch's cards already written, which for events out of event-time
+/// order include events later in the batch (and a card applied on a stale cached state may have counted an event
+/// another writer had applied). The counts written stay exact; a conflict needs a second writer on the same cards (a
+/// rebalance forgets the cached states).
 /// </remarks>
 public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 {
