@@ -72,7 +72,7 @@ public sealed class Scorer_Labels(StackFixture stack)
         using var metrics = new ScorerMetrics();
         using var recorder = new Recorder(metrics.LabelOutcomes, metrics.LabelsDlq);
         var group = $"labels-{Guid.NewGuid():N}";
-        await RunLabelsAsync(topic, dlq, group, store, metrics, until: loop => loop.Batches > 0 && Committed(group, topic) == messages.Count);
+        await RunLabelsAsync(topic, dlq, group, store, metrics, until: loop => Committed(loop.Group, topic) == messages.Count);
 
         // The store holds what the valid labels say, each counted once: tx-a fraud (its duplicate and the
         // conflicting label changed nothing), tx-b flipped back to legitimate, tx-c legitimate, the stale one ignored.
@@ -124,7 +124,7 @@ public sealed class Scorer_Labels(StackFixture stack)
         // Everything again (a new group reads from the start, as after a crash before the offsets were committed):
         // the store's counts do not move.
         var again = $"labels-again-{Guid.NewGuid():N}";
-        await RunLabelsAsync(topic, dlq, again, store, metrics, until: _ => Committed(again, topic) == messages.Count);
+        await RunLabelsAsync(topic, dlq, again, store, metrics, until: loop => Committed(loop.Group, topic) == messages.Count);
         Assert.Equal(1u, store.Risk.Find(RiskEntity.Merchant, "m-1")!.Frauds(day));
         Assert.Equal(1u, store.Risk.Find(RiskEntity.Card, "card-1")!.Frauds(day));
         Assert.Equal(0u, store.Risk.Find(RiskEntity.Card, "card-2")!.Frauds(day));
@@ -204,7 +204,7 @@ public sealed class Scorer_Labels(StackFixture stack)
         using var recorder = new Recorder(metrics.QualityResults, metrics.QualityRetractions);
         var group = $"quality-labels-{Guid.NewGuid():N}";
         var labelStore = new InMemoryWindowStore(FeatureSpec.CardV1);
-        await RunLabelsAsync(labelsTopic, labelsDlq, group, labelStore, metrics, decisions, until: _ => Committed(group, labelsTopic, 2) == script.Count);
+        await RunLabelsAsync(labelsTopic, labelsDlq, group, labelStore, metrics, decisions, until: loop => Committed(loop.Group, labelsTopic, 2) == script.Count);
 
         var v1 = Assert.Single(metrics.QualityTally.Snapshot());
         Assert.Equal(new QualityCounts("v1", TruePositives: 5, FalsePositives: 5, FalseNegatives: 4, TrueNegatives: 3), v1);
@@ -343,6 +343,7 @@ public sealed class Scorer_Labels(StackFixture stack)
             },
             new LabelOptions { Topic = topic, DlqTopic = dlq, BatchSize = 4 },
             new ScorerOptions(), NullLogger.Instance, metrics);
+        Assert.Equal($"{group}-labels", loop.Group); // its own group: never the transaction consumers'
         using var stop = new CancellationTokenSource();
         Exception? crash = null;
         var thread = new Thread(() =>
@@ -359,7 +360,8 @@ public sealed class Scorer_Labels(StackFixture stack)
         thread.Start();
         try
         {
-            await WaitUntil(() => until!(loop), $"label consumer of group {group} done");
+            await WaitUntil(() => until!(loop), $"label consumer of group {group} done", details: () =>
+                $"{string.Join(", ", loop.Status.Report().Select(kv => $"{kv.Key}={kv.Value}"))}, restarts {loop.Restarts}, committed {Probe(loop.Group, topic)}");
         }
         finally
         {
@@ -369,6 +371,19 @@ public sealed class Scorer_Labels(StackFixture stack)
 
         Assert.Null(crash);
         Assert.Equal(0, loop.Restarts);
+    }
+
+    private string Probe(string group, string topic)
+    {
+        using var probe = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = group, EnableAutoCommit = false }).Build();
+        try
+        {
+            return string.Join(",", probe.Committed([new TopicPartition(topic, 0)], TimeSpan.FromSeconds(5)));
+        }
+        catch (KafkaException e)
+        {
+            return e.Message;
+        }
     }
 
     private long Committed(string group, string topic, int partitions = 1) =>
@@ -387,12 +402,12 @@ public sealed class Scorer_Labels(StackFixture stack)
         return offsets;
     }
 
-    private static async Task WaitUntil(Func<bool> condition, string what, int seconds = 60)
+    private static async Task WaitUntil(Func<bool> condition, string what, int seconds = 60, Func<string>? details = null)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (!condition())
         {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out: {what}");
+            Assert.True(DateTime.UtcNow < deadline, $"timed out: {what} {details?.Invoke()}");
             await Task.Delay(200);
         }
     }
