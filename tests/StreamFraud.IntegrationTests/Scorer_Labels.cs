@@ -5,6 +5,7 @@ using System.Text;
 using Confluent.Kafka;
 using Confluent.SchemaRegistry;
 using Confluent.SchemaRegistry.Serdes;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 using StreamFraud.Core.Features;
@@ -288,6 +289,9 @@ public sealed class Scorer_Labels(StackFixture stack)
             {
                 case "topic absent":
                     Assert.Empty(labelLoop.Assignment);
+                    await WaitUntil(() => labelLoop.Status.State().State == "degraded", "the label consumer reports the missing topic", 20,
+                        () => $"{labelLoop.Status.State()}");
+                    Assert.Contains("Kafka:", labelLoop.Status.State().Reason, StringComparison.Ordinal);
                     break;
                 case "store: redis errors":
                     await WaitUntil(() => labelLoop.Status.State().State == "degraded", "the label consumer reports the outage");
@@ -303,6 +307,44 @@ public sealed class Scorer_Labels(StackFixture stack)
         {
             stop.Cancel();
             Assert.True(labelThread.Join(TimeSpan.FromSeconds(30)), "the label consumer did not stop");
+        }
+    }
+
+    [Fact]
+    public void Settings_LabelKeys_DefaultsAndEveryProblemNamed()
+    {
+        static Settings Read(Dictionary<string, string?> values) => Settings.Read(
+            new ConfigurationBuilder().AddInMemoryCollection(values).Build());
+
+        var registry = Directory.CreateTempSubdirectory("sf-labels-settings-").FullName;
+        try
+        {
+            var defaults = Read(new() { ["Models:Registry"] = registry, ["Kafka:Consumer:group.id"] = "scorer-a" });
+            Assert.Equal(new LabelOptions(), defaults.Labels);
+            Assert.True(defaults.Labels.Enabled);
+            Assert.Equal(("fraud-labels", "fraud-labels.dlq", "scorer-a-labels", 500), (defaults.Labels.Topic, defaults.Labels.DlqTopic, defaults.Labels.Group("scorer-a"), defaults.Labels.BatchSize));
+            Assert.Equal(TimeSpan.FromDays(40), defaults.Labels.DecisionTtl);
+            Assert.Contains("labels=fraud-labels labelsDlq=fraud-labels.dlq labelsGroup=scorer-a-labels", defaults.Describe(), StringComparison.Ordinal);
+            Assert.Contains("labels=off", Read(new() { ["Models:Registry"] = registry, ["Scorer:Labels:Enabled"] = "false" }).Describe(), StringComparison.Ordinal);
+
+            var e = Assert.Throws<ScorerConfigurationException>(() => Read(new()
+            {
+                ["Models:Registry"] = registry, ["Kafka:Consumer:group.id"] = "scorer-a", ["Scorer:Labels:Topic"] = "transactions",
+                ["Scorer:Labels:GroupId"] = "scorer-a", ["Scorer:Labels:BatchSize"] = "0", ["Scorer:Labels:DecisionTtl"] = "01:00:00",
+                ["Scorer:Labels:BatchTimeout"] = "soon", ["Scorer:Labels:Enabled"] = "yes",
+            }));
+            foreach (var expected in new[]
+            {
+                "Scorer:Labels:Enabled 'yes'", "Scorer:Labels:Topic 'transactions' equals Scorer:InputTopic", "Scorer:Labels:GroupId 'scorer-a'",
+                "Scorer:Labels:BatchSize=0", "Scorer:Labels:DecisionTtl=01:00:00", "Scorer:Labels:BatchTimeout 'soon'",
+            })
+            {
+                Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            Directory.Delete(registry);
         }
     }
 

@@ -67,8 +67,8 @@ public sealed class LabelStatus(TimeProvider time)
     }
 
     /// <summary>
-    /// <c>disabled</c>, <c>degraded</c> (a dependency failing, a recent Kafka error or failure since the last finished
-    /// batch) or <c>consuming</c>, with the reasons.
+    /// <c>disabled</c>, <c>degraded</c> (a dependency failing; since the last finished batch, a failure, or a Kafka
+    /// error that is recent or left no partition assigned) or <c>consuming</c>, with the reasons.
     /// </summary>
     public (string State, string? Reason) State()
     {
@@ -91,7 +91,9 @@ public sealed class LabelStatus(TimeProvider time)
                 reasons.Add($"restarting after {f.Reason}");
             }
 
-            if (_kafkaError is { } k && now - k.At < RecentError && (_lastBatch is null || _lastBatch < k.At))
+            // A Kafka error since the last batch: recent, or still unanswered by an assignment (a missing topic is
+            // reported once per metadata refresh, every few minutes).
+            if (_kafkaError is { } k && (_lastBatch is null || _lastBatch < k.At) && (now - k.At < RecentError || Volatile.Read(ref _assigned) == 0))
             {
                 reasons.Add($"Kafka: {k.Reason}");
             }
