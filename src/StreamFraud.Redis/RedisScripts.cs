@@ -1,0 +1,227 @@
+using StackExchange.Redis;
+
+namespace StreamFraud.Redis;
+
+/// <summary>
+/// The server-side scripts of <see cref="RedisWindowStore"/>. Written for Lua 5.1 (Redis) and 5.4 (Garnet) alike:
+/// binary values are handled with <c>string.byte</c>, <c>string.char</c>, <c>string.sub</c> and <c>table.concat</c>
+/// only (no <c>struct</c>, <c>bit</c> or <c>unpack</c>), numbers stay below 2^53, and numbers that go back into values
+/// are the caller's own strings, never <c>tostring</c> of a number (5.4 would write <c>3.0</c>).
+/// </summary>
+internal static class RedisScripts
+{
+    /// <summary>
+    /// <see cref="Core.Labels.RiskRing"/> in Lua, byte for byte: rings are read once per script (a value that is not
+    /// 480 bytes, or not a string, reads as empty), bumped by the same commutative rule, and each changed ring is
+    /// written once at the end with a fresh TTL (<c>flush</c>). A ring in the script is 40 slot strings of 12 bytes
+    /// (<c>uint32 stamp, transactions, frauds</c>, little-endian).
+    /// </summary>
+    internal const string RingLibrary = """
+        local rings, ring_order = {}, {}
+        local function u32(s, at)
+          local a, b, c, d = string.byte(s, at, at + 3)
+          return a + b * 256 + c * 65536 + d * 16777216
+        end
+        local function le32(v)
+          return string.char(v % 256, math.floor(v / 256) % 256, math.floor(v / 65536) % 256, math.floor(v / 16777216) % 256)
+        end
+        local function ring(key)
+          local r = rings[key]
+          if r then return r end
+          local v = redis.pcall('GET', key)
+          local slots = {}
+          if type(v) == 'string' and #v == 480 then
+            for s = 0, 39 do slots[s + 1] = string.sub(v, s * 12 + 1, s * 12 + 12) end
+          else
+            local empty = string.rep(string.char(0), 12)
+            for s = 1, 40 do slots[s] = empty end
+          end
+          r = { slots = slots, dirty = false }
+          rings[key] = r
+          ring_order[#ring_order + 1] = key
+          return r
+        end
+        local function add(v, d)
+          local s = v + d
+          if s <= 0 then return 0 end
+          if s >= 2147483647 then return 2147483647 end
+          return s
+        end
+        local function bump(key, stamp, dt, df)
+          local r = ring(key)
+          local i = stamp % 40 + 1
+          local slot = r.slots[i]
+          local cur = u32(slot, 1)
+          local t, f
+          if cur == stamp then
+            t = add(u32(slot, 5), dt)
+            f = add(u32(slot, 9), df)
+          elseif cur < stamp and dt >= 0 and df >= 0 and (dt ~= 0 or df ~= 0) then
+            t = add(0, dt)
+            f = add(0, df)
+          else
+            return
+          end
+          r.slots[i] = le32(stamp) .. le32(t) .. le32(f)
+          r.dirty = true
+        end
+        local function flush(ttl)
+          for _, key in ipairs(ring_order) do
+            local r = rings[key]
+            if r.dirty then redis.call('SET', key, table.concat(r.slots), 'PX', ttl) end
+          end
+        end
+
+        """;
+
+    /// <summary>
+    /// One compare-and-set over a batch's changed cards, and (spec <c>card</c> v2) the ring bumps of each card whose
+    /// write succeeded. KEYS: n card keys, then (undo mode) their n undo keys, then the batch's ring keys. ARGV[1] TTL
+    /// ms; ARGV[2] '1' in undo mode; ARGV[3] n; then per card: expected 8-byte version ('' = absent), new value and
+    /// (undo mode) the undo value ('' = delete); then, when rings are counted, one binary argument: per card in order,
+    /// <c>uint32 k</c> and k × <c>uint32 ring (0-based after the card and undo keys), uint32 day stamp, uint32
+    /// transactions</c>. Returns <c>{i, current value, ...}</c> for each card whose version did not match (nothing
+    /// written or counted for it).
+    /// </summary>
+    public const string CompareAndSet = RingLibrary + """
+        local ttl = ARGV[1]
+        local undo = ARGV[2] == '1'
+        local n = tonumber(ARGV[3])
+        local per = 2
+        if undo then per = 3 end
+        local ring_base = n
+        if undo then ring_base = 2 * n end
+        local bumps = ARGV[4 + per * n]
+        local cursor = 1
+        local conflicts = {}
+        for i = 1, n do
+          local at = 4 + per * (i - 1)
+          local expected = ARGV[at]
+          local cur = redis.call('GET', KEYS[i])
+          local ok
+          if cur then ok = (string.sub(cur, 1, 8) == expected) else ok = (expected == '') end
+          if ok then
+            redis.call('SET', KEYS[i], ARGV[at + 1], 'PX', ttl)
+            if undo then
+              local before = ARGV[at + 2]
+              if before == '' then redis.call('DEL', KEYS[n + i]) else redis.call('SET', KEYS[n + i], before, 'PX', ttl) end
+            end
+          else
+            conflicts[#conflicts + 1] = i
+            conflicts[#conflicts + 1] = cur or ''
+          end
+          if bumps then
+            local k = u32(bumps, cursor)
+            cursor = cursor + 4
+            if ok then
+              for j = 1, k do
+                bump(KEYS[ring_base + u32(bumps, cursor) + 1], u32(bumps, cursor + 4), u32(bumps, cursor + 8), 0)
+                cursor = cursor + 12
+              end
+            else
+              cursor = cursor + 12 * k
+            end
+          end
+        end
+        if bumps then flush(ttl) end
+        return conflicts
+        """;
+
+    /// <summary>
+    /// Applies a batch of labels that passed <see cref="Core.Labels.LabelRules.Validate"/> and the staleness rule, in
+    /// order, by the remaining rules of <see cref="Core.Labels.LabelRules.Decide"/>. KEYS: n label record keys, then
+    /// the ring keys. ARGV[1] ring TTL ms; ARGV[2] record TTL ms; ARGV[3] n; then per label: '1'/'0' verdict, label
+    /// time ms, content hash (16 lowercase hex digits), event-day stamp, merchant ring KEYS index (0: none), card ring
+    /// KEYS index. A record is <c>{0|1}:{label time ms}:{content hash}</c>; anything else reads as no record. Returns
+    /// per label <c>{outcome, record before the label or ''}</c> (outcome = <see cref="Core.Labels.LabelOutcome"/>).
+    /// </summary>
+    public const string ApplyLabels = RingLibrary + """
+        local n = tonumber(ARGV[3])
+        local out = {}
+        for i = 1, n do
+          local at = 4 + 6 * (i - 1)
+          local fraud = ARGV[at] == '1'
+          local time = tonumber(ARGV[at + 1])
+          local hash = ARGV[at + 2]
+          local prior = redis.pcall('GET', KEYS[i])
+          local rf, rt, rh
+          if type(prior) == 'string' then
+            rf, rt, rh = string.match(prior, '^([01]):(%-?%d+):([0-9a-f]+)$')
+            if rf then
+              local digits = #rt
+              if string.sub(rt, 1, 1) == '-' then digits = digits - 1 end
+              if digits > 16 or #rh ~= 16 then rf = nil end
+            end
+          end
+          if not rf then prior = '' end
+          local code, write, delta = 0, false, 0
+          if not rf then
+            write = true
+            if fraud then delta = 1 end
+          elseif rh ~= hash then
+            code = 5
+          else
+            rt = tonumber(rt)
+            local was = rf == '1'
+            if time < rt or (time == rt and was and not fraud) then
+              code = 3
+            elseif fraud == was then
+              code = 2
+              write = time > rt
+            else
+              code = 1
+              write = true
+              if fraud then delta = 1 else delta = -1 end
+            end
+          end
+          if write then
+            local v = '0'
+            if fraud then v = '1' end
+            redis.call('SET', KEYS[i], v .. ':' .. ARGV[at + 1] .. ':' .. hash, 'PX', ARGV[2])
+          end
+          if delta ~= 0 then
+            local stamp = tonumber(ARGV[at + 3])
+            local m = tonumber(ARGV[at + 4])
+            if m > 0 then bump(KEYS[m], stamp, 0, delta) end
+            bump(KEYS[tonumber(ARGV[at + 5])], stamp, 0, delta)
+          end
+          out[#out + 1] = code
+          out[#out + 1] = prior
+        end
+        flush(ARGV[1])
+        return out
+        """;
+}
+
+/// <summary>A script run by SHA (its body travels once per server), falling back to EVAL after a server restart.</summary>
+internal sealed class LuaScript(string body)
+{
+    private byte[]? _sha;
+
+    /// <summary>The script text.</summary>
+    public string Body { get; } = body;
+
+    /// <summary>Runs the script; returns its result and the round trips it took (a first call also loads it).</summary>
+    public async Task<(RedisResult Result, int RoundTrips)> EvaluateAsync(IDatabase db, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
+    {
+        var trips = 0;
+        try
+        {
+            if (_sha is null)
+            {
+                var sha = await db.ExecuteAsync("SCRIPT", "LOAD", Body).WaitAsync(cancellationToken).ConfigureAwait(false);
+                trips++;
+                _sha = Convert.FromHexString((string)sha!);
+            }
+
+            var result = await db.ScriptEvaluateAsync(_sha, keys, args).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return (result, trips + 1);
+        }
+        catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            var result = await db.ScriptEvaluateAsync(Body, keys, args).WaitAsync(cancellationToken).ConfigureAwait(false);
+            _sha = null;
+            return (result, trips + 2);
+        }
+    }
+}
