@@ -77,9 +77,6 @@ internal static partial class Log
 
     [LoggerMessage(23, LogLevel.Error, "Label consumer failed; scoring goes on, a new label consumer starts in {Seconds:0.0} s")]
     public static partial void LabelConsumerFailed(ILogger logger, Exception exception, double seconds);
-
-    [LoggerMessage(24, LogLevel.Warning, "Labels are not consumed: {Reason}")]
-    public static partial void LabelsNotConsumed(ILogger logger, string reason);
 }
 
 /// <summary>

@@ -6,9 +6,7 @@ using StackExchange.Redis;
 using StreamFraud.Core;
 using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
-using StreamFraud.Core.Labels;
 using StreamFraud.Core.Quality;
-using StreamFraud.Core.Windows;
 using StreamFraud.Kafka;
 using StreamFraud.Scorer.Labels;
 using StreamFraud.Scorer.Loop;
@@ -610,17 +608,9 @@ public sealed class LabelWorker(Settings settings, BundleManager bundles, Scorer
         }
 
         // A store instance of its own: the scoring loop's caches and scratch are its thread's alone.
-        IWindowStore store = new RedisWindowStore(resources.Redis.GetDatabase(), settings.Spec, settings.Redis);
-        if (store is not ILabelStore labelStore)
-        {
-            const string Reason = "this version's window store does not apply labels (ILabelStore)";
-            Status.Disable(Reason);
-            Log.LabelsNotConsumed(log, Reason);
-            return Task.CompletedTask;
-        }
-
+        var store = new RedisWindowStore(resources.Redis.GetDatabase(), settings.Spec, settings.Redis);
         var loop = new LabelLoop(
-            new LabelLoopClients(settings.Consumer, settings.Producer, resources.Registry, labelStore)
+            new LabelLoopClients(settings.Consumer, settings.Producer, resources.Registry, store)
             {
                 Decisions = resources.Decisions,
                 ServingVersion = () => bundles.Current?.Version ?? "none",

@@ -27,8 +27,8 @@ namespace StreamFraud.IntegrationTests;
 /// Issue 12: the scorer's label consumer on the mock cluster, the in-process registry and a real redis-server. Labels
 /// change the label store; bad and conflicting ones reach <c>fraud-labels.dlq</c> with the transaction DLQ's headers; a
 /// redelivered label changes nothing; a labels outage never stops scoring; live-quality counts equal a hand count of a
-/// scripted set of alerts and labels. The label store is the in-memory one (the Redis store's labels are another
-/// branch's work); decision records are in the real Redis.
+/// scripted set of alerts and labels. The label store is the Redis store (records and rings read back from Redis) and,
+/// for comparison, the in-memory one; decision records are in the real Redis.
 /// </summary>
 [Collection(StackCollection.Name)]
 public sealed class Scorer_Labels(StackFixture stack)
@@ -36,8 +36,10 @@ public sealed class Scorer_Labels(StackFixture stack)
     private const long Day = 86_400_000;
     private const long T0 = 1_767_225_600_000; // 2026-01-01
 
-    [Fact]
-    public async Task Labels_AppliedThroughTheStore_BadOnesDeadLetteredWithHeaders_RedeliveryChangesNothing()
+    [Theory]
+    [InlineData("redis")]
+    [InlineData("memory")]
+    public async Task Labels_AppliedThroughTheStore_BadOnesDeadLetteredWithHeaders_RedeliveryChangesNothing(string storeKind)
     {
         var topic = await stack.CreateTopicAsync("labels", 1); // one partition: the conflicting label comes after the one it conflicts with
         var dlq = await stack.CreateTopicAsync("labels-dlq", 1);
@@ -69,7 +71,25 @@ public sealed class Scorer_Labels(StackFixture stack)
         messages.Add(("trailing byte", Encoding.UTF8.GetBytes("card-1"), [.. messages[0].Value, 0x02]));
         var offsets = await ProduceAsync(topic, messages.Select(m => (m.Key, m.Value)));
 
-        var store = new InMemoryWindowStore(FeatureSpec.CardV1);
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        var redis = new RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = $"labels:{Guid.NewGuid():N}:" });
+        var memory = new InMemoryWindowStore(FeatureSpec.CardV1);
+        ILabelStore store = storeKind == "redis" ? redis : memory;
+        LabelRecord? Record(string tx) => storeKind == "redis"
+            ? RedisWindowStore.ParseRecord(mux.GetDatabase().StringGet(redis.Key(tx, KeyKind.Label)))
+            : memory.Risk.FindLabel(tx);
+        uint? Frauds(RiskEntity entity, string id, uint day)
+        {
+            if (storeKind == "memory")
+            {
+                return memory.Risk.Find(entity, id)?.Frauds(day);
+            }
+
+            var bytes = (byte[]?)mux.GetDatabase().StringGet(redis.Key(id, entity == RiskEntity.Merchant ? KeyKind.MerchantRisk : KeyKind.CardRisk));
+            var ring = new RiskRing();
+            return bytes is null ? null : ring.Load(bytes) ? ring.Frauds(day) : throw new InvalidDataException($"ring of {id} does not load");
+        }
+
         using var metrics = new ScorerMetrics();
         using var recorder = new Recorder(metrics.LabelOutcomes, metrics.LabelsDlq);
         var group = $"labels-{Guid.NewGuid():N}";
@@ -77,16 +97,16 @@ public sealed class Scorer_Labels(StackFixture stack)
 
         // The store holds what the valid labels say, each counted once: tx-a fraud (its duplicate and the
         // conflicting label changed nothing), tx-b flipped back to legitimate, tx-c legitimate, the stale one ignored.
-        Assert.Equal(new LabelRecord(true, a.LabelTimeMs + Day, LabelRules.ContentHash(a)), store.Risk.FindLabel("tx-a"));
-        Assert.Equal(new LabelRecord(false, b.LabelTimeMs + Day, LabelRules.ContentHash(b)), store.Risk.FindLabel("tx-b"));
-        Assert.False(store.Risk.FindLabel("tx-c")!.Value.IsFraud);
-        Assert.Null(store.Risk.FindLabel("tx-d"));
-        Assert.Null(store.Risk.FindLabel("tx-e"));
+        Assert.Equal(new LabelRecord(true, a.LabelTimeMs + Day, LabelRules.ContentHash(a)), Record("tx-a"));
+        Assert.Equal(new LabelRecord(false, b.LabelTimeMs + Day, LabelRules.ContentHash(b)), Record("tx-b"));
+        Assert.False(Record("tx-c")!.Value.IsFraud);
+        Assert.Null(Record("tx-d"));
+        Assert.Null(Record("tx-e"));
         var day = RiskRing.Stamp(T0);
-        Assert.Equal(1u, store.Risk.Find(RiskEntity.Merchant, "m-1")!.Frauds(day)); // a (b flipped back)
-        Assert.Equal(1u, store.Risk.Find(RiskEntity.Card, "card-1")!.Frauds(day));
-        Assert.Equal(0u, store.Risk.Find(RiskEntity.Card, "card-2")!.Frauds(day));
-        Assert.Null(store.Risk.Find(RiskEntity.Card, "card-9"));
+        Assert.Equal(1u, Frauds(RiskEntity.Merchant, "m-1", day)); // a (b flipped back)
+        Assert.Equal(1u, Frauds(RiskEntity.Card, "card-1", day));
+        Assert.Equal(0u, Frauds(RiskEntity.Card, "card-2", day) ?? 0);
+        Assert.Null(Frauds(RiskEntity.Card, "card-9", day));
         Assert.Equal(1, recorder.Sum(metrics.LabelOutcomes, "duplicate"));
         Assert.Equal(3, recorder.Sum(metrics.LabelOutcomes, "applied"));
         Assert.Equal(1, recorder.Sum(metrics.LabelOutcomes, "flipped"));
@@ -126,9 +146,10 @@ public sealed class Scorer_Labels(StackFixture stack)
         // the store's counts do not move.
         var again = $"labels-again-{Guid.NewGuid():N}";
         await RunLabelsAsync(topic, dlq, again, store, metrics, until: loop => Committed(loop.Group, topic) == messages.Count);
-        Assert.Equal(1u, store.Risk.Find(RiskEntity.Merchant, "m-1")!.Frauds(day));
-        Assert.Equal(1u, store.Risk.Find(RiskEntity.Card, "card-1")!.Frauds(day));
-        Assert.Equal(0u, store.Risk.Find(RiskEntity.Card, "card-2")!.Frauds(day));
+        Assert.Equal(1u, Frauds(RiskEntity.Merchant, "m-1", day));
+        Assert.Equal(1u, Frauds(RiskEntity.Card, "card-1", day));
+        Assert.Equal(0u, Frauds(RiskEntity.Card, "card-2", day) ?? 0);
+        Assert.Equal(new LabelRecord(true, a.LabelTimeMs + Day, LabelRules.ContentHash(a)), Record("tx-a"));
         Assert.Equal(3, recorder.Sum(metrics.LabelOutcomes, "applied"));
         Assert.Equal(1, recorder.Sum(metrics.LabelOutcomes, "flipped"));
     }
@@ -204,7 +225,7 @@ public sealed class Scorer_Labels(StackFixture stack)
         await ProduceAsync(labelsTopic, values);
         using var recorder = new Recorder(metrics.QualityResults, metrics.QualityRetractions);
         var group = $"quality-labels-{Guid.NewGuid():N}";
-        var labelStore = new InMemoryWindowStore(FeatureSpec.CardV1);
+        var labelStore = new RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = prefix });
         await RunLabelsAsync(labelsTopic, labelsDlq, group, labelStore, metrics, decisions, until: loop => Committed(loop.Group, labelsTopic, 2) == script.Count);
 
         var v1 = Assert.Single(metrics.QualityTally.Snapshot());
@@ -252,15 +273,15 @@ public sealed class Scorer_Labels(StackFixture stack)
                 await serializer.SerializeAsync(LabelRecords.ToRecord(label), new SerializationContext(MessageComponentType.Value, labelsTopic)))]);
         }
 
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        var prefix = $"lo:{Guid.NewGuid():N}:";
         ILabelStore store = outage switch
         {
             "store: redis errors" => new FailingLabelStore(() => new RedisConnectionException(ConnectionFailureType.SocketFailure, CommandFlags.None, "label store down (test)", null, CommandStatus.Unknown)),
             "store: unexpected error" => new FailingLabelStore(() => new InvalidOperationException("label store bug (test)")),
-            _ => new InMemoryWindowStore(FeatureSpec.CardV1),
+            _ => new RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = prefix }),
         };
 
-        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
-        var prefix = $"lo:{Guid.NewGuid():N}:";
         using var metrics = new ScorerMetrics();
         var group = $"lo-{Guid.NewGuid():N}";
         using var stop = new CancellationTokenSource();
@@ -308,6 +329,92 @@ public sealed class Scorer_Labels(StackFixture stack)
             stop.Cancel();
             Assert.True(labelThread.Join(TimeSpan.FromSeconds(30)), "the label consumer did not stop");
         }
+    }
+
+    /// <summary>
+    /// The scorer process end to end: transactions scored, then labels on its topic — the label consumer of the host
+    /// applies them to the Redis store (records read back), dead-letters a bad one, and the quality counters on
+    /// <c>/metrics</c> show the hand-counted results; <c>/readyz</c> reports it consuming; SIGTERM stops both loops.
+    /// </summary>
+    [Fact]
+    public async Task ScorerProcess_LabelsAppliedToRedis_QualityOnMetrics_ReadyzDetails()
+    {
+        using var scenario = ScorerScenario.Create("labels-process", seed: 141, cards: 60, events: 1000, promote: true);
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
+        var input = await stack.CreateTopicAsync("lp-tx", 2);
+        var alertsTopic = await stack.CreateTopicAsync("lp-alerts", 2);
+        var labelsTopic = await stack.CreateTopicAsync("lp-labels", 2);
+        var labelsDlq = await stack.CreateTopicAsync("lp-labels-dlq", 1);
+        var prefix = $"lp:{Guid.NewGuid():N}:";
+        var port = FreePort();
+        await stack.ProduceAsync(input, scenario.Live, registry);
+        using var scorer = ChildProcess.Start("StreamFraud.Scorer",
+        [
+            "--Kafka:BootstrapServers", stack.Kafka, "--Kafka:Consumer:group.id", $"lp-{Guid.NewGuid():N}", "--Kafka:Consumer:fetch.wait.max.ms", "20",
+            "--Kafka:Consumer:auto.commit.interval.ms", "200", "--SchemaRegistry:Url", stack.Registry, "--Redis:Configuration", stack.Redis,
+            "--Redis:KeyPrefix", prefix, "--Models:Registry", scenario.Registry, "--Models:ListenAnnouncements", "false",
+            "--Scorer:InputTopic", input, "--Scorer:AlertsTopic", alertsTopic, "--Scorer:Labels:Topic", labelsTopic, "--Scorer:Labels:DlqTopic", labelsDlq,
+            "--urls", $"http://127.0.0.1:{port}",
+        ]);
+        var read = stack.ReadAlerts(alertsTopic, registry, scenario.Expected.Count, TimeSpan.FromSeconds(120));
+        Assert.True(scenario.Expected.Count == read.Select(x => x.AlertId).Distinct().Count(), scorer.Output);
+
+        // Two alerted transactions confirmed fraud (TP), one alerted confirmed legitimate (FP), one without alert
+        // confirmed fraud (FN), and a message that is not a label.
+        var byTx = scenario.Live.ToDictionary(t => t.TransactionId);
+        var alerted = scenario.Expected.Values.Select(e => e.TransactionId).Order(StringComparer.Ordinal).Take(3).ToList();
+        var quiet = scenario.Live.First(t => !scenario.Expected.Values.Any(e => e.TransactionId == t.TransactionId)).TransactionId;
+        TransactionLabel Label(string tx, bool fraud) =>
+            new(tx, byTx[tx].CardId, byTx[tx].MerchantId, byTx[tx].EventTimeMs, byTx[tx].EventTimeMs + Day, fraud, LabelOrigin.Chargeback);
+        TransactionLabel[] script = [Label(alerted[0], true), Label(alerted[1], true), Label(alerted[2], false), Label(quiet, true)];
+        var serializer = new AvroSerializer<Contracts.FraudLabel>(registry);
+        var messages = new List<(byte[]?, byte[])>();
+        foreach (var label in script)
+        {
+            messages.Add((Encoding.UTF8.GetBytes(label.CardId),
+                await serializer.SerializeAsync(LabelRecords.ToRecord(label), new SerializationContext(MessageComponentType.Value, labelsTopic))));
+        }
+
+        messages.Add((null, [0, 1, 2]));
+        await ProduceAsync(labelsTopic, messages);
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        string[] expected =
+        [
+            "result=\"true_positive\"} 2", "result=\"false_positive\"} 1", "result=\"false_negative\"} 1",
+        ];
+        var metricsText = "";
+        await WaitUntil(
+            () =>
+            {
+                metricsText = http.GetStringAsync("/metrics").GetAwaiter().GetResult();
+                var quality = metricsText.Split('\n').Where(l => l.StartsWith("streamfraud_quality_results", StringComparison.Ordinal) && l.Contains("model_version=\"v1\"", StringComparison.Ordinal)).ToList();
+                return expected.All(e => quality.Any(l => l.Contains(e.Split("} ")[0], StringComparison.Ordinal) && l.EndsWith("} " + e.Split("} ")[1], StringComparison.Ordinal)));
+            },
+            "quality counters on /metrics", 90, () => scorer.Output + "\n" + string.Join('\n', metricsText.Split('\n').Where(l => l.Contains("streamfraud_quality", StringComparison.Ordinal) || l.Contains("streamfraud_labels", StringComparison.Ordinal))));
+        Assert.Contains(metricsText.Split('\n'), l => l.StartsWith("streamfraud_labels_outcomes", StringComparison.Ordinal) && l.Contains("outcome=\"applied\"", StringComparison.Ordinal) && l.EndsWith(" 4", StringComparison.Ordinal));
+        Assert.Contains(metricsText.Split('\n'), l => l.StartsWith("streamfraud_labels_dlq", StringComparison.Ordinal) && l.Contains("error_class=\"undecodable\"", StringComparison.Ordinal) && l.EndsWith(" 1", StringComparison.Ordinal));
+
+        // The labels are in the Redis store, under the scorer's prefix.
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        var store = new RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = prefix });
+        foreach (var label in script)
+        {
+            var record = RedisWindowStore.ParseRecord(await mux.GetDatabase().StringGetAsync(store.Key(label.TransactionId, KeyKind.Label)));
+            Assert.Equal(new LabelRecord(label.IsFraud, label.LabelTimeMs, LabelRules.ContentHash(label)), record);
+        }
+
+        var dead = Assert.Single(stack.ReadRaw(labelsDlq, 1, TimeSpan.FromSeconds(30)));
+        Assert.Equal(DlqErrorClass.Undecodable, Header(dead, "error.class"));
+        var readiness = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/readyz")).RootElement;
+        var labels = readiness.GetProperty("ready").GetProperty("details").GetProperty("labels");
+        Assert.Equal("consuming", labels.GetProperty("state").GetString());
+        Assert.True(labels.GetProperty("partitions").GetInt32() > 0);
+
+        scorer.Terminate();
+        Assert.True(scorer.WaitForExit(TimeSpan.FromSeconds(30)), scorer.Output);
+        Assert.Equal(0, scorer.ExitCode);
+        Assert.Contains("Label consumer stopped", scorer.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -452,6 +559,13 @@ public sealed class Scorer_Labels(StackFixture stack)
             Assert.True(DateTime.UtcNow < deadline, $"timed out: {what} {details?.Invoke()}");
             await Task.Delay(200);
         }
+    }
+
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private static string Header(ConsumeResult<byte[]?, byte[]> r, string name) => Encoding.UTF8.GetString(r.Message.Headers.GetLastBytes(name));
