@@ -26,7 +26,7 @@ public sealed class ScorerMetrics : IDisposable
         EventsConsumed = _meter.CreateCounter<long>("streamfraud.events.consumed", "{event}", "Messages read from the input topic.");
         EventsScored = _meter.CreateCounter<long>("streamfraud.events.scored", "{event}", "Events scored (duplicates re-scored included).");
         Duplicates = _meter.CreateCounter<long>("streamfraud.events.duplicates", "{event}", "Redelivered events recognised by the window store.");
-        Alerts = _meter.CreateCounter<long>("streamfraud.alerts.emitted", "{alert}", "Alerts produced to the alerts topic.");
+        Alerts = _meter.CreateCounter<long>("streamfraud.alerts.emitted", "{alert}", "Alerts produced to the alerts topic, by model.version.");
         Dlq = _meter.CreateCounter<long>("streamfraud.dlq.messages", "{message}", "Messages sent to the dead-letter topic, by error class.");
         Errors = _meter.CreateCounter<long>("streamfraud.errors", "{error}", "Transient failures retried (Redis, broker, registry), by stage.");
         BatchSize = _meter.CreateHistogram<int>("streamfraud.batch.size", "{event}", "Events per batch.");

@@ -185,7 +185,7 @@ internal sealed class BatchProcessor(
             }
         }
 
-        metrics.Alerts.Add(result.Alerts.Count);
+        metrics.Alerts.Add(result.Alerts.Count, new KeyValuePair<string, object?>("model.version", result.ModelVersion));
         metrics.StageDuration.Record(result.Timings.Windows.TotalSeconds, new KeyValuePair<string, object?>("stage", "redis"));
         metrics.StageDuration.Record(result.Timings.Models.TotalSeconds, new KeyValuePair<string, object?>("stage", "models"));
         metrics.StageDuration.Record(result.Timings.Explain.TotalSeconds, new KeyValuePair<string, object?>("stage", "explain"));
