@@ -77,6 +77,9 @@ internal static partial class Log
 
     [LoggerMessage(23, LogLevel.Error, "Label consumer failed; scoring goes on, a new label consumer starts in {Seconds:0.0} s")]
     public static partial void LabelConsumerFailed(ILogger logger, Exception exception, double seconds);
+
+    [LoggerMessage(24, LogLevel.Critical, "Label consumer stopped for good; scoring goes on without labels until the scorer restarts")]
+    public static partial void LabelConsumerStoppedForGood(ILogger logger, Exception exception);
 }
 
 /// <summary>

@@ -623,11 +623,12 @@ public sealed class LabelWorker(Settings settings, BundleManager bundles, Scorer
             {
                 loop.Run(stoppingToken);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e)
             {
-                // LabelLoop.Run restarts its consumer after failures; reaching here is a bug. Labels stop, scoring goes on.
+                // LabelLoop.Run restarts its consumer after failures and returns at stop; reaching here is a bug (or an
+                // error while stopping). Labels stop, scoring goes on: nothing escapes this thread.
                 Status.Failed(e);
-                Log.LabelConsumerFailed(log, e, double.PositiveInfinity);
+                Log.LabelConsumerStoppedForGood(log, e);
             }
             finally
             {

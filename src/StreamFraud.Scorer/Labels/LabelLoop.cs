@@ -91,6 +91,10 @@ public sealed class LabelLoop
                 ScoringThread.Run(() => session.RunAsync(stop));
                 return;
             }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return; // stopped while a call waited: nothing of the batch was stored
+            }
             catch (Exception e) when (!stop.IsCancellationRequested)
             {
                 failures = Batches > batchesBefore ? 1 : failures + 1;
