@@ -4,42 +4,29 @@ namespace StreamFraud.Redis;
 
 /// <summary>
 /// The server-side scripts of <see cref="RedisWindowStore"/>. Written for Lua 5.1 (Redis) and 5.4 (Garnet) alike:
-/// binary values are handled with <c>string.byte</c>, <c>string.char</c>, <c>string.sub</c> and <c>table.concat</c>
+/// binary values are handled with <c>string.byte</c>, <c>string.char</c> and <c>string.sub</c>
 /// only (no <c>struct</c>, <c>bit</c> or <c>unpack</c>), numbers stay below 2^53, and numbers that go back into values
 /// are the caller's own strings, never <c>tostring</c> of a number (5.4 would write <c>3.0</c>).
 /// </summary>
 internal static class RedisScripts
 {
     /// <summary>
-    /// <see cref="Core.Labels.RiskRing"/> in Lua, byte for byte: rings are read once per script (a value that is not
-    /// 480 bytes, or not a string, reads as empty), bumped by the same commutative rule, and each changed ring is
-    /// written once at the end with a fresh TTL (<c>flush</c>). A ring in the script is 40 slot strings of 12 bytes
-    /// (<c>uint32 stamp, transactions, frauds</c>, little-endian).
+    /// <see cref="Core.Labels.RiskRing"/> in Lua, byte for byte: a ring is read once per script (a value that is not
+    /// 480 bytes, or not a string, reads as empty), each bump rewrites its 12-byte slot (<c>uint32 stamp, transactions,
+    /// frauds</c>, little-endian) by the same commutative rule, and each changed ring is written once at the end with a
+    /// fresh TTL (<c>flush</c>).
     /// </summary>
     internal const string RingLibrary = """
-        local rings, ring_order = {}, {}
-        local function u32(s, at)
-          local a, b, c, d = string.byte(s, at, at + 3)
-          return a + b * 256 + c * 65536 + d * 16777216
-        end
-        local function le32(v)
-          return string.char(v % 256, math.floor(v / 256) % 256, math.floor(v / 65536) % 256, math.floor(v / 16777216) % 256)
-        end
+        local EMPTY_RING = string.rep(string.char(0), 480)
+        local rings, ring_order, ring_dirty = {}, {}, {}
         local function ring(key)
-          local r = rings[key]
-          if r then return r end
-          local v = redis.pcall('GET', key)
-          local slots = {}
-          if type(v) == 'string' and #v == 480 then
-            for s = 0, 39 do slots[s + 1] = string.sub(v, s * 12 + 1, s * 12 + 12) end
-          else
-            local empty = string.rep(string.char(0), 12)
-            for s = 1, 40 do slots[s] = empty end
-          end
-          r = { slots = slots, dirty = false }
-          rings[key] = r
+          local v = rings[key]
+          if v then return v end
+          v = redis.pcall('GET', key)
+          if type(v) ~= 'string' or #v ~= 480 then v = EMPTY_RING end
+          rings[key] = v
           ring_order[#ring_order + 1] = key
-          return r
+          return v
         end
         local function add(v, d)
           local s = v + d
@@ -47,28 +34,33 @@ internal static class RedisScripts
           if s >= 2147483647 then return 2147483647 end
           return s
         end
+        local function le32(v)
+          return v % 256, math.floor(v / 256) % 256, math.floor(v / 65536) % 256, math.floor(v / 16777216) % 256
+        end
         local function bump(key, stamp, dt, df)
-          local r = ring(key)
-          local i = stamp % 40 + 1
-          local slot = r.slots[i]
-          local cur = u32(slot, 1)
+          local v = ring(key)
+          local at = (stamp % 40) * 12 + 1
+          local s0, s1, s2, s3, t0, t1, t2, t3, f0, f1, f2, f3 = string.byte(v, at, at + 11)
+          local cur = s0 + s1 * 256 + s2 * 65536 + s3 * 16777216
           local t, f
           if cur == stamp then
-            t = add(u32(slot, 5), dt)
-            f = add(u32(slot, 9), df)
+            t = add(t0 + t1 * 256 + t2 * 65536 + t3 * 16777216, dt)
+            f = add(f0 + f1 * 256 + f2 * 65536 + f3 * 16777216, df)
           elseif cur < stamp and dt >= 0 and df >= 0 and (dt ~= 0 or df ~= 0) then
             t = add(0, dt)
             f = add(0, df)
           else
             return
           end
-          r.slots[i] = le32(stamp) .. le32(t) .. le32(f)
-          r.dirty = true
+          local a0, a1, a2, a3 = le32(stamp)
+          local b0, b1, b2, b3 = le32(t)
+          local c0, c1, c2, c3 = le32(f)
+          rings[key] = string.sub(v, 1, at - 1) .. string.char(a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3) .. string.sub(v, at + 12)
+          ring_dirty[key] = true
         end
         local function flush(ttl)
           for _, key in ipairs(ring_order) do
-            local r = rings[key]
-            if r.dirty then redis.call('SET', key, table.concat(r.slots), 'PX', ttl) end
+            if ring_dirty[key] then redis.call('SET', key, rings[key], 'PX', ttl) end
           end
         end
 
@@ -93,7 +85,12 @@ internal static class RedisScripts
         if undo then ring_base = 2 * n end
         local bumps = ARGV[4 + per * n]
         local cursor = 1
+        local counts, counted = {}, {}
         local conflicts = {}
+        local function u32(s, at)
+          local a, b, c, d = string.byte(s, at, at + 3)
+          return a + b * 256 + c * 65536 + d * 16777216
+        end
         for i = 1, n do
           local at = 4 + per * (i - 1)
           local expected = ARGV[at]
@@ -114,8 +111,16 @@ internal static class RedisScripts
             local k = u32(bumps, cursor)
             cursor = cursor + 4
             if ok then
+              -- Summed per (ring, day) over the written cards first: increments commute, so one bump per pair.
               for j = 1, k do
-                bump(KEYS[ring_base + u32(bumps, cursor) + 1], u32(bumps, cursor + 4), u32(bumps, cursor + 8), 0)
+                local r, stamp, c = u32(bumps, cursor), u32(bumps, cursor + 4), u32(bumps, cursor + 8)
+                local days = counts[r]
+                if not days then
+                  days = {}
+                  counts[r] = days
+                  counted[#counted + 1] = r
+                end
+                days[stamp] = (days[stamp] or 0) + c
                 cursor = cursor + 12
               end
             else
@@ -123,7 +128,13 @@ internal static class RedisScripts
             end
           end
         end
-        if bumps then flush(ttl) end
+        if bumps then
+          for _, r in ipairs(counted) do
+            local key = KEYS[ring_base + r + 1]
+            for stamp, c in pairs(counts[r]) do bump(key, stamp, c, 0) end
+          end
+          flush(ttl)
+        end
         return conflicts
         """;
 
