@@ -4,7 +4,7 @@ namespace StreamFraud.Redis;
 
 /// <summary>
 /// The server-side scripts of <see cref="RedisWindowStore"/>. Written for Lua 5.1 (Redis) and 5.4 (Garnet) alike:
-/// binary values are handled with <c>string.byte</c>, <c>string.char</c>, <c>string.sub</c> and <c>table.concat</c>
+/// binary values are handled with <c>string.byte</c>, <c>string.char</c> and <c>string.sub</c>
 /// only (no <c>struct</c> or <c>bit</c>; <c>unpack</c> is 5.4's <c>table.unpack</c>), numbers stay below 2^53, and numbers that go back into values
 /// are the caller's own strings, never <c>tostring</c> of a number (5.4 would write <c>3.0</c>).
 /// </summary>
@@ -13,25 +13,20 @@ internal static class RedisScripts
     /// <summary>
     /// <see cref="Core.Labels.RiskRing"/> in Lua, byte for byte: a ring is read once per script (a value that is not
     /// 480 bytes, or not a string, reads as empty), each bump rewrites its 12-byte slot (<c>uint32 stamp, transactions,
-    /// frauds</c>, little-endian) by the same commutative rule, and <c>flush</c> writes what changed: a new (or foreign)
-    /// ring whole with a fresh TTL; an existing one slot by slot in place (<c>SETRANGE</c>, 12 bytes), its TTL
-    /// refreshed when a day took over a slot, i.e. on its first count of each day. An entity idle for the TTL thus
-    /// loses its ring at most a day earlier than a refresh on every write would, and 31 days after its newest day a
-    /// ring holds nothing any feature reads. (A whole <c>SET ... PX</c> per ring cost about as much as the card's own
-    /// compare-and-set; an in-place slot write costs a third of it.)
+    /// frauds</c>, little-endian) by the same commutative rule, and each changed ring is written once at the end with a
+    /// fresh TTL (<c>flush</c>).
     /// </summary>
     internal const string RingLibrary = """
-        local EMPTY_SLOT = string.rep(string.char(0), 12)
-        local rings, ring_order = {}, {}
-        local function load_ring(key, v)
-          local r
-          if type(v) == 'string' and #v == 480 then r = { v = v, fresh = false, slots = {} } else r = { v = nil, fresh = true, slots = {} } end
-          rings[key] = r
-          ring_order[#ring_order + 1] = key
-          return r
-        end
+        local EMPTY_RING = string.rep(string.char(0), 480)
+        local rings, ring_order, ring_dirty = {}, {}, {}
         local function ring(key)
-          return rings[key] or load_ring(key, redis.pcall('GET', key))
+          local v = rings[key]
+          if v then return v end
+          v = redis.pcall('GET', key)
+          if type(v) ~= 'string' or #v ~= 480 then v = EMPTY_RING end
+          rings[key] = v
+          ring_order[#ring_order + 1] = key
+          return v
         end
         local unpack_ = unpack or table.unpack
         -- Reads rings with one MGET per 200 keys instead of one GET each (a non-string value reads as nil).
@@ -41,15 +36,14 @@ internal static class RedisScripts
             for i = from, math.min(from + 199, #keys) do chunk[#chunk + 1] = keys[i] end
             local values = redis.call('MGET', unpack_(chunk))
             for i, key in ipairs(chunk) do
-              if not rings[key] then load_ring(key, values[i]) end
+              if not rings[key] then
+                local v = values[i]
+                if type(v) ~= 'string' or #v ~= 480 then v = EMPTY_RING end
+                rings[key] = v
+                ring_order[#ring_order + 1] = key
+              end
             end
           end
-        end
-        local function slot(r, i)
-          local s = r.slots[i]
-          if s then return s end
-          if r.v then return string.sub(r.v, i * 12 + 1, i * 12 + 12) end
-          return EMPTY_SLOT
         end
         local function add(v, d)
           local s = v + d
@@ -61,9 +55,9 @@ internal static class RedisScripts
           return v % 256, math.floor(v / 256) % 256, math.floor(v / 65536) % 256, math.floor(v / 16777216) % 256
         end
         local function bump(key, stamp, dt, df)
-          local r = ring(key)
-          local i = stamp % 40
-          local s0, s1, s2, s3, t0, t1, t2, t3, f0, f1, f2, f3 = string.byte(slot(r, i), 1, 12)
+          local v = ring(key)
+          local at = (stamp % 40) * 12 + 1
+          local s0, s1, s2, s3, t0, t1, t2, t3, f0, f1, f2, f3 = string.byte(v, at, at + 11)
           local cur = s0 + s1 * 256 + s2 * 65536 + s3 * 16777216
           local t, f
           if cur == stamp then
@@ -72,29 +66,18 @@ internal static class RedisScripts
           elseif cur < stamp and dt >= 0 and df >= 0 and (dt ~= 0 or df ~= 0) then
             t = add(0, dt)
             f = add(0, df)
-            r.takeover = true
           else
             return
           end
           local a0, a1, a2, a3 = le32(stamp)
           local b0, b1, b2, b3 = le32(t)
           local c0, c1, c2, c3 = le32(f)
-          r.slots[i] = string.char(a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3)
-          r.dirty = true
+          rings[key] = string.sub(v, 1, at - 1) .. string.char(a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3) .. string.sub(v, at + 12)
+          ring_dirty[key] = true
         end
         local function flush(ttl)
           for _, key in ipairs(ring_order) do
-            local r = rings[key]
-            if r.dirty then
-              if r.fresh then
-                local parts = {}
-                for i = 0, 39 do parts[i + 1] = slot(r, i) end
-                redis.call('SET', key, table.concat(parts), 'PX', ttl)
-              else
-                for i, bytes in pairs(r.slots) do redis.call('SETRANGE', key, i * 12, bytes) end
-                if r.takeover then redis.call('PEXPIRE', key, ttl) end
-              end
-            end
+            if ring_dirty[key] then redis.call('SET', key, rings[key], 'PX', ttl) end
           end
         end
 
