@@ -1,8 +1,9 @@
 namespace StreamFraud.Core.Data;
 
 /// <summary>
-/// A canonical CSV input that cannot be read: the message names the line (1-based, the header is line 1) and, for a
-/// bad value, the column, e.g. <c>line 1234, column amount: 'abc' is not a number</c>.
+/// A canonical CSV (or labels CSV, <see cref="LabelCsv"/>) input that cannot be read: the message names the line
+/// (1-based, the header is line 1) and, for a bad value, the column, e.g.
+/// <c>line 1234, column amount: 'abc' is not a number</c>.
 /// </summary>
 public sealed class CanonicalCsvException : FormatException
 {
