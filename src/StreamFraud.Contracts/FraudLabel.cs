@@ -89,6 +89,43 @@ public sealed class FraudLabel : ISpecificRecord
         }
     }
 
+    /// <summary>The domain view of this label.</summary>
+    public Core.Labels.TransactionLabel ToDomain() => new(
+        TransactionId, CardId, MerchantId, EventTimeMs, LabelTimeMs, IsFraud, ToOrigin(Source), Amount);
+
+    /// <summary>The wire view of a domain label.</summary>
+    public static FraudLabel FromDomain(Core.Labels.TransactionLabel label)
+    {
+        ArgumentNullException.ThrowIfNull(label);
+        return new FraudLabel
+        {
+            TransactionId = label.TransactionId,
+            CardId = label.CardId,
+            MerchantId = label.MerchantId,
+            EventTimeMs = label.EventTimeMs,
+            LabelTimeMs = label.LabelTimeMs,
+            IsFraud = label.IsFraud,
+            Source = ToSource(label.Origin),
+            Amount = label.Amount,
+        };
+    }
+
+    private static Core.Labels.LabelOrigin ToOrigin(LabelSource source) => source switch
+    {
+        LabelSource.chargeback => Core.Labels.LabelOrigin.Chargeback,
+        LabelSource.analyst => Core.Labels.LabelOrigin.Analyst,
+        LabelSource.customer_claim => Core.Labels.LabelOrigin.CustomerClaim,
+        _ => Core.Labels.LabelOrigin.Other,
+    };
+
+    private static LabelSource ToSource(Core.Labels.LabelOrigin origin) => origin switch
+    {
+        Core.Labels.LabelOrigin.Chargeback => LabelSource.chargeback,
+        Core.Labels.LabelOrigin.Analyst => LabelSource.analyst,
+        Core.Labels.LabelOrigin.CustomerClaim => LabelSource.customer_claim,
+        _ => LabelSource.other,
+    };
+
     private static LabelSource ParseSource(object? value) => value switch
     {
         LabelSource s => s,

@@ -175,6 +175,19 @@ public class ContractSchemaTests
     }
 
     [Fact]
+    public void FraudLabel_DomainRoundTripThroughAvro_IsIdentityAndSourceIsTheOriginsSymbol()
+    {
+        foreach (var origin in Enum.GetValues<Core.Labels.LabelOrigin>())
+        {
+            var label = new Core.Labels.TransactionLabel("t", "c", "m", 1_767_225_600_000, 1_767_830_400_250, origin != Core.Labels.LabelOrigin.Other, origin,
+                origin == Core.Labels.LabelOrigin.Analyst ? null : 12.5);
+            var wire = FraudLabel.FromDomain(label);
+            Assert.Equal(Core.Labels.TransactionLabel.OriginSymbol(origin), wire.Source.ToString());
+            Assert.Equal(label, ReadSpecific<FraudLabel>(Write(wire)).ToDomain());
+        }
+    }
+
+    [Fact]
     public void Domain_RoundTripThroughWireRecord_IsIdentity()
     {
         var t = new Core.Transaction("t", "c", "m", 1.5, "EUR", 77, "5999", "FR", "pos", [0.5f], false, null);

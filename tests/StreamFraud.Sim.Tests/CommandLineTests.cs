@@ -49,6 +49,66 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task Generate_LabelsOut_WritesTheRunsLabelsSortedByLabelTimeAndSummarisesThem()
+    {
+        var csv = Path.Combine(_dir, "t.csv");
+        var labelsCsv = Path.Combine(_dir, "labels.csv");
+        var json = Path.Combine(_dir, "summary.json");
+        var code = await Run("generate", "--cards", "400", "--days", "14", "--seed", "5", "--fraud-rate", "all=0.3%", "--out", csv,
+            "--labels-out", labelsCsv, "--summary-json", json);
+
+        Assert.Equal(0, code);
+        Assert.False(File.Exists(labelsCsv + ".partial"));
+        var rows = CanonicalCsv.Read(csv).ToList();
+        var labels = LabelCsv.Read(labelsCsv).ToList();
+        Assert.NotEmpty(labels);
+        Assert.Equal(labels.OrderBy(l => l.LabelTimeMs), labels);
+
+        // The same labels as the simulator's for the transactions in the file.
+        var expected = new LabelSimulator(5);
+        rows.ForEach(expected.Observe);
+        Assert.Equal(expected.TakeAll(), labels);
+
+        var output = _out.ToString();
+        Assert.Contains($"{labels.Count:N0} labels", output);
+        var frauds = rows.Count(r => r.IsFraud == true);
+        var labelled = labels.Where(l => rows.Any(r => r.TransactionId == l.TransactionId && r.IsFraud == true)).Select(l => l.TransactionId).Distinct().Count();
+        Assert.Contains($"{labelled:N0} of {frauds:N0}", output);
+        foreach (var line in new[] { "frauds labelled", "delay to first verdict", "median", "p90", "duplicates", "false claims" })
+        {
+            Assert.Contains(line, output);
+        }
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var summary = doc.RootElement.GetProperty("labels");
+        Assert.Equal(labels.Count, summary.GetProperty("labels").GetInt64());
+        Assert.Equal(labelled, summary.GetProperty("frauds_labelled").GetInt64());
+        Assert.Equal(labels.Count(l => !l.IsFraud), summary.GetProperty("flips").GetInt64());
+    }
+
+    [Fact]
+    public async Task Generate_WithoutLabelsOut_NoLabelsInTheSummary()
+    {
+        var json = Path.Combine(_dir, "summary.json");
+        Assert.Equal(0, await Run("generate", "--cards", "100", "--days", "3", "--out", Path.Combine(_dir, "t.csv"), "--summary-json", json));
+        Assert.DoesNotContain("labels", _out.ToString());
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.False(doc.RootElement.TryGetProperty("labels", out _));
+    }
+
+    [Theory]
+    [InlineData("-", "--labels-out needs a file")]
+    [InlineData("x.csv", "--labels-out and --out name the same file")]
+    [InlineData("nope/labels.csv", "--labels-out: directory")]
+    public async Task Generate_BadLabelsOut_Exit2NamesTheFlag(string labelsOut, string expected)
+    {
+        var code = await Run("generate", "--cards", "10", "--out", Path.Combine(_dir, "x.csv"), "--labels-out", labelsOut == "-" ? "-" : Path.Combine(_dir, labelsOut));
+        Assert.Equal(SimApp.UsageExitCode, code);
+        Assert.Contains(expected, _err.ToString());
+        Assert.False(File.Exists(Path.Combine(_dir, "x.csv")));
+    }
+
+    [Fact]
     public async Task Generate_OutDash_WritesCsvToStdoutAndSummaryToStderr()
     {
         var code = await Run("generate", "--cards", "100", "--days", "2", "--out", "-");
@@ -203,6 +263,23 @@ public sealed class CommandLineTests : IDisposable
         File.WriteAllText(csv, "");
         Assert.Equal(2, await Run("produce", "--input", csv, "--cards", "10"));
         Assert.Contains("--cards describes a simulation and does not apply to --input", _err.ToString());
+    }
+
+    [Theory]
+    [InlineData("--labels-input {labels}", "--labels-input goes with --input")]
+    [InlineData("--input {csv} --labels", "--labels with --input needs --labels-input FILE")]
+    [InlineData("--input {csv} --labels-input {dir}/missing.csv", "--labels-input: file '")]
+    [InlineData("--labels-topic t", "--labels-topic applies only with --labels")]
+    public async Task Produce_BadLabelFlags_Exit2NamesTheFlag(string flags, string expected)
+    {
+        var csv = Path.Combine(_dir, "in.csv");
+        var labels = Path.Combine(_dir, "labels.csv");
+        File.WriteAllText(csv, "");
+        File.WriteAllText(labels, "");
+        var args = flags.Replace("{csv}", csv, StringComparison.Ordinal).Replace("{labels}", labels, StringComparison.Ordinal)
+            .Replace("{dir}", _dir, StringComparison.Ordinal).Split(' ');
+        Assert.Equal(2, await Run(["produce", .. args]));
+        Assert.Contains(expected, _err.ToString());
     }
 
     [Fact]

@@ -15,6 +15,7 @@ public class FraudScenarioTests(MediumRunFixture run) : IClassFixture<MediumRunF
     [InlineData(FraudScenarios.CompromisedCard)]
     [InlineData(FraudScenarios.CardTesting)]
     [InlineData(FraudScenarios.AccountTakeover)]
+    [InlineData(FraudScenarios.CompromisedTerminal)]
     public void Generate_MediumRun_ScenarioAppearsLabelledFraud(string scenario)
     {
         var rows = run.Rows.Where(r => r.FraudScenario == scenario).ToList();
@@ -68,6 +69,82 @@ public class FraudScenarioTests(MediumRunFixture run) : IClassFixture<MediumRunF
             .Select(r => r.MerchantId).ToHashSet();
         var legitimate = run.Rows.Where(r => r.IsFraud == false).Select(r => r.MerchantId).ToHashSet();
         Assert.Contains(compromised, legitimate.Contains);
+    }
+
+    [Fact]
+    public void CompromisedTerminal_FraudRows_HabitualCardPresentPurchasesOfExistingCustomers()
+    {
+        var rows = run.Rows.Where(r => r.FraudScenario == FraudScenarios.CompromisedTerminal).ToList();
+        Assert.NotEmpty(rows);
+        Assert.All(rows, r => Assert.NotEqual("ecom", r.Channel));
+
+        // Most victims already shopped there: the merchant is not new to them.
+        var known = rows.Count(r => run.UsedBefore(r, r.MerchantId));
+        Assert.True(known >= 0.7 * rows.Count, $"only {known} of {rows.Count} at a merchant the card used before");
+
+        // An existing merchant: it traded legitimately before its compromise.
+        foreach (var merchant in rows.GroupBy(r => r.MerchantId))
+        {
+            var from = merchant.Min(r => r.EventTimeMs);
+            Assert.Contains(run.Rows, r => r.MerchantId == merchant.Key && r.IsFraud == false && r.EventTimeMs < from);
+        }
+    }
+
+    [Fact]
+    public void CompromisedTerminal_Window_MostPurchasesAtTheMerchantAreFraud()
+    {
+        var merchants = run.Rows.Where(r => r.FraudScenario == FraudScenarios.CompromisedTerminal).GroupBy(r => r.MerchantId).ToList();
+        Assert.NotEmpty(merchants);
+        long fraud = 0, all = 0;
+        foreach (var merchant in merchants)
+        {
+            var from = merchant.Min(r => r.EventTimeMs);
+            var to = merchant.Max(r => r.EventTimeMs);
+            Assert.True(to - from <= 21 * Day, $"{merchant.Key}: fraud spread over {(to - from) / (double)Day:0.0} days");
+            var inside = run.Rows.Where(r => r.MerchantId == merchant.Key && r.EventTimeMs >= from && r.EventTimeMs <= to).ToList();
+            fraud += merchant.Count();
+            all += inside.Count;
+            Assert.True(merchant.Select(r => r.CardId).Distinct().Count() >= 3, $"{merchant.Key}: fewer than three victims");
+        }
+
+        Assert.True(fraud >= 0.6 * all, $"{fraud} of {all} purchases inside the windows are fraud");
+    }
+
+    [Fact]
+    public void CompromisedTerminal_AmountsAndHours_LikeTheMerchantsLegitimateTrade()
+    {
+        // Nothing in the transaction gives it away: amounts and hours match the legitimate purchases at the same
+        // merchants, unlike the scenarios that inflate amounts or strike at night.
+        var rows = run.Rows.Where(r => r.FraudScenario == FraudScenarios.CompromisedTerminal).ToList();
+        var merchants = rows.Select(r => r.MerchantId).ToHashSet();
+        var legit = run.Rows.Where(r => r.IsFraud == false && merchants.Contains(r.MerchantId)).ToList();
+        var fraudMedian = MediumRunFixture.Median(rows.Select(r => r.Amount));
+        var legitMedian = MediumRunFixture.Median(legit.Select(r => r.Amount));
+        Assert.InRange(fraudMedian / legitMedian, 0.6, 1.6);
+        var cardMedians = rows.Select(r => r.Amount / MediumRunFixture.Median(run.Legit(r.CardId).Select(l => l.Amount))).ToList();
+        Assert.True(cardMedians.Count(x => x >= 5) <= 0.05 * rows.Count, "inflated amounts");
+
+        static double Night(IEnumerable<Core.Transaction> t) => t.Count(r => r.EventTime.Hour is >= 1 and <= 4) / (double)t.Count();
+        Assert.True(Night(rows) <= Night(legit) + 0.05, $"night share {Night(rows):P1} vs legitimate {Night(legit):P1}");
+    }
+
+    [Fact]
+    public void CompromisedTerminal_IssueSizedRun_FewHundredRowsOverSeveralMerchantsAndPeriodsIncludingTheLastThird()
+    {
+        // The issue's reference run: generate --cards 8000 --days 60.
+        var options = new SimulationOptions { Cards = 8000, Days = 60 };
+        var rows = new TransactionSimulator(options).Generate()
+            .Where(r => r.FraudScenario == FraudScenarios.CompromisedTerminal)
+            .Select(r => (r.MerchantId, r.EventTimeMs))
+            .ToList();
+        Assert.InRange(rows.Count, 200, 700);
+        var windows = rows.GroupBy(r => r.MerchantId).Select(g => (From: g.Min(r => r.EventTimeMs), To: g.Max(r => r.EventTimeMs))).ToList();
+        Assert.True(windows.Count >= 4, $"{windows.Count} merchants");
+        var lastThird = options.StartUnixMs + 40 * Day;
+        var firstHalf = options.StartUnixMs + 30 * Day;
+        Assert.True(rows.Count(r => r.EventTimeMs >= lastThird) >= 30, "too few in the last third");
+        Assert.Contains(windows, w => w.To < firstHalf);
+        Assert.Contains(windows, w => w.To >= lastThird);
     }
 
     [Fact]

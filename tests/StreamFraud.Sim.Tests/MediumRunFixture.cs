@@ -1,12 +1,14 @@
 using StreamFraud.Core;
 using StreamFraud.Core.Data;
+using StreamFraud.Core.Labels;
 using StreamFraud.Sim.Generation;
 
 namespace StreamFraud.Sim.Tests;
 
 /// <summary>
 /// One medium run (3,000 cards × 30 days, default fraud rates, about 160k rows) written to canonical CSV and read
-/// back, so the tests judge the data exactly as the trainer will see it, not the simulator's internals.
+/// back, with its labels through the labels CSV, so the tests judge the data exactly as the trainer will see it, not the
+/// simulator's internals.
 /// </summary>
 public sealed class MediumRunFixture
 {
@@ -19,6 +21,19 @@ public sealed class MediumRunFixture
         stream.Position = 0;
         Rows = CanonicalCsv.Read(stream).ToList();
         ByCard = Rows.GroupBy(r => r.CardId).ToDictionary(g => g.Key, g => g.ToList());
+
+        // The labels of the same run, through the labels CSV as the generator writes them.
+        var labels = new LabelSimulator(Options.Seed);
+        foreach (var row in Rows)
+        {
+            labels.Observe(row);
+        }
+
+        LabelSummary = labels.Summary;
+        var labelStream = new MemoryStream();
+        LabelCsv.Write(labelStream, labels.TakeAll());
+        labelStream.Position = 0;
+        Labels = LabelCsv.Read(labelStream).ToList();
     }
 
     public SimulationOptions Options { get; }
@@ -26,6 +41,11 @@ public sealed class MediumRunFixture
     public byte[] CsvBytes { get; }
 
     public IReadOnlyList<Transaction> Rows { get; }
+
+    /// <summary>The run's labels, read back from the labels CSV.</summary>
+    public IReadOnlyList<TransactionLabel> Labels { get; }
+
+    public LabelSummary LabelSummary { get; }
 
     /// <summary>Each card's rows in event order.</summary>
     public IReadOnlyDictionary<string, List<Transaction>> ByCard { get; }

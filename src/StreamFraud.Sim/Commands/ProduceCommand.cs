@@ -10,6 +10,7 @@ using Spectre.Console.Cli;
 using StreamFraud.Cli;
 using StreamFraud.Core;
 using StreamFraud.Core.Data;
+using StreamFraud.Core.Labels;
 using StreamFraud.Sim.Generation;
 
 namespace StreamFraud.Sim.Commands;
@@ -63,6 +64,26 @@ public sealed class ProduceSettings : SimulationFlags
     [WholeNumber(1, long.MaxValue)]
     public long Limit { get; init; } = long.MaxValue;
 
+    /// <summary><c>--labels</c>.</summary>
+    [CommandOption("--labels")]
+    [Description("Also send fraud labels, interleaved by time: each label goes out once the transaction stream has passed "
+        + "its label_time, the rest after the last transaction. Simulated for the simulated transactions (as generate "
+        + "--labels-out writes them); with --input, read from --labels-input.")]
+    public bool Labels { get; init; }
+
+    /// <summary><c>--labels-input</c>.</summary>
+    [CommandOption("--labels-input <FILE>")]
+    [Description("With --input: the labels CSV to send with it (e.g. written by generate --labels-out); implies --labels.")]
+    public string? LabelsInput { get; init; }
+
+    /// <summary><c>--labels-topic</c>.</summary>
+    [CommandOption("--labels-topic <NAME>")]
+    [Description($"Topic of the labels, Avro fraud-label records keyed by card id (default {Topics.FraudLabels}).")]
+    public string? LabelsTopic { get; init; }
+
+    /// <summary>Whether labels are sent.</summary>
+    public bool SendsLabels => Labels || LabelsInput is not null;
+
     /// <inheritdoc/>
     public override ValidationResult Validate()
     {
@@ -75,6 +96,12 @@ public sealed class ProduceSettings : SimulationFlags
         return !simulation.Successful ? simulation
             : Rate is not null && Realtime ? ValidationResult.Error("--rate and --realtime both pace the sends; choose one")
             : Input is not null && !File.Exists(Input) ? ValidationResult.Error($"--input: file '{Input}' does not exist")
+            : LabelsInput is not null && Input is null
+                ? ValidationResult.Error("--labels-input goes with --input; simulated transactions get simulated labels with --labels")
+            : LabelsInput is not null && !File.Exists(LabelsInput) ? ValidationResult.Error($"--labels-input: file '{LabelsInput}' does not exist")
+            : Labels && Input is not null && LabelsInput is null
+                ? ValidationResult.Error("--labels with --input needs --labels-input FILE (a labels CSV, e.g. from generate --labels-out)")
+            : LabelsTopic is not null && !SendsLabels ? ValidationResult.Error("--labels-topic applies only with --labels")
             : ValidationResult.Success();
     }
 }
@@ -82,7 +109,8 @@ public sealed class ProduceSettings : SimulationFlags
 /// <summary>
 /// <c>produce</c>: the load driver. Sends transactions — from a canonical CSV or straight from the simulator — to
 /// Kafka as Avro (Schema Registry), keyed by card id so each card's events stay in order on one partition; optional
-/// rate limit or event-time pacing; progress while running and delivered/failed counts at the end.
+/// rate limit or event-time pacing; with <c>--labels</c>, the fraud labels to their topic, interleaved by time;
+/// progress while running and delivered/failed counts at the end.
 /// </summary>
 /// <param name="consoles">Where progress and counts go.</param>
 public sealed class ProduceCommand(CommandConsoles consoles) : AsyncCommand<ProduceSettings>
@@ -93,6 +121,7 @@ public sealed class ProduceCommand(CommandConsoles consoles) : AsyncCommand<Prod
         ArgumentNullException.ThrowIfNull(settings);
         var (bootstrap, registryUrl, topic, input) = (settings.Bootstrap, settings.SchemaRegistry, settings.Topic, settings.Input);
         var (rate, realtime, speed, limit) = (settings.Rate, settings.Realtime, settings.Speed, settings.Limit);
+        var labelsTopic = settings.LabelsTopic ?? Topics.FraudLabels;
         var options = input is null ? settings.ToOptions() : null;
         IEnumerable<Transaction> source;
         double? expected;
@@ -107,6 +136,10 @@ public sealed class ProduceCommand(CommandConsoles consoles) : AsyncCommand<Prod
             source = simulator.Generate(cancellationToken);
             expected = simulator.ExpectedRows;
         }
+
+        var labels = !settings.SendsLabels ? null
+            : settings.LabelsInput is { } labelsFile ? LabelFeed.FromFile(labelsFile)
+            : LabelFeed.Simulated(options!.Seed);
 
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registryUrl });
         using var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig
@@ -128,23 +161,28 @@ public sealed class ProduceCommand(CommandConsoles consoles) : AsyncCommand<Prod
             })
             .Build();
 
-        long sent = 0, delivered = 0, failed = 0;
-        string? firstError = null;
-        void OnDelivery(DeliveryReport<string, Contracts.Transaction> r)
+        // Labels share the transactions' producer (one connection, one idempotent sequence), with their own serializer.
+        using var labelProducer = labels is null ? null
+            : new DependentProducerBuilder<string, Contracts.FraudLabel>(producer.Handle)
+                .SetValueSerializer(new AvroSerializer<Contracts.FraudLabel>(registry).AsSyncOverAsync())
+                .Build();
+
+        long sent = 0, labelsSent = 0;
+        var transactions = new Deliveries();
+        var labelDeliveries = new Deliveries();
+        var clock = Stopwatch.StartNew();
+        long? firstEventMs = null, lastEventMs = null;
+        void SendLabel(TransactionLabel label)
         {
-            if (r.Error.IsError)
+            Send(labelProducer!, labelsTopic, new Message<string, Contracts.FraudLabel>
             {
-                Interlocked.Increment(ref failed);
-                Interlocked.CompareExchange(ref firstError, r.Error.Reason, null);
-            }
-            else
-            {
-                Interlocked.Increment(ref delivered);
-            }
+                Key = label.CardId,
+                Value = Contracts.FraudLabel.FromDomain(label),
+                Timestamp = new Timestamp(label.LabelTimeMs, TimestampType.CreateTime),
+            }, labelDeliveries.OnDelivery);
+            labelsSent++;
         }
 
-        var clock = Stopwatch.StartNew();
-        long? firstEventMs = null;
         try
         {
             await consoles.Output.Progress()
@@ -171,14 +209,34 @@ public sealed class ProduceCommand(CommandConsoles consoles) : AsyncCommand<Prod
                             await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
                         }
 
-                        Send(producer, topic, tx, OnDelivery);
+                        while (labels is not null && labels.TryTakeDue(tx.EventTimeMs, out var label))
+                        {
+                            SendLabel(label);
+                        }
+
+                        Send(producer, topic, new Message<string, Contracts.Transaction>
+                        {
+                            Key = tx.CardId,
+                            Value = Contracts.Transaction.FromDomain(tx),
+                            Timestamp = new Timestamp(tx.EventTimeMs, TimestampType.CreateTime),
+                        }, transactions.OnDelivery);
+                        labels?.Sent(tx);
+                        lastEventMs = tx.EventTimeMs;
                         sent++;
                         if ((sent & 1023) == 0)
                         {
                             task.Value = expected is null ? 0 : Math.Min(sent, expected.Value);
                             task.Description = string.Create(CultureInfo.InvariantCulture,
-                                $"producing to {Markup.Escape(topic)}: {sent:N0} sent, {Interlocked.Read(ref delivered):N0} delivered, {sent / clock.Elapsed.TotalSeconds:N0}/s");
+                                $"producing to {Markup.Escape(topic)}: {sent:N0} sent, {transactions.Delivered:N0} delivered, {sent / clock.Elapsed.TotalSeconds:N0}/s")
+                                + (labels is null ? "" : string.Create(CultureInfo.InvariantCulture, $"; {labelsSent:N0} labels"));
                         }
+                    }
+
+                    // Verdicts that come after the last transaction (a chargeback weeks later) close the stream.
+                    foreach (var label in labels?.TakeRest(lastEventMs) ?? [])
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        SendLabel(label);
                     }
 
                     task.Description = string.Create(CultureInfo.InvariantCulture, $"flushing {producer.Flush(TimeSpan.Zero):N0} in flight");
@@ -194,30 +252,35 @@ public sealed class ProduceCommand(CommandConsoles consoles) : AsyncCommand<Prod
         catch (OperationCanceledException)
         {
             producer.Flush(TimeSpan.FromSeconds(10));
-            consoles.Error.MarkupLineInterpolated($"cancelled after {sent:N0} sent, {delivered:N0} delivered");
+            consoles.Error.MarkupLineInterpolated($"cancelled after {sent:N0} sent, {transactions.Delivered:N0} delivered");
             return 130;
         }
 
         var seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
         consoles.Output.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-            $"[bold]{delivered:N0} delivered[/], {failed:N0} failed, to {Markup.Escape(topic)} in {seconds:0.00} s ({delivered / seconds:N0} events/s)"));
-        if (failed > 0)
+            $"[bold]{transactions.Delivered:N0} delivered[/], {transactions.Failed:N0} failed, to {Markup.Escape(topic)} in {seconds:0.00} s ({transactions.Delivered / seconds:N0} events/s)"));
+        if (labels is not null)
         {
-            consoles.Error.MarkupLineInterpolated($"[red]{failed:N0} transactions were not delivered; first error: {firstError}[/]");
-            return 1;
+            consoles.Output.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+                $"[bold]{labelDeliveries.Delivered:N0} labels delivered[/], {labelDeliveries.Failed:N0} failed, to {Markup.Escape(labelsTopic)}")
+                + (labels.Skipped > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({labels.Skipped:N0} labels of transactions not sent were left out)") : ""));
         }
 
-        return 0;
+        var failed = false;
+        foreach (var (what, deliveries) in new[] { ("transactions", transactions), ("labels", labelDeliveries) })
+        {
+            if (deliveries.Failed > 0)
+            {
+                consoles.Error.MarkupLineInterpolated($"[red]{deliveries.Failed:N0} {what} were not delivered; first error: {deliveries.FirstError}[/]");
+                failed = true;
+            }
+        }
+
+        return failed ? 1 : 0;
     }
 
-    private static void Send(IProducer<string, Contracts.Transaction> producer, string topic, Transaction tx, Action<DeliveryReport<string, Contracts.Transaction>> onDelivery)
+    private static void Send<T>(IProducer<string, T> producer, string topic, Message<string, T> message, Action<DeliveryReport<string, T>> onDelivery)
     {
-        var message = new Message<string, Contracts.Transaction>
-        {
-            Key = tx.CardId,
-            Value = Contracts.Transaction.FromDomain(tx),
-            Timestamp = new Timestamp(tx.EventTimeMs, TimestampType.CreateTime),
-        };
         while (true)
         {
             try
@@ -225,9 +288,36 @@ public sealed class ProduceCommand(CommandConsoles consoles) : AsyncCommand<Prod
                 producer.Produce(topic, message, onDelivery);
                 return;
             }
-            catch (ProduceException<string, Contracts.Transaction> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            catch (ProduceException<string, T> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
             {
                 producer.Poll(TimeSpan.FromMilliseconds(100)); // let deliveries drain, then try again
+            }
+        }
+    }
+
+    /// <summary>Delivery reports of one kind of message, counted from librdkafka's delivery thread.</summary>
+    private sealed class Deliveries
+    {
+        private long _delivered;
+        private long _failed;
+        private string? _firstError;
+
+        public long Delivered => Interlocked.Read(ref _delivered);
+
+        public long Failed => Interlocked.Read(ref _failed);
+
+        public string? FirstError => Volatile.Read(ref _firstError);
+
+        public void OnDelivery<T>(DeliveryReport<string, T> report)
+        {
+            if (report.Error.IsError)
+            {
+                Interlocked.Increment(ref _failed);
+                Interlocked.CompareExchange(ref _firstError, report.Error.Reason, null);
+            }
+            else
+            {
+                Interlocked.Increment(ref _delivered);
             }
         }
     }

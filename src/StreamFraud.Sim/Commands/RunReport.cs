@@ -3,17 +3,25 @@ using System.Text;
 using System.Text.Json;
 using Spectre.Console;
 using StreamFraud.Core.Data;
+using StreamFraud.Core.Labels;
 using StreamFraud.Sim.Generation;
 
 namespace StreamFraud.Sim.Commands;
 
-/// <summary>The summary printed after a run: rows, cards, merchants, days, frauds per scenario, elapsed time and rate.</summary>
+/// <summary>The summary printed after a run: rows, cards, merchants, days, frauds per scenario, elapsed time and rate,
+/// and the labels' summary when labels were made.</summary>
 /// <param name="Simulator">The simulator that ran (configured populations, planned incidents, rates).</param>
 /// <param name="Summary">What was actually produced.</param>
 /// <param name="Elapsed">Wall time including world building and writing.</param>
 /// <param name="Destination">Where the rows went, for the headline.</param>
 public sealed record RunReport(TransactionSimulator Simulator, RunSummary Summary, TimeSpan Elapsed, string Destination)
 {
+    /// <summary>The labels made for the run, when any were.</summary>
+    public LabelSummary? Labels { get; init; }
+
+    /// <summary>Where the labels went, for the labels line.</summary>
+    public string? LabelsDestination { get; init; }
+
     /// <summary>Rows per second over <see cref="Elapsed"/>.</summary>
     public double RowsPerSecond => Summary.Rows / Math.Max(Elapsed.TotalSeconds, 1e-9);
 
@@ -54,6 +62,20 @@ public sealed record RunReport(TransactionSimulator Simulator, RunSummary Summar
         }
 
         console.Write(fraud);
+        if (Labels is { } l)
+        {
+            console.MarkupLine(string.Create(inv, $"[bold]{l.Labels:N0} labels[/] → {Markup.Escape(LabelsDestination ?? "-")}"));
+            var labels = new Table().Border(TableBorder.Rounded).HideHeaders().AddColumn("what").AddColumn("value");
+            labels.AddRow("frauds labelled", string.Create(inv, $"{l.FraudsLabelled:N0} of {l.Frauds:N0} ({l.FraudsLabelledShare:0.0%})"));
+            labels.AddRow("delay to first verdict", string.Create(inv,
+                $"median {FormatDays(l.MedianDelay)}, p90 {FormatDays(l.P90Delay)}, {l.LabelledWithin(TimeSpan.FromDays(4)):0%} within 4 days"));
+            labels.AddRow("sources", string.Join(", ", Enum.GetValues<LabelOrigin>()
+                .Where(o => l.BySource[(int)o] > 0)
+                .Select(o => string.Create(inv, $"{TransactionLabel.OriginSymbol(o)} {l.BySource[(int)o]:N0}"))));
+            labels.AddRow("duplicates", l.Duplicates.ToString("N0", inv));
+            labels.AddRow("false claims", string.Create(inv, $"{l.FalseClaims:N0} ({l.Flips:N0} reversed by an is_fraud=false verdict)"));
+            console.Write(labels);
+        }
     }
 
     /// <summary>The report as JSON (snake_case keys, invariant numbers).</summary>
@@ -88,6 +110,30 @@ public sealed record RunReport(TransactionSimulator Simulator, RunSummary Summar
             }
 
             json.WriteEndObject();
+            if (Labels is { } labels)
+            {
+                json.WriteStartObject("labels");
+                json.WriteNumber("labels", labels.Labels);
+                json.WriteNumber("fraud_verdicts", labels.FraudVerdicts);
+                json.WriteNumber("legitimate_verdicts", labels.LegitimateVerdicts);
+                json.WriteNumber("frauds", labels.Frauds);
+                json.WriteNumber("frauds_labelled", labels.FraudsLabelled);
+                json.WriteNumber("frauds_labelled_share", labels.FraudsLabelledShare);
+                json.WriteNumber("median_delay_days", Math.Round(labels.MedianDelay.TotalDays, 3));
+                json.WriteNumber("p90_delay_days", Math.Round(labels.P90Delay.TotalDays, 3));
+                json.WriteNumber("duplicates", labels.Duplicates);
+                json.WriteNumber("false_claims", labels.FalseClaims);
+                json.WriteNumber("flips", labels.Flips);
+                json.WriteStartObject("sources");
+                foreach (var origin in Enum.GetValues<LabelOrigin>())
+                {
+                    json.WriteNumber(TransactionLabel.OriginSymbol(origin), labels.BySource[(int)origin]);
+                }
+
+                json.WriteEndObject();
+                json.WriteEndObject();
+            }
+
             json.WriteNumber("elapsed_seconds", Math.Round(Elapsed.TotalSeconds, 3));
             json.WriteNumber("rows_per_second", Math.Round(RowsPerSecond));
             json.WriteEndObject();
@@ -95,6 +141,8 @@ public sealed record RunReport(TransactionSimulator Simulator, RunSummary Summar
 
         return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
     }
+
+    private static string FormatDays(TimeSpan t) => t.TotalDays.ToString("0.0", CultureInfo.InvariantCulture) + " d";
 
     private static string FormatDay(long? ms) => ms is { } v ? Iso8601.Format(v)[..10] : "-";
 }

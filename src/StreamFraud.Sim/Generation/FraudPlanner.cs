@@ -22,6 +22,22 @@ internal sealed class FraudPlanner
 {
     private const double CompromisedRowsPerIncident = 120;
 
+    /// <summary>Days a terminal stays compromised (inclusive range).</summary>
+    private const int TerminalMinDays = 7, TerminalMaxDays = 21;
+
+    /// <summary>Share of the purchases at a compromised terminal that are fraud (drawn per incident).</summary>
+    private const double TerminalMinShare = 0.6, TerminalMaxShare = 1.0;
+
+    /// <summary>Fraud rows aimed at per terminal incident: a sixth of the scenario's rows, within these bounds, so a run
+    /// spreads them over several merchants and periods.</summary>
+    private const double TerminalMinRowsPerIncident = 8, TerminalMaxRowsPerIncident = 60;
+
+    /// <summary>Usual customers a terminal needs to count as an ordinary, established merchant.</summary>
+    private const int TerminalMinUsualCustomers = 3;
+
+    /// <summary>Share of a terminal's expected traffic its usual customers must bring.</summary>
+    private const double TerminalMinUsualShare = 0.8;
+
     private readonly World _world;
     private readonly SimulationOptions _options;
     private readonly List<Row> _rows = [];
@@ -73,7 +89,8 @@ internal sealed class FraudPlanner
         var expectedTotal = legit / (1 - totalRate);
 
         // Compromised merchants first: every other scenario then avoids their merchants, so a compromise window
-        // holds that scenario's rows only.
+        // holds that scenario's rows only. Compromised terminals come last (All order): they only relabel card-holders'
+        // own purchases, so planning them changes no other scenario's choices.
         var order = FraudScenarios.All.OrderBy(s => s == FraudScenarios.CompromisedMerchant ? 0 : 1);
         foreach (var scenario in order)
         {
@@ -90,6 +107,7 @@ internal sealed class FraudPlanner
                     FraudScenarios.CardTesting => Repeat(Count(target, 4.0, ref rng), CardTesting, ref rng),
                     FraudScenarios.CompromisedCard => Repeat(Count(target, 5.5, ref rng), CompromisedCard, ref rng),
                     FraudScenarios.AccountTakeover => Repeat(Count(target, 6.0, ref rng), AccountTakeover, ref rng),
+                    FraudScenarios.CompromisedTerminal => PlanCompromisedTerminals(target, ref rng),
                     _ => throw new InvalidOperationException($"No planner for scenario {scenario}."),
                 };
             }
@@ -207,6 +225,106 @@ internal sealed class FraudPlanner
         }
 
         return incidents;
+    }
+
+    private int PlanCompromisedTerminals(double targetRows, ref Xoshiro256 rng)
+    {
+        // An ordinary shop: physical, with regular customers who bring at least 80% of its expected traffic. Only their
+        // purchases turn to fraud, so the fraud rows are habitual purchases at a merchant the victims already know.
+        var (usual, customers, total) = ExpectedPhysicalTraffic();
+        var eligible = _world.Merchants
+            .Where(m => !m.Online && !m.EverCompromised && customers[m.Index] >= TerminalMinUsualCustomers
+                && usual[m.Index] >= TerminalMinUsualShare * total[m.Index])
+            .Select(m => m.Index)
+            .ToList();
+        if (eligible.Count == 0 || targetRows <= 0)
+        {
+            return 0;
+        }
+
+        // Incidents are added until their expected fraud rows reach the target; the last one is kept with the
+        // probability that makes the expected total exactly the target. Window starts follow a golden-ratio sequence
+        // over the run (after the history tenth), so the incidents spread over its whole range, the end included.
+        var perIncident = Math.Clamp(targetRows / 6, TerminalMinRowsPerIncident, TerminalMaxRowsPerIncident);
+        var phase = rng.NextDouble();
+        var lastStartDay = Math.Max(_firstDay, _options.Days - 4);
+        var remaining = targetRows;
+        var incidents = 0;
+        while (remaining > 0 && eligible.Count > 0)
+        {
+            var days = rng.Between(TerminalMinDays, TerminalMaxDays);
+            var share = rng.Uniform(TerminalMinShare, TerminalMaxShare);
+            var position = (phase + incidents * 0.6180339887498949) % 1.0;
+            var startDay = Math.Min(lastStartDay, _firstDay + (int)(position * (lastStartDay - _firstDay + 1)));
+            var from = DayStart(startDay) + rng.NextInt((int)Catalog.MsPerDay);
+            var to = Math.Min(from + days * Catalog.MsPerDay, _options.EndUnixMs);
+            var windowDays = (to - from) / (double)Catalog.MsPerDay;
+
+            // A merchant whose traffic gives about the rows aimed at: one of those within a factor of two, else the nearest.
+            var wantDaily = perIncident / (windowDays * share);
+            var band = eligible.Where(m => usual[m] >= wantDaily / 2 && usual[m] <= wantDaily * 2).ToList();
+            var merchantIndex = band.Count > 0
+                ? band[rng.NextInt(band.Count)]
+                : eligible.MinBy(m => Math.Abs(Math.Log(usual[m] / wantDaily)));
+            var expected = usual[merchantIndex] * windowDays * share;
+            if (expected > remaining && !rng.Chance(remaining / expected))
+            {
+                break;
+            }
+
+            eligible.Remove(merchantIndex);
+            var merchant = _world.Merchants[merchantIndex];
+            merchant.TerminalFromMs = from;
+            merchant.TerminalToMs = to;
+            merchant.TerminalFraudShare = share;
+            remaining -= expected;
+            incidents++;
+        }
+
+        return incidents;
+    }
+
+    /// <summary>Expected legitimate rows per day at each physical merchant: from its usual customers (and how many they
+    /// are), and in all, adding card-holders exploring shops in their home country and travellers paying locally.</summary>
+    private (double[] Usual, int[] Customers, double[] Total) ExpectedPhysicalTraffic()
+    {
+        var merchants = _world.Merchants;
+        var days = (double)_options.Days;
+        var usual = new double[merchants.Length];
+        var customers = new int[merchants.Length];
+        var local = new double[Catalog.Countries.Length];
+        foreach (var card in _world.Cards)
+        {
+            var tripDays = card.Trips.Sum(t => t.ToDay - t.FromDay);
+            var atHome = card.Rate * Math.Max(0, 1 - tripDays / days);
+            var cumulative = card.UsualCumulative;
+            for (var k = 0; k < card.Usual.Length; k++)
+            {
+                var preference = (cumulative[k] - (k == 0 ? 0 : cumulative[k - 1])) / cumulative[^1];
+                usual[card.Usual[k]] += atHome * World.UsualShare * preference;
+                customers[card.Usual[k]]++;
+            }
+
+            local[card.HomeCountry] += atHome * (1 - World.UsualShare) * (1 - World.ExploreOnlineShare);
+            foreach (var trip in card.Trips)
+            {
+                local[trip.Country] += card.Rate * 1.2 * 0.8 * (trip.ToDay - trip.FromDay) / days;
+            }
+        }
+
+        var sizeByCountry = new double[Catalog.Countries.Length];
+        foreach (var m in merchants.Where(m => !m.Online))
+        {
+            sizeByCountry[m.Country] += m.Size;
+        }
+
+        var total = new double[merchants.Length];
+        foreach (var m in merchants.Where(m => !m.Online))
+        {
+            total[m.Index] = usual[m.Index] + local[m.Country] * m.Size / sizeByCountry[m.Country];
+        }
+
+        return (usual, customers, total);
     }
 
     private void LargeAmount(ref Xoshiro256 rng)

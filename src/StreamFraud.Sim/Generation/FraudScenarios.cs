@@ -2,7 +2,7 @@ namespace StreamFraud.Sim.Generation;
 
 /// <summary>
 /// Names (the <c>fraud_scenario</c> column) and default rates of the simulated fraud scenarios. A rate is the expected
-/// share of all generated rows that are fraud of that scenario; the defaults add up to 0.57%.
+/// share of all generated rows that are fraud of that scenario; the defaults add up to 0.61%.
 /// </summary>
 public static class FraudScenarios
 {
@@ -26,11 +26,16 @@ public static class FraudScenarios
     /// with ordinary amounts. Visible in the sequence.</summary>
     public const string AccountTakeover = "account_takeover";
 
+    /// <summary>An ordinary physical merchant that the portfolio's cards already shop at is compromised for 7–21 days:
+    /// most (60–100%) of the card-holders' own habitual purchases there are fraud. Ordinary amounts, times, channels and
+    /// merchants: visible only in the merchant's label history.</summary>
+    public const string CompromisedTerminal = "compromised_terminal";
+
     /// <summary>All scenario names in a fixed order (the order of the summary and of planning).</summary>
     public static IReadOnlyList<string> All { get; } =
-        [LargeAmount, CompromisedMerchant, CompromisedCard, CardTesting, AccountTakeover];
+        [LargeAmount, CompromisedMerchant, CompromisedCard, CardTesting, AccountTakeover, CompromisedTerminal];
 
-    /// <summary>Default share of all rows per scenario (total 0.57%).</summary>
+    /// <summary>Default share of all rows per scenario (total 0.61%).</summary>
     public static IReadOnlyDictionary<string, double> DefaultRates { get; } = new Dictionary<string, double>
     {
         [LargeAmount] = 0.0010,
@@ -38,6 +43,7 @@ public static class FraudScenarios
         [CompromisedCard] = 0.0012,
         [CardTesting] = 0.0010,
         [AccountTakeover] = 0.0010,
+        [CompromisedTerminal] = 0.0004,
     };
 
     /// <summary>The code of a scenario name (1-based position in <see cref="All"/>), 0 when unknown.</summary>

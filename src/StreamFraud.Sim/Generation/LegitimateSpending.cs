@@ -65,13 +65,21 @@ internal static class LegitimateSpending
                 Merchant = merchantIndex,
                 Amount = Catalog.Cents(amount),
                 Channel = channel,
-                Scenario = merchant.IsCompromisedAt(time) ? CompromisedMerchantCode : (byte)0,
+                Scenario = merchant.IsCompromisedAt(time) ? CompromisedMerchantCode
+                    : merchant.IsTerminalCompromisedAt(time) && card.IsUsual(merchantIndex) && TerminalDraw(options.Seed, card.Index, day, k) < merchant.TerminalFraudShare ? CompromisedTerminalCode
+                    : (byte)0,
                 Seq = (ushort)k,
             });
         }
     }
 
     private static readonly byte CompromisedMerchantCode = FraudScenarios.Code(FraudScenarios.CompromisedMerchant);
+    private static readonly byte CompromisedTerminalCode = FraudScenarios.Code(FraudScenarios.CompromisedTerminal);
+
+    // At a compromised terminal, a regular customer's purchase is fraud with the incident's share. The draw comes from a
+    // hash of the purchase, not from the card-day's stream, so compromising a terminal changes labels only, never rows.
+    private static double TerminalDraw(ulong seed, int card, int day, int k) =>
+        (Xoshiro256.Combine(seed ^ Xoshiro256.Mix(Purpose.Terminal), (ulong)card, (ulong)day, (ulong)k) >> 11) * (1.0 / (1UL << 53));
 
     private static int PickMerchant(World world, Card card, int trip, ref Xoshiro256 rng)
     {

@@ -23,6 +23,19 @@ internal sealed class Merchant
     public bool IsCompromisedAt(long timeMs) => timeMs >= CompromisedFromMs && timeMs < CompromisedToMs;
 
     public bool EverCompromised => CompromisedFromMs != long.MaxValue;
+
+    /// <summary>Start of the terminal compromise (Unix ms); <see cref="long.MaxValue"/> when never compromised.</summary>
+    public long TerminalFromMs { get; set; } = long.MaxValue;
+
+    /// <summary>End (exclusive) of the terminal compromise.</summary>
+    public long TerminalToMs { get; set; } = long.MinValue;
+
+    /// <summary>Share of the transactions at the terminal inside its compromise that are fraud.</summary>
+    public double TerminalFraudShare { get; set; }
+
+    public bool IsTerminalCompromisedAt(long timeMs) => timeMs >= TerminalFromMs && timeMs < TerminalToMs;
+
+    public bool EverTerminalCompromised => TerminalFromMs != long.MaxValue;
 }
 
 /// <summary>A trip abroad: days [<see cref="FromDay"/>, <see cref="ToDay"/>) spent in <see cref="Country"/>.</summary>
@@ -308,4 +321,6 @@ internal static class Purpose
     public const ulong Card = 2;
     public const ulong Legit = 3;
     public const ulong Fraud = 4;
+    public const ulong Terminal = 5;
+    public const ulong Label = 6;
 }
