@@ -173,8 +173,7 @@ public sealed class ReplayLabels
                 continue;
             }
 
-            _ = TransactionLabel.TryParseOrigin(record.Source.ToString(), out var origin);
-            labels.Add(new TransactionLabel(record.TransactionId, record.CardId, record.MerchantId, record.EventTimeMs, record.LabelTimeMs, record.IsFraud, origin, record.Amount));
+            labels.Add(record.ToDomain());
         }
 
         var sorted = Sorted(labels);
