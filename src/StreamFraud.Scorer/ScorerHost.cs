@@ -56,7 +56,8 @@ OPTIONS:
         --Models:ListenAnnouncements  Check at once on a model-updates announcement (default true)
         --Models:Challenger         A second bundle scoring every batch on the same windows; its alerts go only to
                                     Scorer:ShadowTopic, agreement in metrics
-        --Scoring:FeatureSpec       Feature spec the scorer runs: card (default) or precomputed:N
+        --Scoring:FeatureSpec       Feature spec the scorer runs: auto (default: the spec of the bundle it starts with),
+                                    card:v2, card:v1 (also 'card'), or precomputed:N
         --Scoring:Policy            cost_min (default), best_f1, target_recall or fixed
         --Scoring:FixedThreshold    Threshold for the fixed policy
         --Scoring:Device            auto, cpu (default) or cuda; --Scoring:DeviceId (default 0)
@@ -168,9 +169,9 @@ public sealed record Settings(
             problems.Add($"Models:Registry '{registry}' does not exist: train and publish a bundle there first (StreamFraud.Trainer train --registry DIR --promote).");
         }
 
-        var specName = config["Scoring:FeatureSpec"] ?? "card";
+        var specName = config["Scoring:FeatureSpec"] ?? "auto";
         FeatureSpec? spec = null;
-        if (!FeatureSpec.TryResolve(specName, 1, out spec, out var specError))
+        if (!TryResolveSpec(specName, registry, config["Models:Pin"], out spec, out var specError))
         {
             problems.Add($"Scoring:FeatureSpec '{specName}': {specError}");
         }
@@ -297,6 +298,62 @@ public sealed record Settings(
             $"policy={Scoring.Policy} device={Device} mode={(Scorer.ExactlyOnce ? "exactly-once" : "at-least-once")} input={Scorer.InputTopic} " +
             $"alerts={Scorer.AlertsTopic} dlq={Scorer.DlqTopic} batch={Scorer.BatchSize} maxInputBytes={Scorer.MaxInputBytes}";
         return SecretRedactor.Current.Redact(text);
+    }
+
+    /// <summary>
+    /// The spec of <c>Scoring:FeatureSpec</c>: <c>card</c>/<c>card:v1</c>, <c>card:v2</c> and <c>precomputed:N</c> name
+    /// one; <c>auto</c> takes the spec recorded in the manifest of the bundle the scorer starts with (<c>Models:Pin</c>,
+    /// else current.json's version, else its previous one). When none of them can be read, auto is <c>card</c> v2 and
+    /// the bundle loader then reports what is wrong with the bundle. A hot reload to a bundle of another spec is refused
+    /// by the loader, naming both specs.
+    /// </summary>
+    private static bool TryResolveSpec(string text, string? registry, string? pin, out FeatureSpec? spec, out string? error)
+    {
+        if (!string.Equals(text, "auto", StringComparison.Ordinal))
+        {
+            var (name, version) = text switch
+            {
+                "card:v1" => ("card", 1),
+                "card:v2" => ("card", 2),
+                _ => (text, 1),
+            };
+            return FeatureSpec.TryResolve(name, version, out spec, out error);
+        }
+
+        spec = FeatureSpec.CardV2;
+        error = null;
+        if (string.IsNullOrWhiteSpace(registry) || !Directory.Exists(registry))
+        {
+            return true; // the registry problem is reported on its own
+        }
+
+        try
+        {
+            var bundles = new BundleRegistry(registry);
+            var current = pin is null ? bundles.ReadCurrent() : null;
+            foreach (var version in new[] { pin, current?.Version, current?.Previous }.OfType<string>())
+            {
+                try
+                {
+                    var f = BundleManifest.Read(Path.Combine(bundles.PathOf(version), "manifest.json")).FeatureSpec;
+                    if (FeatureSpec.TryResolve(f.Name, f.Version, out var recorded, out _))
+                    {
+                        spec = recorded;
+                        return true;
+                    }
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or System.Text.Json.JsonException)
+                {
+                    // Unreadable: the next candidate; the loader reports this bundle's problem.
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or System.Text.Json.JsonException)
+        {
+            // current.json unreadable: reported by the bundle manager.
+        }
+
+        return true;
     }
 
     private static Dictionary<string, string> Section(IConfiguration config, string name) =>
