@@ -244,7 +244,7 @@ public static class ReplayCommand
             IReplaySource source = a.Input is not null
                 ? new CsvReplaySource(a.Input, a.From, a.To, warmup)
                 : new TopicReplaySource(a.Bootstrap, schemaRegistry, a.Topic, a.From!.Value, a.To!.Value, warmup);
-            var labels = ReadLabels(a, spec, warmup, schemaRegistry);
+            var labels = ReadLabels(a, spec, warmup, schemaRegistry, cancellationToken);
             IWindowStore store;
             ConnectionMultiplexer? mux = null;
             if (a.Redis is not null)
@@ -329,7 +329,7 @@ public static class ReplayCommand
     /// The replay's labels: <c>--labels</c>, else simulated with <c>--label-delay</c>, else the labels topic for topic
     /// input, else — a CSV and a spec that reads labels — simulated with the default delay (as the trainer does).
     /// </summary>
-    private static ReplayLabels? ReadLabels(ReplayArgs a, FeatureSpec spec, TimeSpan warmup, ISchemaRegistryClient registry)
+    private static ReplayLabels? ReadLabels(ReplayArgs a, FeatureSpec spec, TimeSpan warmup, ISchemaRegistryClient registry, CancellationToken cancellationToken)
     {
         if (a.Labels is { } file)
         {
@@ -347,7 +347,7 @@ public static class ReplayCommand
             // Labels that arrived during the warm-up shape its entity risk; those of the 30 days before it may still
             // name transactions inside the features' horizon.
             var since = a.From!.Value - warmup - TimeSpan.FromDays(CardFeatureSpecV2.HorizonDays);
-            var labels = ReplayLabels.FromTopic(a.Bootstrap, registry, a.LabelsTopic, since);
+            var labels = ReplayLabels.FromTopic(a.Bootstrap, registry, a.LabelsTopic, since, cancellationToken);
             if (labels is null && spec.UsesEntityRisk)
             {
                 throw new ReplayUsageException($"--labels-topic {a.LabelsTopic}: no such topic on {a.Bootstrap}, and spec {spec} reads labels; name the labels topic, or give --labels FILE.");

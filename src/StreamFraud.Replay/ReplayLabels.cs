@@ -84,7 +84,7 @@ public sealed class ReplayLabels
     /// <paramref name="since"/>), whatever the message timestamps say.
     /// </summary>
     /// <returns>The labels, or null when the topic does not exist.</returns>
-    public static ReplayLabels? FromTopic(string bootstrap, ISchemaRegistryClient registry, string topic, DateTimeOffset since)
+    public static ReplayLabels? FromTopic(string bootstrap, ISchemaRegistryClient registry, string topic, DateTimeOffset since, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(registry);
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).SetLogHandler((_, _) => { }).Build();
@@ -130,9 +130,9 @@ public sealed class ReplayLabels
         var labels = new List<TransactionLabel>();
         long undecodable = 0;
         consumer.Assign(assignment);
-        var deadline = DateTime.UtcNow.AddMinutes(10);
-        while (stopAt.Count > 0 && DateTime.UtcNow < deadline)
+        while (stopAt.Count > 0)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var r = consumer.Consume(TimeSpan.FromSeconds(1));
             if (r is null || r.IsPartitionEOF)
             {
