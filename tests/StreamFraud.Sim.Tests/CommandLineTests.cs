@@ -283,6 +283,17 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task Produce_BadLabelsInput_Exit1NamesFileLineAndColumnBeforeConnecting()
+    {
+        var csv = Path.Combine(_dir, "in.csv");
+        var labels = Path.Combine(_dir, "labels.csv");
+        File.WriteAllText(csv, "");
+        File.WriteAllText(labels, LabelCsv.Header + "\nt1,c1,m1,2026-03-04T10:00:00Z,2026-03-01T10:00:00Z,true,analyst,\n");
+        Assert.Equal(SimApp.FailureExitCode, await Run("produce", "--bootstrap", "127.0.0.1:1", "--input", csv, "--labels-input", labels));
+        Assert.Contains($"error: --labels-input {labels}: line 2, column label_time: '2026-03-01T10:00:00Z' is before the event_time", _err.ToString());
+    }
+
+    [Fact]
     public async Task UnknownCommand_Exit2ListsCommands()
     {
         Assert.Equal(2, await Run("explode"));

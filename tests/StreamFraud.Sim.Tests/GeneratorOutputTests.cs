@@ -133,6 +133,34 @@ public class GeneratorOutputTests(MediumRunFixture run) : IClassFixture<MediumRu
     }
 
     [Fact]
+    public void Generate_CompromisedTerminal_OnlyRelabelsPurchasesTheRunMakesAnyway()
+    {
+        var rates = new Dictionary<string, double>(FraudScenarios.DefaultRates) { [FraudScenarios.CompromisedTerminal] = 0 };
+        var without = new TransactionSimulator(new SimulationOptions { Cards = 1500, Days = 30, Seed = 3, FraudRates = rates }).Generate().ToList();
+        var with = new TransactionSimulator(new SimulationOptions { Cards = 1500, Days = 30, Seed = 3 }).Generate().ToList();
+
+        // Same rows, same other scenarios; only some legitimate purchases turned into compromised_terminal fraud.
+        Assert.Equal(
+            without.Select(r => (r.CardId, r.MerchantId, r.Amount, r.EventTimeMs, r.Channel)),
+            with.Select(r => (r.CardId, r.MerchantId, r.Amount, r.EventTimeMs, r.Channel)));
+        var relabelled = 0;
+        for (var i = 0; i < with.Count; i++)
+        {
+            if (with[i].FraudScenario == FraudScenarios.CompromisedTerminal)
+            {
+                Assert.False(without[i].IsFraud);
+                relabelled++;
+            }
+            else
+            {
+                Assert.Equal(without[i].FraudScenario, with[i].FraudScenario);
+            }
+        }
+
+        Assert.True(relabelled > 0);
+    }
+
+    [Fact]
     public void Generate_NoFraud_AllRowsLegitimate()
     {
         var rates = FraudScenarios.All.ToDictionary(s => s, _ => 0.0);

@@ -138,8 +138,8 @@ public sealed class ProduceCommand(CommandConsoles consoles) : AsyncCommand<Prod
         }
 
         var labels = !settings.SendsLabels ? null
-            : settings.LabelsInput is { } labelsFile ? LabelFeed.FromFile(labelsFile)
-            : LabelFeed.Simulated(options!.Seed);
+            : settings.LabelsInput is { } labelsFile ? LabelSchedule.FromFile(labelsFile)
+            : LabelSchedule.Simulated(options!.Seed);
 
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registryUrl });
         using var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig

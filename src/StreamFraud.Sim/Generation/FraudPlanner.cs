@@ -84,9 +84,11 @@ internal sealed class FraudPlanner
 
     public FraudPlan Plan()
     {
+        // compromised_terminal relabels purchases that legitimate spending makes anyway, so it adds no rows: the total
+        // (and with it every other scenario's calibration) does not depend on its rate.
         var legit = ExpectedLegitimateRows();
-        var totalRate = FraudScenarios.All.Sum(_options.RateOf);
-        var expectedTotal = legit / (1 - totalRate);
+        var addedRate = FraudScenarios.All.Where(s => s != FraudScenarios.CompromisedTerminal).Sum(_options.RateOf);
+        var expectedTotal = legit / (1 - addedRate);
 
         // Compromised merchants first: every other scenario then avoids their merchants, so a compromise window
         // holds that scenario's rows only. Compromised terminals come last (All order): they only relabel card-holders'

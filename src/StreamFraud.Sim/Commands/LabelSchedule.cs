@@ -10,13 +10,13 @@ namespace StreamFraud.Sim.Commands;
 /// sent, or read from a labels CSV. A label is due once the transaction stream has passed its label time; what is left
 /// when the stream ends goes out after it.
 /// </summary>
-internal sealed class LabelFeed
+internal sealed class LabelSchedule
 {
     private readonly LabelSimulator? _simulator;
     private readonly TransactionLabel[] _file;
     private int _next;
 
-    private LabelFeed(LabelSimulator? simulator, TransactionLabel[] file)
+    private LabelSchedule(LabelSimulator? simulator, TransactionLabel[] file)
     {
         _simulator = simulator;
         _file = file;
@@ -27,13 +27,22 @@ internal sealed class LabelFeed
     public long Skipped { get; private set; }
 
     /// <summary>Verdicts simulated for each transaction sent (<see cref="LabelSimulator"/> with the run's seed).</summary>
-    public static LabelFeed Simulated(ulong seed) => new(new LabelSimulator(seed), []);
+    public static LabelSchedule Simulated(ulong seed) => new(new LabelSimulator(seed), []);
 
     /// <summary>The labels of a labels CSV, ordered by label time (ties in file order). Labels are a small fraction of
     /// the rows, so the file is read whole.</summary>
-    /// <exception cref="CanonicalCsvException">The file is not a labels CSV.</exception>
-    public static LabelFeed FromFile(string path) =>
-        new(null, [.. LabelCsv.Read(path).Select((label, i) => (label, i)).OrderBy(x => x.label.LabelTimeMs).ThenBy(x => x.i).Select(x => x.label)]);
+    /// <exception cref="CanonicalCsvException">The file is not a labels CSV (the message names the flag and file).</exception>
+    public static LabelSchedule FromFile(string path)
+    {
+        try
+        {
+            return new(null, [.. LabelCsv.Read(path).Select((label, i) => (label, i)).OrderBy(x => x.label.LabelTimeMs).ThenBy(x => x.i).Select(x => x.label)]);
+        }
+        catch (CanonicalCsvException e)
+        {
+            throw new CanonicalCsvException($"--labels-input {path}: {e.Message}", e.LineNumber, e.Column);
+        }
+    }
 
     /// <summary>A transaction was sent: simulate its verdicts.</summary>
     public void Sent(Transaction transaction) => _simulator?.Observe(transaction);
