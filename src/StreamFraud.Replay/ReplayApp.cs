@@ -24,6 +24,7 @@ public static class ReplayApp
     }
         .Default<Run>()
         .Example("--registry", "models", "--version", "V1", "--version", "V2", "--input", "tx.csv", "--out", "report-dir")
+        .Example("--registry", "models", "--version", "V2", "--input", "tx.csv", "--labels", "labels.csv", "--from", "2026-02-18", "--to", "2026-03-02")
         .Example("--registry", "models", "--version", "V1", "--bootstrap", "127.0.0.1:9092", "--schema-registry", "http://127.0.0.1:8081",
             "--topic", "transactions", "--from", "2026-01-20", "--to", "2026-01-27", "--live-alerts-topic", "fraud-alerts")
         .Example("--registry", "models", "--version", "V1", "--input", "tx.csv", "--alerts-topic", "fraud-alerts.backtest",

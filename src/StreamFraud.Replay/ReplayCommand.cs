@@ -11,6 +11,7 @@ using StreamFraud.Cli;
 using StreamFraud.Contracts;
 using StreamFraud.Core;
 using StreamFraud.Core.Features;
+using StreamFraud.Core.Labels;
 using StreamFraud.Core.Windows;
 using StreamFraud.Kafka;
 using StreamFraud.Redis;
@@ -66,11 +67,33 @@ public sealed class ReplayArgs : CommandSettings
     [TypeConverter(typeof(InstantConverter))]
     public DateTimeOffset? To { get; init; }
 
-    /// <summary>History before the range used only to build windows.</summary>
+    /// <summary>History before the range used only to build windows; null = <see cref="DefaultWarmup"/> of the bundles' spec.</summary>
     [CommandOption("--warmup <DURATION>")]
-    [Description("History before --from that only builds windows (default 7.00:00:00; e.g. 2.00:00:00).")]
+    [Description("History before --from that only builds windows and entity risk (default 7.00:00:00; 31.00:00:00 for a card v2 bundle, whose label features read the 30 days before each event's day; e.g. 2.00:00:00).")]
     [TypeConverter(typeof(DurationConverter))]
-    public TimeSpan Warmup { get; init; } = TimeSpan.FromDays(7);
+    public TimeSpan? Warmup { get; init; }
+
+    /// <summary>Labels CSV.</summary>
+    [CommandOption("--labels <FILE>")]
+    [Description("Labels CSV (transaction_id, card_id, merchant_id, event_time, label_time, is_fraud, source, amount): merged into the replay by label time for a card v2 bundle, and the truth of the label-based quality. Default: the --labels-topic for topic input; for a CSV, labels simulated from is_fraud (--label-delay) when the bundle reads labels.")]
+    public string? Labels { get; init; }
+
+    /// <summary>Labels topic (topic input).</summary>
+    [CommandOption("--labels-topic <NAME>")]
+    [Description($"Topic input: the fraud labels topic (default {Topics.FraudLabels}), read from 30 days before the warm-up to its end with a fresh consumer that never commits.")]
+    public string LabelsTopic { get; init; } = Topics.FraudLabels;
+
+    /// <summary>Delay of simulated labels.</summary>
+    [CommandOption("--label-delay <DELAY>")]
+    [Description("Simulate the labels from the input's is_fraud instead: each fraud labelled this long after it happened — a duration (7d, 36h), exp:MEAN or uniform:MIN..MAX, as 'StreamFraud.Trainer train --label-delay' (default 7d for a CSV without --labels and a card v2 bundle).")]
+    public string? LabelDelay { get; init; }
+
+    /// <summary>The default warm-up for <paramref name="spec"/>: 7 days, or 31 for a spec whose label features read 30 whole days back.</summary>
+    public static TimeSpan DefaultWarmup(FeatureSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return TimeSpan.FromDays(spec.UsesEntityRisk ? CardFeatureSpecV2.HorizonDays + 1 : 7);
+    }
 
     /// <summary>Report directory.</summary>
     [CommandOption("--out <DIR>")]
@@ -131,6 +154,14 @@ public sealed class ReplayArgs : CommandSettings
         else if (Redis is not null && (string.IsNullOrEmpty(RedisPrefix) || RedisPrefix == new RedisWindowStoreOptions().KeyPrefix))
         {
             problem = "--redis needs --redis-prefix with a prefix of its own (not the live 'sf:'), so the replay never touches live state.";
+        }
+        else if (Labels is not null && LabelDelay is not null)
+        {
+            problem = "--label-delay simulates labels from is_fraud; --labels gives them with their own label times: give one of them.";
+        }
+        else if (LabelDelay is not null && !Core.Labels.LabelDelay.TryParse(LabelDelay, out _, out var delayError))
+        {
+            problem = $"--label-delay: {delayError}.";
         }
 
         return problem is null ? ValidationResult.Success() : ValidationResult.Error(problem);
@@ -203,9 +234,17 @@ public static class ReplayCommand
             }
 
             using var schemaRegistry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = a.SchemaRegistry });
+            var warmup = a.Warmup ?? ReplayArgs.DefaultWarmup(spec!);
+            if (spec!.UsesEntityRisk && warmup < ReplayArgs.DefaultWarmup(spec) && a.From is not null)
+            {
+                console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+                    $"[yellow]warning:[/] --warmup {warmup} is shorter than {ReplayArgs.DefaultWarmup(spec).TotalDays:0} days: the label features of {Markup.Escape(spec.ToString())} read the 30 days before each event's day, so early in the range they lack history the live scorer had."));
+            }
+
             IReplaySource source = a.Input is not null
-                ? new CsvReplaySource(a.Input, a.From, a.To, a.Warmup)
-                : new TopicReplaySource(a.Bootstrap, schemaRegistry, a.Topic, a.From!.Value, a.To!.Value, a.Warmup);
+                ? new CsvReplaySource(a.Input, a.From, a.To, warmup)
+                : new TopicReplaySource(a.Bootstrap, schemaRegistry, a.Topic, a.From!.Value, a.To!.Value, warmup);
+            var labels = ReadLabels(a, spec, warmup, schemaRegistry, cancellationToken);
             IWindowStore store;
             ConnectionMultiplexer? mux = null;
             if (a.Redis is not null)
@@ -218,11 +257,18 @@ public static class ReplayCommand
                 store = new InMemoryWindowStore(spec!);
             }
 
+            var feedLabels = spec.UsesEntityRisk && labels is not null;
+            if (feedLabels && store is not ILabelStore)
+            {
+                mux?.Dispose();
+                throw new ReplayUsageException($"--redis: this build's Redis window store cannot apply labels, which spec {spec} reads; drop --redis (the replay then keeps its state in memory).");
+            }
+
             BacktestResult result;
             try
             {
                 var started = DateTime.UtcNow;
-                result = await Backtest.RunAsync(source, bundles, store, spec!, a.Batch, seen =>
+                result = await Backtest.RunAsync(source, bundles, store, spec, feedLabels ? labels!.NewFeed() : null, a.Batch, seen =>
                 {
                     if (seen % (a.Batch * 20) == 0)
                     {
@@ -236,7 +282,7 @@ public static class ReplayCommand
             }
 
             IReadOnlyList<FraudAlert>? live = a.LiveAlertsTopic is { } liveTopic ? ReadLiveAlerts(a, schemaRegistry, liveTopic) : null;
-            var report = ReplayReport.Build(result, a.Input ?? $"{a.Topic}@{a.Bootstrap}", a.From, a.To, a.Warmup, live);
+            var report = ReplayReport.Build(result, a.Input ?? $"{a.Topic}@{a.Bootstrap}", a.From, a.To, warmup, live, labels, feedLabels);
             report.Write(a.Out, result);
             if (a.AlertsTopic is { } backtestTopic)
             {
@@ -247,6 +293,19 @@ public static class ReplayCommand
             foreach (var v in report.Versions)
             {
                 console.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"  {Markup.Escape(v.Version)}: {v.Alerts:N0} alerts, AP {v.AveragePrecision?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}"));
+            }
+
+            if (report.Labels is { } rl)
+            {
+                console.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"  labels: {Markup.Escape(rl.Description)}{(rl.FedToFeatures ? ", merged into the windows by label time" : "")}"));
+                foreach (var v in report.Versions)
+                {
+                    foreach (var q in v.ByLabels)
+                    {
+                        var c = q.Policies[Core.Evaluation.ThresholdPolicyNames.CostMin];
+                        console.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"  {Markup.Escape(v.Version)} by labels ({q.Basis}): {q.Positives:N0} frauds, precision {c.Precision:F4}, recall {c.Recall:F4}, cost {c.Cost:F0}"));
+                    }
+                }
             }
 
             if (report.Live is { } l)
@@ -264,6 +323,41 @@ public static class ReplayCommand
         {
             bundles.ForEach(b => b.Dispose());
         }
+    }
+
+    /// <summary>
+    /// The replay's labels: <c>--labels</c>, else simulated with <c>--label-delay</c>, else the labels topic for topic
+    /// input, else — a CSV and a spec that reads labels — simulated with the default delay (as the trainer does).
+    /// </summary>
+    private static ReplayLabels? ReadLabels(ReplayArgs a, FeatureSpec spec, TimeSpan warmup, ISchemaRegistryClient registry, CancellationToken cancellationToken)
+    {
+        if (a.Labels is { } file)
+        {
+            return ReplayLabels.FromFile(file);
+        }
+
+        if (a.LabelDelay is { } text)
+        {
+            _ = Core.Labels.LabelDelay.TryParse(text, out var delay, out _); // validated with the flags
+            return ReplayLabels.Simulated(delay);
+        }
+
+        if (a.Input is null)
+        {
+            // Labels that arrived during the warm-up shape its entity risk; those of the 30 days before it may still
+            // name transactions inside the features' horizon.
+            var since = a.From!.Value - warmup - TimeSpan.FromDays(CardFeatureSpecV2.HorizonDays);
+            var labels = ReplayLabels.FromTopic(a.Bootstrap, registry, a.LabelsTopic, since, cancellationToken);
+            if (labels is null && spec.UsesEntityRisk)
+            {
+                throw new ReplayUsageException($"--labels-topic {a.LabelsTopic}: no such topic on {a.Bootstrap}, and spec {spec} reads labels; name the labels topic, or give --labels FILE.");
+            }
+
+            // A spec without label features uses labels only to judge decisions: none read, nothing to report.
+            return labels is { Read.Count: 0 } && !spec.UsesEntityRisk ? null : labels;
+        }
+
+        return spec.UsesEntityRisk ? ReplayLabels.Simulated(Core.Labels.LabelDelay.Default) : null;
     }
 
     private static List<FraudAlert> ReadLiveAlerts(ReplayArgs a, ISchemaRegistryClient registry, string topic)

@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using StreamFraud.Contracts;
+using StreamFraud.Core;
 using StreamFraud.Core.Evaluation;
+using StreamFraud.Core.Labels;
 using StreamFraud.Scoring.Bundles;
 
 namespace StreamFraud.Replay;
@@ -48,6 +50,77 @@ public sealed record VersionReport
 
     /// <summary>Recall per fraud scenario at the serving threshold (labels only).</summary>
     public IReadOnlyDictionary<string, double>? RecallByScenario { get; init; }
+
+    /// <summary>
+    /// Quality judged by the fraud labels (<see cref="ReplayReport.Labels"/>) rather than <c>is_fraud</c>: once with the
+    /// labels known when the range ended, once with every label read (file or topic). Absent without labels.
+    /// </summary>
+    public IReadOnlyList<LabelQuality> ByLabels { get; init; } = [];
+}
+
+/// <summary>A version's quality on the range with the labels known at one moment as the truth.</summary>
+public sealed record LabelQuality
+{
+    /// <summary><c>range_end</c> (labels with label time before <c>--to</c>) or <c>all</c> (every label read).</summary>
+    public required string Basis { get; init; }
+
+    /// <summary>In-range events confirmed fraud by those labels (the positives; every other event counts as legitimate).</summary>
+    public long Positives { get; init; }
+
+    /// <summary>ROC-AUC (null without positives).</summary>
+    public double? RocAuc { get; init; }
+
+    /// <summary>Average precision (null without positives).</summary>
+    public double? AveragePrecision { get; init; }
+
+    /// <summary>Confusion, precision, recall, F1 and cost (the bundle's costs: missed fraud 10, false alarm 1 by default) per policy.</summary>
+    public required IReadOnlyDictionary<string, ThresholdEvaluation> Policies { get; init; }
+}
+
+/// <summary>The labels of a replay: where they came from, what feeding them to the windows did, and how late they were.</summary>
+public sealed record ReplayLabelsReport
+{
+    /// <summary><c>file</c>, <c>topic</c> or <c>simulated</c>.</summary>
+    public required string Kind { get; init; }
+
+    /// <summary>One sentence.</summary>
+    public required string Description { get; init; }
+
+    /// <summary>Whether the windows read them (a spec with label features), or they only judge decisions.</summary>
+    public bool FedToFeatures { get; init; }
+
+    /// <summary>Labels read (file or topic) or simulated.</summary>
+    public long Labels { get; init; }
+
+    /// <summary>Label messages that did not decode (topic).</summary>
+    public long Undecodable { get; init; }
+
+    /// <summary>What the labels fed to the windows did, by outcome (<c>applied</c>, <c>flipped</c>, ...).</summary>
+    public IReadOnlyDictionary<string, long> Outcomes { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>Labels after the last replayed event: they changed no window.</summary>
+    public long NotReached { get; init; }
+
+    /// <summary>Batches scored early so that a label falls between them.</summary>
+    public long Cuts { get; init; }
+
+    /// <summary>In-range frauds by the latest labels (or by <c>is_fraud</c> for simulated labels).</summary>
+    public long Frauds { get; init; }
+
+    /// <summary>Of <see cref="Frauds"/>, those labelled only after the range ended: counted as legitimate in the <c>range_end</c> figures.</summary>
+    public long LabelledAfterRange { get; init; }
+
+    /// <summary>Label delay (label time − event time) of <see cref="Frauds"/>: median, hours.</summary>
+    public double? DelayP50Hours { get; init; }
+
+    /// <summary>Label delay, 90th percentile, hours.</summary>
+    public double? DelayP90Hours { get; init; }
+
+    /// <summary>In-range frauds by <c>is_fraud</c> that no label read confirms (only when every event carries <c>is_fraud</c>).</summary>
+    public long? UnlabelledFrauds { get; init; }
+
+    /// <summary>How label delay biases quality measured from labels.</summary>
+    public required string Bias { get; init; }
 }
 
 /// <summary>Alerts gained and lost between two versions.</summary>
@@ -89,17 +162,24 @@ public sealed record ReplayReport
     /// <summary>Against the live alerts topic, when asked.</summary>
     public LiveComparison? Live { get; init; }
 
+    /// <summary>The labels: source, what they did to the windows, their delay and its bias (absent without labels).</summary>
+    public ReplayLabelsReport? Labels { get; init; }
+
     /// <summary>Builds the report.</summary>
-    public static ReplayReport Build(BacktestResult result, string source, DateTimeOffset? from, DateTimeOffset? to, TimeSpan warmup, IReadOnlyList<FraudAlert>? liveAlerts)
+    public static ReplayReport Build(
+        BacktestResult result, string source, DateTimeOffset? from, DateTimeOffset? to, TimeSpan warmup, IReadOnlyList<FraudAlert>? liveAlerts,
+        ReplayLabels? labels = null, bool labelsFedToFeatures = false)
     {
         ArgumentNullException.ThrowIfNull(result);
-        var versions = result.Versions.Select(v => Version(result, v)).ToList();
+        var truth = labels is null ? null : LabelTruth.Of(result, labels, to);
+        var versions = result.Versions.Select(v => Version(result, v, truth)).ToList();
         var comparisons = result.Versions.Skip(1).Select(v => Compare(result.Versions[0], v)).ToList();
         return new ReplayReport
         {
             Source = source, From = from, To = to, Warmup = warmup, WarmupEvents = result.WarmupEvents, Rejected = result.Undecodable + result.Invalid,
             Seconds = result.Elapsed.TotalSeconds, Versions = versions, Comparisons = comparisons,
             Live = liveAlerts is null ? null : CompareLive(result, liveAlerts),
+            Labels = labels is null ? null : truth!.Describe(result, labels, labelsFedToFeatures),
         };
     }
 
@@ -152,6 +232,38 @@ public sealed record ReplayReport
             }
         }
 
+        if (Labels is { } labels)
+        {
+            md.AppendLine();
+            md.AppendLine("## Quality from labels");
+            md.AppendLine();
+            md.AppendLine(inv, $"Labels: {labels.Description}; {(labels.FedToFeatures ? "merged into the windows by label time" : "used only to judge decisions (the spec reads no labels)")}. {labels.Frauds:N0} in-range frauds confirmed, {labels.LabelledAfterRange:N0} of them only after the range ended; label delay p50 {Hours(labels.DelayP50Hours)}, p90 {Hours(labels.DelayP90Hours)}.");
+            if (labels.FedToFeatures)
+            {
+                md.AppendLine();
+                md.AppendLine(inv, $"Fed to the windows: {string.Join(", ", labels.Outcomes.Select(o => $"{o.Value:N0} {o.Key}"))}; {labels.NotReached:N0} after the last event; {labels.Cuts:N0} batches scored early at a label.");
+            }
+
+            md.AppendLine();
+            md.AppendLine(labels.Bias);
+            md.AppendLine();
+            md.AppendLine("| version | truth | frauds | AP | policy | threshold | TP | FP | FN | precision | recall | cost |");
+            md.AppendLine("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var v in Versions)
+            {
+                foreach (var q in v.ByLabels)
+                {
+                    var first = true;
+                    foreach (var (name, e) in q.Policies)
+                    {
+                        var head = first ? $"| {v.Version} | {q.Basis} | {q.Positives:N0} | {q.AveragePrecision?.ToString("F4", inv) ?? "-"} " : "| | | | ";
+                        md.AppendLine(inv, $"{head}| {name} | {e.Threshold:F4} | {e.Confusion.TruePositives} | {e.Confusion.FalsePositives} | {e.Confusion.FalseNegatives} | {e.Precision:F4} | {e.Recall:F4} | {e.Cost:F0} |");
+                        first = false;
+                    }
+                }
+            }
+        }
+
         foreach (var c in Comparisons)
         {
             md.AppendLine();
@@ -178,7 +290,27 @@ public sealed record ReplayReport
         return md.ToString();
     }
 
-    private static VersionReport Version(BacktestResult result, VersionRun run)
+    private static string Hours(double? hours) => hours is { } h ? h.ToString("0.#", CultureInfo.InvariantCulture) + " h" : "-";
+
+    private static ThresholdSettings Settings(VersionRun run)
+    {
+        var t = run.Bundle.Manifest.Thresholds;
+        return new ThresholdSettings(t.CostMin.CostFn, t.CostMin.CostFp, t.TargetRecall.Target);
+    }
+
+    private static Dictionary<string, ThresholdEvaluation> Policies(ScoreCurve curve, VersionRun run)
+    {
+        var t = run.Bundle.Manifest.Thresholds;
+        var settings = Settings(run);
+        return new Dictionary<string, ThresholdEvaluation>
+        {
+            [ThresholdPolicyNames.CostMin] = curve.Evaluate(t.CostMin.Threshold, settings, ThresholdPolicy.CostMin),
+            [ThresholdPolicyNames.BestF1] = curve.Evaluate(t.BestF1, settings, ThresholdPolicy.BestF1),
+            [ThresholdPolicyNames.TargetRecall] = curve.Evaluate(t.TargetRecall.Threshold, settings, ThresholdPolicy.TargetRecall),
+        };
+    }
+
+    private static VersionReport Version(BacktestResult result, VersionRun run, LabelTruth? truth)
     {
         var scores = run.Scores.ToArray();
         var sorted = scores.Order().ToArray();
@@ -196,23 +328,27 @@ public sealed record ReplayReport
             AlertRate = scores.Length == 0 ? 0 : run.Alerts.Count / (double)scores.Length,
             ScoreQuantiles = new Dictionary<string, double> { ["p50"] = Q(0.5), ["p90"] = Q(0.9), ["p99"] = Q(0.99), ["max"] = sorted.Length == 0 ? double.NaN : sorted[^1] },
             ScoreHistogram = histogram, Labelled = labelled,
+            ByLabels = truth?.Bases.Select(b =>
+            {
+                var curve = ScoreCurve.Create(scores, b.Positives);
+                var positives = b.Positives.LongCount(p => p);
+                return new LabelQuality
+                {
+                    Basis = b.Name, Positives = positives,
+                    RocAuc = positives == 0 ? null : curve.RocAuc(), AveragePrecision = positives == 0 ? null : curve.AveragePrecision(),
+                    Policies = Policies(curve, run),
+                };
+            }).ToList() ?? [],
         };
         if (labelled == 0 || labelled != result.Events.Count)
         {
-            return report; // label metrics need every event labelled
+            return report; // is_fraud metrics need every event labelled
         }
 
         var labels = result.Events.Select(e => e.IsFraud == true).ToArray();
         var curve = ScoreCurve.Create(scores, labels);
-        var t = run.Bundle.Manifest.Thresholds;
-        var settings = new ThresholdSettings(t.CostMin.CostFn, t.CostMin.CostFp, t.TargetRecall.Target);
-        var policies = new Dictionary<string, ThresholdEvaluation>
-        {
-            [ThresholdPolicyNames.CostMin] = curve.Evaluate(t.CostMin.Threshold, settings, ThresholdPolicy.CostMin),
-            [ThresholdPolicyNames.BestF1] = curve.Evaluate(t.BestF1, settings, ThresholdPolicy.BestF1),
-            [ThresholdPolicyNames.TargetRecall] = curve.Evaluate(t.TargetRecall.Threshold, settings, ThresholdPolicy.TargetRecall),
-        };
-        var serving = t.CostMin.Threshold;
+        var policies = Policies(curve, run);
+        var serving = run.Bundle.Manifest.Thresholds.CostMin.Threshold;
         var byScenario = new SortedDictionary<string, double>(StringComparer.Ordinal);
         foreach (var g in Enumerable.Range(0, scores.Length).Where(i => labels[i] && result.Events[i].FraudScenario is not null).GroupBy(i => result.Events[i].FraudScenario!))
         {
@@ -277,4 +413,142 @@ public sealed record ReplayReport
     }
 
     private static AlertExample Example(Scoring.Alert a, double? other) => new(a.AlertId, a.TransactionId, a.CardId, a.Score, other);
+}
+
+/// <summary>
+/// The truth the labels give about the in-range events: per event, whether it is confirmed fraud by the labels known when
+/// the range ended and by every label read (the newest label of a transaction wins, fraud winning a tie; a label before
+/// its transaction counts for nothing), and when its confirming label arrived.
+/// </summary>
+internal sealed class LabelTruth
+{
+    private const double HourMs = 3_600_000;
+
+    private LabelTruth(List<(string Name, bool[] Positives)> bases, long[] labelTimes, DateTimeOffset? to)
+    {
+        Bases = bases;
+        LabelTimes = labelTimes;
+        To = to;
+    }
+
+    /// <summary>Named truths, each one flag per in-range event.</summary>
+    public List<(string Name, bool[] Positives)> Bases { get; }
+
+    /// <summary>Per in-range event, when its fraud verdict (by every label read) became known (long.MaxValue: not fraud).</summary>
+    public long[] LabelTimes { get; }
+
+    /// <summary>The range end.</summary>
+    public DateTimeOffset? To { get; }
+
+    public static LabelTruth Of(BacktestResult result, ReplayLabels labels, DateTimeOffset? to)
+    {
+        var events = result.Events;
+        IEnumerable<TransactionLabel> read = labels.Read
+            ?? events.Where(e => e.IsFraud == true).Select(e => new TransactionLabel(
+                e.TransactionId, e.CardId, e.MerchantId, e.EventTimeMs, e.EventTimeMs + Math.Max(1L, labels.Delay!.DelayMs(e.TransactionId)), true));
+        var all = Verdicts(read, long.MaxValue);
+        var end = to?.ToUnixTimeMilliseconds() ?? long.MaxValue;
+        var atEnd = Verdicts(read, end);
+        bool[] Flags(Dictionary<string, long> verdicts) => [.. events.Select(e => verdicts.ContainsKey(e.TransactionId))];
+        var bases = new List<(string, bool[])>();
+        if (to is not null)
+        {
+            bases.Add(("range_end", Flags(atEnd)));
+        }
+
+        if (labels.Read is not null || to is null)
+        {
+            bases.Add(("all", Flags(all)));
+        }
+
+        var times = events.Select(e => all.TryGetValue(e.TransactionId, out var t) ? t : long.MaxValue).ToArray();
+        return new LabelTruth(bases, times, to);
+    }
+
+    public ReplayLabelsReport Describe(BacktestResult result, ReplayLabels labels, bool fedToFeatures)
+    {
+        var events = result.Events;
+        var delays = new List<double>();
+        long after = 0;
+        var end = To?.ToUnixTimeMilliseconds() ?? long.MaxValue;
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (LabelTimes[i] != long.MaxValue)
+            {
+                delays.Add((LabelTimes[i] - events[i].EventTimeMs) / HourMs);
+                after += LabelTimes[i] >= end ? 1 : 0;
+            }
+        }
+
+        delays.Sort();
+        double? Q(double q) => delays.Count == 0 ? null : delays[Math.Min(delays.Count - 1, (int)(q * delays.Count))];
+        long? unlabelled = events.Count > 0 && events.All(e => e.IsFraud is not null)
+            ? events.Where((e, i) => e.IsFraud == true && LabelTimes[i] == long.MaxValue).LongCount()
+            : null;
+        var inv = CultureInfo.InvariantCulture;
+        var bias = string.Create(inv,
+            $"Label delay biases quality measured from labels: an event counts as fraud only once a fraud label for it is known, so a fraud not labelled yet counts as legitimate. Recall is measured over labelled frauds only, precision is biased low (an alert on a fraud not labelled yet counts as a false alarm) and cost mixes both (a caught unlabelled fraud costs a false alarm, a missed one costs nothing). The end of the range is hit hardest: here {after:N0} of {delays.Count:N0} confirmed frauds were labelled only after the range ended, so the 'range_end' figures — what a backtest run at --to would have reported — undercount them; 'all' uses every label read. Re-run a backtest once the labels of its range have settled (p90 delay {(Q(0.9) is { } p90 ? p90.ToString("0.#", inv) + " h" : "-")}).");
+        if (unlabelled is > 0)
+        {
+            bias += string.Create(inv, $" {unlabelled:N0} in-range frauds by is_fraud have no fraud label at all.");
+        }
+
+        return new ReplayLabelsReport
+        {
+            Kind = labels.Kind,
+            Description = labels.Description,
+            FedToFeatures = fedToFeatures,
+            Labels = labels.Read?.Count ?? result.LabelsSimulated,
+            Undecodable = labels.Undecodable,
+            Outcomes = result.LabelOutcomes.OrderBy(o => o.Key).ToDictionary(o => Name(o.Key), o => o.Value),
+            NotReached = result.LabelsNotReached,
+            Cuts = result.LabelCuts,
+            Frauds = delays.Count,
+            LabelledAfterRange = after,
+            DelayP50Hours = Q(0.5),
+            DelayP90Hours = Q(0.9),
+            UnlabelledFrauds = unlabelled,
+            Bias = bias,
+        };
+    }
+
+    /// <summary>Transactions confirmed fraud by the labels with label time before <paramref name="before"/>, with that label's time.</summary>
+    private static Dictionary<string, long> Verdicts(IEnumerable<TransactionLabel> labels, long before)
+    {
+        var newest = new Dictionary<string, (long Time, bool Fraud, long FraudTime)>(StringComparer.Ordinal);
+        foreach (var l in labels)
+        {
+            if (l.LabelTimeMs >= before || l.LabelTimeMs < l.EventTimeMs)
+            {
+                continue;
+            }
+
+            // FraudTime: when the verdict in force became fraud (a later fraud label agreeing with it keeps that time).
+            if (!newest.TryGetValue(l.TransactionId, out var v))
+            {
+                newest[l.TransactionId] = (l.LabelTimeMs, l.IsFraud, l.LabelTimeMs);
+            }
+            else if (l.LabelTimeMs > v.Time)
+            {
+                newest[l.TransactionId] = (l.LabelTimeMs, l.IsFraud, l.IsFraud && v.Fraud ? v.FraudTime : l.LabelTimeMs);
+            }
+            else if (l.LabelTimeMs == v.Time && l.IsFraud && !v.Fraud)
+            {
+                newest[l.TransactionId] = (l.LabelTimeMs, true, l.LabelTimeMs);
+            }
+        }
+
+        var result = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var (id, v) in newest)
+        {
+            if (v.Fraud)
+            {
+                result[id] = v.FraudTime;
+            }
+        }
+
+        return result;
+    }
+
+    private static string Name(LabelOutcome outcome) => outcome.ToString().ToLowerInvariant();
 }

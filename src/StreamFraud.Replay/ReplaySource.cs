@@ -49,10 +49,14 @@ public sealed class CsvReplaySource(string path, DateTimeOffset? from, DateTimeO
 
 /// <summary>
 /// A topic's time range read with a fresh consumer that never commits: partitions assigned explicitly, positioned by
-/// timestamp at <c>from - warmup</c>, read up to the offset of <c>to</c> (or the end as of the start) on every partition.
+/// timestamp at <c>from - warmup</c>, read up to the offset of <c>to</c> (or the end as of the start) on every partition,
+/// and merged into one event-time order (each partition in offset order).
 /// </summary>
 public sealed class TopicReplaySource(string bootstrap, ISchemaRegistryClient registry, string topic, DateTimeOffset from, DateTimeOffset to, TimeSpan warmup) : IReplaySource
 {
+    /// <summary>Events buffered per partition before it is paused while the merge waits for a slower one.</summary>
+    private const int MaxQueued = 20_000;
+
     /// <inheritdoc />
     public long Undecodable { get; private set; }
 
@@ -111,10 +115,38 @@ public sealed class TopicReplaySource(string bootstrap, ISchemaRegistryClient re
         var toMs = to.ToUnixTimeMilliseconds();
         var warmMs = fromMs - (long)warmup.TotalMilliseconds;
         var source = SourcePosition.SourceHash(topic); // the scorer's identity of the topic without a Scorer:SourceId
+
+        // Partitions are merged by event time (each kept in offset order, as the scorer applies it): one card's events
+        // are in one partition, but entity risk (card v2) is shared across cards and partitions, so the replay applies
+        // events in one time order — the order of the trainer — whatever pace librdkafka fetches each partition at.
+        var queues = stopAt.Keys.ToDictionary(p => p, _ => new Queue<ReplayEvent>());
+        var paused = new HashSet<int>();
         consumer.Assign(assignment);
-        while (stopAt.Count > 0)
+        while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (queues.All(q => q.Value.Count > 0 || !stopAt.ContainsKey(q.Key)))
+            {
+                // Every partition still being read has a head (or none is left): the earliest head is next.
+                var next = queues.Where(q => q.Value.Count > 0)
+                    .OrderBy(q => q.Value.Peek().Transaction.EventTimeMs).ThenBy(q => q.Key)
+                    .Select(q => q.Key).Cast<int?>().FirstOrDefault();
+                if (next is not { } partition)
+                {
+                    yield break;
+                }
+
+                var e = queues[partition].Dequeue();
+                if (paused.Contains(partition) && queues[partition].Count < MaxQueued / 2)
+                {
+                    consumer.Resume([new TopicPartition(topic, partition)]);
+                    paused.Remove(partition);
+                }
+
+                yield return e;
+                continue;
+            }
+
             var r = consumer.Consume(TimeSpan.FromSeconds(1));
             if (r is null || r.IsPartitionEOF)
             {
@@ -130,15 +162,15 @@ public sealed class TopicReplaySource(string bootstrap, ISchemaRegistryClient re
                 continue;
             }
 
-            var partition = r.Partition.Value;
-            if (!stopAt.TryGetValue(partition, out var stop) || r.Offset.Value >= stop)
+            var partitionNumber = r.Partition.Value;
+            if (!stopAt.TryGetValue(partitionNumber, out var stop) || r.Offset.Value >= stop)
             {
                 continue;
             }
 
             if (r.Offset.Value + 1 >= stop)
             {
-                stopAt.Remove(partition);
+                stopAt.Remove(partitionNumber);
             }
 
             var decoded = decoder.DecodeAsync(r.Message.Value, topic).GetAwaiter().GetResult();
@@ -154,7 +186,12 @@ public sealed class TopicReplaySource(string bootstrap, ISchemaRegistryClient re
                 continue;
             }
 
-            yield return new ReplayEvent(tx, new SourcePosition(partition, r.Offset.Value, source), tx.EventTimeMs >= fromMs);
+            var queue = queues[partitionNumber];
+            queue.Enqueue(new ReplayEvent(tx, new SourcePosition(partitionNumber, r.Offset.Value, source), tx.EventTimeMs >= fromMs));
+            if (queue.Count >= MaxQueued && stopAt.ContainsKey(partitionNumber) && paused.Add(partitionNumber))
+            {
+                consumer.Pause([new TopicPartition(topic, partitionNumber)]); // bounded memory while another partition catches up
+            }
         }
     }
 }

@@ -35,6 +35,9 @@ public static class TrainerApp
     }
         .Command<TrainCommand>("train", "Train the LSTM and XGBoost on labelled history and publish a bundle to the registry.",
             ["train", "--input", "history.csv", "--registry", "models"],
+            ["train", "--input", "history.csv", "--labels", "labels.csv", "--registry", "models"],
+            ["train", "--input", "history.csv", "--label-delay", "exp:3d", "--registry", "models"],
+            ["train", "--input", "history.csv", "--spec", "v1", "--registry", "models"],
             ["train", "--input", "history.csv", "--registry", "models", "--train-from", "2026-01-08", "--train-to", "2026-02-01",
                 "--val-from", "2026-02-01", "--val-to", "2026-02-08", "--test-from", "2026-02-10", "--test-to", "2026-02-17", "--promote"],
             ["train", "--input", "notebook.npz", "--registry", "models", "--split", "random", "--epochs", "10"])

@@ -4,6 +4,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using StreamFraud.Cli;
 using StreamFraud.Core.Evaluation;
+using StreamFraud.Core.Features;
 using StreamFraud.Trainer.Rendering;
 using StreamFraud.Training.Lstm;
 using StreamFraud.Training.Pipeline;
@@ -17,8 +18,24 @@ public sealed class TrainSettings : CommandSettings
 
     /// <summary><c>--input</c>.</summary>
     [CommandOption("--input <FILE>")]
-    [Description("Required. Canonical CSV of transactions (featurised with spec card v1, in event-time order) or a notebook .npz with X and y (spec precomputed:F, 7-row chunks).")]
+    [Description("Required. Canonical CSV of transactions (in event-time order; featurised with --spec) or a notebook .npz with X and y (its own spec precomputed:F, 7-row chunks).")]
     public string? Input { get; init; }
+
+    /// <summary><c>--spec</c>.</summary>
+    [CommandOption("--spec <v1|v2>")]
+    [Description("Feature spec a CSV is featurised with: v2 (default) = v1's 56 card features + 19 merchant and card label-history features (known frauds at the merchant and on the card over 1/7/30 days, read from labels known before each transaction); v1 = the 56 card features. The bundle records it; the scorer must run the same spec. An .npz keeps its own spec.")]
+    [OneOf("v1", "v2")]
+    public string? Spec { get; init; }
+
+    /// <summary><c>--labels</c>.</summary>
+    [CommandOption("--labels <FILE>")]
+    [Description("Spec v2: labels CSV (transaction_id, card_id, merchant_id, event_time, label_time, is_fraud, source, amount; e.g. from 'StreamFraud.Sim generate --labels-out') merged into the history by label time: a transaction's features see a label only if its label time is before the transaction's event time. Without it, labels are simulated from the CSV's is_fraud (--label-delay). The training target is always is_fraud.")]
+    public string? Labels { get; init; }
+
+    /// <summary><c>--label-delay</c>.</summary>
+    [CommandOption("--label-delay <DELAY>")]
+    [Description("Spec v2 without --labels: each fraud of the CSV is labelled this long after it happened — a duration (7d, 36h, 90m), exp:MEAN (exponential, e.g. exp:3d) or uniform:MIN..MAX (e.g. uniform:1d..14d), drawn per transaction from a hash of its id. Default 7d.")]
+    public string? LabelDelay { get; init; }
 
     /// <summary><c>--registry</c>.</summary>
     [CommandOption("--registry <DIR>")]
@@ -236,9 +253,42 @@ public sealed class TrainSettings : CommandSettings
             throw new UsageException("the time-split flags (--train-from … --test-to) do not apply to --split random; drop them or use --split time");
         }
 
+        FeatureSpec? spec = null;
+        if (Spec is not null)
+        {
+            spec = CsvFeaturing.ParseSpec(Spec) ?? throw new UsageException($"--spec must be v1 or v2 (got '{Spec}')");
+        }
+
+        Core.Labels.LabelDelay? delay = null;
+        if (LabelDelay is not null)
+        {
+            if (!Core.Labels.LabelDelay.TryParse(LabelDelay, out var parsed, out var delayError))
+            {
+                throw new UsageException($"--label-delay: {delayError}");
+            }
+
+            delay = parsed;
+        }
+
+        var featuring = new CsvFeaturing
+        {
+            Spec = spec ?? CsvFeaturing.DefaultSpec,
+            SpecGiven = spec is not null,
+            LabelsPath = Labels,
+            LabelDelay = delay,
+        };
+        var problem = featuring.Problem() ?? (input.EndsWith(".npz", StringComparison.OrdinalIgnoreCase) ? featuring.NpzProblem(input) : null);
+        if (problem is not null)
+        {
+            throw new UsageException(problem);
+        }
+
         return new TrainingOptions
         {
             InputPath = input,
+            Spec = spec,
+            LabelsPath = Labels,
+            LabelDelay = delay,
             RegistryPath = registry,
             Promote = Promote,
             Split = split,

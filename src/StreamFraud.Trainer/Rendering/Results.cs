@@ -25,6 +25,13 @@ public static class Results
             console.MarkupLine("[grey]not promoted; 'models promote VERSION --registry DIR' makes it current[/]");
         }
 
+        var spec = report.Settings.FeatureSpec;
+        console.WriteLine(Inv($"features: spec {spec.Name} v{spec.Version} ({spec.Dimension} per transaction)"));
+        if (report.Data.Labels is { } labels)
+        {
+            console.WriteLine(Inv($"labels: {labels.Description}; {labels.Applied:N0} applied, {labels.Flipped:N0} flipped, {labels.NotReached:N0} after the last transaction"));
+        }
+
         console.WriteLine($"split: {report.Split.Description}");
         var test = report.Metrics[ModelNames.Test];
         var table = new Table().Title(Inv($"Test metrics (thresholds chosen on validation; ensemble {report.Ensemble.Lstm:0.00}/{report.Ensemble.Xgb:0.00})"))

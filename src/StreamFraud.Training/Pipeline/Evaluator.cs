@@ -81,16 +81,18 @@ public static class Evaluator
     }
 
     /// <summary>
-    /// Per scenario of <paramref name="test"/>'s frauds: for each model, recall at the ensemble's validation cost_min
-    /// threshold and at the model's own, and the ROC-AUC of the scenario's frauds against all legitimate events.
-    /// Null when no fraud has a scenario.
+    /// Per scenario of <paramref name="test"/>'s frauds (and of <paramref name="allScenarios"/>, listed with 0 frauds and
+    /// recall n/a when the split has none): for each model, recall at the ensemble's validation cost_min threshold and
+    /// at the model's own, and the ROC-AUC of the scenario's frauds against all legitimate events. Null when no fraud
+    /// has a scenario.
     /// </summary>
-    public static ScenarioReport? Scenarios(SplitScores test, IReadOnlyDictionary<string, ModelMetrics> validationMetrics)
+    public static ScenarioReport? Scenarios(
+        SplitScores test, IReadOnlyDictionary<string, ModelMetrics> validationMetrics, IEnumerable<string>? allScenarios = null)
     {
         ArgumentNullException.ThrowIfNull(test);
         ArgumentNullException.ThrowIfNull(validationMetrics);
-        var names = new SortedSet<string>(StringComparer.Ordinal);
-        var any = false;
+        var names = new SortedSet<string>(allScenarios ?? [], StringComparer.Ordinal);
+        var any = names.Count > 0;
         for (var k = 0; k < test.Count; k++)
         {
             if (test.Labels[k])

@@ -33,6 +33,11 @@ public static class MarkdownReport
             md.AppendLine(Inv($"| cards | {d.Cards:N0} |"));
         }
 
+        if (d.Labels is { } labels)
+        {
+            md.AppendLine(Inv($"| labels | {labels.Description}: {labels.Labels:N0} labels; {labels.Offered:N0} reached the features ({labels.Applied:N0} applied, {labels.Flipped:N0} flipped, {labels.Duplicates:N0} duplicates, {labels.Superseded:N0} superseded, {labels.Stale:N0} stale, {labels.Conflicting:N0} conflicting, {labels.Invalid:N0} invalid), {labels.NotReached:N0} came after the last transaction{(labels.UnknownTransactions is > 0 ? Inv($"; {labels.UnknownTransactions:N0} name transactions not in the input") : "")} |"));
+        }
+
         md.AppendLine(Inv($"| split | {report.Split.Description} |"));
         md.AppendLine();
         md.AppendLine("| split | examples | frauds | fraud rate | padded windows |");

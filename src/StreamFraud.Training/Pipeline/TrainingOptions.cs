@@ -1,4 +1,6 @@
 using StreamFraud.Core.Evaluation;
+using StreamFraud.Core.Features;
+using StreamFraud.Core.Labels;
 using StreamFraud.Training.Lstm;
 
 namespace StreamFraud.Training.Pipeline;
@@ -66,8 +68,23 @@ public sealed record TrainingOptions
     /// <summary>Default number of golden windows written to the manifest.</summary>
     public const int DefaultGoldenWindows = 256;
 
-    /// <summary>Canonical CSV (<c>.csv</c>, featurised with <c>card</c> v1) or notebook <c>.npz</c> (<c>precomputed:F</c>).</summary>
+    /// <summary>Canonical CSV (<c>.csv</c>, featurised with <see cref="Spec"/>) or notebook <c>.npz</c> (<c>precomputed:F</c>).</summary>
     public required string InputPath { get; init; }
+
+    /// <summary>
+    /// Spec a CSV is featurised with (<c>--spec</c>): <c>card</c> v1 or v2; null = <see cref="CsvFeaturing.DefaultSpec"/>
+    /// (v2). An <c>.npz</c> keeps its own spec (<c>precomputed:F</c>) and refuses an explicit one.
+    /// </summary>
+    public FeatureSpec? Spec { get; init; }
+
+    /// <summary>
+    /// Labels CSV (<c>--labels</c>) replayed by label time into a spec that reads labels; null = labels simulated from
+    /// the CSV's <c>is_fraud</c> after <see cref="LabelDelay"/>.
+    /// </summary>
+    public string? LabelsPath { get; init; }
+
+    /// <summary>Delay of simulated labels (<c>--label-delay</c>); null = <see cref="Core.Labels.LabelDelay.Default"/> (7 days).</summary>
+    public LabelDelay? LabelDelay { get; init; }
 
     /// <summary>Registry directory; the bundle is published as <c>&lt;registry&gt;/&lt;version&gt;</c>.</summary>
     public required string RegistryPath { get; init; }
@@ -123,6 +140,15 @@ public sealed record TrainingOptions
     /// <summary>Clock for the bundle's creation time and version (tests pin it).</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
+    /// <summary>How a CSV input is featurised: the spec and where its labels come from.</summary>
+    public CsvFeaturing ToCsvFeaturing() => new()
+    {
+        Spec = Spec ?? CsvFeaturing.DefaultSpec,
+        SpecGiven = Spec is not null,
+        LabelsPath = LabelsPath,
+        LabelDelay = LabelDelay,
+    };
+
     /// <summary>LSTM settings derived from these options (the notebook's for everything not set here).</summary>
     public LstmOptions ToLstmOptions() => new()
     {
@@ -150,6 +176,10 @@ public sealed record TrainingOptions
         Require(Threads is null or >= 1, $"--threads must be at least 1 (got {Threads})");
         Require(Split != SplitMode.Random || !Bounds.Any,
             "time-split flags (--train-from … --test-to) do not apply to --split random; drop them or use --split time");
+        if (ToCsvFeaturing().Problem() is { } problem)
+        {
+            throw new TrainingException(problem);
+        }
     }
 
     private static void Require(bool condition, string message)

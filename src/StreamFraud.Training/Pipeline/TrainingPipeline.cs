@@ -156,9 +156,11 @@ public static class TrainingPipeline
             }
 
             // 1. Features.
+            var featuring = options.ToCsvFeaturing();
             var input = Stage(TrainingStage.Featurising, "featurise", $"reading {Path.GetFileName(options.InputPath)}",
-                () => InputLoader.Load(options.InputPath, observer, cancellationToken),
-                r => $"{r.Description.Rows:N0} rows, {r.Description.Frauds:N0} frauds, spec {r.Examples.Spec.Name}");
+                () => InputLoader.Load(options.InputPath, featuring, observer, cancellationToken),
+                r => $"{r.Description.Rows:N0} rows, {r.Description.Frauds:N0} frauds, spec {r.Examples.Spec.Name} v{r.Examples.Spec.Version}" +
+                     (r.Description.Labels is { } l ? $"; labels {l.Source} ({l.Applied:N0} applied, {l.Flipped:N0} flipped, {l.NotReached:N0} after the last transaction)" : ""));
             foreach (var w in input.Warnings)
             {
                 Warn(w);
@@ -261,8 +263,23 @@ public static class TrainingPipeline
             var testScores = new SplitScores(ModelNames.Test, source, plan.Test, testLstm, testXgb,
                 SplitScores.Combine(testLstm, testXgb, ensemble.Lstm, ensemble.Xgb));
             var metrics = Evaluator.Metrics(validationScores, testScores, options.Thresholds);
-            var scenarios = source.HasScenarios ? Evaluator.Scenarios(testScores, metrics[ModelNames.Validation]) : null;
+            var scenarios = source.HasScenarios ? Evaluator.Scenarios(testScores, metrics[ModelNames.Validation], ScenarioNames(source)) : null;
             return (metrics, ensemble, testScores, scenarios);
+        }
+
+        /// <summary>Every scenario of the input's frauds, so the report lists one that the test split happens to lack too.</summary>
+        private static SortedSet<string> ScenarioNames(ExampleSource source)
+        {
+            var names = new SortedSet<string>(StringComparer.Ordinal);
+            for (var i = 0; i < source.Count; i++)
+            {
+                if (source.Label(i) > 0 && source.Scenario(i) is { } name)
+                {
+                    names.Add(name);
+                }
+            }
+
+            return names;
         }
 
         private TrainingOutcome Publish(

@@ -20,9 +20,15 @@ internal sealed class TinyBundle
 
     public required BundleManifest Manifest { get; init; }
 
-    public static TinyBundle Create(string directory, string version, IReadOnlyList<Transaction> history, double? costMinThreshold = null, int seed = 1)
+    /// <summary>
+    /// A bundle of spec <paramref name="spec"/> (default <c>card</c> v1) trained on <paramref name="history"/>, featurised
+    /// with <paramref name="labelFeed"/> merged in by label time when the spec reads labels (<c>card</c> v2).
+    /// </summary>
+    public static TinyBundle Create(
+        string directory, string version, IReadOnlyList<Transaction> history, double? costMinThreshold = null, int seed = 1,
+        FeatureSpec? spec = null, StreamFraud.Core.Labels.LabelFeed? labelFeed = null)
     {
-        var spec = FeatureSpec.CardV1;
+        spec ??= FeatureSpec.CardV1;
         System.IO.Directory.CreateDirectory(directory);
         var featurizer = new OfflineFeaturizer(spec);
         var windows = new float[history.Count * spec.WindowSize];
@@ -31,7 +37,16 @@ internal sealed class TinyBundle
         for (var i = 0; i < history.Count; i++)
         {
             var w = windows.AsSpan(i * spec.WindowSize, spec.WindowSize);
-            featurizer.Apply(history[i], w);
+            while (labelFeed is not null && labelFeed.TryTakeDue(history[i].EventTimeMs, out var label))
+            {
+                featurizer.ApplyLabel(label); // as TrainingSet.Build merges labels
+            }
+
+            if (featurizer.Apply(history[i], w).IsApplied)
+            {
+                labelFeed?.Observe(history[i]);
+            }
+
             w[(spec.WindowSize - spec.Dimension)..].CopyTo(newest.AsSpan(i * spec.Dimension));
             labels[i] = history[i].IsFraud == true ? 1 : 0;
         }

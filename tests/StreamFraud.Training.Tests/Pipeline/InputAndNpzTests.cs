@@ -1,6 +1,7 @@
 using StreamFraud.Core;
 using StreamFraud.Core.Data;
 using StreamFraud.Core.Features;
+using StreamFraud.Core.Labels;
 using StreamFraud.Scoring.Bundles;
 using StreamFraud.Training.Pipeline;
 using StreamFraud.Training.Tests.Data;
@@ -91,7 +92,7 @@ public sealed class InputAndNpzTests : IDisposable
 
         Assert.True(loaded.Description.Sorted);
         Assert.Contains(loaded.Warnings, w => w.Contains("not in event-time order", StringComparison.Ordinal));
-        var expected = TrainingSet.Build(FeatureSpec.CardV1, sorted);
+        var expected = TrainingSet.Build(FeatureSpec.CardV2, sorted, LabelFeed.FromDelay(LabelDelay.Default)); // the default spec and labels
         var actual = ((TransactionExamples)loaded.Examples).Set;
         Assert.Equal(expected.TransactionIds.ToArray(), actual.TransactionIds.ToArray());
         Assert.Equal(expected.Vectors.ToArray(), actual.Vectors.ToArray());

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using StreamFraud.Core.Data;
 using StreamFraud.Core.Features;
+using StreamFraud.Core.Labels;
 using StreamFraud.Scoring.Bundles;
 using StreamFraud.Training.Pipeline;
 
@@ -42,7 +43,7 @@ public sealed class TrainingPipelineTests(PipelineFixture fixture)
             Assert.Equal(bytes.Length, file.Bytes);
         }
 
-        var spec = FeatureSpec.CardV1;
+        var spec = FeatureSpec.CardV2; // the default
         Assert.Equal(new FeatureSpecRef(spec.Name, spec.Version, spec.Dimension, spec.ContentHash), manifest.FeatureSpec);
         Assert.Equal("cost_min", manifest.DefaultPolicy);
         Assert.Equal(fixture.Explicit.Report.History.Xgb.BestIteration + 1, manifest.XgbIterations);
@@ -55,7 +56,7 @@ public sealed class TrainingPipelineTests(PipelineFixture fixture)
     public void Run_CsvInput_ModelBundleLoadAcceptsAndGoldenWindowsReproduce()
     {
         var dir = fixture.Explicit.BundleDirectory;
-        using var bundle = ModelBundle.Load(dir, FeatureSpec.CardV1);
+        using var bundle = ModelBundle.Load(dir, FeatureSpec.CardV2);
         var golden = bundle.Manifest.GoldenWindows;
 
         Assert.Equal(TrainingOptions.DefaultGoldenWindows, golden.Count);
@@ -72,7 +73,7 @@ public sealed class TrainingPipelineTests(PipelineFixture fixture)
 
             // Padding is zeros on the left, exactly as many steps as the window lacks.
             var w = golden[i].Decode();
-            var d = FeatureSpec.CardV1.Dimension;
+            var d = FeatureSpec.CardV2.Dimension;
             var padded = FeatureSpec.WindowLength - golden[i].RealSteps;
             Assert.All(w.Take(padded * d), v => Assert.Equal(0f, v));
         }
@@ -147,7 +148,7 @@ public sealed class TrainingPipelineTests(PipelineFixture fixture)
     [Fact]
     public void Run_ExplicitDates_SplitsRespectRangesAndContextIsNeverAnExample()
     {
-        var set = TrainingSet.Build(FeatureSpec.CardV1, CanonicalCsv.Read(fixture.CsvPath));
+        var set = Rebuild(fixture.CsvPath);
         int Count(DateTimeOffset from, DateTimeOffset to, bool fraudsOnly = false)
         {
             var n = 0;
@@ -204,13 +205,23 @@ public sealed class TrainingPipelineTests(PipelineFixture fixture)
         Assert.Equal(report.Thresholds["ensemble"].CostMin, scenarios.EnsembleCostMinThreshold);
         var testFrauds = report.Split.Counts["test"].Frauds;
         Assert.Equal(testFrauds, scenarios.ByScenario.Values.Sum(s => s.Frauds));
+        // Every scenario of the input is listed, also one the test split happens to lack (0 frauds, recall n/a).
+        var inInput = CanonicalCsv.Read(fixture.CsvPath).Where(t => t.IsFraud == true).Select(t => t.FraudScenario!).Distinct().Order(StringComparer.Ordinal);
+        Assert.Equal(inInput, scenarios.ByScenario.Keys);
         foreach (var (name, s) in scenarios.ByScenario)
         {
             Assert.Contains(name, StreamFraud.Sim.Generation.FraudScenarios.All);
             foreach (var model in Models)
             {
                 Assert.Equal((double)s.CaughtAtOwnCostMin[model] / s.Frauds, s.RecallAtOwnCostMin[model], 12);
-                Assert.InRange(s.RecallAtEnsembleCostMin[model], 0, 1);
+                if (s.Frauds == 0)
+                {
+                    Assert.True(double.IsNaN(s.RecallAtEnsembleCostMin[model]));
+                }
+                else
+                {
+                    Assert.InRange(s.RecallAtEnsembleCostMin[model], 0, 1);
+                }
             }
         }
 
@@ -231,11 +242,36 @@ public sealed class TrainingPipelineTests(PipelineFixture fixture)
         Assert.Contains("| ensemble |", md);
     }
 
+    [Fact]
+    public void Run_CsvInputByDefault_SpecV2WithLabelsSimulatedSevenDaysAfterEachFraud()
+    {
+        var report = fixture.Explicit.Report;
+        var labels = report.Data.Labels!;
+        var expected = Rebuild(fixture.CsvPath).LabelStats!;
+
+        Assert.Equal("card", report.Settings.FeatureSpec.Name);
+        Assert.Equal(2, report.Settings.FeatureSpec.Version);
+        Assert.Equal(75, report.Settings.FeatureSpec.Dimension);
+        Assert.Equal("simulated", labels.Source);
+        Assert.Equal("7d", labels.Delay);
+        Assert.Equal(report.Data.Frauds, labels.Labels); // one label per applied fraud
+        Assert.Equal((expected.Offered, expected.NotReached, expected.Applied), (labels.Offered, labels.NotReached, labels.Applied));
+        Assert.True(labels.NotReached > 0 && labels.Applied > 0, $"frauds of the last 7 days are labelled after the data ends: {labels}");
+        Assert.Equal(labels.Offered + labels.NotReached, labels.Labels);
+        var md = File.ReadAllText(Path.Combine(fixture.Explicit.BundleDirectory, MarkdownReport.FileName));
+        Assert.Contains("| labels | simulated from the CSV's is_fraud: every fraud labelled 7d after its event time (--label-delay 7d)", md);
+        Assert.Contains("Feature spec card v2 (dimension 75)", md);
+    }
+
+    /// <summary>The default featurisation, computed directly: spec v2, labels simulated 7 days after each fraud.</summary>
+    private static TrainingSet Rebuild(string csv) =>
+        TrainingSet.Build(FeatureSpec.CardV2, CanonicalCsv.Read(csv), LabelFeed.FromDelay(LabelDelay.Default));
+
     /// <summary>Rebuilds validation and test independently (featurise the CSV, select by the fixture's dates) and scores them with the published bundle.</summary>
     private (Scored Test, Scored Validation) RebuildSplits()
     {
-        var set = TrainingSet.Build(FeatureSpec.CardV1, CanonicalCsv.Read(fixture.CsvPath));
-        using var bundle = ModelBundle.Load(fixture.Explicit.BundleDirectory, FeatureSpec.CardV1);
+        var set = Rebuild(fixture.CsvPath);
+        using var bundle = ModelBundle.Load(fixture.Explicit.BundleDirectory, FeatureSpec.CardV2);
         Scored Score(DateTimeOffset from, DateTimeOffset to)
         {
             var rows = Enumerable.Range(0, set.Count)
