@@ -47,7 +47,7 @@ public sealed class BacktestResult
     /// <summary>Labels simulated from <c>is_fraud</c> (simulated feeds only).</summary>
     public long LabelsSimulated { get; set; }
 
-    /// <summary>Batches scored early so that a label falls between them (what exact interleaving by label time costs).</summary>
+    /// <summary>Batches scored early because an event needed a label that fell inside them (what exact interleaving costs).</summary>
     public long LabelCuts { get; set; }
 
     /// <summary>Wall time.</summary>
@@ -60,14 +60,21 @@ public sealed class BacktestResult
 /// </summary>
 /// <remarks>
 /// With labels (a spec that reads them, <c>card</c> v2) the labels are merged in by label time exactly as
-/// <see cref="TrainingSet.Build(FeatureSpec, IEnumerable{Transaction}, LabelFeed, int)"/> merges them: every label whose
-/// label time is before an event's event time is applied to the store (<see cref="ILabelStore"/>) before that event, and
-/// none after. A batch is scored early when a label falls inside it (<see cref="BacktestResult.LabelCuts"/>), and, for
-/// simulated labels, when the label of one of its frauds becomes due before a later event. So the windows of a replay
-/// equal the trainer's for the same history and labels, bit for bit, whatever the batch size.
+/// <see cref="TrainingSet.Build(FeatureSpec, IEnumerable{Transaction}, LabelFeed, int)"/> merges them: every event sees
+/// the labels whose label time is before its event time, and no other. A label only changes the risk of its merchant
+/// and card, so it is applied to the store (<see cref="ILabelStore"/>) after the batch in which it fell, unless an event
+/// after its label time in that batch names its merchant or card: then the batch is scored early, just before that
+/// event (<see cref="BacktestResult.LabelCuts"/>); for simulated labels, likewise when the label one of its frauds will
+/// get is due before such an event. So the windows of a replay equal the trainer's for the same history and labels,
+/// bit for bit, whatever the batch size.
 /// </remarks>
 public static class Backtest
 {
+    /// <summary>Whether a label of <paramref name="merchantId"/> and <paramref name="cardId"/> changes the entity risk <paramref name="tx"/> reads.</summary>
+    private static bool Touches(string merchantId, string cardId, Transaction tx) =>
+        (!string.IsNullOrEmpty(merchantId) && string.Equals(merchantId, tx.MerchantId, StringComparison.Ordinal)) ||
+        string.Equals(cardId, tx.CardId, StringComparison.Ordinal);
+
     /// <summary>Replays <paramref name="source"/> with every bundle of <paramref name="bundles"/>.</summary>
     public static Task<BacktestResult> RunAsync(
         IReplaySource source, IReadOnlyList<ModelBundle> bundles, IWindowStore store, FeatureSpec spec, int batchSize = 512,
@@ -102,19 +109,42 @@ public static class Backtest
         result.Versions.AddRange(bundles.Select(b => new VersionRun(b)));
         var batch = new WindowBatch(spec, batchSize);
         var inRange = new List<bool>(batchSize);
-        var due = new List<TransactionLabel>();
         long seen = 0;
 
-        // Earliest label time of the simulated labels the unscored batch's frauds will get (simulated feeds only).
-        var pendingLabelTime = long.MaxValue;
+        // Due labels not applied yet: none touches the merchant or card of an unscored event after its label time.
+        var held = new List<TransactionLabel>();
 
-        async Task Flush()
+        // The labels the unscored batch's frauds will get once scored (simulated feeds): label time, merchant, card.
+        var pending = new List<(long Time, string MerchantId, string CardId)>();
+
+        async Task ApplyHeld()
         {
-            if (batch.Count == 0)
+            if (held.Count == 0)
             {
                 return;
             }
 
+            foreach (var decision in await labelStore!.ApplyLabelsAsync(held, cancellationToken).ConfigureAwait(false))
+            {
+                result.LabelOutcomes[decision.Outcome] = result.LabelOutcomes.GetValueOrDefault(decision.Outcome) + 1;
+            }
+
+            held.Clear();
+        }
+
+        // Scores the batch, then applies the held labels: the batch never sees them, every later event does.
+        async Task Flush()
+        {
+            if (batch.Count > 0)
+            {
+                await Score().ConfigureAwait(false);
+            }
+
+            await ApplyHeld().ConfigureAwait(false);
+        }
+
+        async Task Score()
+        {
             var run = await pipeline.RunBatchAsync(batch, cancellationToken: cancellationToken).ConfigureAwait(false);
             List<BatchResult> scored = [run, .. run.Shadows];
             if (feed is not null)
@@ -128,7 +158,7 @@ public static class Backtest
                     }
                 }
 
-                pendingLabelTime = long.MaxValue;
+                pending.Clear();
             }
 
             for (var i = 0; i < batch.Count; i++)
@@ -174,37 +204,31 @@ public static class Backtest
             var tx = e.Transaction;
             if (feed is not null)
             {
-                if (pendingLabelTime < tx.EventTimeMs)
+                // A label must be in the store before the first event after its label time whose merchant or card it
+                // names, and after every event before that time; it changes nothing else (a spec reads the labels of
+                // the event's merchant and card only). So the batch is cut only where an event needs a label that
+                // fell inside it; other due labels wait and are applied after the batch.
+                if (pending.Exists(p => p.Time < tx.EventTimeMs && Touches(p.MerchantId, p.CardId, tx)))
                 {
                     result.LabelCuts++;
-                    await Flush().ConfigureAwait(false); // the batch's frauds are labelled before this event
+                    await Flush().ConfigureAwait(false); // the batch's frauds get their simulated labels
                 }
 
                 while (feed.TryTakeDue(tx.EventTimeMs, out var label))
                 {
-                    due.Add(label);
+                    held.Add(label);
                 }
 
-                if (due.Count > 0)
+                if (held.Exists(l => Touches(l.MerchantId, l.CardId, tx)))
                 {
-                    if (batch.Count > 0)
-                    {
-                        result.LabelCuts++;
-                        await Flush().ConfigureAwait(false); // the batch so far must not see these labels
-                    }
-
-                    foreach (var decision in await labelStore!.ApplyLabelsAsync(due, cancellationToken).ConfigureAwait(false))
-                    {
-                        result.LabelOutcomes[decision.Outcome] = result.LabelOutcomes.GetValueOrDefault(decision.Outcome) + 1;
-                    }
-
-                    due.Clear();
+                    result.LabelCuts += batch.Count > 0 ? 1 : 0;
+                    await Flush().ConfigureAwait(false);
                 }
 
                 if (feed.Delay is { } delay && tx.IsFraud == true)
                 {
                     var ms = Math.Max(1L, delay.DelayMs(tx.TransactionId));
-                    pendingLabelTime = Math.Min(pendingLabelTime, tx.EventTimeMs > long.MaxValue - ms ? long.MaxValue : tx.EventTimeMs + ms);
+                    pending.Add((tx.EventTimeMs > long.MaxValue - ms ? long.MaxValue : tx.EventTimeMs + ms, tx.MerchantId, tx.CardId));
                 }
             }
 

@@ -268,10 +268,13 @@ public static class ReplayCommand
             try
             {
                 var started = DateTime.UtcNow;
+                var every = a.Batch * 20L;
+                var reported = 0L;
                 result = await Backtest.RunAsync(source, bundles, store, spec, feedLabels ? labels!.NewFeed() : null, a.Batch, seen =>
                 {
-                    if (seen % (a.Batch * 20) == 0)
+                    if (seen / every > reported) // batches cut at labels are shorter: report each multiple crossed
                     {
+                        reported = seen / every;
                         console.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"  {seen:N0} events, {seen / Math.Max(0.001, (DateTime.UtcNow - started).TotalSeconds):N0}/s"));
                     }
                 }, cancellationToken).ConfigureAwait(false);
