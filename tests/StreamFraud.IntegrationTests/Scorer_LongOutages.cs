@@ -90,9 +90,13 @@ public sealed partial class Scorer_LongOutages(StackFixture stack) : IDisposable
             Assert.Equal(live.Count - committed, meters.Sum(m => m.Lag));
             var ages = meters.Select(m => m.OldestUnprocessedAge()).ToList();
             await Task.Delay(TimeSpan.FromSeconds(17));
-            for (var i = 0; i < 2; i++)
+            // A member whose partitions had nothing left to read when Redis froze (possible on a loaded machine) holds
+            // no message, so its age rightly stays 0; every member with a backlog must show it ageing.
+            var backlogged = Enumerable.Range(0, 2).Where(i => meters[i].Lag > 0).ToList();
+            Assert.NotEmpty(backlogged);
+            foreach (var i in backlogged)
             {
-                Assert.True(meters[i].OldestUnprocessedAge() - ages[i] >= 15, $"age {ages[i]:0.0} s -> {meters[i].OldestUnprocessedAge():0.0} s");
+                Assert.True(meters[i].OldestUnprocessedAge() - ages[i] >= 15, $"member {i} (lag {meters[i].Lag}): age {ages[i]:0.0} s -> {meters[i].OldestUnprocessedAge():0.0} s");
             }
 
             Assert.Equal(live.Count - committed, meters.Sum(m => m.Lag));
