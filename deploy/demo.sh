@@ -27,10 +27,10 @@ redis=$(sed -n 's/^redis=//p' "$work/devstack.log")
 echo "   kafka=$kafka schema-registry=$registry redis=$redis"
 
 echo "== 2. history: 3,000 cards over 21 days"
-run StreamFraud.Sim generate --cards 3000 --days 21 --seed 7 --out "$work/history.csv" | tail -n 3
+run StreamFraud.Sim generate --cards 3000 --days 21 --seed 7 --out "$work/history.csv" --labels-out "$work/labels.csv" | tail -n 3
 
 echo "== 3. train a small bundle (time split), promote it"
-run StreamFraud.Trainer train --input "$work/history.csv" --registry "$work/models" --promote \
+run StreamFraud.Trainer train --input "$work/history.csv" --labels "$work/labels.csv" --registry "$work/models" --promote \
   --epochs 4 --hidden1 32 --hidden2 16 --xgb-rounds 150 --no-plots | tail -n 25
 
 echo "== 4. scorer"
@@ -39,9 +39,11 @@ start "$work/scorer.log" StreamFraud.Scorer --Kafka:BootstrapServers "$kafka" --
 for _ in $(seq 1 120); do curl -sf http://127.0.0.1:18080/readyz >/dev/null 2>&1 && break; sleep 0.5; done
 
 echo "== 5. the next day's traffic, sent as Avro keyed by card"
-sent=$(run StreamFraud.Sim produce --bootstrap "$kafka" --schema-registry "$registry" --topic transactions \
-  --cards 3000 --days 1 --start 2026-01-22 --seed 8 | tail -n 1)
+produced=$(run StreamFraud.Sim produce --bootstrap "$kafka" --schema-registry "$registry" --topic transactions --labels \
+  --cards 3000 --days 1 --start 2026-01-22 --seed 8)
+sent=$(echo "$produced" | grep -E '^[0-9,]+ delivered' | head -n 1)
 echo "   $sent"
+echo "$produced" | grep -E 'labels delivered' | sed 's/^/   /' || true
 delivered=$(echo "$sent" | sed -n 's/^\([0-9,]*\) delivered.*/\1/p' | tr -d ,)
 for _ in $(seq 1 180); do
   consumed=$(curl -s http://127.0.0.1:18080/metrics | sed -n 's/^streamfraud_events_consumed[^ ]* //p' | head -n 1)
@@ -50,5 +52,5 @@ for _ in $(seq 1 180); do
 done
 
 echo "== 6. what the scorer did"
-curl -s http://127.0.0.1:18080/metrics | grep -E '^streamfraud_(events_consumed|events_scored|alerts_emitted|dlq_messages|consumer_lag)' || true
+curl -s http://127.0.0.1:18080/metrics | grep -E '^streamfraud_(events_consumed|events_scored|alerts_emitted|dlq_messages|consumer_lag|labels_consumed|labels_outcomes)' || true
 grep -E 'Serving bundle|Assigned' "$work/scorer.log" | head -n 3

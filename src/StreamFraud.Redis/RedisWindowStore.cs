@@ -1,6 +1,9 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using StackExchange.Redis;
+using StreamFraud.Core;
 using StreamFraud.Core.Features;
+using StreamFraud.Core.Labels;
 using StreamFraud.Core.Windows;
 
 namespace StreamFraud.Redis;
@@ -9,8 +12,8 @@ namespace StreamFraud.Redis;
 public sealed record RedisWindowStoreOptions
 {
     /// <summary>
-    /// Key prefix; a backtest uses its own so it never touches live state. Keys are <c>{prefix}c:{cardId}</c> (state)
-    /// and <c>{prefix}u:{cardId}</c> (undo), see <see cref="RedisWindowStore.Key(string, KeyKind)"/>.
+    /// Key prefix; a backtest uses its own so it never touches live state. Keys are <c>{prefix}{tag}:{id}</c>, one tag
+    /// per <see cref="KeyKind"/>, all built by <see cref="RedisWindowStore.Key(string, KeyKind)"/>.
     /// </summary>
     public string KeyPrefix { get; init; } = "sf:";
 
@@ -18,11 +21,12 @@ public sealed record RedisWindowStoreOptions
     /// Migration from the previous key scheme (<c>{legacy prefix}{cardId}</c>, e.g. <c>sf:card:</c>): when set, a card
     /// with no state under its key is read from its old key (one more <c>MGET</c> for such cards), applied, and written
     /// under its new key; the old key is left to expire. Card ids ending in <c>:undo</c> never fall back (their old
-    /// key may be another card's undo copy). Null (default): old keys are not read.
+    /// key may be another card's undo copy). Null (default): old keys are not read. Only for specs that do not
+    /// <see cref="FeatureSpec.UsesEntityRisk"/>: the old scheme predates them, so an old key never holds their state.
     /// </summary>
     public string? LegacyKeyPrefix { get; init; }
 
-    /// <summary>Idle cards expire after this long (refreshed on every write).</summary>
+    /// <summary>Idle cards and risk rings expire after this long (refreshed on every write).</summary>
     public TimeSpan IdleTtl { get; init; } = TimeSpan.FromDays(60);
 
     /// <summary>Card states kept in this process between batches (approximate LRU); 0 disables the cache.</summary>
@@ -36,18 +40,32 @@ public sealed record RedisWindowStoreOptions
     public bool KeepUndo { get; init; }
 }
 
-/// <summary>Which key of a card (<see cref="RedisWindowStore.Key(string, KeyKind)"/>).</summary>
+/// <summary>Which kind of key (<see cref="RedisWindowStore.Key(string, KeyKind)"/>); each has its own tag.</summary>
 public enum KeyKind
 {
-    /// <summary>The card's state, <c>{prefix}c:{cardId}</c>.</summary>
+    /// <summary>
+    /// A card's state: <c>{prefix}c:{cardId}</c>, or <c>{prefix}c2:{cardId}</c> for a spec that
+    /// <see cref="FeatureSpec.UsesEntityRisk"/> (its states coexist with a v1 scorer's, neither destroys the other's).
+    /// </summary>
     State = 0,
 
-    /// <summary>The card's state before its last write (exactly-once mode), <c>{prefix}u:{cardId}</c>.</summary>
+    /// <summary>A card's state before its last write (exactly-once mode): <c>{prefix}u:{cardId}</c> (<c>u2:</c> as <see cref="State"/>).</summary>
     Undo = 1,
+
+    /// <summary>A merchant's <see cref="RiskRing"/>, <c>{prefix}rm:{merchantId}</c>.</summary>
+    MerchantRisk = 2,
+
+    /// <summary>A card's <see cref="RiskRing"/>, <c>{prefix}rc:{cardId}</c>.</summary>
+    CardRisk = 3,
+
+    /// <summary>A labelled transaction's <see cref="LabelRecord"/>, <c>{prefix}l:{transactionId}</c>.</summary>
+    Label = 4,
 }
 
 /// <summary>
-/// Window store in Redis: one string value per card, <c>[8-byte version][card state]</c>, with an idle TTL.
+/// Window store in Redis: one string value per card, <c>[8-byte version][card state]</c>, with an idle TTL; for a
+/// spec that <see cref="FeatureSpec.UsesEntityRisk"/> (<c>card</c> v2) also a <see cref="RiskRing"/> per merchant and
+/// per card, and (<see cref="ILabelStore"/>) a <see cref="LabelRecord"/> per labelled transaction.
 /// A batch costs one round trip for cards whose state this process already holds (the common case while it owns
 /// their partitions) and two when some cards are cold (one <c>MGET</c> first):
 /// <list type="number">
@@ -59,39 +77,23 @@ public enum KeyKind
 /// a state unchanged, so redelivery never writes. Keys of one batch must live on one node (single Redis or a
 /// primary; for Redis Cluster, prefix with a hash tag).
 /// </summary>
-public sealed class RedisWindowStore : IWindowStore
+/// <remarks>
+/// Entity risk (spec <c>card</c> v2): rings change under every scorer and the label consumer, so they are never cached.
+/// Every batch reads the rings of all its merchants and cards in its one <c>MGET</c> (with the cold cards; a batch of
+/// warm cards therefore costs two round trips), computes on those copies, and the commit script counts each card's
+/// newly applied transactions on its merchant's and its own ring only when that card's compare-and-set succeeds, in
+/// the same script. Counting is thus exactly once per applied transaction: a conflict re-reads the rings (they hold
+/// the cards that did get written) and re-applies only the cards that did not; a duplicate is never counted; a batch
+/// re-applied from the undo copies (exactly-once mode) does not count again the events its aborted write counted.
+/// Ring bumps commute (<see cref="RiskRing.Bump"/>), so many writers never lose one.
+/// Windows equal a single writer's replay bit for bit, except after a compare-and-set conflict: the cards re-applied
+/// then read rings that hold the counts of the batch's cards already written, which for events out of event-time
+/// order include events later in the batch (and a card applied on a stale cached state may have counted an event
+/// another writer had applied). The counts written stay exact; a conflict needs a second writer on the same cards (a
+/// rebalance forgets the cached states).
+/// </remarks>
+public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 {
-    // One compare-and-set over the batch's changed cards. KEYS: n card keys, then (undo mode) their n undo keys.
-    // ARGV[1] ttl ms; ARGV[2] '1' in undo mode; then per card: expected 8-byte version ('' = absent), new value, and
-    // (undo mode) the undo value ('' = delete). Returns {i, current value, ...} for each card whose version did not
-    // match (nothing written for it).
-    private const string CompareAndSetScript = """
-        local ttl = ARGV[1]
-        local undo = ARGV[2] == '1'
-        local per = 2
-        local n = #KEYS
-        if undo then per = 3; n = #KEYS / 2 end
-        local conflicts = {}
-        for i = 1, n do
-          local at = 3 + per * (i - 1)
-          local expected = ARGV[at]
-          local cur = redis.call('GET', KEYS[i])
-          local ok
-          if cur then ok = (string.sub(cur, 1, 8) == expected) else ok = (expected == '') end
-          if ok then
-            redis.call('SET', KEYS[i], ARGV[at + 1], 'PX', ttl)
-            if undo then
-              local before = ARGV[at + 2]
-              if before == '' then redis.call('DEL', KEYS[n + i]) else redis.call('SET', KEYS[n + i], before, 'PX', ttl) end
-            end
-          else
-            conflicts[#conflicts + 1] = i
-            conflicts[#conflicts + 1] = cur or ''
-          end
-        end
-        return conflicts
-        """;
-
     // The undo value of a card that had no state: version 0, empty state (redo then starts from nothing).
     private static readonly byte[] EmptyUndo = new byte[8];
 
@@ -100,22 +102,39 @@ public sealed class RedisWindowStore : IWindowStore
     private readonly CardBatchApplier _applier;
     private readonly StateCache _cache;
     private readonly CardState _probe;
+    private readonly bool _usesRisk;
+    private readonly string[] _keyPrefixes; // by KeyKind: prefix + tag
+    private readonly LuaScript _compareAndSet = new(RedisScripts.CompareAndSet);
+    private readonly LuaScript _applyLabels = new(RedisScripts.ApplyLabels);
     private readonly Dictionary<string, byte[]?> _current = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly Dictionary<string, byte[]?> _undo = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly Dictionary<string, byte[]> _legacy = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly Dictionary<string, byte[]?> _bases = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly List<string> _cold = [];
-    private byte[]? _scriptSha;
+    private readonly RiskBook _risk = new(); // the rings of one batch, as read and as its events apply
+    private readonly Dictionary<string, int> _merchantRing = new(StringComparer.Ordinal); // merchant → ring number
+    private readonly Dictionary<string, int> _cardRing = new(StringComparer.Ordinal); // card → ring number
+    private readonly HashSet<int> _counted = []; // batch indices already counted by an aborted write (redo)
+    private readonly List<(int Ring, uint Stamp, uint Count)> _bumps = [];
+    private readonly ArrayBufferWriter<byte> _bumpBytes = new();
+    private float[]? _probeWindow;
 
     /// <summary>Creates a store over <paramref name="database"/>.</summary>
     public RedisWindowStore(IDatabase database, FeatureSpec spec, RedisWindowStoreOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(spec);
         _db = database;
         _options = options ?? new RedisWindowStoreOptions();
         _applier = new CardBatchApplier(spec);
         _cache = new StateCache(_options.CacheCapacity);
         _probe = new CardState(spec);
+        _usesRisk = spec.UsesEntityRisk;
+        var prefix = _options.KeyPrefix;
+        _keyPrefixes =
+        [
+            prefix + (_usesRisk ? "c2:" : "c:"), prefix + (_usesRisk ? "u2:" : "u:"), prefix + "rm:", prefix + "rc:", prefix + "l:",
+        ];
     }
 
     /// <summary>Round trips made (for metrics and tests).</summary>
@@ -127,25 +146,35 @@ public sealed class RedisWindowStore : IWindowStore
     /// <summary>Stored values replaced because they were corrupt or of another feature spec.</summary>
     public long ResetStates { get; private set; }
 
-    /// <summary>The Redis key of a card's state: <c>{prefix}c:{cardId}</c>.</summary>
+    /// <summary>Risk rings read that were neither absent nor a ring (read as empty; the next bump replaces them).</summary>
+    public long ForeignRings { get; private set; }
+
+    /// <summary>The Redis key of a card's state (<see cref="KeyKind.State"/>).</summary>
     public RedisKey Key(string cardId) => Key(cardId, KeyKind.State);
 
     /// <summary>
-    /// The one place keys are built: <c>{prefix}{kind tag}:{cardId}</c>, the tag (<c>c</c> state, <c>u</c> undo)
-    /// before the card id. Keys of different kinds differ right after the prefix and keys of one kind differ only in
-    /// the card id, so no card id can name another card's key or any undo key (the previous scheme,
-    /// <c>{prefix}{cardId}</c> and <c>{prefix}{cardId}:undo</c>, let card <c>X:undo</c> write card X's undo state).
+    /// The one place keys are built: <c>{prefix}{tag}{id}</c> with tag <c>c:</c> / <c>u:</c> (card state and undo,
+    /// <c>c2:</c> / <c>u2:</c> for a spec that <see cref="FeatureSpec.UsesEntityRisk"/>), <c>rm:</c> (merchant ring),
+    /// <c>rc:</c> (card ring) or <c>l:</c> (label record). No tag is a prefix of another, so keys of different kinds
+    /// differ right after the prefix and keys of one kind differ only in the id: no id can name another id's key or
+    /// another kind's (the previous scheme, <c>{prefix}{cardId}</c> and <c>{prefix}{cardId}:undo</c>, let card
+    /// <c>X:undo</c> write card X's undo state).
     /// </summary>
-    public RedisKey Key(string cardId, KeyKind kind)
+    public RedisKey Key(string id, KeyKind kind)
     {
-        ArgumentNullException.ThrowIfNull(cardId);
-        return string.Concat(_options.KeyPrefix, kind == KeyKind.Undo ? "u:" : "c:", cardId);
+        ArgumentNullException.ThrowIfNull(id);
+        if ((uint)kind >= (uint)_keyPrefixes.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(kind), kind, "Not a key kind.");
+        }
+
+        return string.Concat(_keyPrefixes[(int)kind], id);
     }
 
     /// <inheritdoc />
     public void ForgetCachedState() => _cache.Clear();
 
-    /// <summary>The undo key of a card (exactly-once mode): <c>{prefix}u:{cardId}</c>.</summary>
+    /// <summary>The undo key of a card (exactly-once mode, <see cref="KeyKind.Undo"/>).</summary>
     public RedisKey UndoKey(string cardId) => Key(cardId, KeyKind.Undo);
 
     /// <inheritdoc />
@@ -160,6 +189,7 @@ public sealed class RedisWindowStore : IWindowStore
         undo.Clear();
         cold.Clear();
         _legacy.Clear();
+        _counted.Clear();
         foreach (var card in groups.Keys)
         {
             if (_cache.TryGet(card, out var value))
@@ -172,9 +202,13 @@ public sealed class RedisWindowStore : IWindowStore
             }
         }
 
-        if (cold.Count > 0)
+        var stateKeys = _options.KeepUndo ? 2 * cold.Count : cold.Count;
+        var rings = _usesRisk ? NumberRings(batch, groups) : 0;
+        RedisKey[]? keys = null;
+        if (stateKeys + rings > 0)
         {
-            var keys = new RedisKey[_options.KeepUndo ? 2 * cold.Count : cold.Count];
+            // One MGET: the cold cards' states (and undo copies), then every ring of the batch.
+            keys = new RedisKey[stateKeys + rings];
             for (var i = 0; i < cold.Count; i++)
             {
                 keys[i] = Key(cold[i]);
@@ -182,6 +216,16 @@ public sealed class RedisWindowStore : IWindowStore
                 {
                     keys[cold.Count + i] = UndoKey(cold[i]);
                 }
+            }
+
+            foreach (var (merchant, ring) in _merchantRing)
+            {
+                keys[stateKeys + ring] = Key(merchant, KeyKind.MerchantRisk);
+            }
+
+            foreach (var (card, ring) in _cardRing)
+            {
+                keys[stateKeys + ring] = Key(card, KeyKind.CardRisk);
             }
 
             var values = await _db.StringGetAsync(keys).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -195,20 +239,31 @@ public sealed class RedisWindowStore : IWindowStore
                 }
             }
 
-            await ReadLegacyAsync(cold, current, cancellationToken).ConfigureAwait(false);
+            if (_usesRisk)
+            {
+                LoadRings(values.AsSpan(stateKeys));
+            }
+            else if (cold.Count > 0)
+            {
+                await ReadLegacyAsync(cold, current, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         // Loads each card's base state, applies the batch's events in batch order and collects the changed states.
-        var writes = new Writes(this);
+        var writes = new Writes(this) { RingKeys = keys is null ? default : new ArraySegment<RedisKey>(keys, stateKeys, rings) };
         var bases = _bases;
         bases.Clear();
         foreach (var (card, indices) in groups)
         {
             var stored = current[card];
             var baseValue = stored ?? _legacy.GetValueOrDefault(card); // a card not yet migrated: its old key's state
-            if (_options.KeepUndo && stored is not null && undo.GetValueOrDefault(card) is { } undone && ReappliesAbortedWrite(batch, indices, stored, undone))
+            if (_options.KeepUndo && stored is not null && undo.GetValueOrDefault(card) is { } undone && ReappliesAbortedWrite(batch, indices, stored, undone, out var storedMark))
             {
                 baseValue = undone; // the last write belonged to an aborted transaction: redo it from the state before it
+                if (_usesRisk)
+                {
+                    UncountAbortedWrite(batch, indices, undone, storedMark);
+                }
             }
 
             bases[card] = baseValue;
@@ -219,8 +274,13 @@ public sealed class RedisWindowStore : IWindowStore
             }
         }
 
-        _applier.Apply(batch);
-        foreach (var card in groups.Keys)
+        _applier.Apply(batch, _usesRisk ? _risk : null);
+        if (_usesRisk)
+        {
+            _bumpBytes.ResetWrittenCount();
+        }
+
+        foreach (var (card, indices) in groups)
         {
             var stored = current[card];
             var updated = _applier.Result(card);
@@ -239,6 +299,15 @@ public sealed class RedisWindowStore : IWindowStore
             BinaryPrimitives.WriteInt64LittleEndian(value, version + 1);
             updated.CopyTo(value, 8);
             writes.States.Add((card, stored, value, bases[card] ?? EmptyUndo));
+            if (_usesRisk)
+            {
+                WriteBumps(batch, card, indices);
+            }
+        }
+
+        if (_usesRisk && writes.States.Count > 0)
+        {
+            writes.Bumps = _bumpBytes.WrittenSpan.ToArray();
         }
 
         return writes;
@@ -260,13 +329,13 @@ public sealed class RedisWindowStore : IWindowStore
         RedisResult[] conflicts;
         try
         {
-            conflicts = await CompareAndSetAsync(mine.States, cancellationToken).ConfigureAwait(false);
+            conflicts = await CompareAndSetAsync(mine, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
             // Outcome unknown (a timeout may still execute later): forget what we believe these cards hold. A retry
-            // sends the same compare-and-set; if the first one did land, it reports a conflict with our own value,
-            // and re-applying the events on it changes nothing.
+            // sends the same compare-and-set; if the first one did land, it reports a conflict with our own value
+            // (and counts nothing again), and re-applying the events on it changes nothing.
             foreach (var w in mine.States)
             {
                 _cache.Remove(w.Card);
@@ -299,6 +368,134 @@ public sealed class RedisWindowStore : IWindowStore
         return conflicted.Count;
     }
 
+    /// <summary>Numbers the batch's rings: merchants (non-empty ids) first, then cards (non-empty ids); returns how many.</summary>
+    private int NumberRings(WindowBatch batch, IReadOnlyDictionary<string, List<int>> groups)
+    {
+        _merchantRing.Clear();
+        _cardRing.Clear();
+        _risk.Clear();
+        var n = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var merchant = batch.Event(i).MerchantId;
+            if (!string.IsNullOrEmpty(merchant) && _merchantRing.TryAdd(merchant, n))
+            {
+                n++;
+            }
+        }
+
+        foreach (var card in groups.Keys)
+        {
+            if (card.Length > 0)
+            {
+                _cardRing.Add(card, n++);
+            }
+        }
+
+        return n;
+    }
+
+    /// <summary>Loads the rings read (in <see cref="NumberRings"/> order) into the batch's scratch book.</summary>
+    private void LoadRings(ReadOnlySpan<RedisValue> values)
+    {
+        foreach (var (merchant, ring) in _merchantRing)
+        {
+            Load(RiskEntity.Merchant, merchant, values[ring]);
+        }
+
+        foreach (var (card, ring) in _cardRing)
+        {
+            Load(RiskEntity.Card, card, values[ring]);
+        }
+
+        void Load(RiskEntity entity, string id, RedisValue value)
+        {
+            if (!_risk.Load(entity, id, value.IsNull ? ReadOnlySpan<byte>.Empty : ((ReadOnlyMemory<byte>)value).Span))
+            {
+                ForeignRings++;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A card re-applied from its undo copy: its events that the aborted write applied (applied again now, at or below
+    /// the stored state's watermark) were counted on the rings by that write. They are marked so the commit does not
+    /// count them again, and taken off the batch's copies of the rings so that the batch computes on the rings as they
+    /// were before the aborted write (up to the rare slot an aborted count took over from a day 40 days older).
+    /// </summary>
+    private void UncountAbortedWrite(WindowBatch batch, List<int> indices, byte[] undo, SourcePosition stored)
+    {
+        if (_probe.Load(undo.Length > 8 ? undo.AsSpan(8) : ReadOnlySpan<byte>.Empty) is StateLoadStatus.Corrupt or StateLoadStatus.SpecMismatch)
+        {
+            return; // the applier starts this card fresh: its events are all new
+        }
+
+        var window = _probeWindow ??= new float[_applier.Spec.WindowSize];
+        foreach (var i in indices)
+        {
+            var p = batch.Position(i);
+            var tx = batch.Event(i);
+            if (_probe.TryApply(tx, p, window).IsApplied && p.IsAtOrBelow(stored))
+            {
+                _counted.Add(i);
+                var stamp = RiskRing.Stamp(tx.EventTimeMs);
+                _risk.Find(RiskEntity.Merchant, tx.MerchantId)?.Bump(stamp, -1, 0);
+                _risk.Find(RiskEntity.Card, tx.CardId)?.Bump(stamp, -1, 0);
+            }
+        }
+    }
+
+    /// <summary>Appends a card's ring bumps for the commit script: its newly applied events, summed per (ring, day).</summary>
+    private void WriteBumps(WindowBatch batch, string card, List<int> indices)
+    {
+        var bumps = _bumps;
+        bumps.Clear();
+        foreach (var i in indices)
+        {
+            if (!batch.Result(i).IsApplied || _counted.Contains(i))
+            {
+                continue;
+            }
+
+            var tx = batch.Event(i);
+            var stamp = RiskRing.Stamp(tx.EventTimeMs);
+            if (!string.IsNullOrEmpty(tx.MerchantId) && _merchantRing.TryGetValue(tx.MerchantId, out var merchant))
+            {
+                Add(merchant, stamp);
+            }
+
+            Add(_cardRing[card], stamp);
+        }
+
+        var span = _bumpBytes.GetSpan(4 + (12 * bumps.Count));
+        BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)bumps.Count);
+        for (var k = 0; k < bumps.Count; k++)
+        {
+            var at = 4 + (12 * k);
+            BinaryPrimitives.WriteUInt32LittleEndian(span[at..], (uint)bumps[k].Ring);
+            BinaryPrimitives.WriteUInt32LittleEndian(span[(at + 4)..], bumps[k].Stamp);
+            BinaryPrimitives.WriteUInt32LittleEndian(span[(at + 8)..], bumps[k].Count);
+        }
+
+        _bumpBytes.Advance(4 + (12 * bumps.Count));
+
+        void Add(int ring, uint stamp)
+        {
+            // Increments on one day sum exactly (RiskRing.Bump saturates the same either way); a card has few distinct
+            // (ring, day) pairs in a batch, so a linear search is enough.
+            for (var k = 0; k < bumps.Count; k++)
+            {
+                if (bumps[k].Ring == ring && bumps[k].Stamp == stamp)
+                {
+                    bumps[k] = (ring, stamp, bumps[k].Count + 1);
+                    return;
+                }
+            }
+
+            bumps.Add((ring, stamp, 1));
+        }
+    }
+
     /// <summary>Reads the old keys of cold cards that have no state under their key (migration; see <see cref="RedisWindowStoreOptions.LegacyKeyPrefix"/>).</summary>
     private async Task ReadLegacyAsync(List<string> cold, Dictionary<string, byte[]?> current, CancellationToken cancellationToken)
     {
@@ -328,15 +525,18 @@ public sealed class RedisWindowStore : IWindowStore
     /// <summary>
     /// Whether some of these events are in the card's state (at or below its watermark) but not in its undo state:
     /// then the state's last write came from a batch now being redelivered, i.e. its transaction aborted.
+    /// <paramref name="storedMark"/> receives the state's watermark.
     /// </summary>
-    private bool ReappliesAbortedWrite(WindowBatch batch, List<int> indices, byte[] stored, byte[] undo)
+    private bool ReappliesAbortedWrite(WindowBatch batch, List<int> indices, byte[] stored, byte[] undo, out SourcePosition storedMark)
     {
+        storedMark = SourcePosition.None;
         if (stored.Length <= 8 || _probe.Load(stored.AsSpan(8)) != StateLoadStatus.Loaded)
         {
             return false;
         }
 
         var current = _probe.HighWatermark;
+        storedMark = current;
         var before = SourcePosition.None; // undo of a card that had no state before its last write
         var legacyUndo = false;
         if (undo.Length > 8)
@@ -368,50 +568,42 @@ public sealed class RedisWindowStore : IWindowStore
         return false;
     }
 
-    private async Task<RedisResult[]> CompareAndSetAsync(List<(string Card, byte[]? Expected, byte[] Value, byte[]? Undo)> writes, CancellationToken cancellationToken)
+    private async Task<RedisResult[]> CompareAndSetAsync(Writes writes, CancellationToken cancellationToken)
     {
+        var states = writes.States;
         var undo = _options.KeepUndo;
-        var n = writes.Count;
-        var keys = new RedisKey[undo ? 2 * n : n];
+        var n = states.Count;
+        var cardKeys = undo ? 2 * n : n;
+        var counts = writes.Bumps is not null;
+        var rings = counts ? writes.RingKeys.Count : 0;
+        var keys = new RedisKey[cardKeys + rings];
         var per = undo ? 3 : 2;
-        var args = new RedisValue[2 + (per * n)];
+        var args = new RedisValue[3 + (per * n) + (counts ? 1 : 0)];
         args[0] = (long)_options.IdleTtl.TotalMilliseconds;
         args[1] = undo ? "1" : "0";
+        args[2] = n;
         for (var i = 0; i < n; i++)
         {
-            keys[i] = Key(writes[i].Card);
+            keys[i] = Key(states[i].Card);
             // The script compares the stored value's first 8 bytes; a shorter (foreign) value is compared whole.
-            args[2 + (per * i)] = writes[i].Expected is { } e ? e.AsMemory(0, Math.Min(8, e.Length)) : RedisValue.EmptyString;
-            args[3 + (per * i)] = writes[i].Value;
+            args[3 + (per * i)] = states[i].Expected is { } e ? e.AsMemory(0, Math.Min(8, e.Length)) : RedisValue.EmptyString;
+            args[4 + (per * i)] = states[i].Value;
             if (undo)
             {
-                keys[n + i] = UndoKey(writes[i].Card);
-                args[4 + (per * i)] = writes[i].Undo ?? RedisValue.EmptyString;
+                keys[n + i] = UndoKey(states[i].Card);
+                args[5 + (per * i)] = states[i].Undo ?? RedisValue.EmptyString;
             }
         }
 
-        RedisResult result;
-        try
+        if (counts)
         {
-            // EVALSHA (the script body travels once per connection), falling back to EVAL after a server restart.
-            _scriptSha ??= await LoadScriptAsync(CompareAndSetScript).ConfigureAwait(false);
-            result = await _db.ScriptEvaluateAsync(_scriptSha, keys, args).WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
-        {
-            result = await _db.ScriptEvaluateAsync(CompareAndSetScript, keys, args).WaitAsync(cancellationToken).ConfigureAwait(false);
-            _scriptSha = null;
+            writes.RingKeys.AsSpan().CopyTo(keys.AsSpan(cardKeys));
+            args[^1] = writes.Bumps;
         }
 
-        RoundTrips++;
+        var (result, trips) = await _compareAndSet.EvaluateAsync(_db, keys, args, cancellationToken).ConfigureAwait(false);
+        RoundTrips += trips;
         return (RedisResult[])result!;
-    }
-
-    private async Task<byte[]> LoadScriptAsync(string script)
-    {
-        var sha = await _db.ExecuteAsync("SCRIPT", "LOAD", script).ConfigureAwait(false);
-        RoundTrips++;
-        return Convert.FromHexString((string)sha!);
     }
 
     private sealed class Writes(RedisWindowStore store) : PreparedWrites
@@ -419,6 +611,12 @@ public sealed class RedisWindowStore : IWindowStore
         public RedisWindowStore Store { get; } = store;
 
         public List<(string Card, byte[]? Expected, byte[] Value, byte[]? Undo)> States { get; } = [];
+
+        /// <summary>The batch's ring keys (spec <c>card</c> v2), as numbered in <see cref="Bumps"/>.</summary>
+        public ArraySegment<RedisKey> RingKeys { get; init; }
+
+        /// <summary>Per state in order, its ring bumps (<see cref="RedisScripts.CompareAndSet"/>); null: rings are not counted.</summary>
+        public byte[]? Bumps { get; set; }
 
         public override int Cards => States.Count;
 

@@ -68,6 +68,18 @@ internal static partial class Log
 
     [LoggerMessage(20, LogLevel.Information, "Configuration (credentials masked): {Summary}")]
     public static partial void Configuration(ILogger logger, string summary);
+
+    [LoggerMessage(21, LogLevel.Information, "Label consumer started: topic {Topic}, group {Group}, batches of up to {BatchSize}")]
+    public static partial void LabelConsumerStarted(ILogger logger, string topic, string group, int batchSize);
+
+    [LoggerMessage(22, LogLevel.Information, "Label consumer stopped after {Batches} batches")]
+    public static partial void LabelConsumerStopped(ILogger logger, long batches);
+
+    [LoggerMessage(23, LogLevel.Error, "Label consumer failed; scoring goes on, a new label consumer starts in {Seconds:0.0} s")]
+    public static partial void LabelConsumerFailed(ILogger logger, Exception exception, double seconds);
+
+    [LoggerMessage(24, LogLevel.Critical, "Label consumer stopped for good; scoring goes on without labels until the scorer restarts")]
+    public static partial void LabelConsumerStoppedForGood(ILogger logger, Exception exception);
 }
 
 /// <summary>

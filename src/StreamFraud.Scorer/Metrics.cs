@@ -1,4 +1,7 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using StreamFraud.Core.Labels;
+using StreamFraud.Core.Quality;
 
 namespace StreamFraud.Scorer;
 
@@ -11,11 +14,10 @@ public sealed class ScorerMetrics : IDisposable
     /// <summary>Meter name.</summary>
     public const string MeterName = "StreamFraud.Scorer";
 
+    private static readonly string[] OutcomeNames = ["applied", "flipped", "duplicate", "superseded", "stale", "conflicting", "invalid"];
+    private static readonly string[] ResultNames = ["true_positive", "false_positive", "false_negative", "true_negative"];
     private readonly Meter _meter;
-    private long _lag;
     private string _modelVersion = "";
-    private int _assigned;
-    private long _oldestUnprocessedMs = long.MinValue;
 
     /// <summary>Creates the instruments on a meter from <paramref name="factory"/> (or a standalone meter).</summary>
     public ScorerMetrics(IMeterFactory? factory = null)
@@ -24,7 +26,7 @@ public sealed class ScorerMetrics : IDisposable
         EventsConsumed = _meter.CreateCounter<long>("streamfraud.events.consumed", "{event}", "Messages read from the input topic.");
         EventsScored = _meter.CreateCounter<long>("streamfraud.events.scored", "{event}", "Events scored (duplicates re-scored included).");
         Duplicates = _meter.CreateCounter<long>("streamfraud.events.duplicates", "{event}", "Redelivered events recognised by the window store.");
-        Alerts = _meter.CreateCounter<long>("streamfraud.alerts.emitted", "{alert}", "Alerts produced to the alerts topic.");
+        Alerts = _meter.CreateCounter<long>("streamfraud.alerts.emitted", "{alert}", "Alerts produced to the alerts topic, by model.version.");
         Dlq = _meter.CreateCounter<long>("streamfraud.dlq.messages", "{message}", "Messages sent to the dead-letter topic, by error class.");
         Errors = _meter.CreateCounter<long>("streamfraud.errors", "{error}", "Transient failures retried (Redis, broker, registry), by stage.");
         BatchSize = _meter.CreateHistogram<int>("streamfraud.batch.size", "{event}", "Events per batch.");
@@ -32,12 +34,68 @@ public sealed class ScorerMetrics : IDisposable
         StageDuration = _meter.CreateHistogram<double>("streamfraud.stage.duration", "s", "Time per batch stage: decode, redis, models, explain, produce.");
         Score = _meter.CreateHistogram<double>("streamfraud.score", "1", "Ensemble scores.");
         Agreement = _meter.CreateCounter<long>("streamfraud.challenger.decisions", "{event}", "Alert decisions of champion and challenger on the same windows: both, champion_only, challenger_only.");
-        _meter.CreateObservableGauge("streamfraud.consumer.lag", () => Interlocked.Read(ref _lag), "{message}",
+        _meter.CreateObservableGauge("streamfraud.consumer.lag", () => Input.Lag, "{message}",
             "High watermark minus the next offset to process (after the last finished batch, else the group's committed offset), summed over assigned partitions; updated while paused.");
         _meter.CreateObservableGauge("streamfraud.consumer.oldest_unprocessed_age", OldestUnprocessedAge, "s",
             "Age (by Kafka timestamp) of the oldest message read but not yet finished; 0 when no batch is in flight. Grows while the scorer is stuck.");
-        _meter.CreateObservableGauge("streamfraud.partitions.assigned", () => Volatile.Read(ref _assigned), "{partition}", "Partitions assigned to this scorer.");
+        _meter.CreateObservableGauge("streamfraud.partitions.assigned", () => Input.Assigned, "{partition}", "Partitions assigned to this scorer.");
         _meter.CreateObservableGauge("streamfraud.model.serving", () => new Measurement<int>(1, new KeyValuePair<string, object?>("model.version", _modelVersion)), "1", "The serving model version (as a tag).");
+
+        LabelsConsumed = _meter.CreateCounter<long>("streamfraud.labels.consumed", "{message}", "Messages read from the labels topic.");
+        LabelOutcomes = _meter.CreateCounter<long>("streamfraud.labels.outcomes", "{label}",
+            "Labels applied by the label store, by outcome: applied, flipped, duplicate, superseded, stale, conflicting, invalid.");
+        LabelsDlq = _meter.CreateCounter<long>("streamfraud.labels.dlq", "{message}", "Label messages sent to the labels dead-letter topic, by error class.");
+        _meter.CreateObservableGauge("streamfraud.labels.consumer.lag", () => LabelInput.Lag, "{message}",
+            "Labels consumer: high watermark minus the next offset to process, summed over its assigned partitions.");
+        _meter.CreateObservableGauge("streamfraud.labels.partitions.assigned", () => LabelInput.Assigned, "{partition}", "Partitions of the labels topic assigned to this scorer.");
+        QualityResults = _meter.CreateCounter<long>("streamfraud.quality.results", "{transaction}",
+            "Labelled transactions joined with the scorer's decision, by model.version and result: true_positive, false_positive (confirmed), false_negative, true_negative.");
+        QualityRetractions = _meter.CreateCounter<long>("streamfraud.quality.retractions", "{transaction}",
+            "Results taken back because a newer label flipped the verdict (subtract from streamfraud.quality.results), by model.version and result.");
+        _meter.CreateObservableGauge("streamfraud.quality.precision", () => Quality(q => q.Precision), "1",
+            "Confirmed precision TP / (TP + FP) over labelled alerts, per model.version, from this process's labels since it started.");
+        _meter.CreateObservableGauge("streamfraud.quality.recall", () => Quality(q => q.Recall), "1",
+            "Delayed-label recall TP / (TP + FN) over labelled frauds, per model.version, from this process's labels since it started.");
+        _meter.CreateObservableGauge("streamfraud.quality.cost", () => Quality(q => q.Cost), "1",
+            "Confirmed cost 10 x FN + 1 x FP per model.version, from this process's labels since it started.");
+    }
+
+    /// <summary>Gauges of the transaction consumer.</summary>
+    public InputGauges Input { get; } = new();
+
+    /// <summary>Gauges of the labels consumer.</summary>
+    public InputGauges LabelInput { get; } = new();
+
+    /// <summary>Net confirmed counts per model version behind the quality gauges.</summary>
+    public QualityTally QualityTally { get; } = new();
+
+    /// <summary>Label messages read.</summary>
+    public Counter<long> LabelsConsumed { get; }
+
+    /// <summary>Label store outcomes (tag <c>outcome</c>).</summary>
+    public Counter<long> LabelOutcomes { get; }
+
+    /// <summary>Labels DLQ messages (tag <c>error.class</c>).</summary>
+    public Counter<long> LabelsDlq { get; }
+
+    /// <summary>Joined results (tags <c>model.version</c>, <c>result</c>).</summary>
+    public Counter<long> QualityResults { get; }
+
+    /// <summary>Retracted results (tags <c>model.version</c>, <c>result</c>).</summary>
+    public Counter<long> QualityRetractions { get; }
+
+    /// <summary>The metric tag value of a label outcome.</summary>
+    public static string OutcomeName(LabelOutcome outcome) => OutcomeNames[(int)outcome];
+
+    /// <summary>The metric tag value of a quality result.</summary>
+    public static string ResultName(QualityResult result) => ResultNames[(int)result];
+
+    /// <summary>Counts a quality change on the counters and the tally behind the gauges.</summary>
+    public void Record(QualityChange change)
+    {
+        QualityTally.Add(change);
+        var tags = new TagList { { "model.version", change.ModelVersion }, { "result", ResultName(change.Result) } };
+        (change.Delta > 0 ? QualityResults : QualityRetractions).Add(Math.Abs(change.Delta), tags);
     }
 
     /// <summary>Messages read.</summary>
@@ -73,11 +131,61 @@ public sealed class ScorerMetrics : IDisposable
     /// <summary>Champion/challenger agreement (tag <c>outcome</c>).</summary>
     public Counter<long> Agreement { get; }
 
-    /// <summary>The lag gauge's value.</summary>
+    /// <summary>The transaction consumer's lag gauge's value.</summary>
+    public long Lag => Input.Lag;
+
+    /// <summary>Updates the transaction consumer's lag gauge.</summary>
+    public void SetLag(long lag) => Input.SetLag(lag);
+
+    /// <summary>Sets the Kafka timestamp (Unix ms) of the oldest transaction message in flight; null when none is.</summary>
+    public void SetOldestUnprocessed(long? unixMs) => Input.SetOldestUnprocessed(unixMs);
+
+    /// <summary>Seconds since the oldest transaction message in flight was written (0 when none is).</summary>
+    public double OldestUnprocessedAge() => Input.OldestUnprocessedAge();
+
+    /// <summary>Updates the transaction consumer's assigned-partitions gauge.</summary>
+    public void SetAssigned(int count) => Input.SetAssigned(count);
+
+    /// <summary>Updates the serving-version gauge.</summary>
+    public void SetModelVersion(string version) => _modelVersion = version;
+
+    /// <inheritdoc />
+    public void Dispose() => _meter.Dispose();
+
+    private IEnumerable<Measurement<double>> Quality(Func<QualityCounts, double> value)
+    {
+        foreach (var counts in QualityTally.Snapshot())
+        {
+            var v = value(counts);
+            if (!double.IsNaN(v))
+            {
+                yield return new Measurement<double>(v, new KeyValuePair<string, object?>("model.version", counts.ModelVersion));
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The gauges of one Kafka consumer of the scorer (transactions, labels): lag, assigned partitions and the oldest
+/// message in flight. Written by the consumer's thread, read by the metrics exporter and readiness checks.
+/// </summary>
+public sealed class InputGauges
+{
+    private long _lag;
+    private int _assigned;
+    private long _oldestUnprocessedMs = long.MinValue;
+
+    /// <summary>High watermark minus the next offset to process, summed over the assigned partitions.</summary>
     public long Lag => Interlocked.Read(ref _lag);
 
-    /// <summary>Updates the lag gauge.</summary>
+    /// <summary>Partitions assigned.</summary>
+    public int Assigned => Volatile.Read(ref _assigned);
+
+    /// <summary>Updates the lag.</summary>
     public void SetLag(long lag) => Interlocked.Exchange(ref _lag, lag);
+
+    /// <summary>Updates the assigned partitions.</summary>
+    public void SetAssigned(int count) => Volatile.Write(ref _assigned, count);
 
     /// <summary>Sets the Kafka timestamp (Unix ms) of the oldest message in flight; null when none is.</summary>
     public void SetOldestUnprocessed(long? unixMs) => Interlocked.Exchange(ref _oldestUnprocessedMs, unixMs ?? long.MinValue);
@@ -88,13 +196,4 @@ public sealed class ScorerMetrics : IDisposable
         var ms = Interlocked.Read(ref _oldestUnprocessedMs);
         return ms == long.MinValue ? 0 : Math.Max(0, (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - ms) / 1000.0);
     }
-
-    /// <summary>Updates the assigned-partitions gauge.</summary>
-    public void SetAssigned(int count) => Volatile.Write(ref _assigned, count);
-
-    /// <summary>Updates the serving-version gauge.</summary>
-    public void SetModelVersion(string version) => _modelVersion = version;
-
-    /// <inheritdoc />
-    public void Dispose() => _meter.Dispose();
 }

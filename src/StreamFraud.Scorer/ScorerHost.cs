@@ -6,7 +6,9 @@ using StackExchange.Redis;
 using StreamFraud.Core;
 using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
+using StreamFraud.Core.Quality;
 using StreamFraud.Kafka;
+using StreamFraud.Scorer.Labels;
 using StreamFraud.Scorer.Loop;
 using StreamFraud.Redis;
 using StreamFraud.Scoring;
@@ -73,6 +75,15 @@ OPTIONS:
         --Scorer:MaxInputBytes      Larger input messages (key + value + headers) are not decoded: the DLQ gets a
                                     reference record (position, sizes, SHA-256) instead (default 262144)
         --Scorer:ReadinessGrace     How long a dependency may fail before /readyz turns false (default 00:00:30)
+        --Scorer:Labels:Enabled     Consume fraud labels into the label store and join them with alerts for live
+                                    quality metrics (default true); a labels outage never stops scoring
+        --Scorer:Labels:Topic       Labels topic (default fraud-labels); --Scorer:Labels:DlqTopic (default
+                                    fraud-labels.dlq)
+        --Scorer:Labels:GroupId     The label consumer's own group (default <Kafka:Consumer:group.id>-labels)
+        --Scorer:Labels:BatchSize   Most labels per batch (default 500); --Scorer:Labels:BatchTimeout (default
+                                    00:00:00.200)
+        --Scorer:Labels:DecisionTtl How long an alert's decision record <prefix>d:<transaction_id> is kept for the
+                                    label join (default 40.00:00:00)
         --urls                      HTTP endpoints /healthz, /readyz, /metrics (Prometheus), e.g. http://0.0.0.0:8080
 """;
 
@@ -100,6 +111,8 @@ OPTIONS:
         builder.Services.AddHostedService<BundleWatcher>();
         builder.Services.AddSingleton<ScorerWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScorerWorker>());
+        builder.Services.AddSingleton<LabelWorker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LabelWorker>());
         builder.Services.AddHealthChecks()
             .AddCheck("live", () => HealthCheckResult.Healthy(), tags: ["live"])
             .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
@@ -113,8 +126,33 @@ OPTIONS:
     public static void MapScorerEndpoints(this WebApplication app)
     {
         app.MapHealthChecks("/healthz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });
-        app.MapHealthChecks("/readyz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapHealthChecks("/readyz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
+        {
+            Predicate = c => c.Tags.Contains("ready"),
+            ResponseWriter = WriteReadiness,
+        });
         app.MapPrometheusScrapingEndpoint("/metrics");
+    }
+
+    /// <summary>
+    /// <c>/readyz</c>'s body: the status, the reason when not ready, and the details of every check (the label
+    /// consumer's state, which never makes the scorer unready), as JSON.
+    /// </summary>
+    private static Task WriteReadiness(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        var body = new Dictionary<string, object?> { ["status"] = report.Status.ToString() };
+        foreach (var (name, entry) in report.Entries)
+        {
+            body[name] = new Dictionary<string, object?>
+            {
+                ["status"] = entry.Status.ToString(),
+                ["reason"] = entry.Description,
+                ["details"] = entry.Data,
+            };
+        }
+
+        return context.Response.WriteAsync(System.Text.Json.JsonSerializer.Serialize(body));
     }
 }
 
@@ -143,6 +181,9 @@ public sealed record Settings(
 
     /// <summary>Longest bundle load (<c>Models:LoadTimeout</c>).</summary>
     public TimeSpan LoadTimeout { get; init; } = BundleLoadOptions.DefaultLoadTimeout;
+
+    /// <summary>The label consumer (<c>Scorer:Labels:*</c>).</summary>
+    public LabelOptions Labels { get; init; } = new();
 
     /// <summary>How the serving bundle and the challenger are loaded.</summary>
     public BundleLoadOptions LoadOptions => new()
@@ -223,6 +264,17 @@ public sealed record Settings(
             MaxInputBytes = Int(config, "Scorer:MaxInputBytes", 256 * 1024, problems),
         };
         problems.AddRange(scorer.Validate());
+        var labels = new LabelOptions
+        {
+            Enabled = Bool(config, "Scorer:Labels:Enabled", true, problems),
+            Topic = config["Scorer:Labels:Topic"] ?? Topics.FraudLabels,
+            DlqTopic = config["Scorer:Labels:DlqTopic"] ?? Topics.FraudLabelsDlq,
+            GroupId = config["Scorer:Labels:GroupId"] is { Length: > 0 } labelGroup ? labelGroup : null,
+            BatchSize = Int(config, "Scorer:Labels:BatchSize", 500, problems),
+            BatchTimeout = Time(config, "Scorer:Labels:BatchTimeout", TimeSpan.FromMilliseconds(200), problems),
+            DecisionTtl = Time(config, "Scorer:Labels:DecisionTtl", TimeSpan.FromDays(40), problems),
+        };
+        problems.AddRange(labels.Validate(scorer, consumer.GroupId));
         var redis = new RedisWindowStoreOptions
         {
             KeepUndo = scorer.ExactlyOnce,
@@ -280,6 +332,7 @@ public sealed record Settings(
             RequireDigest = requireDigest,
             MaxFileBytes = maxFileBytes,
             LoadTimeout = loadTimeout,
+            Labels = labels,
         };
     }
 
@@ -296,7 +349,10 @@ public sealed record Settings(
         var text = $"consumer[{Client(Consumer)}] producer[{Client(Producer)}] registry={RegistryUrl} redis={RedisConfiguration} " +
             $"keyPrefix={Redis.KeyPrefix} models={ModelRegistry} pin={Pin ?? "-"} challenger={Challenger ?? "-"} spec={Spec.Name} " +
             $"policy={Scoring.Policy} device={Device} mode={(Scorer.ExactlyOnce ? "exactly-once" : "at-least-once")} input={Scorer.InputTopic} " +
-            $"alerts={Scorer.AlertsTopic} dlq={Scorer.DlqTopic} batch={Scorer.BatchSize} maxInputBytes={Scorer.MaxInputBytes}";
+            $"alerts={Scorer.AlertsTopic} dlq={Scorer.DlqTopic} batch={Scorer.BatchSize} maxInputBytes={Scorer.MaxInputBytes} " +
+            (Labels.Enabled
+                ? $"labels={Labels.Topic} labelsDlq={Labels.DlqTopic} labelsGroup={Labels.Group(Consumer.GroupId ?? "streamfraud-scorer")} labelsBatch={Labels.BatchSize}"
+                : "labels=off");
         return SecretRedactor.Current.Redact(text);
     }
 
@@ -505,10 +561,17 @@ public sealed class ScorerResources : IDisposable
 
         // After start, Redis outages are retried by the scoring loop instead of failing.
         Registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = settings.RegistryUrl });
+        if (settings.Labels.Enabled)
+        {
+            Decisions = new RedisDecisionLog(Redis.GetDatabase(), new RedisDecisionLogOptions { KeyPrefix = settings.Redis.KeyPrefix, Ttl = settings.Labels.DecisionTtl });
+        }
     }
 
     /// <summary>Redis connection.</summary>
     public ConnectionMultiplexer Redis { get; }
+
+    /// <summary>Alerts' decision records, joined with labels for live quality (null when labels are off).</summary>
+    public IDecisionLog? Decisions { get; }
 
     /// <summary>Schema Registry client.</summary>
     public ISchemaRegistryClient Registry { get; }
@@ -550,7 +613,11 @@ public sealed class ScorerWorker(Settings settings, BundleManager bundles, Score
         Log.Configuration(log, settings.Describe());
         var store = new RedisWindowStore(resources.Redis.GetDatabase(), settings.Spec, settings.Redis);
         _loop = new ScoringLoop(
-            new ScoringLoopClients(settings.Consumer, settings.Producer, resources.Registry, store, bundles, settings.Spec) { Challenger = resources.Challenger },
+            new ScoringLoopClients(settings.Consumer, settings.Producer, resources.Registry, store, bundles, settings.Spec)
+            {
+                Challenger = resources.Challenger,
+                Decisions = resources.Decisions,
+            },
             settings.Scorer, settings.Scoring, log, metrics, Health);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
@@ -578,10 +645,71 @@ public sealed class ScorerWorker(Settings settings, BundleManager bundles, Score
     }
 }
 
-/// <summary>Readiness: partitions assigned, a bundle loaded, and no dependency failing for longer than <c>Scorer:ReadinessGrace</c>.</summary>
-public sealed class ReadinessCheck(ScorerWorker worker) : IHealthCheck
+/// <summary>
+/// Runs the label consumer (<see cref="LabelLoop"/>) on its own thread until the host stops. Whatever happens to it —
+/// labels topic missing, broker or Redis errors, an unexpected failure — is logged, metered and reported in
+/// <c>/readyz</c>'s details; it never stops the host nor makes it unready.
+/// </summary>
+public sealed class LabelWorker(Settings settings, BundleManager bundles, ScorerResources resources, ScorerMetrics metrics, ILogger<LabelWorker> log) : BackgroundService
+{
+    /// <summary>How the label consumer is doing.</summary>
+    public LabelStatus Status { get; } = new(TimeProvider.System);
+
+    /// <inheritdoc />
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!settings.Labels.Enabled)
+        {
+            Status.Disable("Scorer:Labels:Enabled is false");
+            return Task.CompletedTask;
+        }
+
+        // A store instance of its own: the scoring loop's caches and scratch are its thread's alone.
+        var store = new RedisWindowStore(resources.Redis.GetDatabase(), settings.Spec, settings.Redis);
+        var loop = new LabelLoop(
+            new LabelLoopClients(settings.Consumer, settings.Producer, resources.Registry, store)
+            {
+                Decisions = resources.Decisions,
+                ServingVersion = () => bundles.Current?.Version ?? "none",
+            },
+            settings.Labels, settings.Scorer, log, metrics, Status);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                loop.Run(stoppingToken);
+            }
+            catch (Exception e)
+            {
+                // LabelLoop.Run restarts its consumer after failures and returns at stop; reaching here is a bug (or an
+                // error while stopping). Labels stop, scoring goes on: nothing escapes this thread.
+                Status.Failed(e);
+                Log.LabelConsumerStoppedForGood(log, e);
+            }
+            finally
+            {
+                done.TrySetResult();
+            }
+        })
+        { Name = "label-consumer", IsBackground = true };
+        thread.Start();
+        return done.Task;
+    }
+}
+
+/// <summary>
+/// Readiness: partitions assigned, a bundle loaded, and no dependency failing for longer than <c>Scorer:ReadinessGrace</c>.
+/// The label consumer's state is reported in the details only: labels never make the scorer unready.
+/// </summary>
+public sealed class ReadinessCheck(ScorerWorker worker, LabelWorker labels) : IHealthCheck
 {
     /// <inheritdoc />
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(worker.NotReadyReason is { } reason ? HealthCheckResult.Unhealthy(reason) : HealthCheckResult.Healthy());
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var details = new Dictionary<string, object> { ["labels"] = labels.Status.Report() };
+        return Task.FromResult(worker.NotReadyReason is { } reason
+            ? HealthCheckResult.Unhealthy(reason, data: details)
+            : HealthCheckResult.Healthy(data: details));
+    }
 }

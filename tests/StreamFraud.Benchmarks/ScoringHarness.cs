@@ -12,9 +12,9 @@ using StreamFraud.Training.Lstm;
 using StreamFraud.XgBoost;
 
 /// <summary>
-/// The scoring path's throughput and batch latency with a production-size bundle (LSTM 128/64 on 56 features,
-/// 300 XGBoost trees of depth 6): in-memory state, or a Redis server with --redis. Untrained weights cost the same
-/// as trained ones.
+/// The scoring path's throughput and batch latency with a production-size bundle (LSTM 128/64 on the spec's features,
+/// 300 XGBoost trees of depth 6) for spec <c>card</c> v1 or v2 (--spec): in-memory state, or a Redis server with
+/// --redis. Untrained weights cost the same as trained ones.
 /// </summary>
 internal static class ScoringHarness
 {
@@ -23,7 +23,12 @@ internal static class ScoringHarness
         var batchSize = Opt(args, "--batch", 512);
         var count = Opt(args, "--events", 100_000);
         var redis = Str(args, "--redis");
-        var spec = FeatureSpec.CardV1;
+        var spec = Str(args, "--spec") switch
+        {
+            null or "v1" => (FeatureSpec)FeatureSpec.CardV1,
+            "v2" => FeatureSpec.CardV2,
+            var other => throw new ArgumentException($"--spec must be v1 or v2, not '{other}'."),
+        };
         var events = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(count).ToList();
         var dir = Directory.CreateTempSubdirectory("sf-bench-").FullName;
         try
@@ -72,7 +77,7 @@ internal static class ScoringHarness
             latencies.Sort();
             var n = latencies.Count;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"scoring: {events.Count:N0} events, batch {batchSize}, store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, LSTM on {bundle.LstmProvider}"));
+                $"scoring: {events.Count:N0} events, batch {batchSize}, spec {spec.Name} v{spec.Version} ({spec.Dimension} features), store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, LSTM on {bundle.LstmProvider}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  throughput       {events.Count / seconds:N0} events/s ({alerts:N0} alerts)"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  per event        {cpuUs:F1} CPU-us (this process, all threads), {allocated:F0} managed bytes allocated"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  batch latency    p50 {latencies[n / 2]:F1} ms, p99 {latencies[Math.Min(n - 1, (int)(n * 0.99))]:F1} ms, max {latencies[^1]:F1} ms"));

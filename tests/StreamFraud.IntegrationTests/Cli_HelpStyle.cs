@@ -42,7 +42,7 @@ public sealed class Cli_HelpStyle
         Assert.Equal(sections, sections.OrderBy(s => p.Output.IndexOf(s, StringComparison.Ordinal)));
         Assert.Contains("StreamFraud.Scorer [OPTIONS]", p.Output);
         Assert.Contains("-h, --help", p.Output);
-        foreach (var key in new[] { "--Kafka:BootstrapServers", "--SchemaRegistry:Url", "--Redis:Configuration", "--Models:Registry", "--Scoring:Policy", "--Scorer:BatchSize", "--Scorer:ReadinessGrace", "--Models:RequireDigest", "--Models:MaxFileBytes", "--Models:LoadTimeout", "--Scorer:SourceId", "--Redis:LegacyKeyPrefix", "--Scorer:MaxInputBytes" })
+        foreach (var key in new[] { "--Kafka:BootstrapServers", "--SchemaRegistry:Url", "--Redis:Configuration", "--Models:Registry", "--Scoring:Policy", "--Scorer:BatchSize", "--Scorer:ReadinessGrace", "--Models:RequireDigest", "--Models:MaxFileBytes", "--Models:LoadTimeout", "--Scorer:SourceId", "--Redis:LegacyKeyPrefix", "--Scorer:MaxInputBytes", "--Scorer:Labels:Enabled", "--Scorer:Labels:Topic", "--Scorer:Labels:GroupId", "--Scorer:Labels:BatchSize", "--Scorer:Labels:DecisionTtl" })
         {
             Assert.Contains(key, p.Output);
         }

@@ -90,6 +90,59 @@ public sealed class Kafka_DecoderStrictness(StackFixture stack) : IDisposable
         Assert.Contains("card_id contains control character U+000A", control.Reason, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The label decoder keeps the same framing and classes: a round trip through the registry, trailing bytes
+    /// refused, a timestamp no date holds and a label before its transaction are bad values, a transaction is not a
+    /// label (schema_mismatch).
+    /// </summary>
+    [Fact]
+    public async Task LabelDecoder_SameFramingAndClasses_LabelRulesAsInvalidValue()
+    {
+        var serializer = new AvroSerializer<Contracts.FraudLabel>(_registry);
+        var label = new Core.Labels.TransactionLabel("tx-1", "card-1", "m-1", T, T + 86_400_000, IsFraud: true, Core.Labels.LabelOrigin.CustomerClaim, 99.5);
+        var valid = await serializer.SerializeAsync(LabelRecords.ToRecord(label), new SerializationContext(MessageComponentType.Value, "labels"));
+        var decoder = new LabelDecoder(_registry);
+        Assert.Equal(label, (await decoder.DecodeAsync(valid, "labels")).Label);
+
+        var header = valid[..5];
+        Assert.Equal(valid, (byte[])[.. header, .. LabelBody(T, T + 86_400_000)]); // the hand encoder writes what the serializer writes
+
+        var trailing = await decoder.DecodeAsync([.. valid, 0x02], "labels");
+        Assert.Equal(DlqErrorClass.Undecodable, trailing.ErrorClass);
+        Assert.Contains("1 trailing byte(s)", trailing.Reason, StringComparison.Ordinal);
+
+        var never = await decoder.DecodeAsync([.. header, .. LabelBody(T, long.MaxValue)], "labels");
+        Assert.Equal(DlqErrorClass.InvalidValue, never.ErrorClass);
+        Assert.Contains($"label_time = {long.MaxValue} (timestamp-millis) is outside every representable date", never.Reason, StringComparison.Ordinal);
+
+        var early = await decoder.DecodeAsync([.. header, .. LabelBody(T, T - 1)], "labels");
+        Assert.Equal(DlqErrorClass.InvalidValue, early.ErrorClass);
+        Assert.Contains("a verdict cannot precede its transaction", early.Reason, StringComparison.Ordinal);
+
+        var (_, transaction) = await SetupAsync();
+        var mismatch = await decoder.DecodeAsync(transaction, "labels");
+        Assert.Equal(DlqErrorClass.SchemaMismatch, mismatch.ErrorClass);
+        Assert.Contains("cannot be read as a fraud label", mismatch.Reason, StringComparison.Ordinal);
+    }
+
+    /// <summary>The Avro binary body of the label tx-1/card-1/m-1, fraud, customer_claim, amount 99.5, written by hand.</summary>
+    private static byte[] LabelBody(long eventTime, long labelTime)
+    {
+        var b = new List<byte>();
+        String(b, "tx-1");
+        String(b, "card-1");
+        String(b, "m-1");
+        Long(b, eventTime);
+        Long(b, labelTime);
+        b.Add(1);            // is_fraud
+        Long(b, 2);          // source: customer_claim
+        Long(b, 1);          // amount: union branch 1 (double)
+        var d = new byte[8];
+        BinaryPrimitives.WriteDoubleLittleEndian(d, 99.5);
+        b.AddRange(d);
+        return [.. b];
+    }
+
     private async Task<(TransactionDecoder Decoder, byte[] Valid)> SetupAsync()
     {
         var serializer = new AvroSerializer<Contracts.Transaction>(_registry);

@@ -209,6 +209,12 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
 
         Assert.True(ready, "never ready:\n" + scorer.Output);
         Assert.True((await http.GetAsync("/healthz")).IsSuccessStatusCode);
+
+        // /readyz details the label consumer's state; labels never make the scorer unready.
+        var readiness = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/readyz")).RootElement;
+        Assert.Equal("Healthy", readiness.GetProperty("status").GetString());
+        var labels = readiness.GetProperty("ready").GetProperty("details").GetProperty("labels");
+        Assert.Contains(labels.GetProperty("state").GetString(), new[] { "consuming", "degraded", "disabled" });
         string metrics = "";
         deadline = DateTime.UtcNow.AddSeconds(30);
         string[] expected = ["streamfraud_events_consumed", "streamfraud_batch_duration", "model_version=\"v1\""];

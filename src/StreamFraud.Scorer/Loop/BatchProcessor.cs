@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Confluent.Kafka;
 using StreamFraud.Core.Features;
+using StreamFraud.Core.Quality;
 using StreamFraud.Core.Windows;
 using StreamFraud.Kafka;
 using StreamFraud.Scoring;
@@ -27,6 +28,12 @@ internal sealed class BatchProcessor(
     /// (<see cref="SourceIdentity"/>); null or empty: the topic alone.
     /// </summary>
     public string? SourceId { get; init; }
+
+    /// <summary>
+    /// Where a decision record of every published alert is written (live quality joins labels with them), after the
+    /// alerts are durable and before the window states are: a record therefore means a published alert. Null: none.
+    /// </summary>
+    public IDecisionLog? Decisions { get; init; }
 
     /// <summary>
     /// The source identity of messages of <paramref name="topic"/>: the topic name, or <c>topic#sourceId</c> when a
@@ -84,6 +91,12 @@ internal sealed class BatchProcessor(
                 var records = await outages.RunAsync(Dependency.SchemaRegistry, "registry",
                     () => output.BuildAsync(b, first ? r : r with { Events = [] }, letters), stop).ConfigureAwait(true);
                 await PublishAsync(publish, records).ConfigureAwait(true);
+                if (Decisions is { } decisions && r.Alerts.Count > 0)
+                {
+                    var made = r.Alerts.Select(a => new DecisionRecord(a.TransactionId, a.CardId, a.ModelVersion, Alerted: true, a.Score, a.Threshold, a.ScoredAtMs)).ToList();
+                    await outages.RunAsync(Dependency.Redis, "decisions", () => decisions.WriteAsync(made, onlyIfAbsent: false, CancellationToken.None), stop).ConfigureAwait(true);
+                }
+
                 if (!first)
                 {
                     deadLetters.AddRange(letters);
@@ -172,7 +185,7 @@ internal sealed class BatchProcessor(
             }
         }
 
-        metrics.Alerts.Add(result.Alerts.Count);
+        metrics.Alerts.Add(result.Alerts.Count, new KeyValuePair<string, object?>("model.version", result.ModelVersion));
         metrics.StageDuration.Record(result.Timings.Windows.TotalSeconds, new KeyValuePair<string, object?>("stage", "redis"));
         metrics.StageDuration.Record(result.Timings.Models.TotalSeconds, new KeyValuePair<string, object?>("stage", "models"));
         metrics.StageDuration.Record(result.Timings.Explain.TotalSeconds, new KeyValuePair<string, object?>("stage", "explain"));

@@ -6,13 +6,14 @@ namespace StreamFraud.Scorer.Loop;
 /// <summary>
 /// The consumer side of the scoring loop: subscription and rebalances, collecting batches, pausing the input while a
 /// batch waits out an outage <em>while still polling</em> (so the member is never evicted for exceeding
-/// <c>max.poll.interval.ms</c>), offsets, rewinds and lag. Used only from the scoring thread.
+/// <c>max.poll.interval.ms</c>), offsets, rewinds and lag. Used only from its loop's thread: the scoring thread, or the
+/// label consumer's (each loop has its own instance, consumer group and gauges).
 /// </summary>
 internal sealed class KafkaInput : IDisposable
 {
     private readonly IConsumer<byte[]?, byte[]?> _consumer;
     private readonly ILogger _log;
-    private readonly ScorerMetrics _metrics;
+    private readonly InputGauges _metrics;
     private readonly HashSet<TopicPartition> _assigned = [];
     private readonly Dictionary<TopicPartition, long> _rewindOnResume = [];
     // The next offset to process per partition: after the last finished batch, else the group's committed offset.
@@ -25,7 +26,14 @@ internal sealed class KafkaInput : IDisposable
     private bool _paused;
 
     /// <summary>Builds the consumer: manual offset store, read_committed, cooperative-sticky by default.</summary>
-    public KafkaInput(ConsumerConfig config, bool exactlyOnce, ILogger log, ScorerMetrics metrics, RepeatLimiter limiter, Action onRevoked)
+    /// <param name="config">librdkafka settings (group, bootstrap...).</param>
+    /// <param name="exactlyOnce">Offsets committed by transactions (no auto-commit).</param>
+    /// <param name="log">Logger.</param>
+    /// <param name="metrics">The consumer's gauges (lag, assigned partitions, oldest message in flight).</param>
+    /// <param name="limiter">Rate limit of librdkafka's repeated errors.</param>
+    /// <param name="onRevoked">Called on the loop's thread after partitions were revoked or lost.</param>
+    /// <param name="client">The client's name in log lines.</param>
+    public KafkaInput(ConsumerConfig config, bool exactlyOnce, ILogger log, InputGauges metrics, RepeatLimiter limiter, Action onRevoked, string client = "consumer")
     {
         _log = log;
         _metrics = metrics;
@@ -42,10 +50,20 @@ internal sealed class KafkaInput : IDisposable
             .SetPartitionsAssignedHandler((_, added) => OnAssigned(added))
             .SetPartitionsRevokedHandler((_, removed) => OnRevoked(removed.Select(p => p.TopicPartition), onRevoked))
             .SetPartitionsLostHandler((_, lost) => OnRevoked(lost.Select(p => p.TopicPartition), onRevoked))
-            .SetErrorHandler((_, e) => KafkaLog.Error(_log, limiter, "consumer", e))
-            .SetLogHandler((_, m) => KafkaLog.Message(_log, limiter, "consumer", m))
+            .SetErrorHandler((_, e) =>
+            {
+                KafkaLog.Error(_log, limiter, client, e);
+                ErrorSeen?.Invoke(e);
+            })
+            .SetLogHandler((_, m) => KafkaLog.Message(_log, limiter, client, m))
             .Build();
     }
+
+    /// <summary>
+    /// Called with every client error and non-fatal consume error (a missing topic, a broker down); the loop goes on
+    /// either way. May run on librdkafka's threads.
+    /// </summary>
+    public Action<Error>? ErrorSeen { get; set; }
 
     /// <summary>The underlying consumer (group metadata for transactions).</summary>
     public IConsumer<byte[]?, byte[]?> Consumer => _consumer;
@@ -317,7 +335,9 @@ internal sealed class KafkaInput : IDisposable
         }
         catch (ConsumeException e) when (!e.Error.IsFatal)
         {
-            // A consume error names a partition problem (e.g. a broker-side error); the next poll retries it.
+            // A consume error names a partition problem (e.g. a broker-side error, a topic that does not exist); the
+            // next poll retries it.
+            ErrorSeen?.Invoke(e.Error);
             return null;
         }
     }

@@ -122,12 +122,19 @@ internal sealed class Outages(ScorerOptions options, ILogger log, ScorerMetrics 
     public bool Waiting { get; private set; }
 
     /// <summary>
+    /// Put before every stage name in metrics and log lines (the label consumer's <c>labels.</c>), so its retries are
+    /// told apart from the scoring loop's.
+    /// </summary>
+    public string StagePrefix { get; init; } = "";
+
+    /// <summary>
     /// Runs <paramref name="call"/> until it succeeds; transient failures are retried, fatal ones propagate.
     /// <paramref name="stop"/> cancelled during a wait ends it with <see cref="OperationCanceledException"/> (the
     /// batch is abandoned; nothing of it was committed, so it is redelivered).
     /// </summary>
     public async Task<T> RunAsync<T>(Dependency dependency, string stage, Func<Task<T>> call, CancellationToken stop)
     {
+        stage = StagePrefix + stage;
         var attempt = 0;
         var started = time.GetTimestamp();
         var lastSummary = started;

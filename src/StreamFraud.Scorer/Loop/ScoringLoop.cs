@@ -4,6 +4,7 @@ using Confluent.SchemaRegistry;
 using Confluent.SchemaRegistry.Serdes;
 using StreamFraud.Contracts;
 using StreamFraud.Core.Features;
+using StreamFraud.Core.Quality;
 using StreamFraud.Core.Windows;
 using StreamFraud.Kafka;
 using StreamFraud.Scoring;
@@ -26,6 +27,9 @@ public sealed record ScoringLoopClients(
 
     /// <summary>Clock (decoding's future-skew rule, alert timestamps).</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Where each alert's decision record is written for live quality (null: not written).</summary>
+    public IDecisionLog? Decisions { get; init; }
 }
 
 /// <summary>
@@ -57,7 +61,7 @@ public sealed class ScoringLoop : IDisposable
         _metrics = metrics;
         Health = health ?? new DependencyHealth(clients.Time);
         var limiter = new RepeatLimiter(clients.Time, TimeSpan.FromMinutes(1));
-        _input = new KafkaInput(clients.Consumer, options.ExactlyOnce, logger, metrics, limiter, () => clients.Store.ForgetCachedState());
+        _input = new KafkaInput(clients.Consumer, options.ExactlyOnce, logger, metrics.Input, limiter, () => clients.Store.ForgetCachedState());
         _output = new KafkaOutput(clients.Producer, options.ExactlyOnce, clients.Consumer.GroupId ?? "streamfraud-scorer", logger, limiter);
         _outages = new Outages(options, logger, metrics, Health, clients.Time)
         {
@@ -78,6 +82,7 @@ public sealed class ScoringLoop : IDisposable
             new TransactionDecoder(clients.Registry, clients.Time), pipeline, new WindowBatch(clients.Spec, options.BatchSize), output, metrics, _outages, logger, limiter)
         {
             SourceId = options.SourceId,
+            Decisions = clients.Decisions,
         };
     }
 
