@@ -136,14 +136,7 @@ public sealed class ReplayLabels
             var r = consumer.Consume(TimeSpan.FromSeconds(1));
             if (r is null || r.IsPartitionEOF)
             {
-                foreach (var (p, last) in stopAt.ToList())
-                {
-                    if (consumer.Position(new TopicPartition(topic, p)).Value >= last)
-                    {
-                        stopAt.Remove(p);
-                    }
-                }
-
+                TopicReplaySource.ForgetFinished(consumer, topic, stopAt);
                 continue;
             }
 

@@ -150,15 +150,7 @@ public sealed class TopicReplaySource(string bootstrap, ISchemaRegistryClient re
             var r = consumer.Consume(TimeSpan.FromSeconds(1));
             if (r is null || r.IsPartitionEOF)
             {
-                // Control records (transaction markers) occupy offsets no message has: judge by position too.
-                foreach (var (p, last) in stopAt.ToList())
-                {
-                    if (consumer.Position(new TopicPartition(topic, p)).Value >= last)
-                    {
-                        stopAt.Remove(p);
-                    }
-                }
-
+                ForgetFinished(consumer, topic, stopAt);
                 continue;
             }
 
@@ -194,4 +186,20 @@ public sealed class TopicReplaySource(string bootstrap, ISchemaRegistryClient re
             }
         }
     }
+
+    /// <summary>
+    /// Removes from <paramref name="stopAt"/> every partition whose position reached its end offset. Control records
+    /// (transaction markers) occupy offsets no message has, so the end is judged by position, not by the last message.
+    /// </summary>
+    internal static void ForgetFinished(IConsumer<byte[]?, byte[]?> consumer, string topic, Dictionary<int, long> stopAt)
+    {
+        foreach (var (p, last) in stopAt.ToList())
+        {
+            if (consumer.Position(new TopicPartition(topic, p)).Value >= last)
+            {
+                stopAt.Remove(p);
+            }
+        }
+    }
+
 }
