@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
 using Confluent.SchemaRegistry;
@@ -84,6 +85,7 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
             "--Models:Registry", scenario.Registry, "--Scorer:InputTopic", input, "--Scorer:AlertsTopic", alerts,
             "--Scorer:DlqTopic", dlq, "--Scorer:BatchSize", "150", "--Scorer:ExactlyOnce", "true", "--urls", "http://127.0.0.1:0",
         ];
+        var logs = new List<string>();
         for (var kill = 0; kill < 2; kill++)
         {
             using var scorer = ChildProcess.Start("StreamFraud.Scorer", args);
@@ -97,6 +99,7 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
             await Task.Delay(TimeSpan.FromMilliseconds(1000 + (kill * 700)));
             Assert.False(scorer.HasExited, scorer.Output);
             scorer.KillHard();
+            logs.Add(scorer.Output);
         }
 
         using (var last = ChildProcess.Start("StreamFraud.Scorer", args))
@@ -110,7 +113,24 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
             var ids = read.Select(a => a.AlertId).ToList();
             var missing = expected.Keys.Except(ids).ToList();
             var extra = ids.Except(expected.Keys).ToList();
-            Assert.True(missing.Count + extra.Count == 0, $"{missing.Count} missing, {extra.Count} extra of {expected.Count}");
+            if (missing.Count + extra.Count > 0)
+            {
+                // Say which transactions, where their cards' stored windows stand, and what each instance printed.
+                logs.Add(last.Output);
+                var detail = new StringBuilder();
+                foreach (var id in missing.Take(10))
+                {
+                    var tx = live.First(t => t.TransactionId == expected[id].TransactionId);
+                    detail.AppendLine(CultureInfo.InvariantCulture, $"missing {id}: card {tx.CardId}, txn {tx.TransactionId}, index {live.IndexOf(tx)} of {live.Count}");
+                }
+
+                for (var i = 0; i < logs.Count; i++)
+                {
+                    detail.AppendLine(CultureInfo.InvariantCulture, $"--- instance {i + 1} (last 4000 chars) ---").AppendLine(logs[i][Math.Max(0, logs[i].Length - 4000)..]);
+                }
+
+                Assert.Fail($"{missing.Count} missing, {extra.Count} extra of {expected.Count}\n{detail}");
+            }
 
             // A repeated alert is the same decision (same score and window), from a transaction the kill aborted.
             foreach (var g in read.GroupBy(a => a.AlertId))
