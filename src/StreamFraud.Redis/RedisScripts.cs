@@ -80,17 +80,51 @@ internal static class RedisScripts
             if ring_dirty[key] then redis.call('SET', key, rings[key], 'PX', ttl) end
           end
         end
+        local function le32s(v)
+          return string.char(le32(v))
+        end
+        -- Adds dt > 0 transactions on a day to a ring in place, by the same rule as bump: reads and writes only the
+        -- day's 12-byte slot (GETRANGE/SETRANGE, no 480-byte strings built). The TTL is refreshed when a day takes
+        -- over its slot; a value that is not a 480-byte ring string is replaced by an empty ring with the count.
+        local function count_in_place(key, stamp, dt, ttl)
+          local at = (stamp % 40) * 12
+          local slot = redis.pcall('GETRANGE', key, at, at + 11)
+          local cur, t = 0, 0
+          if type(slot) == 'string' and #slot == 12 then
+            local s0, s1, s2, s3, t0, t1, t2, t3 = string.byte(slot, 1, 8)
+            cur = s0 + s1 * 256 + s2 * 65536 + s3 * 16777216
+            t = t0 + t1 * 256 + t2 * 65536 + t3 * 16777216
+          end
+          local len, fresh
+          if cur == stamp then
+            len = redis.pcall('SETRANGE', key, at + 4, le32s(add(t, dt)))
+          elseif cur < stamp then
+            len = redis.pcall('SETRANGE', key, at, le32s(stamp) .. le32s(add(0, dt)) .. le32s(0))
+            fresh = true
+          else
+            len = redis.pcall('STRLEN', key)
+            if len == 480 then return end
+          end
+          if len ~= 480 then
+            local v = string.sub(EMPTY_RING, 1, at) .. le32s(stamp) .. le32s(add(0, dt)) .. le32s(0) .. string.sub(EMPTY_RING, at + 13)
+            redis.call('SET', key, v, 'PX', ttl)
+          elseif fresh then
+            redis.call('PEXPIRE', key, ttl)
+          end
+        end
 
         """;
 
     /// <summary>
-    /// One compare-and-set over a batch's changed cards, and (spec <c>card</c> v2) the ring bumps of each card whose
-    /// write succeeded. KEYS: n card keys, then (undo mode) their n undo keys, then the batch's ring keys. ARGV[1] TTL
-    /// ms; ARGV[2] '1' in undo mode; ARGV[3] n; then per card: expected 8-byte version ('' = absent), new value and
-    /// (undo mode) the undo value ('' = delete); then, when rings are counted, one binary argument: per card in order,
-    /// <c>uint32 k</c> and k × <c>uint32 ring (0-based after the card and undo keys), uint32 day stamp, uint32
-    /// transactions</c>. Returns <c>{i, current value, ...}</c> for each card whose version did not match (nothing
-    /// written or counted for it).
+    /// One compare-and-set over a batch's changed cards, and (spec <c>card</c> v2) the merchant ring bumps of the
+    /// cards whose write succeeded. KEYS: n card keys, then (undo mode) their n undo keys, then the batch's merchant
+    /// ring keys. ARGV[1] TTL ms; ARGV[2] '1' in undo mode; ARGV[3] n; then per card: expected 8-byte version ('' =
+    /// absent), new value and (undo mode) the undo value ('' = delete); then, when rings are counted, one binary
+    /// argument: <c>uint32 m</c> and m × <c>uint32 ring (0-based after the card and undo keys), uint32 day stamp,
+    /// uint32 transactions</c> summed over all the cards, then per card in order <c>uint32 k</c> and k such triples
+    /// of its own (read only for a card whose write failed, whose bumps are taken off the sums). Each summed bump is
+    /// counted in place (<c>count_in_place</c>). Returns <c>{i, current value, ...}</c> for each card whose version
+    /// did not match (nothing written or counted for it).
     /// </summary>
     public const string CompareAndSet = RingLibrary + """
         local ttl = ARGV[1]
@@ -101,8 +135,6 @@ internal static class RedisScripts
         local ring_base = n
         if undo then ring_base = 2 * n end
         local bumps = ARGV[4 + per * n]
-        local cursor = 1
-        local counts, counted = {}, {}
         local conflicts = {}
         local function u32(s, at)
           local a, b, c, d = string.byte(s, at, at + 3)
@@ -124,35 +156,36 @@ internal static class RedisScripts
             conflicts[#conflicts + 1] = i
             conflicts[#conflicts + 1] = cur or ''
           end
-          if bumps then
-            local k = u32(bumps, cursor)
-            cursor = cursor + 4
-            if ok then
-              -- Summed per (ring, day) over the written cards first: increments commute, so one bump per pair.
-              for j = 1, k do
-                local r, stamp, c = u32(bumps, cursor), u32(bumps, cursor + 4), u32(bumps, cursor + 8)
-                local days = counts[r]
-                if not days then
-                  days = {}
-                  counts[r] = days
-                  counted[#counted + 1] = r
-                end
-                days[stamp] = (days[stamp] or 0) + c
-                cursor = cursor + 12
-              end
-            else
-              cursor = cursor + 12 * k
-            end
-          end
         end
         if bumps then
-          local keys = {}
-          for j, r in ipairs(counted) do keys[j] = KEYS[ring_base + r + 1] end
-          prefetch(keys)
-          for j, r in ipairs(counted) do
-            for stamp, c in pairs(counts[r]) do bump(keys[j], stamp, c, 0) end
+          local m = u32(bumps, 1)
+          local minus = nil
+          if #conflicts > 0 then
+            -- Rare: take the bumps of the cards that were not written off the sums.
+            minus = {}
+            local failed = {}
+            for j = 1, #conflicts, 2 do failed[conflicts[j]] = true end
+            local cursor = 5 + 12 * m
+            for i = 1, n do
+              local k = u32(bumps, cursor)
+              cursor = cursor + 4
+              if failed[i] then
+                for j = 1, k do
+                  local id = u32(bumps, cursor) .. ':' .. u32(bumps, cursor + 4)
+                  minus[id] = (minus[id] or 0) + u32(bumps, cursor + 8)
+                  cursor = cursor + 12
+                end
+              else
+                cursor = cursor + 12 * k
+              end
+            end
           end
-          flush(ttl)
+          for j = 0, m - 1 do
+            local at = 5 + 12 * j
+            local r, stamp, c = u32(bumps, at), u32(bumps, at + 4), u32(bumps, at + 8)
+            if minus then c = c - (minus[r .. ':' .. stamp] or 0) end
+            if c > 0 then count_in_place(KEYS[ring_base + r + 1], stamp, c, ttl) end
+          end
         end
         return conflicts
         """;

@@ -117,6 +117,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     private readonly HashSet<int> _counted = []; // batch indices already counted by an aborted write (redo)
     private readonly List<(int Ring, uint Stamp, uint Count)> _bumps = [];
     private readonly ArrayBufferWriter<byte> _bumpBytes = new();
+    private readonly Dictionary<(int Ring, uint Stamp), uint> _bumpSums = []; // over the batch's written cards, in first-seen order
     private float[]? _probeWindow;
 
     /// <summary>Creates a store over <paramref name="database"/>.</summary>
@@ -250,7 +251,8 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         }
 
         // Loads each card's base state, applies the batch's events in batch order and collects the changed states.
-        var writes = new Writes(this) { RingKeys = keys is null ? default : new ArraySegment<RedisKey>(keys, stateKeys, rings) };
+        // Merchants are numbered first, and only they are bumped: the commit gets their ring keys.
+        var writes = new Writes(this) { RingKeys = keys is null ? default : new ArraySegment<RedisKey>(keys, stateKeys, _merchantRing.Count) };
         var bases = _bases;
         bases.Clear();
         foreach (var (card, indices) in groups)
@@ -278,6 +280,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         if (_usesRisk)
         {
             _bumpBytes.ResetWrittenCount();
+            _bumpSums.Clear();
         }
 
         foreach (var (card, indices) in groups)
@@ -307,7 +310,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
         if (_usesRisk && writes.States.Count > 0)
         {
-            writes.Bumps = _bumpBytes.WrittenSpan.ToArray();
+            writes.Bumps = BumpArgument();
         }
 
         return writes;
@@ -439,10 +442,31 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             {
                 _counted.Add(i);
                 var stamp = RiskRing.Stamp(tx.EventTimeMs);
-                _risk.Find(RiskEntity.Merchant, tx.MerchantId)?.Bump(stamp, -1, 0);
-                _risk.Find(RiskEntity.Card, tx.CardId)?.Bump(stamp, -1, 0);
+                _risk.Find(RiskEntity.Merchant, tx.MerchantId)?.Bump(stamp, -1, 0); // the card's own count is in its state
             }
         }
+    }
+
+    /// <summary>
+    /// The commit script's bump argument: the bumps summed per (ring, day) over every written card, then each card's
+    /// own bumps in card order (read by the script only for a card whose compare-and-set failed, to take them off).
+    /// </summary>
+    private byte[] BumpArgument()
+    {
+        var perCard = _bumpBytes.WrittenSpan;
+        var bytes = new byte[4 + (12 * _bumpSums.Count) + perCard.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, (uint)_bumpSums.Count);
+        var at = 4;
+        foreach (var ((ring, stamp), count) in _bumpSums)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at), (uint)ring);
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at + 4), stamp);
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at + 8), count);
+            at += 12;
+        }
+
+        perCard.CopyTo(bytes.AsSpan(at));
+        return bytes;
     }
 
     /// <summary>Appends a card's ring bumps for the commit script: its newly applied events, summed per (ring, day).</summary>
@@ -461,10 +485,8 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             var stamp = RiskRing.Stamp(tx.EventTimeMs);
             if (!string.IsNullOrEmpty(tx.MerchantId) && _merchantRing.TryGetValue(tx.MerchantId, out var merchant))
             {
-                Add(merchant, stamp);
+                Add(merchant, stamp); // only merchants: the card counts its own transactions in its state
             }
-
-            Add(_cardRing[card], stamp);
         }
 
         var span = _bumpBytes.GetSpan(4 + (12 * bumps.Count));
@@ -478,6 +500,10 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         }
 
         _bumpBytes.Advance(4 + (12 * bumps.Count));
+        foreach (var (ring, stamp, count) in bumps)
+        {
+            _bumpSums[(ring, stamp)] = _bumpSums.GetValueOrDefault((ring, stamp)) + count;
+        }
 
         void Add(int ring, uint stamp)
         {

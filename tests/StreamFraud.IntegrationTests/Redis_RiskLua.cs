@@ -20,7 +20,80 @@ public sealed class Redis_RiskLua(StackFixture stack)
         return 0
         """;
 
+    // Counts transactions in place (the commit script's path): (stamp, transactions > 0) pairs on KEYS[1].
+    private const string CountScript = RedisScripts.RingLibrary + """
+        for i = 1, #ARGV, 2 do count_in_place(KEYS[1], tonumber(ARGV[i]), tonumber(ARGV[i + 1]), 600000) end
+        return 0
+        """;
+
     private static readonly uint Base = RiskRing.Stamp(RiskStreams.Start);
+
+    [Fact]
+    public async Task LuaCountInPlace_MixedWithLabelBumps_SameBytesAsRiskRing_TtlOnNewDays()
+    {
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        var db = mux.GetDatabase();
+        var rng = new Random(21);
+        for (var round = 0; round < 40; round++)
+        {
+            // Transaction counts in place and label bumps (±frauds, whole-ring path) on one key, over 130 days (slots
+            // recycle, older days are dropped), counts near saturation, every slot including the last (39).
+            var key = $"ring:{Guid.NewGuid():N}";
+            var expected = new RiskRing();
+            var spread = round % 3 == 0 ? 5 : 130;
+            for (var step = rng.Next(1, 60); step > 0; step--)
+            {
+                var stamp = Base + (uint)rng.Next(spread);
+                if (rng.Next(4) == 0)
+                {
+                    var frauds = rng.Next(-1, 2);
+                    expected.Bump(stamp, 0, frauds);
+                    await db.ScriptEvaluateAsync(BumpScript, [key], [stamp, 0, frauds]);
+                    continue;
+                }
+
+                var pairs = Enumerable.Range(0, rng.Next(1, 5)).Select(_ => (Stamp: Base + (uint)rng.Next(spread), Txns: rng.Next(50) == 0 ? int.MaxValue - rng.Next(3) : rng.Next(1, 4))).ToList();
+                foreach (var (s, t) in pairs)
+                {
+                    expected.Bump(s, t, 0);
+                }
+
+                await db.ScriptEvaluateAsync(CountScript, [key], [.. pairs.SelectMany(p => new RedisValue[] { p.Stamp, p.Txns })]);
+                Assert.Equal(expected.ToArray(), await RiskStreams.RingBytes(db, key));
+            }
+
+            if (await db.KeyExistsAsync(key))
+            {
+                Assert.InRange((await db.KeyTimeToLiveAsync(key))!.Value, TimeSpan.FromMinutes(9), TimeSpan.FromMinutes(10));
+            }
+        }
+
+        // The last slot: a fresh key whose first day lands in slot 39 is a whole ring with a TTL.
+        var last = $"ring:{Guid.NewGuid():N}";
+        var day = Base + (39 - (Base % 40));
+        await db.ScriptEvaluateAsync(CountScript, [last], [day, 2]);
+        var ring = new RiskRing();
+        ring.Bump(day, 2, 0);
+        Assert.Equal(ring.ToArray(), (byte[])(await db.StringGetAsync(last))!);
+        Assert.NotNull(await db.KeyTimeToLiveAsync(last));
+
+        // Foreign values (too short, too long with a newer day in the slot, another type) read as empty and are replaced.
+        foreach (var (name, setup) in new (string, Func<string, Task>)[]
+        {
+            ("short", k => db.StringSetAsync(k, new byte[RiskRing.Size - 1])),
+            ("long", k => db.StringSetAsync(k, Enumerable.Repeat((byte)0xff, RiskRing.Size + 20).ToArray())),
+            ("list", k => db.ListLeftPushAsync(k, "not a ring")),
+        })
+        {
+            var k = $"ring:{name}:{Guid.NewGuid():N}";
+            await setup(k);
+            await db.ScriptEvaluateAsync(CountScript, [k], [Base + 3, 2]);
+            var fresh = new RiskRing();
+            fresh.Bump(Base + 3, 2, 0);
+            Assert.Equal(fresh.ToArray(), (byte[])(await db.StringGetAsync(k))!);
+            Assert.InRange((await db.KeyTimeToLiveAsync(k))!.Value, TimeSpan.FromMinutes(9), TimeSpan.FromMinutes(10));
+        }
+    }
 
     [Fact]
     public async Task LuaRing_RandomBumpsInShuffledOrders_SameBytesAsRiskRing()

@@ -407,7 +407,7 @@ public sealed class CardFeatureSpecV1 : FeatureSpec
     }
 
     /// <summary>The v1 running aggregates; <c>FEATURES.md</c> "Binary state layout" gives the byte offsets.</summary>
-    internal sealed class AggregatesV1 : CardAggregates
+    internal class AggregatesV1 : CardAggregates
     {
         public const int Size = 160 + ((MerchantBits + MccBits + CountryBits + ChannelBits) / 8);
 

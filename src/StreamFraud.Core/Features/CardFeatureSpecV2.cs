@@ -1,12 +1,15 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using StreamFraud.Core.Labels;
 
 namespace StreamFraud.Core.Features;
 
 /// <summary>
-/// Spec <c>card</c> v2: the 56 features of <c>card</c> v1, then 19 entity-risk features from the merchant's and the
-/// card's <see cref="RiskRing"/> — decayed transaction and confirmed-fraud counts at 1, 7 and 30 days, the merchant's
-/// fraud ratio per horizon, and the days since the newest confirmed fraud. Every feature is documented in
-/// <c>FEATURES.md</c>.
+/// Spec <c>card</c> v2: the 56 features of <c>card</c> v1, then 19 entity-risk features — decayed transaction and
+/// confirmed-fraud counts at 1, 7 and 30 days, the merchant's fraud ratio per horizon, and the days since the newest
+/// confirmed fraud. The merchant's counts and the card's fraud counts come from their <see cref="RiskRing"/>s; the
+/// card's own transactions per day are kept in its card state (<see cref="AggregatesV2"/>), which is written with every
+/// event anyway, so a scorer bumps only merchant rings. Every feature is documented in <c>FEATURES.md</c>.
 /// </summary>
 /// <remarks>
 /// The entity features of a transaction on UTC day D read only the ring days D−30 … D−1: complete days before it. So
@@ -60,10 +63,11 @@ public sealed class CardFeatureSpecV2 : FeatureSpec
     /// <inheritdoc/>
     public override bool UsesEntityRisk => true;
 
-    internal override int AggregateSize => CardFeatureSpecV1.AggregatesV1.Size;
+    internal override int AggregateSize => AggregatesV2.Size;
 
     private const string RiskParameters =
         "risk.ring=day-slots:40;bump=commutative(newest-day-wins,no-negative)\n" +
+        "risk.card_txns=card-state;days=40(newest-day-base);count=uint16-saturating;ring-txns-unused\n" +
         "risk.read=days[D-30..D-1];D=utc-day(event_time)\n" +
         "risk.decay=exp(-(a-1)/tau);tau_days=1,7,30;order=a-ascending\n" +
         "risk.ratio=frauds/max(txns,1);clamp=0..1\n" +
@@ -71,7 +75,7 @@ public sealed class CardFeatureSpecV2 : FeatureSpec
         "labels=newest-label-wins;tie=fraud;retention_days=30;one-fraud-per-transaction\n" +
         "labels.visible=label_time<event_time(transactions-before-labels-at-equal-times)\n";
 
-    internal override CardAggregates CreateAggregates() => new CardFeatureSpecV1.AggregatesV1();
+    internal override CardAggregates CreateAggregates() => new AggregatesV2();
 
     internal override string? Featurize(CardState state, Transaction tx, RiskRing? merchant, RiskRing? card, Span<float> v)
     {
@@ -95,7 +99,9 @@ public sealed class CardFeatureSpecV2 : FeatureSpec
         v[MerchantHasFraud] = newest > 0 ? 1f : 0f;
         v[MerchantDaysSinceFraud] = (float)(newest > 0 ? DeterministicMath.Log1P(newest) : NoFraudLog);
 
-        newest = Sum(card, day, txns, frauds);
+        var days = ((AggregatesV2)state.Aggregates!).Days;
+        newest = Sum(card, day, txns, frauds, days);
+        days.Add(day); // day D is never read by this transaction: counting it first or after is the same
         for (var k = 0; k < 3; k++)
         {
             v[CardTxn + k] = (float)DeterministicMath.Log1P(txns[k]);
@@ -107,12 +113,15 @@ public sealed class CardFeatureSpecV2 : FeatureSpec
         return null;
     }
 
-    /// <summary>Decayed sums over days D−1 … D−30 (a ascending); returns the age a of the newest day with a fraud, or 0.</summary>
-    private static int Sum(RiskRing? ring, uint day, Span<double> txns, Span<double> frauds)
+    /// <summary>
+    /// Decayed sums over days D−1 … D−30 (a ascending); returns the age a of the newest day with a fraud, or 0. The
+    /// transactions per day come from <paramref name="own"/> when given (the card's state), else from the ring.
+    /// </summary>
+    private static int Sum(RiskRing? ring, uint day, Span<double> txns, Span<double> frauds, DayCounts? own = null)
     {
         txns.Clear();
         frauds.Clear();
-        if (ring is null)
+        if (ring is null && own is null)
         {
             return 0;
         }
@@ -121,8 +130,8 @@ public sealed class CardFeatureSpecV2 : FeatureSpec
         for (var a = 1; a <= HorizonDays; a++)
         {
             var stamp = day - (uint)a;
-            var t = ring.Transactions(stamp);
-            var f = ring.Frauds(stamp);
+            var t = own is null ? ring!.Transactions(stamp) : own.Count(stamp);
+            var f = ring?.Frauds(stamp) ?? 0;
             if (t == 0 && f == 0)
             {
                 continue;
@@ -199,5 +208,111 @@ public sealed class CardFeatureSpecV2 : FeatureSpec
         Add("card_has_fraud", "card-risk", 0, 1, "1 if any of the card's transactions of the 30 days before this one's day is confirmed fraud.");
         Add("card_days_since_fraud_log", "card-risk", 0, daysMax, "As merchant_days_since_fraud_log for the card.");
         return [.. list];
+    }
+
+    /// <summary>
+    /// The card's transactions per UTC day for the last 40 days, kept in its state: a base (the newest day counted)
+    /// and 40 saturating 16-bit counts, slot = day mod 40. A newer day clears the slots of the days it skips; a day 40
+    /// or more before the base is not counted (a transaction that late reads it as 0).
+    /// </summary>
+    internal sealed class DayCounts
+    {
+        public const int Days = 40;
+        public const int Size = 4 + (2 * Days);
+
+        private Counts _counts;
+
+        /// <summary>The newest day stamp counted (<see cref="RiskRing.Stamp"/>), 0 before the first.</summary>
+        public uint Newest { get; private set; }
+
+        /// <summary>Transactions counted on <paramref name="stamp"/>'s day (0 outside the 40 days up to the newest).</summary>
+        public uint Count(uint stamp) =>
+            Newest == 0 || stamp > Newest || Newest - stamp >= Days ? 0u : _counts[(int)(stamp % Days)];
+
+        /// <summary>Counts one transaction on <paramref name="stamp"/>'s day.</summary>
+        public void Add(uint stamp)
+        {
+            if (Newest == 0 || stamp >= Newest + Days)
+            {
+                _counts = default;
+                Newest = stamp;
+            }
+            else if (stamp > Newest)
+            {
+                for (var d = Newest + 1; d <= stamp; d++)
+                {
+                    _counts[(int)(d % Days)] = 0;
+                }
+
+                Newest = stamp;
+            }
+            else if (Newest - stamp >= Days)
+            {
+                return;
+            }
+
+            ref var c = ref _counts[(int)(stamp % Days)];
+            if (c < ushort.MaxValue)
+            {
+                c++;
+            }
+        }
+
+        public void Reset()
+        {
+            _counts = default;
+            Newest = 0;
+        }
+
+        public void Write(Span<byte> d)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(d, Newest);
+            for (var i = 0; i < Days; i++)
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(d[(4 + (2 * i))..], _counts[i]);
+            }
+        }
+
+        public bool TryRead(ReadOnlySpan<byte> s)
+        {
+            Newest = BinaryPrimitives.ReadUInt32LittleEndian(s);
+            var any = false;
+            for (var i = 0; i < Days; i++)
+            {
+                _counts[i] = BinaryPrimitives.ReadUInt16LittleEndian(s[(4 + (2 * i))..]);
+                any |= _counts[i] != 0;
+            }
+
+            return Newest != 0 || !any; // counts without a base day were never written by this code
+        }
+
+        [InlineArray(Days)]
+        private struct Counts
+        {
+            private ushort _element;
+        }
+    }
+
+    /// <summary>The v1 aggregates, then the card's <see cref="DayCounts"/> (FEATURES.md "Binary state layout").</summary>
+    internal sealed class AggregatesV2 : CardFeatureSpecV1.AggregatesV1
+    {
+        public new const int Size = CardFeatureSpecV1.AggregatesV1.Size + DayCounts.Size;
+
+        public DayCounts Days { get; } = new();
+
+        public override void Reset()
+        {
+            base.Reset();
+            Days.Reset();
+        }
+
+        public override void Write(Span<byte> destination)
+        {
+            base.Write(destination);
+            Days.Write(destination[CardFeatureSpecV1.AggregatesV1.Size..]);
+        }
+
+        public override bool TryRead(ReadOnlySpan<byte> source) =>
+            base.TryRead(source) && Days.TryRead(source[CardFeatureSpecV1.AggregatesV1.Size..]);
     }
 }

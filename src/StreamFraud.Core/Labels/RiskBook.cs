@@ -48,17 +48,17 @@ public sealed class RiskBook
     /// <summary>Loads an entity's ring from its serialised bytes (empty: no history). Returns false for a foreign value.</summary>
     public bool Load(RiskEntity entity, string id, ReadOnlySpan<byte> bytes) => GetOrAdd(entity, id).Load(bytes);
 
-    /// <summary>Counts an applied transaction on its merchant's (when it has one) and its card's ring, on its event day.</summary>
+    /// <summary>
+    /// Counts an applied transaction on its merchant's ring (when it has one), on its event day. A card's own
+    /// transactions are counted in its card state; its ring holds only label frauds.
+    /// </summary>
     public void CountTransaction(Transaction tx)
     {
         ArgumentNullException.ThrowIfNull(tx);
-        var stamp = RiskRing.Stamp(tx.EventTimeMs);
         if (!string.IsNullOrEmpty(tx.MerchantId))
         {
-            GetOrAdd(RiskEntity.Merchant, tx.MerchantId).Bump(stamp, 1, 0);
+            GetOrAdd(RiskEntity.Merchant, tx.MerchantId).Bump(RiskRing.Stamp(tx.EventTimeMs), 1, 0);
         }
-
-        GetOrAdd(RiskEntity.Card, tx.CardId).Bump(stamp, 1, 0);
     }
 
     /// <summary>The label record of a transaction, or null.</summary>

@@ -115,6 +115,82 @@ public class CardFeaturesV2Tests
     }
 
     [Fact]
+    public void CardDayCounts_EqualABruteForce_OutOfOrderAndAcrossGaps_AndSurviveTheStateBytes()
+    {
+        // Reference: a count per day; a day 40 or more before the newest day counted is dropped and reads 0.
+        var rng = new Random(5);
+        var counts = new CardFeatureSpecV2.DayCounts();
+        var reference = new Dictionary<uint, uint>();
+        uint newest = 0;
+        var day0 = RiskRing.Stamp(T0);
+        for (var step = 0; step < 5000; step++)
+        {
+            // Mostly forward by 0-2 days, sometimes late (up to 45 days back), sometimes a gap of 30-90 days.
+            var roll = rng.Next(100);
+            var day = newest == 0 ? day0
+                : roll < 80 ? newest + (uint)rng.Next(3)
+                : roll < 97 ? newest - (uint)Math.Min(rng.Next(46), newest - 1)
+                : newest + (uint)rng.Next(30, 91);
+            if (newest == 0 || newest < day + CardFeatureSpecV2.DayCounts.Days)
+            {
+                reference[day] = reference.GetValueOrDefault(day) + 1;
+                newest = Math.Max(newest, day);
+            }
+
+            counts.Add(day);
+            Assert.Equal(newest, counts.Newest);
+            for (var probe = newest - 50; probe <= newest + 2; probe++)
+            {
+                var expected = probe <= newest && newest - probe < CardFeatureSpecV2.DayCounts.Days ? reference.GetValueOrDefault(probe) : 0u;
+                Assert.Equal(expected, counts.Count(probe));
+            }
+
+            if (step % 500 == 0)
+            {
+                var bytes = new byte[CardFeatureSpecV2.DayCounts.Size];
+                counts.Write(bytes);
+                var copy = new CardFeatureSpecV2.DayCounts();
+                Assert.True(copy.TryRead(bytes));
+                Assert.Equal(Enumerable.Range(0, 60).Select(k => counts.Count(newest - (uint)k)), Enumerable.Range(0, 60).Select(k => copy.Count(newest - (uint)k)));
+            }
+        }
+
+        // Counts without a base day were never written: a corrupt state.
+        var corrupt = new byte[CardFeatureSpecV2.DayCounts.Size];
+        corrupt[10] = 1;
+        Assert.False(new CardFeatureSpecV2.DayCounts().TryRead(corrupt));
+    }
+
+    [Fact]
+    public void CardOwnTransactions_AreCountedInTheCardState_NotOnItsRing()
+    {
+        var state = new CardState(Spec);
+        var window = new float[Spec.WindowSize];
+        var book = new RiskBook();
+        for (var d = 0; d < 5; d++)
+        {
+            for (var k = 0; k <= d; k++)
+            {
+                var tx = Make($"t{d}-{k}", T0 + (d * Day) + (k * Hour), 20, merchant: "m1");
+                Assert.True(state.TryApply(tx, SourcePosition.None, window, book.Find(RiskEntity.Merchant, "m1"), book.Find(RiskEntity.Card, tx.CardId)).IsApplied);
+                book.CountTransaction(tx);
+            }
+        }
+
+        // Day 5 reads days 4..0 with 5, 4, 3, 2, 1 transactions: card and merchant both (one card, one merchant).
+        var last = Make("t5", T0 + (5 * Day), 20, merchant: "m1");
+        var copy = new CardState(Spec);
+        Assert.Equal(StateLoadStatus.Loaded, copy.Load(state.ToArray())); // the counts travel in the state bytes
+        Assert.True(copy.TryApply(last, SourcePosition.None, window, book.Find(RiskEntity.Merchant, "m1"), null).IsApplied);
+        var v = window.AsSpan(^Spec.Dimension..);
+        var expected = Enumerable.Range(1, 5).Sum(a => (6 - a) * Math.Exp(-(a - 1) / 7.0));
+        Near(Math.Log(1 + expected), v[CardFeatureSpecV2.CardTxn + 1], "card txn 7d");
+        Assert.Equal(v[CardFeatureSpecV2.MerchantTxn + 1], v[CardFeatureSpecV2.CardTxn + 1]);
+        Assert.Null(book.Find(RiskEntity.Card, last.CardId)); // no ring bump for the card
+        Assert.Equal(5u, book.Find(RiskEntity.Merchant, "m1")!.Transactions(RiskRing.Stamp(T0 + (4 * Day))));
+    }
+
+    [Fact]
     public void NoRow_SeesItsOwnLabel_EvenWhenTheLabelIsInstant()
     {
         // Labels 1 ms after their transaction: known to every later transaction, never to the labelled one or to
