@@ -638,7 +638,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
         public List<(string Card, byte[]? Expected, byte[] Value, byte[]? Undo)> States { get; } = [];
 
-        /// <summary>The batch's ring keys (spec <c>card</c> v2), as numbered in <see cref="Bumps"/>.</summary>
+        /// <summary>The batch's merchant ring keys (spec <c>card</c> v2), as numbered in <see cref="Bumps"/>.</summary>
         public ArraySegment<RedisKey> RingKeys { get; init; }
 
         /// <summary>Per state in order, its ring bumps (<see cref="RedisScripts.CompareAndSet"/>); null: rings are not counted.</summary>
