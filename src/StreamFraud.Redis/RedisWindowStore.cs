@@ -289,9 +289,13 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             var updated = _applier.Result(card);
             if (updated is null)
             {
-                if (!_legacy.ContainsKey(card))
+                // Unchanged: what we read is what is stored (an old key is read again). In undo mode a state read with
+                // an undo copy may be an aborted transaction's write whose events are still to come (a re-read from
+                // before the last commit meets the card's committed events first): it is not cached, so the next batch
+                // reads the undo copy again and can redo that write.
+                if (!_legacy.ContainsKey(card) && !(_options.KeepUndo && undo.GetValueOrDefault(card) is not null))
                 {
-                    _cache.Set(card, stored); // unchanged: what we read is what is stored (an old key is read again)
+                    _cache.Set(card, stored);
                 }
 
                 continue;
