@@ -2,6 +2,7 @@ using Confluent.Kafka;
 using Confluent.SchemaRegistry;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using StackExchange.Redis;
 using StreamFraud.Core;
 using StreamFraud.Core.Evaluation;
@@ -129,11 +130,13 @@ OPTIONS:
             .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
         // Runtime (GC, JIT, thread pool, exceptions: the runtime's System.Runtime meter, dotnet_*) and process (CPU,
         // memory, threads: process_*) metrics beside the scorer's own.
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m
-            .AddMeter(ScorerMetrics.MeterName)
-            .AddRuntimeInstrumentation()
-            .AddProcessInstrumentation()
-            .AddPrometheusExporter());
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("streamfraud-scorer")) // target_info's service_name
+            .WithMetrics(m => m
+                .AddMeter(ScorerMetrics.MeterName)
+                .AddRuntimeInstrumentation()
+                .AddProcessInstrumentation()
+                .AddPrometheusExporter());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
     }
 
