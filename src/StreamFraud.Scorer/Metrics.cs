@@ -55,7 +55,7 @@ public sealed class ScorerMetrics : IDisposable
         _meter.CreateObservableGauge("streamfraud.consumer.lag", () => Input.Lag, "{message}",
             "High watermark minus the next offset to process (after the last finished batch, else the group's committed offset), summed over assigned partitions; updated while paused.");
         _meter.CreateObservableGauge("streamfraud.consumer.partition.lag", Input.PartitionLags, "{message}",
-            "streamfraud.consumer.lag per assigned partition (tags topic, partition); a partition this scorer does not hold has no series here.");
+            "streamfraud.consumer.lag per assigned partition (tags topic, partition); 0 for a partition this scorer held before, so max by partition over scorers is the holder's lag.");
         _meter.CreateObservableGauge("streamfraud.consumer.oldest_unprocessed_age", OldestUnprocessedAge, "s",
             "Age (by Kafka timestamp) of the oldest message read but not yet finished; 0 when no batch is in flight. Grows while the scorer is stuck.");
         _meter.CreateObservableGauge("streamfraud.partitions.assigned", () => Input.Assigned, "{partition}", "Partitions assigned to this scorer.");
@@ -298,6 +298,7 @@ public readonly record struct PartitionLag(string Topic, int Partition, long Lag
 public sealed class InputGauges
 {
     private readonly Lock _partitionGate = new();
+    private readonly HashSet<(string Topic, int Partition)> _partitionsSeen = [];
     private PartitionLag[] _partitionLags = [];
     private int _partitionCount;
     private long _lag;
@@ -308,25 +309,40 @@ public sealed class InputGauges
     public long Lag => Interlocked.Read(ref _lag);
 
     /// <summary>
-    /// The lag of each assigned partition whose positions are known, as gauge measurements tagged <c>topic</c> and
-    /// <c>partition</c> (read at scrape time).
+    /// The lag of each assigned partition whose positions are known, and 0 for every partition reported before but not
+    /// now (moved to another scorer), as gauge measurements tagged <c>topic</c> and <c>partition</c> (read at scrape
+    /// time). The zeros keep a moved partition's last lag from lingering: the exporter may repeat a series its callback
+    /// stopped reporting.
     /// </summary>
     public IEnumerable<Measurement<long>> PartitionLags()
     {
         lock (_partitionGate)
         {
-            var measurements = new Measurement<long>[_partitionCount];
-            for (var i = 0; i < measurements.Length; i++)
+            var measurements = new List<Measurement<long>>(_partitionsSeen.Count);
+            var current = new HashSet<(string, int)>();
+            for (var i = 0; i < _partitionCount; i++)
             {
                 var p = _partitionLags[i];
-                measurements[i] = new Measurement<long>(p.Lag, new KeyValuePair<string, object?>("topic", p.Topic), new KeyValuePair<string, object?>("partition", p.Partition));
+                current.Add((p.Topic, p.Partition));
+                measurements.Add(Measure(p.Lag, p.Topic, p.Partition));
+            }
+
+            foreach (var (topic, partition) in _partitionsSeen)
+            {
+                if (!current.Contains((topic, partition)))
+                {
+                    measurements.Add(Measure(0, topic, partition));
+                }
             }
 
             return measurements;
         }
+
+        static Measurement<long> Measure(long lag, string topic, int partition) =>
+            new(lag, new KeyValuePair<string, object?>("topic", topic), new KeyValuePair<string, object?>("partition", partition));
     }
 
-    /// <summary>Replaces the per-partition lags (the partitions not listed are no longer reported).</summary>
+    /// <summary>Replaces the per-partition lags (a partition not listed any more is reported at 0).</summary>
     public void SetPartitionLags(ReadOnlySpan<PartitionLag> lags)
     {
         lock (_partitionGate)
@@ -338,6 +354,10 @@ public sealed class InputGauges
 
             lags.CopyTo(_partitionLags);
             _partitionCount = lags.Length;
+            foreach (var p in lags)
+            {
+                _partitionsSeen.Add((p.Topic, p.Partition));
+            }
         }
     }
 

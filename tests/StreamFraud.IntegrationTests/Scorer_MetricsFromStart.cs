@@ -19,6 +19,17 @@ public sealed class Scorer_MetricsFromStart(StackFixture stack) : IDisposable
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     [Fact]
+    public void PartitionLags_APartitionMovedAway_IsReportedAtZero()
+    {
+        var gauges = new InputGauges();
+        gauges.SetPartitionLags([new PartitionLag("tx", 0, 5), new PartitionLag("tx", 1, 3)]);
+        gauges.SetPartitionLags([new PartitionLag("tx", 1, 2)]); // partition 0 revoked
+        var lags = gauges.PartitionLags()
+            .ToDictionary(m => (int)m.Tags.ToArray().Single(t => t.Key == "partition").Value!, m => m.Value);
+        Assert.Equal(new Dictionary<int, long> { [0] = 0, [1] = 2 }, lags);
+    }
+
+    [Fact]
     public async Task BeforeAnyEvent_RuntimeProcessPartitionLagAndEveryCounterAtZero()
     {
         using var scorer = await RunningScorer.StartAsync(stack, _root, "zeros", TinyBundle.Stream(seed: 91, cards: 20, count: 300), partitions: 3);
