@@ -7,8 +7,8 @@ namespace StreamFraud.Training.Pipeline;
 /// only rise with the merchant's and the card's confirmed-fraud counts, fraud ratios and has-fraud flags, and only fall
 /// as the days since their newest confirmed fraud grow. Every other feature — the transaction counts included — is
 /// free. The training split holds few episodes of a merchant turning bad (four compromised-terminal episodes in the
-/// README's 60-day run); unconstrained trees fit those few ratios as islands (a ratio of 0.2 risky, 0.3 not), while the
-/// constraint makes whatever one episode teaches hold for every higher ratio.
+/// README's 60-day run); unconstrained trees may learn from them a risk that falls somewhere as the known fraud rises,
+/// while the constraint makes whatever an episode teaches about a ratio hold for every higher ratio.
 /// </summary>
 public static class XgbMonotone
 {
