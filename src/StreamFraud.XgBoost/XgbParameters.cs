@@ -52,6 +52,13 @@ public sealed record XgbParameters
     /// <summary><c>scale_pos_weight</c>; null = negatives / positives of the training labels.</summary>
     public double? ScalePosWeight { get; init; }
 
+    /// <summary>
+    /// <c>monotone_constraints</c>: one direction per column, +1 (the prediction may only rise with the column), −1 (may
+    /// only fall) or 0 (free); null or all zeros = unconstrained (no parameter is sent). libxgboost enforces it over the
+    /// whole model with <c>hist</c>, <c>approx</c> and <c>exact</c>.
+    /// </summary>
+    public IReadOnlyList<int>? MonotoneConstraints { get; init; }
+
     /// <summary><c>base_score</c>; null = libxgboost's default (0.5 in 1.x, estimated from the labels in 2.x).</summary>
     public double? BaseScore { get; init; }
 
@@ -95,6 +102,8 @@ public sealed record XgbParameters
         Require(EarlyStoppingRounds is null or >= 1, nameof(EarlyStoppingRounds), "must be at least 1");
         Require(Threads >= 0, nameof(Threads), "must be non-negative");
         Require(!string.IsNullOrWhiteSpace(EvalMetric), nameof(EvalMetric), "is required");
+        Require(MonotoneConstraints is null || MonotoneConstraints.All(c => c is -1 or 0 or 1), nameof(MonotoneConstraints),
+            "must hold only -1, 0 and 1");
     }
 
     /// <summary>
@@ -125,6 +134,11 @@ public sealed record XgbParameters
             p.Add(new("base_score", Format(baseScore)));
         }
 
+        if (FormatMonotoneConstraints(MonotoneConstraints) is { } monotone)
+        {
+            p.Add(new("monotone_constraints", monotone));
+        }
+
         if (Threads > 0)
         {
             p.Add(new("nthread", Format(Threads)));
@@ -137,6 +151,15 @@ public sealed record XgbParameters
 
         return p;
     }
+
+    /// <summary>
+    /// <paramref name="constraints"/> in XGBoost's tuple syntax, e.g. <c>(0,1,-1)</c>; null when there is no non-zero
+    /// direction (nothing to send).
+    /// </summary>
+    public static string? FormatMonotoneConstraints(IReadOnlyList<int>? constraints) =>
+        constraints is null || constraints.All(c => c == 0)
+            ? null
+            : "(" + string.Join(',', constraints.Select(c => c.ToString(CultureInfo.InvariantCulture))) + ")";
 
     private static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 

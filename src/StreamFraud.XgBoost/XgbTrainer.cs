@@ -66,6 +66,12 @@ public static class XgbTrainer
                 $"Validation has {validation.Columns} columns; training has {train.Columns}.", nameof(validation));
         }
 
+        if (parameters.MonotoneConstraints is { } monotone && monotone.Count != train.Columns)
+        {
+            throw new ArgumentException(
+                $"MonotoneConstraints has {monotone.Count} directions; the data has {train.Columns} columns.", nameof(parameters));
+        }
+
         var scalePosWeight = parameters.ScalePosWeight ?? ComputeScalePosWeight(train.GetLabels());
         var (validationNegatives, validationPositives) = CountClasses(validation.GetLabels(), nameof(validation));
         if (validationPositives == 0 || validationNegatives == 0)

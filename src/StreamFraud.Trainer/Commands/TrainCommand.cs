@@ -162,6 +162,12 @@ public sealed class TrainSettings : CommandSettings
     [WholeNumber(1, 100_000)]
     public int XgbEarlyStopping { get; init; } = 50;
 
+    /// <summary><c>--xgb-monotone</c>.</summary>
+    [CommandOption("--xgb-monotone <on|off>")]
+    [Description("Monotone constraints on XGBoost's label-history features: the score may only rise with the merchant's and the card's confirmed-fraud counts, fraud ratios and has-fraud flags, and only fall with the days since their newest fraud. Default: on for a spec with such features (v2), off otherwise.")]
+    [OneOf("on", "off")]
+    public string? XgbMonotone { get; init; }
+
     /// <summary><c>--search-weights</c>.</summary>
     [CommandOption("--search-weights")]
     [Description("Choose the LSTM weight in 0, 0.05, …, 1 by validation average precision instead of 0.5/0.5.")]
@@ -301,6 +307,12 @@ public sealed class TrainSettings : CommandSettings
             OversampleRatio = oversample,
             XgbRounds = XgbRounds,
             XgbEarlyStoppingRounds = XgbEarlyStopping,
+            XgbMonotone = XgbMonotone?.ToLowerInvariant() switch
+            {
+                "on" => true,
+                "off" => false,
+                _ => null,
+            },
             Thresholds = new ThresholdSettings(CostFn, CostFp, TargetRecall),
             SearchWeights = SearchWeights,
             GoldenWindows = Golden,

@@ -119,7 +119,7 @@ public static class MarkdownReport
 
         var x = report.History.Xgb;
         md.AppendLine();
-        md.AppendLine(Inv($"XGBoost: {x.RoundsTrained} rounds{(x.StoppedEarly ? " (early stopping)" : "")}, best round {x.BestIteration} (validation aucpr {F(x.BestScore)}), scale_pos_weight {x.ScalePosWeight:0.##}; the bundle uses {x.BestIteration + 1} trees."));
+        md.AppendLine(Inv($"XGBoost: {x.RoundsTrained} rounds{(x.StoppedEarly ? " (early stopping)" : "")}, best round {x.BestIteration} (validation aucpr {F(x.BestScore)}), scale_pos_weight {x.ScalePosWeight:0.##}, {(report.Settings.XgbMonotone ? $"monotone constraints on {report.Settings.XgbMonotoneConstraints.Count} label-history features ({string.Join(", ", report.Settings.XgbMonotoneConstraints.Select(c => $"{c.Key} {(c.Value > 0 ? "+1" : "-1")}"))})" : "no monotone constraints")}; the bundle uses {x.BestIteration + 1} trees."));
         md.AppendLine();
         md.AppendLine("## Timings");
         md.AppendLine();

@@ -122,6 +122,13 @@ public sealed record TrainingOptions
     /// <summary>XGBoost early-stopping patience in rounds.</summary>
     public int XgbEarlyStoppingRounds { get; init; } = 50;
 
+    /// <summary>
+    /// XGBoost monotone constraints on the label-history features (<c>--xgb-monotone on|off</c>, <see cref="Pipeline.XgbMonotone"/>):
+    /// null = on when the spec has such features (card v2), off otherwise; true = on (a spec without them is trained
+    /// unconstrained, with a warning); false = off.
+    /// </summary>
+    public bool? XgbMonotone { get; init; }
+
     /// <summary>Costs and recall target of the threshold policies.</summary>
     public ThresholdSettings Thresholds { get; init; } = ThresholdSettings.Default;
 

@@ -204,8 +204,15 @@ public static class TrainingPipeline
 
             // 4. XGBoost on each window's newest vector.
             var d = spec.Dimension;
+            var monotone = options.XgbMonotone == false ? null : XgbMonotone.For(spec);
+            if (options.XgbMonotone == true && monotone is null)
+            {
+                Warn($"--xgb-monotone on: spec {spec.Name} v{spec.Version} has no label-history features to constrain; XGBoost is trained unconstrained");
+            }
+
             var parameters = new XgbParameters
             {
+                MonotoneConstraints = monotone,
                 NumRounds = options.XgbRounds,
                 EarlyStoppingRounds = options.XgbEarlyStoppingRounds,
                 Seed = options.Seed,
@@ -215,7 +222,8 @@ public static class TrainingPipeline
             using (var dtrain = DMatrix.FromDense(train.Newest, train.Count, d, train.FloatLabels))
             using (var dvalidation = DMatrix.FromDense(validation.Newest, validation.Count, d, validation.FloatLabels))
             {
-                xgb = Stage(TrainingStage.Xgb, "xgb", $"XGBoost, up to {options.XgbRounds} rounds on {train.Count:N0} rows",
+                xgb = Stage(TrainingStage.Xgb, "xgb", $"XGBoost, up to {options.XgbRounds} rounds on {train.Count:N0} rows" +
+                    (monotone is null ? "" : $", monotone in {monotone.Count(c => c != 0)} label-history features"),
                     () => XgbTrainer.Train(dtrain, dvalidation, parameters,
                         (round, t, v) => observer.BoostingRound(round, options.XgbRounds, t, v), cancellationToken),
                     r => $"best round {r.BestIteration} of {r.RoundsTrained}, validation aucpr {r.BestScore:0.0000}");
@@ -242,7 +250,7 @@ public static class TrainingPipeline
             // 6. Bundle.
             observer.StageStarted(TrainingStage.Bundling, "writing, self-checking and publishing the bundle");
             var clock = Stopwatch.StartNew();
-            var outcome = Publish(input, plan, lstm, xgb, booster, metrics, ensemble, testScores, scenarios);
+            var outcome = Publish(input, plan, lstm, xgb, booster, metrics, ensemble, testScores, scenarios, monotone);
             observer.StageCompleted(TrainingStage.Bundling, clock.Elapsed, $"published {outcome.Version}");
             return outcome;
         }
@@ -285,7 +293,7 @@ public static class TrainingPipeline
         private TrainingOutcome Publish(
             LoadedInput input, SplitPlan plan, LstmTrainingResult lstm,
             XgbTrainResult xgb, Booster booster, Dictionary<string, IReadOnlyDictionary<string, ModelMetrics>> metrics,
-            ReportEnsemble ensemble, SplitScores testScores, ScenarioReport? scenarios)
+            ReportEnsemble ensemble, SplitScores testScores, ScenarioReport? scenarios, int[]? monotone)
         {
             var source = input.Examples;
             var spec = source.Spec;
@@ -362,6 +370,8 @@ public static class TrainingPipeline
                         Oversample = options.OversampleRatio is { } ratio and > 0 ? ratio.ToString("R", CultureInfo.InvariantCulture) : "none",
                         XgbRounds = options.XgbRounds,
                         XgbEarlyStoppingRounds = options.XgbEarlyStoppingRounds,
+                        XgbMonotone = monotone is not null,
+                        XgbMonotoneConstraints = XgbMonotone.Named(spec, monotone),
                         CostFn = options.Thresholds.CostFalseNegative,
                         CostFp = options.Thresholds.CostFalsePositive,
                         TargetRecall = options.Thresholds.TargetRecall,

@@ -123,6 +123,12 @@ public sealed record ReportSettings
     /// <summary>XGBoost early-stopping patience.</summary>
     public int XgbEarlyStoppingRounds { get; init; }
 
+    /// <summary>Whether XGBoost was trained with monotone constraints on the label-history features (<c>--xgb-monotone</c>).</summary>
+    public bool XgbMonotone { get; init; }
+
+    /// <summary>The constrained features and their direction (+1 non-decreasing, −1 non-increasing); empty when unconstrained.</summary>
+    public IReadOnlyDictionary<string, int> XgbMonotoneConstraints { get; init; } = new Dictionary<string, int>();
+
     /// <summary>Cost of a missed fraud.</summary>
     public double CostFn { get; init; }
 
