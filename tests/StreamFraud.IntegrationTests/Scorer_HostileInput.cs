@@ -7,6 +7,7 @@ using Confluent.SchemaRegistry.Serdes;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
+using StreamFraud.Clients;
 using StreamFraud.IntegrationTests.Infrastructure;
 using StreamFraud.Kafka;
 using StreamFraud.Redis;
@@ -210,7 +211,7 @@ public sealed class Scorer_HostileInput(StackFixture stack) : IDisposable
             ["SchemaRegistry:Url"] = "https://alice:url-secret-3@registry:8081",
             ["Scorer:InputTopic"] = "transactions",
         }).Build();
-        var redactor = SecretRedactor.FromConfiguration(config);
+        var redactor = SecretRedactor.FromConfiguration(config.AsEnumerable());
 
         var text = "redis cache:6380,password=hunter2-redis failed; sasl kafka-secret-1; registry reg-secret-2 at https://alice:url-secret-3@registry:8081 topic transactions";
         var redacted = redactor.Redact(text);
