@@ -77,7 +77,7 @@ public sealed class ClientSettings
     }
 
     /// <summary>Reads every client setting of a flattened configuration (<c>IConfiguration.AsEnumerable()</c>).</summary>
-    public static ClientSettings Read(IEnumerable<KeyValuePair<string, string?>> configuration, ICollection<string> problems)
+    public static ClientSettings FromConfiguration(IEnumerable<KeyValuePair<string, string?>> configuration, ICollection<string> problems)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         return Read(configuration.Where(kv => kv.Value is not null).Select(kv => new ClientSetting(kv.Key, kv.Value!)), problems);

@@ -243,6 +243,7 @@ public static class ReplayCommand
     /// <summary>Runs and returns the report (written to <see cref="ReplayArgs.Out"/>).</summary>
     public static async Task<ReplayReport> RunAsync(ReplayArgs a, IAnsiConsole console, CancellationToken cancellationToken = default)
     {
+        var clients = a.Clients(); // wrong client flags fail before bundles load
         var registry = new BundleRegistry(a.Registry);
         var bundles = new List<ModelBundle>();
         try
@@ -276,7 +277,6 @@ public static class ReplayCommand
                 bundles.Add(ModelBundle.Load(registry.PathOf(version), s, new BundleLoadOptions { WarmupBatch = a.Batch }));
             }
 
-            var clients = a.Clients();
             using var schemaRegistry = new CachedSchemaRegistryClient(clients.SchemaRegistry.Config());
             var warmup = a.Warmup ?? ReplayArgs.DefaultWarmup(spec!);
             if (spec!.UsesEntityRisk && warmup < ReplayArgs.DefaultWarmup(spec) && a.From is not null)

@@ -219,7 +219,7 @@ public sealed record Settings(
     public static Settings Read(IConfiguration config)
     {
         var problems = new List<string>();
-        var clients = ClientSettings.Read(config.AsEnumerable(), problems);
+        var clients = ClientSettings.FromConfiguration(config.AsEnumerable(), problems);
         var consumer = clients.Kafka.Consumer();
         consumer.GroupId ??= "streamfraud-scorer";
         var producer = clients.Kafka.Producer();

@@ -76,7 +76,8 @@ public sealed class DockerCompose_MatchesCodeDefaults
                 var values = env.Where(kv => kv.Key.StartsWith("STREAMFRAUD_", StringComparison.Ordinal))
                     .ToDictionary(kv => kv.Key["STREAMFRAUD_".Length..].Replace("__", ":", StringComparison.Ordinal), kv => (string?)kv.Value);
                 Assert.Equal(env.Count(kv => kv.Key.StartsWith("STREAMFRAUD_", StringComparison.Ordinal)), values.Count);
-                foreach (var key in values.Keys.Where(k => !k.StartsWith("Kafka:Consumer:", StringComparison.Ordinal) && !k.StartsWith("Kafka:Producer:", StringComparison.Ordinal)))
+                // librdkafka and Schema Registry client properties pass through (Kafka:Client|Consumer|Producer:*, SchemaRegistry:*).
+                foreach (var key in values.Keys.Where(k => !new[] { "Kafka:Client:", "Kafka:Consumer:", "Kafka:Producer:", "SchemaRegistry:" }.Any(p => k.StartsWith(p, StringComparison.Ordinal)) || k == "SchemaRegistry:Url"))
                 {
                     Assert.True(StreamFraud.Scorer.ScorerHost.Help.Contains(key, StringComparison.Ordinal), $"{key} is not a scorer configuration key (see --help)");
                 }
