@@ -295,14 +295,14 @@ public sealed class RedisClientSettings
         }
         else if (text.Contains("NOAUTH", StringComparison.Ordinal) && !HasPassword)
         {
-            message = $"Redis at {endpoints} requires a password ({reason}); set {_names["Password"]} (and {_names["User"]} for an ACL user), e.g. {_names["Password"]}=file:/path/to/the/secret.";
+            message = $"Redis at {endpoints} requires a password ({reason}); set {_names["Password"]} (and {_names["User"]} for an ACL user); its value may be file:/path/to/the/secret.";
         }
         else if (e.FailureType == ConnectionFailureType.AuthenticationFailure || text.Contains("WRONGPASS", StringComparison.Ordinal)
                  || text.Contains("NOAUTH", StringComparison.Ordinal) || text.Contains("invalid password", StringComparison.OrdinalIgnoreCase))
         {
             message = Tls && _clientCertificate is null && !text.Contains("WRONGPASS", StringComparison.Ordinal) && !text.Contains("NOAUTH", StringComparison.Ordinal)
                 ? $"Redis at {endpoints} refused the connection during the TLS handshake or authentication ({reason}); if the server requires client certificates (tls-auth-clients), set {_names["CertFile"]} and {_names["KeyFile"]}; else check {_names["User"]} and {_names["Password"]}."
-                : $"Redis at {endpoints} refused the credentials ({reason}); check {_names["User"]} and {_names["Password"]} (or the user=/password= of {_names["Configuration"]}).";
+                : $"Redis at {endpoints} refused the credentials ({reason}); check {_names["User"]} and {_names["Password"]} (or the user and password in {_names["Configuration"]}).";
         }
         else
         {
