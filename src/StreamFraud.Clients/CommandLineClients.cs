@@ -139,7 +139,7 @@ public static class CommandLineClients
         }
 
         var result = ClientSettings.Read(settings, problems, FlagOf);
-        SecretRedactor.Current = SecretRedactor.Current.With(result.Secrets);
+        SecretRedactor.AddToCurrent(result.Secrets);
         return problems.Count == 0 ? result : throw new ClientSettingsException(string.Join("\n", problems));
     }
 

@@ -23,11 +23,31 @@ public sealed class SecretRedactor
     /// <summary>No known secrets: only the pattern rules apply.</summary>
     public static SecretRedactor None { get; } = new([]);
 
+    private static SecretRedactor _current = None;
+
     /// <summary>
     /// The redactor of the process (set at start, extended when client settings resolve their secrets; <see cref="None"/>
     /// before that). The scorer's log formatter and every app's error output go through it.
     /// </summary>
-    public static SecretRedactor Current { get; set; } = None;
+    public static SecretRedactor Current
+    {
+        get => Volatile.Read(ref _current);
+        set => Volatile.Write(ref _current, value ?? None);
+    }
+
+    /// <summary>Adds <paramref name="secrets"/> to <see cref="Current"/> (atomically: concurrent additions all stay).</summary>
+    public static void AddToCurrent(IEnumerable<string> secrets)
+    {
+        var added = secrets.ToList();
+        while (true)
+        {
+            var current = Current;
+            if (Interlocked.CompareExchange(ref _current, current.With(added), current) == current)
+            {
+                return;
+            }
+        }
+    }
 
     /// <summary>The secrets in a flattened configuration: credential-named keys, the Redis password, URL user-info.</summary>
     public static SecretRedactor FromConfiguration(IEnumerable<KeyValuePair<string, string?>> configuration)

@@ -113,7 +113,7 @@ OPTIONS:
         var config = builder.Configuration;
         var settings = Settings.Read(config);
         // Secrets read from files (file:PATH values) are known only now: mask them too.
-        SecretRedactor.Current = SecretRedactor.Current.With(settings.Clients.Secrets);
+        SecretRedactor.AddToCurrent(settings.Clients.Secrets);
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<ScorerMetrics>(sp => new ScorerMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         builder.Services.AddSingleton(sp => new BundleManager(
