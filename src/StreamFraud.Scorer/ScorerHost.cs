@@ -58,10 +58,11 @@ OPTIONS:
         --Redis:Tls                 true: connect with TLS (default: ssl= of Redis:Configuration)
         --Redis:CaFile              PEM CA certificate(s) the server's certificate must chain to (default: the system's)
         --Redis:CertFile            PEM client certificate for servers with tls-auth-clients; --Redis:KeyFile its key
-                                    Secrets: any Kafka:*, SchemaRegistry:* or Redis:* value file:PATH is read from that
-                                    file (a mounted Kubernetes Secret); in environment variables '_' may stand for '.'
-                                    in librdkafka names (STREAMFRAUD_Kafka__Client__SASL_PASSWORD). Credentials are
-                                    masked in every log line and error
+                                    Secrets: a value file:PATH of any Kafka:* or SchemaRegistry:* key or of the Redis
+                                    keys above is read from that file (a mounted Kubernetes Secret); in environment
+                                    variables '_' may stand for '.' in librdkafka and registry property names
+                                    (STREAMFRAUD_Kafka__Client__SASL_PASSWORD). Credentials are masked in every log
+                                    line and error
         --Redis:KeyPrefix           Card state key prefix (default sf:); keys are <prefix>c:<card>, undo <prefix>u:<card>
         --Redis:LegacyKeyPrefix     Migration: read a card without state from its old key <prefix><card> (e.g. sf:card:)
         --Redis:IdleTtl             Idle card expiry (default 60.00:00:00)
