@@ -16,7 +16,7 @@ namespace StreamFraud.Clients;
 /// <remarks>
 /// Property names are lower-cased and an <c>_</c> stands for a <c>.</c> (librdkafka names have no underscores), so an
 /// environment variable a shell can set works: <c>STREAMFRAUD_Kafka__Client__SASL_PASSWORD</c> is
-/// <c>sasl.password</c>.
+/// <c>sasl.password</c>; so is Confluent's .NET property name <c>SaslPassword</c>.
 /// </remarks>
 public sealed class KafkaClientSettings
 {
@@ -67,10 +67,29 @@ public sealed class KafkaClientSettings
     /// <summary>The common properties, for an admin client.</summary>
     public AdminClientConfig Admin() => new(new Dictionary<string, string>(Common));
 
-    /// <summary>A librdkafka property name as configured: lower case, <c>_</c> read as <c>.</c>.</summary>
+    /// <summary>
+    /// A librdkafka property name as configured: lower case, <c>_</c> read as <c>.</c> (<c>SASL_PASSWORD</c>), and a
+    /// name in Confluent's .NET style split at its capitals (<c>SaslPassword</c>, <c>SslCaLocation</c>).
+    /// </summary>
     public static string PropertyName(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
+        if (!key.Contains('.', StringComparison.Ordinal) && !key.Contains('_', StringComparison.Ordinal) && key.Skip(1).Any(char.IsUpper))
+        {
+            var dotted = new System.Text.StringBuilder(key.Length + 8);
+            for (var i = 0; i < key.Length; i++)
+            {
+                if (i > 0 && char.IsUpper(key[i]))
+                {
+                    dotted.Append('.');
+                }
+
+                dotted.Append(key[i]);
+            }
+
+            key = dotted.ToString();
+        }
+
         return key.ToLowerInvariant().Replace('_', '.');
     }
 

@@ -51,11 +51,14 @@ public sealed class SchemaRegistrySettings
     /// <summary>The properties in name order, credentials masked, URL user-info masked.</summary>
     public string Describe() => CredentialText.Redact(KafkaClientSettings.Describe(_properties));
 
-    /// <summary>The Confluent name of a <c>SchemaRegistry:</c> key: lower case, <c>_</c> read as <c>.</c>, prefixed.</summary>
+    /// <summary>
+    /// The Confluent name of a <c>SchemaRegistry:</c> key: as <see cref="KafkaClientSettings.PropertyName"/> (so the
+    /// .NET property names work too: <c>BasicAuthUserInfo</c> is <c>basic.auth.user.info</c>), prefixed.
+    /// </summary>
     public static string PropertyName(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var name = key.ToLowerInvariant().Replace('_', '.');
+        var name = KafkaClientSettings.PropertyName(key);
         return name.StartsWith(Prefix, StringComparison.Ordinal) ? name : Prefix + name;
     }
 

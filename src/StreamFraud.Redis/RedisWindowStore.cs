@@ -289,9 +289,13 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             var updated = _applier.Result(card);
             if (updated is null)
             {
-                if (!_legacy.ContainsKey(card))
+                // Unchanged: what we read is what is stored (an old key is read again). In undo mode a state read with
+                // an undo copy may be an aborted transaction's write whose events are still to come (a re-read from
+                // before the last commit meets the card's committed events first): it is not cached, so the next batch
+                // reads the undo copy again and can redo that write.
+                if (!_legacy.ContainsKey(card) && !(_options.KeepUndo && undo.GetValueOrDefault(card) is not null))
                 {
-                    _cache.Set(card, stored); // unchanged: what we read is what is stored (an old key is read again)
+                    _cache.Set(card, stored);
                 }
 
                 continue;
@@ -638,7 +642,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
         public List<(string Card, byte[]? Expected, byte[] Value, byte[]? Undo)> States { get; } = [];
 
-        /// <summary>The batch's ring keys (spec <c>card</c> v2), as numbered in <see cref="Bumps"/>.</summary>
+        /// <summary>The batch's merchant ring keys (spec <c>card</c> v2), as numbered in <see cref="Bumps"/>.</summary>
         public ArraySegment<RedisKey> RingKeys { get; init; }
 
         /// <summary>Per state in order, its ring bumps (<see cref="RedisScripts.CompareAndSet"/>); null: rings are not counted.</summary>

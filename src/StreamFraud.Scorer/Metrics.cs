@@ -2,12 +2,16 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using StreamFraud.Core.Labels;
 using StreamFraud.Core.Quality;
+using StreamFraud.Kafka;
 
 namespace StreamFraud.Scorer;
 
 /// <summary>
 /// The scorer's instruments (OpenTelemetry picks up the <c>StreamFraud.Scorer</c> meter): created once, with units and
-/// descriptions; names follow <c>streamfraud.*</c>.
+/// descriptions; names follow <c>streamfraud.*</c>. Every counter is recorded at 0 for each of its known tag values as
+/// soon as it exists (and for each model version when it starts serving), so dashboards and alert rules see a series
+/// (and <c>rate()</c> a 0) before the first event, error or refusal: the meter provider must already listen when this
+/// is created (<c>ScorerHost.AddScorer</c> resolves it first), since measurements made before are not seen.
 /// </summary>
 public sealed class ScorerMetrics : IDisposable
 {
@@ -16,6 +20,20 @@ public sealed class ScorerMetrics : IDisposable
 
     private static readonly string[] OutcomeNames = ["applied", "flipped", "duplicate", "superseded", "stale", "conflicting", "invalid"];
     private static readonly string[] ResultNames = ["true_positive", "false_positive", "false_negative", "true_negative"];
+    private static readonly string[] AgreementNames = ["both", "champion_only", "challenger_only"];
+
+    private static readonly string[] TransactionDlqClasses =
+    [
+        DlqErrorClass.Undecodable, DlqErrorClass.UnknownSchema, DlqErrorClass.SchemaMismatch, DlqErrorClass.InvalidValue,
+        DlqErrorClass.TooLarge, DlqErrorClass.ReusedTransactionId,
+    ];
+
+    private static readonly string[] LabelDlqClasses =
+    [
+        DlqErrorClass.Undecodable, DlqErrorClass.UnknownSchema, DlqErrorClass.SchemaMismatch, DlqErrorClass.InvalidValue,
+        DlqErrorClass.TooLarge, DlqErrorClass.ConflictingLabel,
+    ];
+
     private readonly Meter _meter;
     private string _modelVersion = "";
 
@@ -36,10 +54,12 @@ public sealed class ScorerMetrics : IDisposable
         Agreement = _meter.CreateCounter<long>("streamfraud.challenger.decisions", "{event}", "Alert decisions of champion and challenger on the same windows: both, champion_only, challenger_only.");
         _meter.CreateObservableGauge("streamfraud.consumer.lag", () => Input.Lag, "{message}",
             "High watermark minus the next offset to process (after the last finished batch, else the group's committed offset), summed over assigned partitions; updated while paused.");
+        _meter.CreateObservableGauge("streamfraud.consumer.partition.lag", Input.PartitionLags, "{message}",
+            "streamfraud.consumer.lag per assigned partition (tags topic, partition); 0 for a partition this scorer held before, so max by partition over scorers is the holder's lag.");
         _meter.CreateObservableGauge("streamfraud.consumer.oldest_unprocessed_age", OldestUnprocessedAge, "s",
             "Age (by Kafka timestamp) of the oldest message read but not yet finished; 0 when no batch is in flight. Grows while the scorer is stuck.");
         _meter.CreateObservableGauge("streamfraud.partitions.assigned", () => Input.Assigned, "{partition}", "Partitions assigned to this scorer.");
-        _meter.CreateObservableGauge("streamfraud.model.serving", () => new Measurement<int>(1, new KeyValuePair<string, object?>("model.version", _modelVersion)), "1", "The serving model version (as a tag).");
+        _meter.CreateObservableGauge("streamfraud.model.serving", () => new Measurement<int>(1, new KeyValuePair<string, object?>("model.version", Volatile.Read(ref _modelVersion))), "1", "The serving model version (as a tag).");
 
         LabelsConsumed = _meter.CreateCounter<long>("streamfraud.labels.consumed", "{message}", "Messages read from the labels topic.");
         LabelOutcomes = _meter.CreateCounter<long>("streamfraud.labels.outcomes", "{label}",
@@ -47,6 +67,8 @@ public sealed class ScorerMetrics : IDisposable
         LabelsDlq = _meter.CreateCounter<long>("streamfraud.labels.dlq", "{message}", "Label messages sent to the labels dead-letter topic, by error class.");
         _meter.CreateObservableGauge("streamfraud.labels.consumer.lag", () => LabelInput.Lag, "{message}",
             "Labels consumer: high watermark minus the next offset to process, summed over its assigned partitions.");
+        _meter.CreateObservableGauge("streamfraud.labels.consumer.partition.lag", LabelInput.PartitionLags, "{message}",
+            "Labels consumer: streamfraud.labels.consumer.lag per assigned partition (tags topic, partition).");
         _meter.CreateObservableGauge("streamfraud.labels.partitions.assigned", () => LabelInput.Assigned, "{partition}", "Partitions of the labels topic assigned to this scorer.");
         QualityResults = _meter.CreateCounter<long>("streamfraud.quality.results", "{transaction}",
             "Labelled transactions joined with the scorer's decision, by model.version and result: true_positive, false_positive (confirmed), false_negative, true_negative.");
@@ -58,6 +80,7 @@ public sealed class ScorerMetrics : IDisposable
             "Delayed-label recall TP / (TP + FN) over labelled frauds, per model.version, from this process's labels since it started.");
         _meter.CreateObservableGauge("streamfraud.quality.cost", () => Quality(q => q.Cost), "1",
             "Confirmed cost 10 x FN + 1 x FP per model.version, from this process's labels since it started.");
+        RecordZeros();
     }
 
     /// <summary>Gauges of the transaction consumer.</summary>
@@ -146,11 +169,63 @@ public sealed class ScorerMetrics : IDisposable
     /// <summary>Updates the transaction consumer's assigned-partitions gauge.</summary>
     public void SetAssigned(int count) => Input.SetAssigned(count);
 
-    /// <summary>Updates the serving-version gauge.</summary>
-    public void SetModelVersion(string version) => _modelVersion = version;
+    /// <summary>
+    /// Updates the serving-version gauge; a version seen for the first time gets its per-version counters (alerts,
+    /// quality results and retractions) at 0.
+    /// </summary>
+    public void SetModelVersion(string version)
+    {
+        if (string.Equals(version, Volatile.Read(ref _modelVersion), StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        Volatile.Write(ref _modelVersion, version);
+        var tag = new KeyValuePair<string, object?>("model.version", version);
+        Alerts.Add(0, tag);
+        foreach (var result in ResultNames)
+        {
+            var tags = new TagList { tag, { "result", result } };
+            QualityResults.Add(0, tags);
+            QualityRetractions.Add(0, tags);
+        }
+    }
 
     /// <inheritdoc />
     public void Dispose() => _meter.Dispose();
+
+    /// <summary>Every counter at 0 for each known value of its tags (per-version counters: <see cref="SetModelVersion"/>).</summary>
+    private void RecordZeros()
+    {
+        EventsConsumed.Add(0);
+        EventsScored.Add(0);
+        Duplicates.Add(0);
+        LabelsConsumed.Add(0);
+        foreach (var name in TransactionDlqClasses)
+        {
+            Dlq.Add(0, new KeyValuePair<string, object?>("error.class", name));
+        }
+
+        foreach (var name in LabelDlqClasses)
+        {
+            LabelsDlq.Add(0, new KeyValuePair<string, object?>("error.class", name));
+        }
+
+        foreach (var stage in ErrorStages.All)
+        {
+            Errors.Add(0, new KeyValuePair<string, object?>("stage", stage));
+        }
+
+        foreach (var name in OutcomeNames)
+        {
+            LabelOutcomes.Add(0, new KeyValuePair<string, object?>("outcome", name));
+        }
+
+        foreach (var name in AgreementNames)
+        {
+            Agreement.Add(0, new KeyValuePair<string, object?>("outcome", name));
+        }
+    }
 
     private IEnumerable<Measurement<double>> Quality(Func<QualityCounts, double> value)
     {
@@ -166,17 +241,125 @@ public sealed class ScorerMetrics : IDisposable
 }
 
 /// <summary>
-/// The gauges of one Kafka consumer of the scorer (transactions, labels): lag, assigned partitions and the oldest
-/// message in flight. Written by the consumer's thread, read by the metrics exporter and readiness checks.
+/// The <c>stage</c> tags of <c>streamfraud.errors</c>: where a transient failure was retried. The label consumer's
+/// stages carry the prefix <see cref="LabelsPrefix"/>.
+/// </summary>
+public static class ErrorStages
+{
+    /// <summary>Decoding through the Schema Registry.</summary>
+    public const string Decode = "decode";
+
+    /// <summary>Registering or looking up the output schemas.</summary>
+    public const string Registry = "registry";
+
+    /// <summary>Writing alerts' decision records (live quality).</summary>
+    public const string Decisions = "decisions";
+
+    /// <summary>Reading or writing card windows.</summary>
+    public const string Redis = "redis";
+
+    /// <summary>Producing alerts, scores and DLQ records.</summary>
+    public const string Produce = "produce";
+
+    /// <summary>Exactly-once: sending offsets to or committing the Kafka transaction.</summary>
+    public const string Transaction = "transaction";
+
+    /// <summary>The label consumer applying a batch to the label store.</summary>
+    public const string Apply = "apply";
+
+    /// <summary>The label consumer joining labels with decision records.</summary>
+    public const string Quality = "quality";
+
+    /// <summary>The label consumer restarted after an unexpected failure.</summary>
+    public const string Loop = "loop";
+
+    /// <summary>Prefix of the label consumer's stages.</summary>
+    public const string LabelsPrefix = "labels.";
+
+    /// <summary>Every stage tag either consumer can record.</summary>
+    public static IReadOnlyList<string> All { get; } =
+    [
+        Decode, Registry, Decisions, Redis, Produce, Transaction,
+        LabelsPrefix + Decode, LabelsPrefix + Apply, LabelsPrefix + Quality, LabelsPrefix + Produce, LabelsPrefix + Loop,
+    ];
+}
+
+/// <summary>One partition's lag for the per-partition gauges.</summary>
+/// <param name="Topic">Topic.</param>
+/// <param name="Partition">Partition.</param>
+/// <param name="Lag">High watermark minus the next offset to process.</param>
+public readonly record struct PartitionLag(string Topic, int Partition, long Lag);
+
+/// <summary>
+/// The gauges of one Kafka consumer of the scorer (transactions, labels): lag (summed and per partition), assigned
+/// partitions and the oldest message in flight. Written by the consumer's thread, read by the metrics exporter and
+/// readiness checks.
 /// </summary>
 public sealed class InputGauges
 {
+    private readonly Lock _partitionGate = new();
+    private readonly HashSet<(string Topic, int Partition)> _partitionsSeen = [];
+    private PartitionLag[] _partitionLags = [];
+    private int _partitionCount;
     private long _lag;
     private int _assigned;
     private long _oldestUnprocessedMs = long.MinValue;
 
     /// <summary>High watermark minus the next offset to process, summed over the assigned partitions.</summary>
     public long Lag => Interlocked.Read(ref _lag);
+
+    /// <summary>
+    /// The lag of each assigned partition whose positions are known, and 0 for every partition reported before but not
+    /// now (moved to another scorer), as gauge measurements tagged <c>topic</c> and <c>partition</c> (read at scrape
+    /// time). The zeros keep a moved partition's last lag from lingering: the exporter may repeat a series its callback
+    /// stopped reporting.
+    /// </summary>
+    public IEnumerable<Measurement<long>> PartitionLags()
+    {
+        lock (_partitionGate)
+        {
+            var measurements = new List<Measurement<long>>(_partitionsSeen.Count);
+            var current = new HashSet<(string, int)>();
+            for (var i = 0; i < _partitionCount; i++)
+            {
+                var p = _partitionLags[i];
+                current.Add((p.Topic, p.Partition));
+                measurements.Add(Measure(p.Lag, p.Topic, p.Partition));
+            }
+
+            foreach (var (topic, partition) in _partitionsSeen)
+            {
+                if (!current.Contains((topic, partition)))
+                {
+                    measurements.Add(Measure(0, topic, partition));
+                }
+            }
+
+            return measurements;
+        }
+
+        static Measurement<long> Measure(long lag, string topic, int partition) =>
+            new(lag, new KeyValuePair<string, object?>("topic", topic), new KeyValuePair<string, object?>("partition", partition));
+    }
+
+    /// <summary>Replaces the per-partition lags (a partition not listed any more is reported at 0).</summary>
+    public void SetPartitionLags(ReadOnlySpan<PartitionLag> lags)
+    {
+        lock (_partitionGate)
+        {
+            if (_partitionLags.Length < lags.Length)
+            {
+                _partitionLags = new PartitionLag[lags.Length];
+            }
+
+            lags.CopyTo(_partitionLags);
+            _partitionCount = lags.Length;
+            foreach (var p in lags)
+            {
+                _partitionsSeen.Add((p.Topic, p.Partition));
+            }
+        }
+    }
 
     /// <summary>Partitions assigned.</summary>
     public int Assigned => Volatile.Read(ref _assigned);

@@ -2,6 +2,7 @@ using Confluent.Kafka;
 using Confluent.SchemaRegistry;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using StackExchange.Redis;
 using StreamFraud.Clients;
 using StreamFraud.Core;
@@ -116,18 +117,29 @@ OPTIONS:
         // Secrets read from files (file:PATH values) are known only now: mask them too.
         SecretRedactor.AddToCurrent(settings.Clients.Secrets);
         builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton<ScorerMetrics>(sp => new ScorerMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
-        builder.Services.AddSingleton(sp => new BundleManager(
-            new BundleRegistry(settings.ModelRegistry), settings.Spec,
-            new BundleManagerOptions
-            {
-                PollInterval = settings.PollInterval,
-                Load = settings.LoadOptions,
-                RequireDigest = settings.RequireDigest,
-            },
-            () => config["Models:Pin"], // re-read on every poll: a pin set in appsettings.json takes effect while running
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger<BundleManager>(),
-            sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>().Create(new System.Diagnostics.Metrics.MeterOptions(ScorerMetrics.MeterName))));
+        // Counters are recorded at 0 when created (ScorerMetrics, BundleManager), and a measurement made before the meter
+        // provider listens is lost: both resolve the provider first (it is otherwise started with the hosted services,
+        // after the bundle loaded).
+        builder.Services.AddSingleton<ScorerMetrics>(sp =>
+        {
+            sp.GetRequiredService<MeterProvider>();
+            return new ScorerMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>());
+        });
+        builder.Services.AddSingleton(sp =>
+        {
+            sp.GetRequiredService<MeterProvider>();
+            return new BundleManager(
+                new BundleRegistry(settings.ModelRegistry), settings.Spec,
+                new BundleManagerOptions
+                {
+                    PollInterval = settings.PollInterval,
+                    Load = settings.LoadOptions,
+                    RequireDigest = settings.RequireDigest,
+                },
+                () => config["Models:Pin"], // re-read on every poll: a pin set in appsettings.json takes effect while running
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<BundleManager>(),
+                sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>().Create(new System.Diagnostics.Metrics.MeterOptions(ScorerMetrics.MeterName)));
+        });
         builder.Services.AddSingleton<ScorerResources>();
         builder.Services.AddHostedService<BundleWatcher>();
         builder.Services.AddSingleton<ScorerWorker>();
@@ -137,9 +149,15 @@ OPTIONS:
         builder.Services.AddHealthChecks()
             .AddCheck("live", () => HealthCheckResult.Healthy(), tags: ["live"])
             .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m
-            .AddMeter(ScorerMetrics.MeterName)
-            .AddPrometheusExporter());
+        // Runtime (GC, JIT, thread pool, exceptions: the runtime's System.Runtime meter, dotnet_*) and process (CPU,
+        // memory, threads: process_*) metrics beside the scorer's own.
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("streamfraud-scorer")) // target_info's service_name
+            .WithMetrics(m => m
+                .AddMeter(ScorerMetrics.MeterName)
+                .AddRuntimeInstrumentation()
+                .AddProcessInstrumentation()
+                .AddPrometheusExporter());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
     }
 
@@ -629,6 +647,11 @@ public sealed class ScorerWorker(Settings settings, BundleManager bundles, Score
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         Log.Configuration(log, settings.Describe());
+        if (bundles.Current is { } serving)
+        {
+            metrics.SetModelVersion(serving.Version); // the serving gauge and the version's counters before the first batch
+        }
+
         var store = new RedisWindowStore(resources.Redis.GetDatabase(), settings.Spec, settings.Redis);
         _loop = new ScoringLoop(
             new ScoringLoopClients(settings.Consumer, settings.Producer, resources.Registry, store, bundles, settings.Spec)

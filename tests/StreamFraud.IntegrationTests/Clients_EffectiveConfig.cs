@@ -150,7 +150,7 @@ public sealed class Clients_EffectiveConfig : IDisposable
             ["STREAMFRAUD_Kafka__Client__sasl.mechanism"] = "SCRAM-SHA-512",
             ["STREAMFRAUD_Kafka__Client__sasl.username"] = "env-user",
             ["STREAMFRAUD_Kafka__Client__SASL_PASSWORD"] = $"file:{_dir}/kafka-password",
-            ["STREAMFRAUD_SchemaRegistry__basic.auth.user.info"] = $"file:{_dir}/registry-user-info",
+            ["STREAMFRAUD_SchemaRegistry__BasicAuthUserInfo"] = $"file:{_dir}/registry-user-info", // the .NET property name (deploy/k8s)
             ["STREAMFRAUD_Redis__CaFile"] = $"{_dir}/ca.pem", // for another app: this command uses no Redis
             ["STREAMFRAUD_Scorer__BatchSize"] = "7",
         };

@@ -92,6 +92,53 @@ public sealed class Redis_KeyNamespace(StackFixture stack)
     }
 
     [Fact]
+    public async Task ExactlyOnce_RestartReReadsFromTheStart_CardSeenUnchangedFirst_StillRedoesItsAbortedWrite()
+    {
+        // A restart that re-reads from before the last commit (librdkafka's mock broker keeps no transactional
+        // offsets; an operator's offset reset does the same) meets the card's committed events first: unchanged,
+        // duplicates. Its aborted write must still be redone when its events come, whatever the batches were.
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        var db = mux.GetDatabase();
+        var prefix = $"redo:{Guid.NewGuid():N}:";
+        var events = new List<Transaction>();
+        var t = 1_767_225_600_000L;
+        for (var i = 0; i < 30; i++)
+        {
+            events.Add(new Transaction($"tx-{i}", $"card-{i % 3}", $"m-{i % 4}", 10 + (i * 7.5), "EUR", t += 60_000, "5411", "DE", "pos"));
+        }
+
+        var offline = new OfflineFeaturizer(Spec);
+        var expected = new float[events.Count][];
+        for (var i = 0; i < events.Count; i++)
+        {
+            expected[i] = new float[Spec.WindowSize];
+            Assert.True(offline.Apply(events[i], expected[i]).IsApplied);
+        }
+
+        var options = new RedisWindowStoreOptions { KeyPrefix = prefix, KeepUndo = true };
+        var first = new RedisWindowStore(db, Spec, options);
+        await first.ApplyAsync(Batch(events, 0, 18));  // committed
+        await first.ApplyAsync(Batch(events, 18, 12)); // states written, then the process died before its Kafka commit
+
+        // The new process reads from the start in batches of 5: cards are seen unchanged (all duplicates) first.
+        var restarted = new RedisWindowStore(db, Spec, options);
+        for (var start = 0; start < events.Count; start += 5)
+        {
+            var batch = Batch(events, start, 5);
+            await restarted.ApplyAsync(batch);
+            for (var j = 0; j < batch.Count; j++)
+            {
+                var i = start + j;
+                Assert.Equal(i < 18 ? ApplyStatus.DuplicatePosition : ApplyStatus.Applied, batch.Result(j).Status);
+                if (i >= 18)
+                {
+                    Assert.True(expected[i].AsSpan().SequenceEqual(batch.Window(j)), $"window of event {i}");
+                }
+            }
+        }
+    }
+
+    [Fact]
     public async Task LegacyKeyPrefix_FormatOneStateUnderOldKey_ReadAppliedAndWrittenUnderNewKey()
     {
         await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);

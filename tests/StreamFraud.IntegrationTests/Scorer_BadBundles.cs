@@ -41,14 +41,15 @@ public sealed class Scorer_BadBundles(StackFixture stack) : IDisposable
         Assert.Equal(["v1"], await Phase(0, input, alerts, sr)); // the old bundle keeps scoring
         var metrics = "";
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!metrics.Contains("reason=\"manifest\"", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        // Every reason is exported at 0 from the start: wait for the count itself.
+        while (!(RunningScorer.Value(metrics, "streamfraud_model_refusals_total", "reason=\"manifest\"") >= 1) && DateTime.UtcNow < deadline)
         {
             await Task.Delay(300);
             metrics = await http.GetStringAsync("/metrics");
         }
 
-        Assert.Contains("streamfraud_model_refusals", metrics);
-        Assert.Contains("reason=\"manifest\"", metrics);
+        Assert.Equal(1, RunningScorer.Value(metrics, "streamfraud_model_refusals_total", "reason=\"manifest\""));
+        Assert.Equal(0, RunningScorer.Value(metrics, "streamfraud_model_refusals_total", "reason=\"checksum\""));
 
         registry.Promote("v3");
         await WaitForLine(scorer, "Serving bundle v3");

@@ -42,7 +42,7 @@ internal sealed class LabelBatchProcessor(
     public async Task<LabelBatchResult> ProcessAsync(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> messages, Func<List<OutputRecord>, Task> publish, CancellationToken stop)
     {
         metrics.LabelsConsumed.Add(messages.Count);
-        var decoded = await outages.RunAsync(Dependency.SchemaRegistry, "decode", () => DecodeAll(messages), stop).ConfigureAwait(true);
+        var decoded = await outages.RunAsync(Dependency.SchemaRegistry, ErrorStages.Decode, () => DecodeAll(messages), stop).ConfigureAwait(true);
         _labels.Clear();
         _messageOf.Clear();
         var deadLetters = new List<DeadLetter>();
@@ -64,7 +64,7 @@ internal sealed class LabelBatchProcessor(
         if (_labels.Count > 0)
         {
             var labels = _labels.ToArray(); // the store may keep the list while a retried call is in flight
-            var decisions = await outages.RunAsync(Dependency.Redis, "apply", () => store.ApplyLabelsAsync(labels, CancellationToken.None), stop).ConfigureAwait(true);
+            var decisions = await outages.RunAsync(Dependency.Redis, ErrorStages.Apply, () => store.ApplyLabelsAsync(labels, CancellationToken.None), stop).ConfigureAwait(true);
             if (decisions.Count != labels.Length)
             {
                 throw new InvalidOperationException($"The label store returned {decisions.Count} decisions for {labels.Length} labels.");
@@ -118,7 +118,7 @@ internal sealed class LabelBatchProcessor(
         }
 
         var ids = joining.Select(i => labels[i].TransactionId).ToArray();
-        var records = await outages.RunAsync(Dependency.Redis, "quality", () => decisionLog.ReadAsync(ids, CancellationToken.None), stop).ConfigureAwait(true);
+        var records = await outages.RunAsync(Dependency.Redis, ErrorStages.Quality, () => decisionLog.ReadAsync(ids, CancellationToken.None), stop).ConfigureAwait(true);
         var serving = ServingVersion();
         var now = Time.GetUtcNow().ToUnixTimeMilliseconds();
         var changes = new List<QualityChange>(joining.Count * 2);
@@ -146,7 +146,7 @@ internal sealed class LabelBatchProcessor(
         if (attributions.Count > 0)
         {
             var pending = attributions.Values.ToArray();
-            await outages.RunAsync(Dependency.Redis, "quality", () => decisionLog.WriteAsync(pending, onlyIfAbsent: true, CancellationToken.None), stop).ConfigureAwait(true);
+            await outages.RunAsync(Dependency.Redis, ErrorStages.Quality, () => decisionLog.WriteAsync(pending, onlyIfAbsent: true, CancellationToken.None), stop).ConfigureAwait(true);
         }
 
         foreach (var change in changes)

@@ -101,7 +101,7 @@ public sealed class LabelLoop
                 Restarts++;
                 var delay = Backoff(failures);
                 Status.Failed(e);
-                _metrics.Errors.Add(1, new KeyValuePair<string, object?>("stage", "labels.loop"));
+                _metrics.Errors.Add(1, new KeyValuePair<string, object?>("stage", ErrorStages.LabelsPrefix + ErrorStages.Loop));
                 Log.LabelConsumerFailed(_log, e, delay.TotalSeconds);
                 stop.WaitHandle.WaitOne(delay);
             }
@@ -167,7 +167,7 @@ public sealed class LabelLoop
                 {
                     KeepAlive = Input.KeepAlive,
                     Stalled = Input.Pause,
-                    StagePrefix = "labels.",
+                    StagePrefix = ErrorStages.LabelsPrefix,
                 };
                 var builder = new OutputBuilder(options, new AvroSerializer<FraudAlert>(clients.Registry), clients.Time);
                 _committer = new AtLeastOnceCommitter(_output, Input, _outages, builder);

@@ -52,7 +52,7 @@ internal sealed class BatchProcessor(
         metrics.EventsConsumed.Add(messages.Count);
         metrics.BatchSize.Record(messages.Count);
         var clock = Stopwatch.StartNew();
-        var decoded = await outages.RunAsync(Dependency.SchemaRegistry, "decode", () => DecodeAll(messages), stop).ConfigureAwait(true);
+        var decoded = await outages.RunAsync(Dependency.SchemaRegistry, ErrorStages.Decode, () => DecodeAll(messages), stop).ConfigureAwait(true);
         metrics.StageDuration.Record(clock.Elapsed.TotalSeconds, DecodeStage);
 
         batch.Clear();
@@ -88,13 +88,13 @@ internal sealed class BatchProcessor(
                 // with the same id and other content in between), so no event is silently dropped.
                 var letters = first ? deadLetters : [];
                 AddRejected(messages, r, letters);
-                var records = await outages.RunAsync(Dependency.SchemaRegistry, "registry",
+                var records = await outages.RunAsync(Dependency.SchemaRegistry, ErrorStages.Registry,
                     () => output.BuildAsync(b, first ? r : r with { Events = [] }, letters), stop).ConfigureAwait(true);
                 await PublishAsync(publish, records).ConfigureAwait(true);
                 if (Decisions is { } decisions && r.Alerts.Count > 0)
                 {
                     var made = r.Alerts.Select(a => new DecisionRecord(a.TransactionId, a.CardId, a.ModelVersion, Alerted: true, a.Score, a.Threshold, a.ScoredAtMs)).ToList();
-                    await outages.RunAsync(Dependency.Redis, "decisions", () => decisions.WriteAsync(made, onlyIfAbsent: false, CancellationToken.None), stop).ConfigureAwait(true);
+                    await outages.RunAsync(Dependency.Redis, ErrorStages.Decisions, () => decisions.WriteAsync(made, onlyIfAbsent: false, CancellationToken.None), stop).ConfigureAwait(true);
                 }
 
                 if (!first)

@@ -137,7 +137,7 @@ internal sealed class AtLeastOnceCommitter(KafkaOutput output, KafkaInput input,
     public Task PublishAsync(List<OutputRecord> records, CancellationToken stop)
     {
         var pending = new List<OutputRecord>(records); // shrinks to what is not acknowledged yet
-        return outages.RunAsync(Dependency.Kafka, "produce", () =>
+        return outages.RunAsync(Dependency.Kafka, ErrorStages.Produce, () =>
         {
             ProduceAndAwait(pending, stop);
             return Task.CompletedTask;
@@ -303,7 +303,7 @@ internal sealed class TransactionalCommitter(
         {
             RememberRefused();
             Log.TransactionAborted(log, e.Error.Reason);
-            metrics.Errors.Add(1, new KeyValuePair<string, object?>("stage", "transaction"));
+            metrics.Errors.Add(1, new KeyValuePair<string, object?>("stage", ErrorStages.Transaction));
             Abandon(batch);
             input.Rewind(batch);
             store.ForgetCachedState(); // the aborted batch's states may be written: read them (and their undo) again
@@ -376,7 +376,7 @@ internal sealed class TransactionalCommitter(
             }
             catch (KafkaRetriableException) when (!stop.IsCancellationRequested)
             {
-                metrics.Errors.Add(1, new KeyValuePair<string, object?>("stage", "transaction"));
+                metrics.Errors.Add(1, new KeyValuePair<string, object?>("stage", ErrorStages.Transaction));
                 input.KeepAlive(options.RetryBaseDelay * Math.Min(attempt, 50), stop);
             }
         }

@@ -19,6 +19,7 @@ internal sealed class KafkaInput : IDisposable
     // The next offset to process per partition: after the last finished batch, else the group's committed offset.
     private readonly Dictionary<TopicPartition, long> _done = [];
     private readonly Dictionary<TopicPartition, long> _queriedHigh = [];
+    private readonly List<PartitionLag> _partitionLags = [];
     private readonly Stopwatch _sinceCommittedQuery = Stopwatch.StartNew();
     private readonly Stopwatch _sinceWatermarkQuery = Stopwatch.StartNew();
     private List<ConsumeResult<byte[]?, byte[]?>>? _collecting;
@@ -246,6 +247,7 @@ internal sealed class KafkaInput : IDisposable
         }
 
         long lag = 0;
+        _partitionLags.Clear();
         foreach (var tp in _assigned)
         {
             try
@@ -260,7 +262,9 @@ internal sealed class KafkaInput : IDisposable
                 var done = _done.TryGetValue(tp, out var d) ? d : _consumer.Position(tp).Value;
                 if (high >= 0 && done >= 0)
                 {
-                    lag += Math.Max(0, high - done);
+                    var partitionLag = Math.Max(0, high - done);
+                    lag += partitionLag;
+                    _partitionLags.Add(new PartitionLag(tp.Topic, tp.Partition.Value, partitionLag));
                 }
             }
             catch (KafkaException)
@@ -270,6 +274,7 @@ internal sealed class KafkaInput : IDisposable
         }
 
         _metrics.SetLag(lag);
+        _metrics.SetPartitionLags(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_partitionLags));
     }
 
     /// <summary>Leaves the group; at-least-once commits the stored offsets.</summary>

@@ -11,11 +11,11 @@ internal sealed class RetryingWindowStore(IWindowStore inner, Outages outages) :
 {
     /// <inheritdoc />
     public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default) =>
-        outages.RunAsync(Dependency.Redis, "redis", () => inner.PrepareAsync(batch, CancellationToken.None), cancellationToken);
+        outages.RunAsync(Dependency.Redis, ErrorStages.Redis, () => inner.PrepareAsync(batch, CancellationToken.None), cancellationToken);
 
     /// <inheritdoc />
     public Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default) =>
-        outages.RunAsync(Dependency.Redis, "redis", () => inner.CommitAsync(writes, CancellationToken.None), cancellationToken);
+        outages.RunAsync(Dependency.Redis, ErrorStages.Redis, () => inner.CommitAsync(writes, CancellationToken.None), cancellationToken);
 
     /// <inheritdoc />
     public void ForgetCachedState() => inner.ForgetCachedState();

@@ -92,6 +92,11 @@ public sealed class BundleManager : IBundleSource, IDisposable
         _time = time ?? TimeProvider.System;
         _swaps = meter?.CreateCounter<long>("streamfraud.model.swaps", "{swap}", "Bundles swapped in (promotions, rollbacks, pins).");
         _refusals = meter?.CreateCounter<long>("streamfraud.model.refusals", "{bundle}", "Candidate bundles refused, by reason.");
+        // Every reason at 0 from the start, so alert rules and dashboards have a series before the first refusal.
+        foreach (var kind in RefusalKinds.All)
+        {
+            _refusals?.Add(0, new KeyValuePair<string, object?>("reason", kind));
+        }
     }
 
     /// <summary>The serving bundle (null before <see cref="LoadInitial"/>).</summary>
@@ -186,6 +191,7 @@ public sealed class BundleManager : IBundleSource, IDisposable
         }
 
         Install(bundle);
+        _swaps?.Add(0, new KeyValuePair<string, object?>("model.version", bundle.Version)); // a series before the first swap
         return bundle;
     }
 

@@ -46,6 +46,10 @@ public static class RefusalKinds
 
     /// <summary>Anything else (an unexpected error while loading).</summary>
     public const string Other = "other";
+
+    /// <summary>Every class, in declaration order (the counter is recorded at 0 for each, so each has a series).</summary>
+    public static IReadOnlyList<string> All { get; } =
+        [Manifest, ManifestDigest, VersionName, FileType, FileSize, Checksum, MissingFile, FeatureSpec, GoldenWindow, Model, Timeout, Other];
 }
 
 /// <summary>Why a bundle was refused; the serving bundle is unaffected.</summary>
