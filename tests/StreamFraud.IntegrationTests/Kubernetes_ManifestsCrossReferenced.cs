@@ -60,7 +60,7 @@ public sealed class Kubernetes_ManifestsCrossReferenced
         // Credentials come from the Secret only: nothing credential-like in a ConfigMap.
         foreach (var configMap in objects.Where(o => Str(o, "kind") == "ConfigMap"))
         {
-            Assert.All(Map(configMap, "data")!.Keys, key => Assert.False(StreamFraud.Scorer.SecretRedactor.IsCredentialKey(key), $"{key} belongs in the Secret"));
+            Assert.All(Map(configMap, "data")!.Keys, key => Assert.False(StreamFraud.Clients.CredentialText.IsCredentialKey(key), $"{key} belongs in the Secret"));
             Assert.DoesNotContain(Map(configMap, "data")!.Keys, k => k.EndsWith("Redis__Configuration", StringComparison.Ordinal));
         }
 
