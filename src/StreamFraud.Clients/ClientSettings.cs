@@ -52,6 +52,13 @@ public sealed class ClientSettings
     /// <summary>Every secret value the settings hold, resolved (from files too): for <see cref="SecretRedactor"/>.</summary>
     public required IReadOnlyList<string> Secrets { get; init; }
 
+    /// <summary>
+    /// Settings that are accepted but probably not what was meant — SASL credentials or TLS files under a
+    /// <c>security.protocol</c> that does not use them (librdkafka ignores them) — each naming the key and the fix.
+    /// Apps print them at start; they do not stop it, so a configuration that worked before keeps working.
+    /// </summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>Reads every client setting; problems are added to <paramref name="problems"/> (all of them, not the first).</summary>
     /// <param name="settings">The configuration, in increasing precedence (a later value of a key replaces an earlier one; keys are case-insensitive).</param>
     /// <param name="problems">Where problems go, each naming the key or flag and what to do.</param>
@@ -64,7 +71,7 @@ public sealed class ClientSettings
         var kafka = KafkaClientSettings.Read(view);
         var registry = SchemaRegistrySettings.Read(view, kafka);
         var redis = RedisClientSettings.Read(view);
-        return new ClientSettings { Kafka = kafka, SchemaRegistry = registry, Redis = redis, Secrets = view.Secrets };
+        return new ClientSettings { Kafka = kafka, SchemaRegistry = registry, Redis = redis, Secrets = view.Secrets, Warnings = view.Warnings };
     }
 
     /// <summary>Reads every client setting.</summary>
@@ -113,6 +120,8 @@ internal sealed class SettingView
     }
 
     public ICollection<string> Problems { get; }
+
+    public List<string> Warnings { get; } = [];
 
     public IReadOnlyList<string> Secrets => _secrets;
 

@@ -135,14 +135,14 @@ public sealed class KafkaClientSettings
             origins["bootstrap.servers"] = view.Name(BootstrapKey);
         }
 
-        var checkedProblems = new HashSet<string>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (scope, overrides) in new[] { ("", new Dictionary<string, string>()), ("consumer:", consumer), ("producer:", producer) })
         {
-            foreach (var problem in Check(Merge(common, overrides), p => overrides.ContainsKey(p) ? origins[scope + p] : origins.GetValueOrDefault(p, $"{view.Name(ClientSection + ":" + p)}")))
+            foreach (var (message, fatal) in Check(Merge(common, overrides), p => overrides.ContainsKey(p) ? origins[scope + p] : origins.GetValueOrDefault(p, $"{view.Name(ClientSection + ":" + p)}")))
             {
-                if (checkedProblems.Add(problem))
+                if (seen.Add(message))
                 {
-                    view.Problems.Add(problem);
+                    (fatal ? (ICollection<string>)view.Problems : view.Warnings).Add(message);
                 }
             }
         }
@@ -150,14 +150,15 @@ public sealed class KafkaClientSettings
         return new KafkaClientSettings(common, consumer, producer);
     }
 
-    /// <summary>Mistakes librdkafka would not report, or only once connected: credentials or TLS files that would be
-    /// silently ignored under the configured <c>security.protocol</c>, and files that are not there.</summary>
-    private static IEnumerable<string> Check(Dictionary<string, string> config, Func<string, string> name)
+    /// <summary>Mistakes librdkafka would not report, or only once connected: files that are not there and an unknown
+    /// protocol (problems), credentials or TLS files that it would silently ignore under the configured
+    /// <c>security.protocol</c> (warnings: such a configuration ran before and keeps running).</summary>
+    private static IEnumerable<(string Message, bool Fatal)> Check(Dictionary<string, string> config, Func<string, string> name)
     {
         var protocol = config.GetValueOrDefault("security.protocol")?.ToLowerInvariant();
         if (protocol is not null && !Protocols.Contains(protocol))
         {
-            yield return $"{name("security.protocol")} '{config["security.protocol"]}': use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.";
+            yield return ($"{name("security.protocol")} '{config["security.protocol"]}': use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.", true);
             yield break;
         }
 
@@ -165,25 +166,25 @@ public sealed class KafkaClientSettings
         var sasl = new[] { "sasl.username", "sasl.password", "sasl.mechanism", "sasl.mechanisms" }.FirstOrDefault(config.ContainsKey);
         if (sasl is not null && !protocol.StartsWith("sasl_", StringComparison.Ordinal))
         {
-            yield return $"{name(sasl)} is set but {name("security.protocol")} is {protocol.ToUpperInvariant()}, which sends no SASL credentials: set it to SASL_SSL (or SASL_PLAINTEXT).";
+            yield return ($"{name(sasl)} is set but {name("security.protocol")} is {protocol.ToUpperInvariant()}, which sends no SASL credentials (librdkafka ignores them): set it to SASL_SSL (or SASL_PLAINTEXT).", false);
         }
 
         var ssl = SslProperties.FirstOrDefault(config.ContainsKey);
         if (ssl is not null && protocol is not ("ssl" or "sasl_ssl"))
         {
-            yield return $"{name(ssl)} is set but {name("security.protocol")} is {protocol.ToUpperInvariant()}, which does not use TLS: set it to SSL (or SASL_SSL).";
+            yield return ($"{name(ssl)} is set but {name("security.protocol")} is {protocol.ToUpperInvariant()}, which does not use TLS (librdkafka ignores it): set it to SSL (or SASL_SSL).", false);
         }
 
         if (config.GetValueOrDefault("ssl.ca.location") is { Length: > 0 } ca && ca != "probe" && !File.Exists(ca) && !Directory.Exists(ca))
         {
-            yield return $"{name("ssl.ca.location")} '{ca}': no such file or directory; mount the CA certificate there or fix the path.";
+            yield return ($"{name("ssl.ca.location")} '{ca}': no such file or directory; mount the CA certificate there or fix the path.", true);
         }
 
         foreach (var property in FileProperties)
         {
             if (config.GetValueOrDefault(property) is { Length: > 0 } path && !File.Exists(path))
             {
-                yield return $"{name(property)} '{path}': no such file; mount it there or fix the path.";
+                yield return ($"{name(property)} '{path}': no such file; mount it there or fix the path.", true);
             }
         }
     }

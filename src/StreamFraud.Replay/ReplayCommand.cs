@@ -244,6 +244,10 @@ public static class ReplayCommand
     public static async Task<ReplayReport> RunAsync(ReplayArgs a, IAnsiConsole console, CancellationToken cancellationToken = default)
     {
         var clients = a.Clients(); // wrong client flags fail before bundles load
+        foreach (var warning in clients.Warnings)
+        {
+            console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
+        }
         var registry = new BundleRegistry(a.Registry);
         var bundles = new List<ModelBundle>();
         try

@@ -647,6 +647,10 @@ public sealed class ScorerWorker(Settings settings, BundleManager bundles, Score
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         Log.Configuration(log, settings.Describe());
+        foreach (var warning in settings.Clients.Warnings)
+        {
+            Log.ConfigurationWarning(log, warning);
+        }
         if (bundles.Current is { } serving)
         {
             metrics.SetModelVersion(serving.Version); // the serving gauge and the version's counters before the first batch

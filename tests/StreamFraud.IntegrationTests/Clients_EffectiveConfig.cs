@@ -165,21 +165,25 @@ public sealed class Clients_EffectiveConfig : IDisposable
     }
 
     [Fact]
-    public void Scorer_SaslWithoutSaslProtocol_AndMissingFiles_EveryProblemNamed()
+    public void Scorer_MissingFilesAndUnknownProperties_EveryProblemNamed_IgnoredCredentialsWarned()
     {
         var config = ScorerConfiguration(new()
         {
-            ["Kafka:Client:security.protocol"] = "SSL",
             ["Kafka:Client:ssl.key.location"] = Path.Combine(_dir, "absent.key"),
             ["SchemaRegistry:basic.auth.user.infoo"] = "x",
         });
 
         var e = Assert.Throws<ScorerConfigurationException>(() => Settings.Read(config));
 
-        Assert.Contains("Kafka:Client:sasl.username is set but Kafka:Client:security.protocol is SSL, which sends no SASL credentials: set it to SASL_SSL", e.Message);
         Assert.Contains($"Kafka:Client:ssl.key.location '{Path.Combine(_dir, "absent.key")}': no such file", e.Message);
         Assert.Contains("SchemaRegistry:basic.auth.user.infoo: not a Schema Registry client property", e.Message);
         Assert.DoesNotContain(KafkaPassword, e.Message);
+
+        // SASL credentials under SSL would be ignored by librdkafka: accepted (as before), with a warning naming the fix.
+        var settings = Settings.Read(ScorerConfiguration(new() { ["Kafka:Client:security.protocol"] = "SSL" }));
+        var warning = Assert.Single(settings.Clients.Warnings);
+        Assert.StartsWith("Kafka:Client:sasl.username is set but Kafka:Client:security.protocol is SSL, which sends no SASL credentials", warning);
+        Assert.EndsWith("set it to SASL_SSL (or SASL_PLAINTEXT).", warning);
     }
 
     [Fact]

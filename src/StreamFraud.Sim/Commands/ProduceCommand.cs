@@ -147,6 +147,10 @@ public sealed class ProduceCommand(CommandConsoles consoles) : AsyncCommand<Prod
     {
         ArgumentNullException.ThrowIfNull(settings);
         var clients = settings.Clients();
+        foreach (var warning in clients.Warnings)
+        {
+            consoles.Error.MarkupLineInterpolated($"[yellow]warning:[/] {warning}");
+        }
         var (topic, input) = (settings.Topic, settings.Input);
         var (rate, realtime, speed, limit) = (settings.Rate, settings.Realtime, settings.Speed, settings.Limit);
         var labelsTopic = settings.LabelsTopic ?? Topics.FraudLabels;

@@ -366,6 +366,10 @@ public sealed class TrainCommand(IAnsiConsole console) : Command<TrainSettings>
         var options = settings.ToTrainingOptions();
         var announce = settings.Announce;
         var clients = announce ? settings.Clients() : null; // checked before hours of training, not after
+        foreach (var warning in clients?.Warnings ?? [])
+        {
+            console.MarkupLineInterpolated($"[yellow]warning:[/] {warning}");
+        }
         TrainingOutcome outcome;
         if (console.Profile.Capabilities.Interactive)
         {
