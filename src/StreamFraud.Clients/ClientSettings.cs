@@ -105,6 +105,7 @@ public sealed class ClientSettings
 internal sealed class SettingView
 {
     private readonly Dictionary<string, ClientSetting> _settings = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, int> _precedence = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, string> _resolved = new(StringComparer.OrdinalIgnoreCase);
     private readonly Func<string, string> _nameOf;
     private readonly List<string> _secrets = [];
@@ -113,9 +114,11 @@ internal sealed class SettingView
     {
         Problems = problems;
         _nameOf = nameOf;
+        var order = 0;
         foreach (var s in settings)
         {
             _settings[s.Key] = s;
+            _precedence[s.Key] = order++;
         }
     }
 
@@ -131,11 +134,15 @@ internal sealed class SettingView
     /// <summary>The resolved value of <paramref name="key"/>, or null when it is not set.</summary>
     public string? this[string key] => _settings.ContainsKey(key) ? Resolve(_settings[key]) : null;
 
-    /// <summary>Every setting under <paramref name="section"/> (<c>Kafka:Client</c>), keyed relative to it, resolved; nested sections are not included.</summary>
+    /// <summary>
+    /// Every setting under <paramref name="section"/> (<c>Kafka:Client</c>), keyed relative to it, resolved, in
+    /// increasing precedence (two keys naming one property, <c>SASL_PASSWORD</c> from the environment and
+    /// <c>sasl.password</c> from a flag: the later one wins); nested sections are not included.
+    /// </summary>
     public IEnumerable<(string Key, string Value, string FullKey)> Section(string section)
     {
         var prefix = section + ":";
-        foreach (var (key, setting) in _settings.OrderBy(kv => kv.Key, StringComparer.OrdinalIgnoreCase))
+        foreach (var (key, setting) in _settings.OrderBy(kv => _precedence[kv.Key]))
         {
             if (key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && key.Length > prefix.Length && !key.AsSpan(prefix.Length).Contains(':'))
             {

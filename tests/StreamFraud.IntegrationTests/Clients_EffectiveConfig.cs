@@ -148,7 +148,7 @@ public sealed class Clients_EffectiveConfig : IDisposable
             ["STREAMFRAUD_Kafka__BootstrapServers"] = Bootstrap,
             ["STREAMFRAUD_Kafka__Client__SECURITY_PROTOCOL"] = "SASL_SSL", // '_' for '.', any case: what a shell can export
             ["STREAMFRAUD_Kafka__Client__sasl.mechanism"] = "SCRAM-SHA-512",
-            ["STREAMFRAUD_Kafka__Client__sasl.username"] = "env-user",
+            ["STREAMFRAUD_Kafka__Client__SASL_USERNAME"] = "env-user", // another spelling of the flag's key: the flag still wins
             ["STREAMFRAUD_Kafka__Client__SASL_PASSWORD"] = $"file:{_dir}/kafka-password",
             ["STREAMFRAUD_SchemaRegistry__BasicAuthUserInfo"] = $"file:{_dir}/registry-user-info", // the .NET property name (deploy/k8s)
             ["STREAMFRAUD_Redis__CaFile"] = $"{_dir}/ca.pem", // for another app: this command uses no Redis
