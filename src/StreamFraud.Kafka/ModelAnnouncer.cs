@@ -48,13 +48,25 @@ public static class ModelAnnouncer
         };
     }
 
+    /// <summary>The announcer's producer settings: <paramref name="kafka"/> (every client's settings: bootstrap, security), idempotent, 30 s to deliver.</summary>
+    public static ProducerConfig ProducerConfig(ClientConfig kafka)
+    {
+        ArgumentNullException.ThrowIfNull(kafka);
+        return new ProducerConfig(kafka.ToDictionary(kv => kv.Key, kv => kv.Value)) { EnableIdempotence = true, MessageTimeoutMs = 30_000 };
+    }
+
     /// <summary>Produces the announcement and waits for the broker's acknowledgement.</summary>
+    /// <param name="kafka">Every Kafka client's settings (bootstrap, security).</param>
+    /// <param name="registryConfig">The Schema Registry client's settings (URL, auth, TLS).</param>
+    /// <param name="update">The announcement.</param>
+    /// <param name="topic">The announcements topic.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
     /// <exception cref="ProduceException{TKey, TValue}">The broker did not take it (message says why).</exception>
-    public static async Task<TopicPartitionOffset> AnnounceAsync(string bootstrap, string registryUrl, ModelUpdate update, string topic = Topics.ModelUpdates, CancellationToken cancellationToken = default)
+    public static async Task<TopicPartitionOffset> AnnounceAsync(ClientConfig kafka, SchemaRegistryConfig registryConfig, ModelUpdate update, string topic = Topics.ModelUpdates, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(update);
-        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registryUrl });
-        using var producer = new ProducerBuilder<string, ModelUpdate>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true, MessageTimeoutMs = 30_000 })
+        using var registry = new CachedSchemaRegistryClient(registryConfig);
+        using var producer = new ProducerBuilder<string, ModelUpdate>(ProducerConfig(kafka))
             .SetValueSerializer(new AvroSerializer<ModelUpdate>(registry))
             .Build();
         var result = await producer.ProduceAsync(topic, new Message<string, ModelUpdate> { Key = update.ModelName, Value = update }, cancellationToken).ConfigureAwait(false);

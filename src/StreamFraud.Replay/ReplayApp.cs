@@ -20,7 +20,8 @@ public static class ReplayApp
         "StreamFraud replay/backtest: runs a stretch of the transaction stream (or a CSV) through the scorer's own pipeline "
         + "with one or more bundles, isolated from live state and live topics, and writes a report.")
     {
-        ExitCodeOf = e => e is ReplayUsageException ? UsageExitCode : null,
+        // Redis unreachable or refusing the credentials: the message names the setting to fix (never a password).
+        ExitCodeOf = e => e is ReplayUsageException ? UsageExitCode : e is Clients.RedisConnectException ? CliApp.FailureExitCode : null,
     }
         .Default<Run>()
         .Example("--registry", "models", "--version", "V1", "--version", "V2", "--input", "tx.csv", "--out", "report-dir")
@@ -28,7 +29,12 @@ public static class ReplayApp
         .Example("--registry", "models", "--version", "V1", "--bootstrap", "127.0.0.1:9092", "--schema-registry", "http://127.0.0.1:8081",
             "--topic", "transactions", "--from", "2026-01-20", "--to", "2026-01-27", "--live-alerts-topic", "fraud-alerts")
         .Example("--registry", "models", "--version", "V1", "--input", "tx.csv", "--alerts-topic", "fraud-alerts.backtest",
-            "--redis", "127.0.0.1:6379", "--redis-prefix", "bt:");
+            "--redis", "127.0.0.1:6379", "--redis-prefix", "bt:")
+        .Example("--registry", "models", "--version", "V1", "--bootstrap", "kafka:9093", "--kafka-config", "security.protocol=SASL_SSL",
+            "--kafka-config", "sasl.mechanism=SCRAM-SHA-512", "--kafka-config", "sasl.username=replay",
+            "--kafka-config", "sasl.password=file:/run/secrets/kafka-password", "--kafka-config", "ssl.ca.location=/etc/kafka/ca.pem",
+            "--schema-registry", "https://registry:8081", "--schema-registry-config", "basic.auth.user.info=file:/run/secrets/registry-user-info",
+            "--topic", "transactions", "--from", "2026-01-20", "--to", "2026-01-27");
 
     /// <summary>Runs the command line.</summary>
     /// <param name="args">The arguments.</param>

@@ -8,6 +8,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using StackExchange.Redis;
 using StreamFraud.Cli;
+using StreamFraud.Clients;
 using StreamFraud.Contracts;
 using StreamFraud.Core;
 using StreamFraud.Core.Features;
@@ -40,15 +41,25 @@ public sealed class ReplayArgs : CommandSettings
     [Description("Canonical CSV (in event-time order); --from/--to optional. Without it the topic is read.")]
     public string? Input { get; init; }
 
-    /// <summary>Kafka bootstrap.</summary>
+    /// <summary>Kafka bootstrap (null: the environment's, else the default).</summary>
     [CommandOption("--bootstrap <HOST:PORT>")]
-    [Description($"Kafka of the input topic, --live-alerts-topic and --alerts-topic (default {Endpoints.KafkaBootstrap}).")]
-    public string Bootstrap { get; init; } = Endpoints.KafkaBootstrap;
+    [Description($"Kafka of the input topic, --live-alerts-topic and --alerts-topic (default: STREAMFRAUD_Kafka__BootstrapServers, else {Endpoints.KafkaBootstrap}).")]
+    public string? Bootstrap { get; init; }
 
-    /// <summary>Schema Registry URL.</summary>
+    /// <summary>librdkafka properties of every Kafka client.</summary>
+    [CommandOption("--kafka-config <KEY=VALUE>")]
+    [Description(CommandLineClients.KafkaConfigHelp)]
+    public string[] KafkaConfig { get; init; } = [];
+
+    /// <summary>Schema Registry URL (null: the environment's, else the default).</summary>
     [CommandOption("--schema-registry <URL>")]
-    [Description($"Schema Registry of those topics' Avro values (default {Endpoints.SchemaRegistryUrl}).")]
-    public string SchemaRegistry { get; init; } = Endpoints.SchemaRegistryUrl;
+    [Description($"Schema Registry of those topics' Avro values (default: STREAMFRAUD_SchemaRegistry__Url, else {Endpoints.SchemaRegistryUrl}).")]
+    public string? SchemaRegistry { get; init; }
+
+    /// <summary>Schema Registry client properties.</summary>
+    [CommandOption("--schema-registry-config <KEY=VALUE>")]
+    [Description(CommandLineClients.SchemaRegistryConfigHelp)]
+    public string[] SchemaRegistryConfig { get; init; } = [];
 
     /// <summary>Input topic.</summary>
     [CommandOption("--topic <NAME>")]
@@ -115,6 +126,11 @@ public sealed class ReplayArgs : CommandSettings
     [Description("Keep the replay's windows in Redis under --redis-prefix (default: in memory).")]
     public string? Redis { get; init; }
 
+    /// <summary>Redis credentials and TLS.</summary>
+    [CommandOption("--redis-config <KEY=VALUE>")]
+    [Description("With --redis: " + CommandLineClients.RedisConfigHelp)]
+    public string[] RedisConfig { get; init; } = [];
+
     /// <summary>Key prefix of the replay's Redis state.</summary>
     [CommandOption("--redis-prefix <PREFIX>")]
     [Description("Key prefix of the replay's Redis state (never the live sf: prefix).")]
@@ -155,6 +171,10 @@ public sealed class ReplayArgs : CommandSettings
         {
             problem = "--redis needs --redis-prefix with a prefix of its own (not the live 'sf:'), so the replay never touches live state.";
         }
+        else if (Redis is null && RedisConfig is { Length: > 0 })
+        {
+            problem = "--redis-config applies to --redis: give --redis HOST:PORT too (without it the replay keeps its state in memory).";
+        }
         else if (Labels is not null && LabelDelay is not null)
         {
             problem = "--label-delay simulates labels from is_fraud; --labels gives them with their own label times: give one of them.";
@@ -165,6 +185,29 @@ public sealed class ReplayArgs : CommandSettings
         }
 
         return problem is null ? ValidationResult.Success() : ValidationResult.Error(problem);
+    }
+
+    /// <summary>
+    /// The clients' settings: the flags over the <c>STREAMFRAUD_*</c> environment (<see cref="CommandLineClients"/>), Redis only
+    /// with <c>--redis</c>.
+    /// </summary>
+    /// <exception cref="ReplayUsageException">A client flag or variable is wrong (each problem named).</exception>
+    public ClientSettings Clients()
+    {
+        try
+        {
+            return CommandLineClients.Read(
+                new ClientFlagValues
+                {
+                    Bootstrap = Bootstrap, KafkaConfig = KafkaConfig, SchemaRegistry = SchemaRegistry, SchemaRegistryConfig = SchemaRegistryConfig,
+                    Redis = Redis, RedisConfig = RedisConfig,
+                },
+                ClientKinds.Kafka | ClientKinds.SchemaRegistry | (Redis is null ? ClientKinds.None : ClientKinds.Redis));
+        }
+        catch (ClientSettingsException e)
+        {
+            throw new ReplayUsageException(e.Message.Replace("\n", "; ", StringComparison.Ordinal));
+        }
     }
 
     /// <summary><c>--from</c> and <c>--to</c>: an ISO date or date-time, UTC unless it says otherwise.</summary>
@@ -200,6 +243,11 @@ public static class ReplayCommand
     /// <summary>Runs and returns the report (written to <see cref="ReplayArgs.Out"/>).</summary>
     public static async Task<ReplayReport> RunAsync(ReplayArgs a, IAnsiConsole console, CancellationToken cancellationToken = default)
     {
+        var clients = a.Clients(); // wrong client flags fail before bundles load
+        foreach (var warning in clients.Warnings)
+        {
+            console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
+        }
         var registry = new BundleRegistry(a.Registry);
         var bundles = new List<ModelBundle>();
         try
@@ -233,7 +281,7 @@ public static class ReplayCommand
                 bundles.Add(ModelBundle.Load(registry.PathOf(version), s, new BundleLoadOptions { WarmupBatch = a.Batch }));
             }
 
-            using var schemaRegistry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = a.SchemaRegistry });
+            using var schemaRegistry = new CachedSchemaRegistryClient(clients.SchemaRegistry.Config());
             var warmup = a.Warmup ?? ReplayArgs.DefaultWarmup(spec!);
             if (spec!.UsesEntityRisk && warmup < ReplayArgs.DefaultWarmup(spec) && a.From is not null)
             {
@@ -243,13 +291,13 @@ public static class ReplayCommand
 
             IReplaySource source = a.Input is not null
                 ? new CsvReplaySource(a.Input, a.From, a.To, warmup)
-                : new TopicReplaySource(a.Bootstrap, schemaRegistry, a.Topic, a.From!.Value, a.To!.Value, warmup);
-            var labels = ReadLabels(a, spec, warmup, schemaRegistry, cancellationToken);
+                : new TopicReplaySource(clients.Kafka, schemaRegistry, a.Topic, a.From!.Value, a.To!.Value, warmup);
+            var labels = ReadLabels(a, clients.Kafka, spec, warmup, schemaRegistry, cancellationToken);
             IWindowStore store;
             ConnectionMultiplexer? mux = null;
             if (a.Redis is not null)
             {
-                mux = await ConnectionMultiplexer.ConnectAsync(a.Redis).ConfigureAwait(false);
+                mux = await clients.Redis.ConnectAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
                 store = new RedisWindowStore(mux.GetDatabase(), spec!, new RedisWindowStoreOptions { KeyPrefix = a.RedisPrefix! });
             }
             else
@@ -284,12 +332,12 @@ public static class ReplayCommand
                 mux?.Dispose();
             }
 
-            IReadOnlyList<FraudAlert>? live = a.LiveAlertsTopic is { } liveTopic ? ReadLiveAlerts(a, schemaRegistry, liveTopic) : null;
-            var report = ReplayReport.Build(result, a.Input ?? $"{a.Topic}@{a.Bootstrap}", a.From, a.To, warmup, live, labels, feedLabels);
+            IReadOnlyList<FraudAlert>? live = a.LiveAlertsTopic is { } liveTopic ? ReadLiveAlerts(a, clients.Kafka, schemaRegistry, liveTopic) : null;
+            var report = ReplayReport.Build(result, a.Input ?? $"{a.Topic}@{clients.Kafka.BootstrapServers}", a.From, a.To, warmup, live, labels, feedLabels);
             report.Write(a.Out, result);
             if (a.AlertsTopic is { } backtestTopic)
             {
-                await WriteAlerts(a, schemaRegistry, backtestTopic, result).ConfigureAwait(false);
+                await WriteAlerts(clients.Kafka, schemaRegistry, backtestTopic, result).ConfigureAwait(false);
             }
 
             console.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"[bold]{result.Events.Count:N0} events replayed[/] in {result.Elapsed.TotalSeconds:F1} s; report in {Markup.Escape(Path.GetFullPath(a.Out))}"));
@@ -332,7 +380,7 @@ public static class ReplayCommand
     /// The replay's labels: <c>--labels</c>, else simulated with <c>--label-delay</c>, else the labels topic for topic
     /// input, else — a CSV and a spec that reads labels — simulated with the default delay (as the trainer does).
     /// </summary>
-    private static ReplayLabels? ReadLabels(ReplayArgs a, FeatureSpec spec, TimeSpan warmup, ISchemaRegistryClient registry, CancellationToken cancellationToken)
+    private static ReplayLabels? ReadLabels(ReplayArgs a, KafkaClientSettings kafka, FeatureSpec spec, TimeSpan warmup, ISchemaRegistryClient registry, CancellationToken cancellationToken)
     {
         if (a.Labels is { } file)
         {
@@ -350,10 +398,10 @@ public static class ReplayCommand
             // Labels that arrived during the warm-up shape its entity risk; those of the 30 days before it may still
             // name transactions inside the features' horizon.
             var since = a.From!.Value - warmup - TimeSpan.FromDays(CardFeatureSpecV2.HorizonDays);
-            var labels = ReplayLabels.FromTopic(a.Bootstrap, registry, a.LabelsTopic, since, cancellationToken);
+            var labels = ReplayLabels.FromTopic(kafka, registry, a.LabelsTopic, since, cancellationToken);
             if (labels is null && spec.UsesEntityRisk)
             {
-                throw new ReplayUsageException($"--labels-topic {a.LabelsTopic}: no such topic on {a.Bootstrap}, and spec {spec} reads labels; name the labels topic, or give --labels FILE.");
+                throw new ReplayUsageException($"--labels-topic {a.LabelsTopic}: no such topic on {kafka.BootstrapServers}, and spec {spec} reads labels; name the labels topic, or give --labels FILE.");
             }
 
             // A spec without label features uses labels only to judge decisions: none read, nothing to report.
@@ -363,17 +411,13 @@ public static class ReplayCommand
         return spec.UsesEntityRisk ? ReplayLabels.Simulated(Core.Labels.LabelDelay.Default) : null;
     }
 
-    private static List<FraudAlert> ReadLiveAlerts(ReplayArgs a, ISchemaRegistryClient registry, string topic)
+    private static List<FraudAlert> ReadLiveAlerts(ReplayArgs a, KafkaClientSettings kafka, ISchemaRegistryClient registry, string topic)
     {
-        using var consumer = new ConsumerBuilder<string, FraudAlert>(new ConsumerConfig
-            {
-                BootstrapServers = a.Bootstrap, GroupId = $"streamfraud-replay-live-{Guid.NewGuid():N}", EnableAutoCommit = false,
-                IsolationLevel = IsolationLevel.ReadCommitted, FetchWaitMaxMs = 50,
-            })
+        using var consumer = new ConsumerBuilder<string, FraudAlert>(ReplayClients.Reader(kafka, "streamfraud-replay-live"))
             .SetValueDeserializer(new AvroDeserializer<FraudAlert>(registry).AsSyncOverAsync())
             .SetLogHandler((_, _) => { })
             .Build();
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = a.Bootstrap }).SetLogHandler((_, _) => { }).Build();
+        using var admin = new AdminClientBuilder(ReplayClients.Admin(kafka)).SetLogHandler((_, _) => { }).Build();
         var partitions = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.Single().Partitions.Select(p => new TopicPartition(topic, p.PartitionId)).ToList();
         var ends = partitions.ToDictionary(p => p.Partition.Value, p => consumer.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value);
         consumer.Assign(partitions.Where(p => ends[p.Partition.Value] > 0).Select(p => new TopicPartitionOffset(p, Offset.Beginning)));
@@ -405,14 +449,49 @@ public static class ReplayCommand
         return result;
     }
 
-    private static async Task WriteAlerts(ReplayArgs a, ISchemaRegistryClient registry, string topic, BacktestResult result)
+    private static async Task WriteAlerts(KafkaClientSettings kafka, ISchemaRegistryClient registry, string topic, BacktestResult result)
     {
-        using var producer = new ProducerBuilder<string, FraudAlert>(new ProducerConfig { BootstrapServers = a.Bootstrap, EnableIdempotence = true })
+        using var producer = new ProducerBuilder<string, FraudAlert>(ReplayClients.AlertsProducer(kafka))
             .SetValueSerializer(new AvroSerializer<FraudAlert>(registry))
             .Build();
         foreach (var alert in result.Versions[0].Alerts.Values.OrderBy(x => x.EventTimeMs))
         {
             await producer.ProduceAsync(topic, new Message<string, FraudAlert> { Key = alert.CardId, Value = AlertRecords.ToRecord(alert) }).ConfigureAwait(false);
         }
+    }
+}
+
+/// <summary>
+/// Every Kafka client of a replay, built from the same settings (<see cref="KafkaClientSettings.Common"/>: bootstrap and
+/// security from <c>--bootstrap</c>, <c>--kafka-config</c> and the environment) with each role's own on top.
+/// </summary>
+public static class ReplayClients
+{
+    /// <summary>A reader of a topic range: a fresh group that never commits, read_committed, short fetch waits.</summary>
+    public static ConsumerConfig Reader(KafkaClientSettings kafka, string groupPrefix)
+    {
+        ArgumentNullException.ThrowIfNull(kafka);
+        return new ConsumerConfig(kafka.Client().ToDictionary(kv => kv.Key, kv => kv.Value))
+        {
+            GroupId = $"{groupPrefix}-{Guid.NewGuid():N}", // never used for commits
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            IsolationLevel = IsolationLevel.ReadCommitted,
+            FetchWaitMaxMs = 50,
+        };
+    }
+
+    /// <summary>The admin client (topic metadata).</summary>
+    public static AdminClientConfig Admin(KafkaClientSettings kafka)
+    {
+        ArgumentNullException.ThrowIfNull(kafka);
+        return kafka.Admin();
+    }
+
+    /// <summary>The producer of <c>--alerts-topic</c>: idempotent.</summary>
+    public static ProducerConfig AlertsProducer(KafkaClientSettings kafka)
+    {
+        ArgumentNullException.ThrowIfNull(kafka);
+        return new ProducerConfig(kafka.Client().ToDictionary(kv => kv.Key, kv => kv.Value)) { EnableIdempotence = true };
     }
 }

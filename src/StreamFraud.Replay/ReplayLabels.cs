@@ -2,6 +2,7 @@ using Confluent.Kafka;
 using Confluent.Kafka.SyncOverAsync;
 using Confluent.SchemaRegistry;
 using Confluent.SchemaRegistry.Serdes;
+using StreamFraud.Clients;
 using StreamFraud.Contracts;
 using StreamFraud.Core.Data;
 using StreamFraud.Core.Labels;
@@ -84,25 +85,17 @@ public sealed class ReplayLabels
     /// <paramref name="since"/>), whatever the message timestamps say.
     /// </summary>
     /// <returns>The labels, or null when the topic does not exist.</returns>
-    public static ReplayLabels? FromTopic(string bootstrap, ISchemaRegistryClient registry, string topic, DateTimeOffset since, CancellationToken cancellationToken = default)
+    public static ReplayLabels? FromTopic(KafkaClientSettings kafka, ISchemaRegistryClient registry, string topic, DateTimeOffset since, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(registry);
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).SetLogHandler((_, _) => { }).Build();
+        using var admin = new AdminClientBuilder(ReplayClients.Admin(kafka)).SetLogHandler((_, _) => { }).Build();
         var metadata = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.SingleOrDefault();
         if (metadata is null || metadata.Error.IsError || metadata.Partitions.Count == 0)
         {
             return null;
         }
 
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
-            {
-                BootstrapServers = bootstrap,
-                GroupId = $"streamfraud-replay-labels-{Guid.NewGuid():N}", // never used for commits
-                EnableAutoCommit = false,
-                EnableAutoOffsetStore = false,
-                IsolationLevel = IsolationLevel.ReadCommitted,
-                FetchWaitMaxMs = 50,
-            })
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(ReplayClients.Reader(kafka, "streamfraud-replay-labels"))
             .SetLogHandler((_, _) => { })
             .Build();
         var partitions = metadata.Partitions.Select(p => new TopicPartition(topic, p.PartitionId)).ToList();

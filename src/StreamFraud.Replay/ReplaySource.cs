@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using Confluent.SchemaRegistry;
+using StreamFraud.Clients;
 using StreamFraud.Core;
 using StreamFraud.Core.Data;
 using StreamFraud.Core.Features;
@@ -52,7 +53,7 @@ public sealed class CsvReplaySource(string path, DateTimeOffset? from, DateTimeO
 /// timestamp at <c>from - warmup</c>, read up to the offset of <c>to</c> (or the end as of the start) on every partition,
 /// and merged into one event-time order (each partition in offset order).
 /// </summary>
-public sealed class TopicReplaySource(string bootstrap, ISchemaRegistryClient registry, string topic, DateTimeOffset from, DateTimeOffset to, TimeSpan warmup) : IReplaySource
+public sealed class TopicReplaySource(KafkaClientSettings kafka, ISchemaRegistryClient registry, string topic, DateTimeOffset from, DateTimeOffset to, TimeSpan warmup) : IReplaySource
 {
     /// <summary>Events buffered per partition before it is paused while the merge waits for a slower one.</summary>
     private const int MaxQueued = 20_000;
@@ -63,22 +64,14 @@ public sealed class TopicReplaySource(string bootstrap, ISchemaRegistryClient re
     /// <inheritdoc />
     public IEnumerable<ReplayEvent> Read(CancellationToken cancellationToken)
     {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
-            {
-                BootstrapServers = bootstrap,
-                GroupId = $"streamfraud-replay-{Guid.NewGuid():N}", // never used for commits
-                EnableAutoCommit = false,
-                EnableAutoOffsetStore = false,
-                IsolationLevel = IsolationLevel.ReadCommitted,
-                FetchWaitMaxMs = 50,
-            })
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(ReplayClients.Reader(kafka, "streamfraud-replay"))
             .SetLogHandler((_, _) => { })
             .Build();
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).SetLogHandler((_, _) => { }).Build();
+        using var admin = new AdminClientBuilder(ReplayClients.Admin(kafka)).SetLogHandler((_, _) => { }).Build();
         var metadata = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.Single();
         if (metadata.Error.IsError || metadata.Partitions.Count == 0)
         {
-            throw new InvalidOperationException($"Topic '{topic}' is not available on {bootstrap}: {metadata.Error.Reason}.");
+            throw new InvalidOperationException($"Topic '{topic}' is not available on {kafka.BootstrapServers}: {metadata.Error.Reason}.");
         }
 
         var partitions = metadata.Partitions.Select(p => new TopicPartition(topic, p.PartitionId)).ToList();

@@ -69,6 +69,9 @@ internal static partial class Log
     [LoggerMessage(20, LogLevel.Information, "Configuration (credentials masked): {Summary}")]
     public static partial void Configuration(ILogger logger, string summary);
 
+    [LoggerMessage(25, LogLevel.Warning, "Configuration: {Warning}")]
+    public static partial void ConfigurationWarning(ILogger logger, string warning);
+
     [LoggerMessage(21, LogLevel.Information, "Label consumer started: topic {Topic}, group {Group}, batches of up to {BatchSize}")]
     public static partial void LabelConsumerStarted(ILogger logger, string topic, string group, int batchSize);
 

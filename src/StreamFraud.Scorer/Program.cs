@@ -1,3 +1,4 @@
+using StreamFraud.Clients;
 using StreamFraud.Scorer;
 
 // Thin host: everything is registered in ScorerHost.cs. Configuration: appsettings.json, STREAMFRAUD_* environment
@@ -11,7 +12,7 @@ if (args.Contains("--help") || args.Contains("-h"))
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Configuration.AddEnvironmentVariables("STREAMFRAUD_").AddCommandLine(args);
 // Credentials never reach the console: every log line and error message passes through the redactor.
-SecretRedactor.Current = SecretRedactor.FromConfiguration(builder.Configuration);
+SecretRedactor.Current = SecretRedactor.FromConfiguration(builder.Configuration.AsEnumerable());
 // One line per entry with a UTC timestamp; probes and scrapes (ASP.NET's per-request lines) are not logged.
 builder.Logging.ClearProviders()
     .AddConsole(o => o.FormatterName = RedactingConsoleFormatter.FormatterName)

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using StackExchange.Redis;
+using StreamFraud.Clients;
 using StreamFraud.Core;
 using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
@@ -40,11 +41,29 @@ EXAMPLES:
 
 OPTIONS:
     -h, --help                      Prints help information
-        --Kafka:BootstrapServers    Brokers (default localhost:9092); applied to consumer and producer
-        --Kafka:Consumer:<setting>  Any librdkafka consumer setting, e.g. --Kafka:Consumer:group.id streamfraud-scorer
-        --Kafka:Producer:<setting>  Any librdkafka producer setting, e.g. --Kafka:Producer:linger.ms 5
+        --Kafka:BootstrapServers    Brokers (default localhost:9092); applied to every Kafka client
+        --Kafka:Client:<setting>    Any librdkafka setting for every Kafka client (consumer, producer, label consumer and
+                                    producer, model-updates listener): security.protocol, sasl.mechanism, sasl.username,
+                                    sasl.password, ssl.ca.location, ssl.certificate.location, ssl.key.location,
+                                    ssl.key.password... e.g. --Kafka:Client:security.protocol SASL_SSL
+        --Kafka:Consumer:<setting>  Any librdkafka consumer setting, over Kafka:Client, e.g. --Kafka:Consumer:group.id
+                                    streamfraud-scorer (the label consumer takes them too)
+        --Kafka:Producer:<setting>  Any librdkafka producer setting, over Kafka:Client, e.g. --Kafka:Producer:linger.ms 5
         --SchemaRegistry:Url        Schema Registry (default http://localhost:8081)
-        --Redis:Configuration       StackExchange.Redis configuration (default localhost:6379)
+        --SchemaRegistry:<setting>  Any Schema Registry client setting (schema.registry. prefix optional):
+                                    basic.auth.user.info USER:PASSWORD, basic.auth.credentials.source SASL_INHERIT,
+                                    ssl.ca.location, ssl.keystore.location (PKCS#12) and ssl.keystore.password
+        --Redis:Configuration       StackExchange.Redis configuration (default localhost:6379), without secrets
+        --Redis:User                Redis ACL user; --Redis:Password its password (both replace user=/password= of
+                                    Redis:Configuration)
+        --Redis:Tls                 true: connect with TLS (default: ssl= of Redis:Configuration)
+        --Redis:CaFile              PEM CA certificate(s) the server's certificate must chain to (default: the system's)
+        --Redis:CertFile            PEM client certificate for servers with tls-auth-clients; --Redis:KeyFile its key
+                                    Secrets: a value file:PATH of any Kafka:* or SchemaRegistry:* key or of the Redis
+                                    keys above is read from that file (a mounted Kubernetes Secret); in environment
+                                    variables '_' may stand for '.' in librdkafka and registry property names
+                                    (STREAMFRAUD_Kafka__Client__SASL_PASSWORD). Credentials are masked in every log
+                                    line and error
         --Redis:KeyPrefix           Card state key prefix (default sf:); keys are <prefix>c:<card>, undo <prefix>u:<card>
         --Redis:LegacyKeyPrefix     Migration: read a card without state from its old key <prefix><card> (e.g. sf:card:)
         --Redis:IdleTtl             Idle card expiry (default 60.00:00:00)
@@ -95,6 +114,8 @@ OPTIONS:
     {
         var config = builder.Configuration;
         var settings = Settings.Read(config);
+        // Secrets read from files (file:PATH values) are known only now: mask them too.
+        SecretRedactor.AddToCurrent(settings.Clients.Secrets);
         builder.Services.AddSingleton(settings);
         // Counters are recorded at 0 when created (ScorerMetrics, BundleManager), and a measurement made before the meter
         // provider listens is lost: both resolve the provider first (it is otherwise started with the hosted services,
@@ -203,6 +224,10 @@ public sealed record Settings(
     /// <summary>The label consumer (<c>Scorer:Labels:*</c>).</summary>
     public LabelOptions Labels { get; init; } = new();
 
+    /// <summary>Every client's settings (<c>Kafka:*</c>, <c>SchemaRegistry:*</c>, <c>Redis:*</c> connection keys);
+    /// <see cref="Consumer"/> and <see cref="Producer"/> are built from them.</summary>
+    public ClientSettings Clients { get; init; } = ClientSettings.Defaults;
+
     /// <summary>How the serving bundle and the challenger are loaded.</summary>
     public BundleLoadOptions LoadOptions => new()
     {
@@ -213,10 +238,10 @@ public sealed record Settings(
     public static Settings Read(IConfiguration config)
     {
         var problems = new List<string>();
-        var bootstrap = config["Kafka:BootstrapServers"] ?? Endpoints.KafkaBootstrap;
-        var consumer = new ConsumerConfig(Section(config, "Kafka:Consumer")) { BootstrapServers = bootstrap };
+        var clients = ClientSettings.FromConfiguration(config.AsEnumerable(), problems);
+        var consumer = clients.Kafka.Consumer();
         consumer.GroupId ??= "streamfraud-scorer";
-        var producer = new ProducerConfig(Section(config, "Kafka:Producer")) { BootstrapServers = bootstrap };
+        var producer = clients.Kafka.Producer();
 
         var registry = config["Models:Registry"];
         if (string.IsNullOrWhiteSpace(registry))
@@ -342,7 +367,7 @@ public sealed record Settings(
         }
 
         return new Settings(
-            consumer, producer, config["SchemaRegistry:Url"] ?? Endpoints.SchemaRegistryUrl, config["Redis:Configuration"] ?? Endpoints.Redis,
+            consumer, producer, clients.SchemaRegistry.Url, clients.Redis.Configuration,
             redis, registry!, config["Models:Pin"], spec!,
             new ScoringOptions { Policy = policy, FixedThreshold = fixedThreshold, TopFeatures = topFeatures },
             device, deviceId, scorer, pollInterval, config["Models:Challenger"] is { Length: > 0 } challenger ? challenger : null)
@@ -351,6 +376,7 @@ public sealed record Settings(
             MaxFileBytes = maxFileBytes,
             LoadTimeout = loadTimeout,
             Labels = labels,
+            Clients = clients,
         };
     }
 
@@ -360,18 +386,16 @@ public sealed record Settings(
     /// </summary>
     public string Describe()
     {
-        static string Client(IEnumerable<KeyValuePair<string, string>> config) => string.Join(" ", config
-            .OrderBy(kv => kv.Key, StringComparer.Ordinal)
-            .Select(kv => $"{kv.Key}={(SecretRedactor.IsCredentialKey(kv.Key) ? SecretRedactor.Mask : kv.Value)}"));
+        static string Client(IEnumerable<KeyValuePair<string, string>> config) => KafkaClientSettings.Describe(config);
 
-        var text = $"consumer[{Client(Consumer)}] producer[{Client(Producer)}] registry={RegistryUrl} redis={RedisConfiguration} " +
+        var text = $"consumer[{Client(Consumer)}] producer[{Client(Producer)}] registry[{Clients.SchemaRegistry.Describe()}] redis[{Clients.Redis.Describe()}] " +
             $"keyPrefix={Redis.KeyPrefix} models={ModelRegistry} pin={Pin ?? "-"} challenger={Challenger ?? "-"} spec={Spec.Name} " +
             $"policy={Scoring.Policy} device={Device} mode={(Scorer.ExactlyOnce ? "exactly-once" : "at-least-once")} input={Scorer.InputTopic} " +
             $"alerts={Scorer.AlertsTopic} dlq={Scorer.DlqTopic} batch={Scorer.BatchSize} maxInputBytes={Scorer.MaxInputBytes} " +
             (Labels.Enabled
                 ? $"labels={Labels.Topic} labelsDlq={Labels.DlqTopic} labelsGroup={Labels.Group(Consumer.GroupId ?? "streamfraud-scorer")} labelsBatch={Labels.BatchSize}"
                 : "labels=off");
-        return SecretRedactor.Current.Redact(text);
+        return SecretRedactor.Current.With(Clients.Secrets).Redact(text);
     }
 
     /// <summary>
@@ -429,9 +453,6 @@ public sealed record Settings(
 
         return true;
     }
-
-    private static Dictionary<string, string> Section(IConfiguration config, string name) =>
-        config.GetSection(name).AsEnumerable(makePathsRelative: true).Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!);
 
     private static int Int(IConfiguration c, string key, int fallback, List<string> problems)
     {
@@ -496,7 +517,7 @@ public sealed class BundleWatcher(BundleManager manager, Settings settings, ICon
     {
         if (!string.Equals(config["Models:ListenAnnouncements"], "false", StringComparison.OrdinalIgnoreCase))
         {
-            var listener = new ModelUpdateListener(settings.Consumer.BootstrapServers, manager, log);
+            var listener = new ModelUpdateListener(settings.Clients.Kafka.Client(), manager, log);
             new Thread(() => listener.Run(stoppingToken)) { Name = "model-updates", IsBackground = true }.Start();
         }
 
@@ -553,15 +574,12 @@ public sealed class ScorerResources : IDisposable
 
         try
         {
-            var options = ConfigurationOptions.Parse(settings.RedisConfiguration);
-            options.AbortOnConnectFail = true;
-            options.ConnectTimeout = 5000;
-            Redis = ConnectionMultiplexer.Connect(options);
+            // Redis:User/Password/Tls/CaFile/CertFile/KeyFile applied; the error names the setting to fix.
+            Redis = settings.Clients.Redis.Connect(TimeSpan.FromSeconds(5));
         }
-        catch (RedisConnectionException e)
+        catch (RedisConnectException e)
         {
-            var redacted = SecretRedactor.Current.Redact(settings.RedisConfiguration);
-            throw new ScorerConfigurationException($"Redis at '{redacted}' is unreachable ({SecretRedactor.Current.Redact(e.Message.Split('\n')[0])}); start it or fix Redis:Configuration.", e);
+            throw new ScorerConfigurationException(SecretRedactor.Current.Redact(e.Message), e);
         }
 
         if (settings.Challenger is { } challenger)
@@ -578,7 +596,7 @@ public sealed class ScorerResources : IDisposable
         }
 
         // After start, Redis outages are retried by the scoring loop instead of failing.
-        Registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = settings.RegistryUrl });
+        Registry = new CachedSchemaRegistryClient(settings.Clients.SchemaRegistry.Config());
         if (settings.Labels.Enabled)
         {
             Decisions = new RedisDecisionLog(Redis.GetDatabase(), new RedisDecisionLogOptions { KeyPrefix = settings.Redis.KeyPrefix, Ttl = settings.Labels.DecisionTtl });
@@ -629,6 +647,10 @@ public sealed class ScorerWorker(Settings settings, BundleManager bundles, Score
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         Log.Configuration(log, settings.Describe());
+        foreach (var warning in settings.Clients.Warnings)
+        {
+            Log.ConfigurationWarning(log, warning);
+        }
         if (bundles.Current is { } serving)
         {
             metrics.SetModelVersion(serving.Version); // the serving gauge and the version's counters before the first batch

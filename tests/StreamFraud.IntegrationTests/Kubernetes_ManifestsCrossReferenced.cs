@@ -60,7 +60,7 @@ public sealed class Kubernetes_ManifestsCrossReferenced
         // Credentials come from the Secret only: nothing credential-like in a ConfigMap.
         foreach (var configMap in objects.Where(o => Str(o, "kind") == "ConfigMap"))
         {
-            Assert.All(Map(configMap, "data")!.Keys, key => Assert.False(StreamFraud.Scorer.SecretRedactor.IsCredentialKey(key), $"{key} belongs in the Secret"));
+            Assert.All(Map(configMap, "data")!.Keys, key => Assert.False(StreamFraud.Clients.CredentialText.IsCredentialKey(key), $"{key} belongs in the Secret"));
             Assert.DoesNotContain(Map(configMap, "data")!.Keys, k => k.EndsWith("Redis__Configuration", StringComparison.Ordinal));
         }
 
@@ -185,7 +185,8 @@ public sealed class Kubernetes_ManifestsCrossReferenced
         var values = environment.Where(kv => kv.Key.StartsWith("STREAMFRAUD_", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key["STREAMFRAUD_".Length..].Replace("__", ":", StringComparison.Ordinal), kv => (string?)kv.Value);
         Assert.Equal(environment.Count(kv => kv.Key.StartsWith("STREAMFRAUD_", StringComparison.Ordinal)), values.Count);
-        foreach (var key in values.Keys.Where(k => !k.StartsWith("Kafka:Consumer:", StringComparison.Ordinal) && !k.StartsWith("Kafka:Producer:", StringComparison.Ordinal)))
+        // librdkafka and Schema Registry client properties pass through (Kafka:Client|Consumer|Producer:*, SchemaRegistry:*).
+        foreach (var key in values.Keys.Where(k => !new[] { "Kafka:Client:", "Kafka:Consumer:", "Kafka:Producer:", "SchemaRegistry:" }.Any(p => k.StartsWith(p, StringComparison.Ordinal)) || k == "SchemaRegistry:Url"))
         {
             Assert.True(StreamFraud.Scorer.ScorerHost.Help.Contains($"--{key}", StringComparison.Ordinal) || PendingKeys.Contains(key),
                 $"{where}: {key} is not a scorer configuration key (see --help)");

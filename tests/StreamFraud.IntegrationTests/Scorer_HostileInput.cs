@@ -7,6 +7,7 @@ using Confluent.SchemaRegistry.Serdes;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
+using StreamFraud.Clients;
 using StreamFraud.IntegrationTests.Infrastructure;
 using StreamFraud.Kafka;
 using StreamFraud.Redis;
@@ -149,37 +150,48 @@ public sealed class Scorer_HostileInput(StackFixture stack) : IDisposable
     }
 
     /// <summary>
-    /// Credentials given to the scorer (Redis password, SASL password, a TLS key password, registry user-info) appear
-    /// neither in its start-up error nor in its configuration log line.
+    /// Credentials given to the scorer (Redis password inline and from a file, SASL password, a TLS key password,
+    /// registry user-info) appear neither in its start-up error nor in its configuration log line; with the secured
+    /// Redis settings (password file, TLS, CA, client certificate) it connects to a redis-server that requires all of them.
     /// </summary>
     [Fact]
-    public void Secrets_NeverPrinted_InErrorsOrTheConfigurationLine()
+    public async Task Secrets_NeverPrinted_InErrorsOrTheConfigurationLine()
     {
         var registryDir = ScorerRuns.PublishBundle(_root, "v1", TinyBundle.Stream(1, 20, 300));
         const string RedisPassword = "R3dis-pa55word-x";
         const string SaslPassword = "Sasl-pa55word-y";
         const string KeyPassword = "Key-pa55word-z";
-        string[] secrets = [RedisPassword, SaslPassword, KeyPassword];
+        const string RegistryPassword = "Reg-pa55word-w";
+        string[] secrets = [RedisPassword, SaslPassword, KeyPassword, RegistryPassword, SecuredRedis.Password];
+        string[] kafka =
+        [
+            "--Kafka:Client:security.protocol", "SASL_PLAINTEXT", "--Kafka:Client:sasl.mechanism", "PLAIN", "--Kafka:Client:sasl.username", "fraud",
+            "--Kafka:Client:sasl.password", SaslPassword, "--Kafka:Producer:ssl.key.password", KeyPassword,
+            "--SchemaRegistry:basic.auth.user.info", $"fraud:{RegistryPassword}",
+        ];
 
         // Redis unreachable: the start-up error names the endpoint, without its password.
         using (var p = ChildProcess.Start("StreamFraud.Scorer",
         [
-            "--Models:Registry", registryDir, "--Redis:Configuration", $"127.0.0.1:1,password={RedisPassword}",
-            "--Kafka:Consumer:sasl.password", SaslPassword, "--urls", "http://127.0.0.1:0",
+            "--Models:Registry", registryDir, "--Redis:Configuration", $"127.0.0.1:1,password={RedisPassword}", .. kafka, "--urls", "http://127.0.0.1:0",
         ]))
         {
             Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), p.Output);
             Assert.Equal(2, p.ExitCode);
             Assert.Contains("127.0.0.1:1", p.Output);
-            Assert.Contains("password=***", p.Output);
+            Assert.Contains("Redis:Configuration", p.Output);
             Assert.All(secrets, s => Assert.DoesNotContain(s, p.Output));
         }
 
-        // A running scorer logs its configuration with every credential masked (by key name and by value).
+        // A running scorer, connected to the password + TLS + client-certificate Redis, logs its configuration with
+        // every credential masked (by key name and by value, the file's password included).
+        await using var secured = new SecuredRedis();
+        await secured.InitializeAsync();
         using (var p = ChildProcess.Start("StreamFraud.Scorer",
         [
-            "--Models:Registry", registryDir, "--Redis:Configuration", stack.Redis, "--Kafka:BootstrapServers", stack.Kafka,
-            "--SchemaRegistry:Url", stack.Registry, "--Kafka:Consumer:sasl.password", SaslPassword, "--Kafka:Producer:ssl.key.password", KeyPassword,
+            "--Models:Registry", registryDir, "--Redis:Configuration", secured.Endpoint, "--Redis:Password", $"file:{secured.PasswordFile}",
+            "--Redis:Tls", "true", "--Redis:CaFile", secured.CaFile, "--Redis:CertFile", secured.ClientCertFile, "--Redis:KeyFile", secured.ClientKeyFile,
+            "--Kafka:BootstrapServers", stack.Kafka, "--SchemaRegistry:Url", stack.Registry, .. kafka,
             "--Kafka:Consumer:group.id", $"secrets-{Guid.NewGuid():N}", "--Scorer:InputTopic", $"secrets-{Guid.NewGuid():N}", "--urls", "http://127.0.0.1:0",
         ]))
         {
@@ -194,7 +206,8 @@ public sealed class Scorer_HostileInput(StackFixture stack) : IDisposable
             var line = Assert.Single(p.Output.Split('\n'), l => l.Contains("Configuration (credentials masked)", StringComparison.Ordinal));
             Assert.Contains("sasl.password=***", line);
             Assert.Contains("ssl.key.password=***", line);
-            Assert.Contains($"redis={stack.Redis}", line);
+            Assert.Contains("schema.registry.basic.auth.user.info=***", line);
+            Assert.Contains($"redis[{secured.Endpoint} user=- password=*** tls=true ca={secured.CaFile}", line);
             Assert.All(secrets, s => Assert.DoesNotContain(s, p.Output));
         }
     }
@@ -210,7 +223,7 @@ public sealed class Scorer_HostileInput(StackFixture stack) : IDisposable
             ["SchemaRegistry:Url"] = "https://alice:url-secret-3@registry:8081",
             ["Scorer:InputTopic"] = "transactions",
         }).Build();
-        var redactor = SecretRedactor.FromConfiguration(config);
+        var redactor = SecretRedactor.FromConfiguration(config.AsEnumerable());
 
         var text = "redis cache:6380,password=hunter2-redis failed; sasl kafka-secret-1; registry reg-secret-2 at https://alice:url-secret-3@registry:8081 topic transactions";
         var redacted = redactor.Redact(text);

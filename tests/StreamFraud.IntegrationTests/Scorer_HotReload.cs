@@ -36,14 +36,14 @@ public sealed class Scorer_HotReload(StackFixture stack) : IDisposable
         manager.LoadInitial();
         using var stop = new CancellationTokenSource();
         var watcher = Task.Run(() => manager.RunAsync(stop.Token));
-        var listener = new ModelUpdateListener(stack.Kafka, manager, NullLogger.Instance, topic);
+        var listener = new ModelUpdateListener(new ClientConfig { BootstrapServers = stack.Kafka }, manager, NullLogger.Instance, topic);
         var thread = new Thread(() => listener.Run(stop.Token)) { IsBackground = true };
         thread.Start();
         await Task.Delay(3000); // the listener joins at the end of the topic
 
         registry.Promote("v2");
         var update = ModelAnnouncer.Describe(registry.PathOf("v2"), "v1");
-        await ModelAnnouncer.AnnounceAsync(stack.Kafka, stack.Registry, update, topic);
+        await ModelAnnouncer.AnnounceAsync(new ClientConfig { BootstrapServers = stack.Kafka }, new Confluent.SchemaRegistry.SchemaRegistryConfig { Url = stack.Registry }, update, topic);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (manager.Current!.Version != "v2" && DateTime.UtcNow < deadline)
         {

@@ -24,7 +24,7 @@ public sealed class Trainer_Announce(StackFixture stack) : IDisposable
         var tiny = TinyBundle.Create(dir, "v7", TinyBundle.Stream(1, 20, 300), costMinThreshold: 0.33);
         var topic = await stack.CreateTopicAsync("model-updates", 1);
         var update = ModelAnnouncer.Describe(dir, previousVersion: "v6");
-        var at = await ModelAnnouncer.AnnounceAsync(stack.Kafka, stack.Registry, update, topic);
+        var at = await ModelAnnouncer.AnnounceAsync(new ClientConfig { BootstrapServers = stack.Kafka }, new SchemaRegistryConfig { Url = stack.Registry }, update, topic);
         Assert.Equal(0, at.Offset.Value);
 
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });

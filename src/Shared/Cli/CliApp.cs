@@ -137,7 +137,7 @@ internal sealed partial class CliApp(string name, string description)
     {
         // The message goes out as plain text, unwrapped, so scripts and narrow terminals see it whole.
         console.Markup("[red]error:[/] ");
-        console.Profile.Out.Writer.WriteLine(StreamFraud.Secrets.CredentialText.Redact(message)); // never a password
+        console.Profile.Out.Writer.WriteLine(StreamFraud.Clients.SecretRedactor.Current.Redact(message)); // never a password
     }
 
     private int Usage(IAnsiConsole error, string message, IReadOnlyList<string> args)

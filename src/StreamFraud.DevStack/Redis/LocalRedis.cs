@@ -27,8 +27,12 @@ internal static class Ports
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    /// <summary>Sends RESP <c>PING</c> until <c>+PONG</c> or the deadline.</summary>
-    public static async Task<bool> WaitForPongAsync(int port, TimeSpan timeout, Func<bool>? stillAlive = null)
+    /// <summary>
+    /// Sends RESP <c>PING</c> until <c>+PONG</c> (or <c>-NOAUTH</c>: a server with a password answers too) or the
+    /// deadline. With <paramref name="tls"/>, an accepted TCP connection is enough (the handshake may need a client
+    /// certificate the caller does not have).
+    /// </summary>
+    public static async Task<bool> WaitForPongAsync(int port, TimeSpan timeout, Func<bool>? stillAlive = null, bool tls = false)
     {
         var deadline = Stopwatch.StartNew();
         var ping = "*1\r\n$4\r\nPING\r\n"u8.ToArray();
@@ -38,12 +42,18 @@ internal static class Ports
             {
                 using var c = new TcpClient();
                 await c.ConnectAsync(IPAddress.Loopback, port).ConfigureAwait(false);
+                if (tls)
+                {
+                    return true;
+                }
+
                 var s = c.GetStream();
                 await s.WriteAsync(ping).ConfigureAwait(false);
                 var buf = new byte[64];
                 using var readTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
                 var n = await s.ReadAsync(buf, readTimeout.Token).ConfigureAwait(false);
-                if (Encoding.ASCII.GetString(buf, 0, n).StartsWith("+PONG", StringComparison.Ordinal))
+                var answer = Encoding.ASCII.GetString(buf, 0, n);
+                if (answer.StartsWith("+PONG", StringComparison.Ordinal) || answer.StartsWith("-NOAUTH", StringComparison.Ordinal))
                 {
                     return true;
                 }
@@ -61,8 +71,57 @@ internal static class Ports
 }
 
 /// <summary>
+/// A secured <c>redis-server</c>: a password (<c>requirepass</c>) and/or TLS only (no plain-text port), with the
+/// server's certificate and key and the CA that client certificates must chain to (PEM files).
+/// </summary>
+public sealed record RedisServerSecurity
+{
+    /// <summary>The default user's password (<c>requirepass</c>), or null.</summary>
+    public string? Password { get; init; }
+
+    /// <summary>The server's certificate (PEM); with <see cref="TlsKeyFile"/> and <see cref="TlsCaFile"/>: TLS only.</summary>
+    public string? TlsCertFile { get; init; }
+
+    /// <summary>The server's private key (PEM, unencrypted).</summary>
+    public string? TlsKeyFile { get; init; }
+
+    /// <summary>The CA certificate(s) client certificates must chain to (PEM).</summary>
+    public string? TlsCaFile { get; init; }
+
+    /// <summary>Require a client certificate (<c>tls-auth-clients yes</c>); else optional.</summary>
+    public bool RequireClientCertificates { get; init; }
+
+    /// <summary>Whether the server speaks TLS.</summary>
+    public bool Tls => TlsCertFile is not null;
+
+    internal IEnumerable<string> Arguments(int port)
+    {
+        if (Password is not null)
+        {
+            yield return "--requirepass";
+            yield return Password;
+        }
+
+        if (Tls)
+        {
+            foreach (var a in new[]
+                     {
+                         "--port", "0", "--tls-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                         "--tls-cert-file", TlsCertFile!, "--tls-key-file", TlsKeyFile ?? throw new InvalidOperationException("TlsKeyFile is required with TlsCertFile."),
+                         "--tls-ca-cert-file", TlsCaFile ?? throw new InvalidOperationException("TlsCaFile is required with TlsCertFile."),
+                         "--tls-auth-clients", RequireClientCertificates ? "yes" : "optional",
+                     })
+            {
+                yield return a;
+            }
+        }
+    }
+}
+
+/// <summary>
 /// A real <c>redis-server</c> (Debian package <c>redis-server</c>) as a child process on 127.0.0.1, in a temporary
-/// directory, with persistence off. Stopped (and the directory removed) on dispose.
+/// directory, with persistence off, optionally with a password and TLS (<see cref="RedisServerSecurity"/>). Stopped
+/// (and the directory removed) on dispose.
 /// </summary>
 public sealed class RedisServerProcess : ILocalRedis
 {
@@ -92,8 +151,11 @@ public sealed class RedisServerProcess : ILocalRedis
     }
 
     /// <summary>Starts redis-server on <paramref name="port"/> (0: a free port) and waits for PING.</summary>
+    /// <param name="port">The port (the TLS port when <paramref name="security"/> has TLS).</param>
+    /// <param name="timeout">How long to wait for it to answer.</param>
+    /// <param name="security">A password and/or TLS, or null for neither.</param>
     /// <exception cref="FileNotFoundException">redis-server is not installed; the message names the package.</exception>
-    public static async Task<RedisServerProcess> StartAsync(int port = 0, TimeSpan? timeout = null)
+    public static async Task<RedisServerProcess> StartAsync(int port = 0, TimeSpan? timeout = null, RedisServerSecurity? security = null)
     {
         var exe = FindExecutable() ?? throw new FileNotFoundException(
             "redis-server was not found on PATH. Install the Debian package: apt-get install redis-server " +
@@ -117,13 +179,18 @@ public sealed class RedisServerProcess : ILocalRedis
             psi.ArgumentList.Add(a);
         }
 
+        foreach (var a in security?.Arguments(actualPort) ?? [])
+        {
+            psi.ArgumentList.Add(a);
+        }
+
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {exe}.");
         var server = new RedisServerProcess(process, dir, actualPort);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        if (!await Ports.WaitForPongAsync(actualPort, timeout ?? TimeSpan.FromSeconds(15), () => !process.HasExited).ConfigureAwait(false))
+        if (!await Ports.WaitForPongAsync(actualPort, timeout ?? TimeSpan.FromSeconds(15), () => !process.HasExited, security?.Tls ?? false).ConfigureAwait(false))
         {
             var output = server.Output;
             await server.DisposeAsync().ConfigureAwait(false);

@@ -121,6 +121,24 @@ public sealed class LabelLoop
         return TimeSpan.FromMilliseconds(Math.Min(exponential, max) * (0.5 + (Random.Shared.NextDouble() / 2)));
     }
 
+    /// <summary>
+    /// The label consumer's and producer's settings before their roles' own (<see cref="KafkaInput.Effective"/>,
+    /// <see cref="KafkaOutput.Effective"/>): the scoring loop's — every client's <c>Kafka:Client:*</c> settings with
+    /// <c>Kafka:Consumer:*</c> / <c>Kafka:Producer:*</c> — in the labels' own group, never transactional.
+    /// </summary>
+    internal static (ConsumerConfig Consumer, ProducerConfig Producer) ClientConfigs(LabelLoopClients clients, string group)
+    {
+        var consumer = new ConsumerConfig(new Dictionary<string, string>(clients.Consumer)) { GroupId = group };
+        if (consumer.GroupInstanceId is { Length: > 0 } instance)
+        {
+            consumer.GroupInstanceId = $"{instance}-labels"; // static membership is per group and member
+        }
+
+        var producer = new Dictionary<string, string>(clients.Producer);
+        producer.Remove("transactional.id"); // the labels DLQ is at-least-once, never in the scorer's transactions
+        return (consumer, new ProducerConfig(producer));
+    }
+
     /// <summary>One consumer's life: its clients, built at start and disposed at its end.</summary>
     private sealed class Session : IDisposable
     {
@@ -136,21 +154,14 @@ public sealed class LabelLoop
             _loop = loop;
             var clients = loop._clients;
             var limiter = new RepeatLimiter(clients.Time, TimeSpan.FromMinutes(1));
-            var consumer = new ConsumerConfig(new Dictionary<string, string>(clients.Consumer)) { GroupId = loop.Group };
-            if (consumer.GroupInstanceId is { Length: > 0 } instance)
-            {
-                consumer.GroupInstanceId = $"{instance}-labels"; // static membership is per group and member
-            }
-
-            var producer = new Dictionary<string, string>(clients.Producer);
-            producer.Remove("transactional.id"); // the labels DLQ is at-least-once, never in the scorer's transactions
+            var (consumer, producer) = ClientConfigs(clients, loop.Group);
             Input = new KafkaInput(consumer, exactlyOnce: false, loop._log, loop._metrics.LabelInput, limiter, () => { }, "labels consumer")
             {
                 ErrorSeen = loop.Status.KafkaError,
             };
             try
             {
-                _output = new KafkaOutput(new ProducerConfig(producer), exactlyOnce: false, loop.Group, loop._log, limiter);
+                _output = new KafkaOutput(producer, exactlyOnce: false, loop.Group, loop._log, limiter);
                 var options = loop._scorer with { DlqTopic = loop._options.DlqTopic };
                 _outages = new Outages(options, loop._log, loop._metrics, loop.Status.Health, clients.Time)
                 {

@@ -29,12 +29,7 @@ internal sealed class KafkaOutput : IDisposable
 {
     public KafkaOutput(ProducerConfig config, bool exactlyOnce, string groupId, ILogger log, RepeatLimiter limiter)
     {
-        var producer = new ProducerConfig(new Dictionary<string, string>(config)) { EnableIdempotence = true, Acks = Acks.All };
-        if (exactlyOnce && string.IsNullOrEmpty(producer.TransactionalId))
-        {
-            producer.TransactionalId = $"{groupId}-scorer-{Environment.MachineName}-{Environment.ProcessId}";
-        }
-
+        var producer = Effective(config, exactlyOnce, groupId);
         Producer = new ProducerBuilder<byte[]?, byte[]?>(producer)
             .SetErrorHandler((_, e) => KafkaLog.Error(log, limiter, "producer", e))
             .SetLogHandler((_, m) => KafkaLog.Message(log, limiter, "producer", m))
@@ -42,6 +37,21 @@ internal sealed class KafkaOutput : IDisposable
     }
 
     public IProducer<byte[]?, byte[]?> Producer { get; }
+
+    /// <summary>
+    /// The producer's librdkafka settings: <paramref name="config"/> (<c>Kafka:Client:*</c> and <c>Kafka:Producer:*</c>)
+    /// made idempotent with acks=all, and transactional in exactly-once mode.
+    /// </summary>
+    internal static ProducerConfig Effective(ProducerConfig config, bool exactlyOnce, string groupId)
+    {
+        var producer = new ProducerConfig(new Dictionary<string, string>(config)) { EnableIdempotence = true, Acks = Acks.All };
+        if (exactlyOnce && string.IsNullOrEmpty(producer.TransactionalId))
+        {
+            producer.TransactionalId = $"{groupId}-scorer-{Environment.MachineName}-{Environment.ProcessId}";
+        }
+
+        return producer;
+    }
 
     /// <summary>
     /// Enqueues one record, waiting for room when librdkafka's queue is full. Returns the error when librdkafka

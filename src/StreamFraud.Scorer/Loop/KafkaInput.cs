@@ -38,14 +38,7 @@ internal sealed class KafkaInput : IDisposable
     {
         _log = log;
         _metrics = metrics;
-        var consumer = new ConsumerConfig(new Dictionary<string, string>(config))
-        {
-            EnableAutoOffsetStore = false,
-            EnableAutoCommit = !exactlyOnce,
-            IsolationLevel = IsolationLevel.ReadCommitted,
-        };
-        consumer.PartitionAssignmentStrategy ??= PartitionAssignmentStrategy.CooperativeSticky;
-        consumer.AutoOffsetReset ??= AutoOffsetReset.Earliest;
+        var consumer = Effective(config, exactlyOnce);
         _fromEarliest = consumer.AutoOffsetReset == AutoOffsetReset.Earliest;
         _consumer = new ConsumerBuilder<byte[]?, byte[]?>(consumer)
             .SetPartitionsAssignedHandler((_, added) => OnAssigned(added))
@@ -58,6 +51,24 @@ internal sealed class KafkaInput : IDisposable
             })
             .SetLogHandler((_, m) => KafkaLog.Message(_log, limiter, client, m))
             .Build();
+    }
+
+    /// <summary>
+    /// The consumer's librdkafka settings: <paramref name="config"/> (every client's <c>Kafka:Client:*</c> settings and
+    /// <c>Kafka:Consumer:*</c>) with what this consumer's protocol needs on top — manual offset store, read_committed,
+    /// cooperative-sticky and earliest unless configured.
+    /// </summary>
+    internal static ConsumerConfig Effective(ConsumerConfig config, bool exactlyOnce)
+    {
+        var consumer = new ConsumerConfig(new Dictionary<string, string>(config))
+        {
+            EnableAutoOffsetStore = false,
+            EnableAutoCommit = !exactlyOnce,
+            IsolationLevel = IsolationLevel.ReadCommitted,
+        };
+        consumer.PartitionAssignmentStrategy ??= PartitionAssignmentStrategy.CooperativeSticky;
+        consumer.AutoOffsetReset ??= AutoOffsetReset.Earliest;
+        return consumer;
     }
 
     /// <summary>

@@ -8,6 +8,7 @@ using Confluent.SchemaRegistry.Serdes;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using StreamFraud.Cli;
+using StreamFraud.Clients;
 using StreamFraud.Core;
 using StreamFraud.Core.Data;
 using StreamFraud.Core.Labels;
@@ -18,15 +19,25 @@ namespace StreamFraud.Sim.Commands;
 /// <summary>The flags of <c>produce</c>.</summary>
 public sealed class ProduceSettings : SimulationFlags
 {
-    /// <summary><c>--bootstrap</c>.</summary>
+    /// <summary><c>--bootstrap</c> (null: the environment's, else the default).</summary>
     [CommandOption("--bootstrap <HOST:PORT>")]
-    [Description($"Kafka bootstrap servers (default {Endpoints.KafkaBootstrap}).")]
-    public string Bootstrap { get; init; } = Endpoints.KafkaBootstrap;
+    [Description($"Kafka bootstrap servers (default: STREAMFRAUD_Kafka__BootstrapServers, else {Endpoints.KafkaBootstrap}).")]
+    public string? Bootstrap { get; init; }
 
-    /// <summary><c>--schema-registry</c>.</summary>
+    /// <summary><c>--kafka-config</c>.</summary>
+    [CommandOption("--kafka-config <KEY=VALUE>")]
+    [Description(CommandLineClients.KafkaConfigHelp)]
+    public string[] KafkaConfig { get; init; } = [];
+
+    /// <summary><c>--schema-registry</c> (null: the environment's, else the default).</summary>
     [CommandOption("--schema-registry <URL>")]
-    [Description($"Schema Registry URL (default {Endpoints.SchemaRegistryUrl}).")]
-    public string SchemaRegistry { get; init; } = Endpoints.SchemaRegistryUrl;
+    [Description($"Schema Registry URL (default: STREAMFRAUD_SchemaRegistry__Url, else {Endpoints.SchemaRegistryUrl}).")]
+    public string? SchemaRegistry { get; init; }
+
+    /// <summary><c>--schema-registry-config</c>.</summary>
+    [CommandOption("--schema-registry-config <KEY=VALUE>")]
+    [Description(CommandLineClients.SchemaRegistryConfigHelp)]
+    public string[] SchemaRegistryConfig { get; init; } = [];
 
     /// <summary><c>--topic</c>.</summary>
     [CommandOption("--topic <NAME>")]
@@ -84,6 +95,22 @@ public sealed class ProduceSettings : SimulationFlags
     /// <summary>Whether labels are sent.</summary>
     public bool SendsLabels => Labels || LabelsInput is not null;
 
+    /// <summary>The Kafka and Schema Registry settings: the flags over the <c>STREAMFRAUD_*</c> environment.</summary>
+    /// <exception cref="UsageException">A client flag or variable is wrong (each problem named).</exception>
+    public ClientSettings Clients()
+    {
+        try
+        {
+            return CommandLineClients.Read(
+                new ClientFlagValues { Bootstrap = Bootstrap, KafkaConfig = KafkaConfig, SchemaRegistry = SchemaRegistry, SchemaRegistryConfig = SchemaRegistryConfig },
+                ClientKinds.Kafka | ClientKinds.SchemaRegistry);
+        }
+        catch (ClientSettingsException e)
+        {
+            throw new UsageException(e.Message.Replace("\n", "; ", StringComparison.Ordinal));
+        }
+    }
+
     /// <inheritdoc/>
     public override ValidationResult Validate()
     {
@@ -119,7 +146,12 @@ public sealed class ProduceCommand(CommandConsoles consoles) : AsyncCommand<Prod
     public override async Task<int> ExecuteAsync(CommandContext context, ProduceSettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var (bootstrap, registryUrl, topic, input) = (settings.Bootstrap, settings.SchemaRegistry, settings.Topic, settings.Input);
+        var clients = settings.Clients();
+        foreach (var warning in clients.Warnings)
+        {
+            consoles.Error.MarkupLineInterpolated($"[yellow]warning:[/] {warning}");
+        }
+        var (topic, input) = (settings.Topic, settings.Input);
         var (rate, realtime, speed, limit) = (settings.Rate, settings.Realtime, settings.Speed, settings.Limit);
         var labelsTopic = settings.LabelsTopic ?? Topics.FraudLabels;
         var options = input is null ? settings.ToOptions() : null;
@@ -141,16 +173,8 @@ public sealed class ProduceCommand(CommandConsoles consoles) : AsyncCommand<Prod
             : settings.LabelsInput is { } labelsFile ? LabelSchedule.FromFile(labelsFile)
             : LabelSchedule.Simulated(options!.Seed);
 
-        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registryUrl });
-        using var producer = new ProducerBuilder<string, Contracts.Transaction>(new ProducerConfig
-            {
-                BootstrapServers = bootstrap,
-                EnableIdempotence = true,
-                Acks = Acks.All,
-                LingerMs = 20,
-                CompressionType = CompressionType.Lz4,
-                MessageTimeoutMs = 120_000,
-            })
+        using var registry = new CachedSchemaRegistryClient(clients.SchemaRegistry.Config());
+        using var producer = new ProducerBuilder<string, Contracts.Transaction>(ProducerConfig(clients.Kafka))
             .SetValueSerializer(new AvroSerializer<Contracts.Transaction>(registry).AsSyncOverAsync())
             .SetLogHandler((_, m) =>
             {
@@ -277,6 +301,23 @@ public sealed class ProduceCommand(CommandConsoles consoles) : AsyncCommand<Prod
         }
 
         return failed ? 1 : 0;
+    }
+
+    /// <summary>
+    /// The load driver's producer: every Kafka client's settings (bootstrap and security from <c>--bootstrap</c>,
+    /// <c>--kafka-config</c> and the environment), idempotent with acks=all, batched and LZ4-compressed.
+    /// </summary>
+    public static ProducerConfig ProducerConfig(KafkaClientSettings kafka)
+    {
+        ArgumentNullException.ThrowIfNull(kafka);
+        return new ProducerConfig(kafka.Client().ToDictionary(kv => kv.Key, kv => kv.Value))
+        {
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            LingerMs = 20,
+            CompressionType = CompressionType.Lz4,
+            MessageTimeoutMs = 120_000,
+        };
     }
 
     private static void Send<T>(IProducer<string, T> producer, string topic, Message<string, T> message, Action<DeliveryReport<string, T>> onDelivery)

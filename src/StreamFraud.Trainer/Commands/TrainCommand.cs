@@ -3,6 +3,7 @@ using System.Globalization;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using StreamFraud.Cli;
+using StreamFraud.Clients;
 using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
 using StreamFraud.Trainer.Rendering;
@@ -194,18 +195,44 @@ public sealed class TrainSettings : CommandSettings
 
     /// <summary><c>--announce</c>.</summary>
     [CommandOption("--announce")]
-    [Description("After publishing, announce the bundle on the compacted model-updates topic (needs --bootstrap and --schema-registry).")]
+    [Description("After publishing, announce the bundle on the compacted model-updates topic (needs --bootstrap and --schema-registry, and on a secured cluster --kafka-config and --schema-registry-config).")]
     public bool Announce { get; init; }
 
-    /// <summary><c>--bootstrap</c>.</summary>
+    /// <summary><c>--bootstrap</c> (null: the environment's, else the default).</summary>
     [CommandOption("--bootstrap <HOST:PORT>")]
-    [Description($"Kafka for --announce (default {Core.Endpoints.KafkaBootstrap}).")]
-    public string Bootstrap { get; init; } = Core.Endpoints.KafkaBootstrap;
+    [Description($"Kafka for --announce (default: STREAMFRAUD_Kafka__BootstrapServers, else {Core.Endpoints.KafkaBootstrap}).")]
+    public string? Bootstrap { get; init; }
 
-    /// <summary><c>--schema-registry</c>.</summary>
+    /// <summary><c>--kafka-config</c>.</summary>
+    [CommandOption("--kafka-config <KEY=VALUE>")]
+    [Description("For --announce: " + CommandLineClients.KafkaConfigHelp)]
+    public string[] KafkaConfig { get; init; } = [];
+
+    /// <summary><c>--schema-registry</c> (null: the environment's, else the default).</summary>
     [CommandOption("--schema-registry <URL>")]
-    [Description($"Schema Registry for --announce (default {Core.Endpoints.SchemaRegistryUrl}).")]
-    public string SchemaRegistry { get; init; } = Core.Endpoints.SchemaRegistryUrl;
+    [Description($"Schema Registry for --announce (default: STREAMFRAUD_SchemaRegistry__Url, else {Core.Endpoints.SchemaRegistryUrl}).")]
+    public string? SchemaRegistry { get; init; }
+
+    /// <summary><c>--schema-registry-config</c>.</summary>
+    [CommandOption("--schema-registry-config <KEY=VALUE>")]
+    [Description("For --announce: " + CommandLineClients.SchemaRegistryConfigHelp)]
+    public string[] SchemaRegistryConfig { get; init; } = [];
+
+    /// <summary>The announcer's Kafka and Schema Registry settings: the flags over the <c>STREAMFRAUD_*</c> environment.</summary>
+    /// <exception cref="UsageException">A client flag or variable is wrong (each problem named).</exception>
+    public ClientSettings Clients()
+    {
+        try
+        {
+            return CommandLineClients.Read(
+                new ClientFlagValues { Bootstrap = Bootstrap, KafkaConfig = KafkaConfig, SchemaRegistry = SchemaRegistry, SchemaRegistryConfig = SchemaRegistryConfig },
+                ClientKinds.Kafka | ClientKinds.SchemaRegistry);
+        }
+        catch (ClientSettingsException e)
+        {
+            throw new UsageException(e.Message.Replace("\n", "; ", StringComparison.Ordinal));
+        }
+    }
 
     /// <inheritdoc/>
     public override ValidationResult Validate()
@@ -213,6 +240,11 @@ public sealed class TrainSettings : CommandSettings
         try
         {
             _ = ToTrainingOptions();
+            if (!Announce && (KafkaConfig.Length > 0 || SchemaRegistryConfig.Length > 0))
+            {
+                throw new UsageException($"{(KafkaConfig.Length > 0 ? "--kafka-config" : "--schema-registry-config")} applies to --announce; add --announce or drop it");
+            }
+
             return ValidationResult.Success();
         }
         catch (UsageException e)
@@ -344,7 +376,12 @@ public sealed class TrainCommand(IAnsiConsole console) : Command<TrainSettings>
     {
         ArgumentNullException.ThrowIfNull(settings);
         var options = settings.ToTrainingOptions();
-        var (announce, bootstrap, schemaRegistry) = (settings.Announce, settings.Bootstrap, settings.SchemaRegistry);
+        var announce = settings.Announce;
+        var clients = announce ? settings.Clients() : null; // checked before hours of training, not after
+        foreach (var warning in clients?.Warnings ?? [])
+        {
+            console.MarkupLineInterpolated($"[yellow]warning:[/] {warning}");
+        }
         TrainingOutcome outcome;
         if (console.Profile.Capabilities.Interactive)
         {
@@ -375,12 +412,12 @@ public sealed class TrainCommand(IAnsiConsole console) : Command<TrainSettings>
             var update = Kafka.ModelAnnouncer.Describe(outcome.BundleDirectory, outcome.Current?.Previous);
             try
             {
-                var at = Kafka.ModelAnnouncer.AnnounceAsync(bootstrap, schemaRegistry, update, cancellationToken: cancellationToken).GetAwaiter().GetResult();
+                var at = Kafka.ModelAnnouncer.AnnounceAsync(clients!.Kafka.Client(), clients.SchemaRegistry.Config(), update, cancellationToken: cancellationToken).GetAwaiter().GetResult();
                 console.MarkupLineInterpolated($"announced {update.Version} on {at.Topic} (partition {at.Partition.Value}, offset {at.Offset.Value})");
             }
             catch (Exception e) when (e is Confluent.Kafka.KafkaException or Confluent.SchemaRegistry.SchemaRegistryException or HttpRequestException)
             {
-                throw new UsageException($"--announce: the bundle is published, but announcing it on {bootstrap} failed ({e.Message}); check --bootstrap and --schema-registry. Scorers still find a promoted bundle through current.json");
+                throw new UsageException($"--announce: the bundle is published, but announcing it on {clients!.Kafka.BootstrapServers} failed ({e.Message}); check --bootstrap, --kafka-config, --schema-registry and --schema-registry-config. Scorers still find a promoted bundle through current.json");
             }
         }
 
