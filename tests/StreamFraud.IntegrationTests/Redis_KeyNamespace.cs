@@ -33,13 +33,7 @@ public sealed class Redis_KeyNamespace(StackFixture stack)
         }
 
         // Independent expectation: each card's windows from the offline featurizer.
-        var offline = new OfflineFeaturizer(Spec);
-        var expected = new float[events.Count][];
-        for (var i = 0; i < events.Count; i++)
-        {
-            expected[i] = new float[Spec.WindowSize];
-            Assert.True(offline.Apply(events[i], expected[i]).IsApplied);
-        }
+        var expected = OfflineWindows(events);
 
         var options = new RedisWindowStoreOptions { KeyPrefix = prefix, KeepUndo = true };
         var store = new RedisWindowStore(db, Spec, options);
@@ -107,13 +101,7 @@ public sealed class Redis_KeyNamespace(StackFixture stack)
             events.Add(new Transaction($"tx-{i}", $"card-{i % 3}", $"m-{i % 4}", 10 + (i * 7.5), "EUR", t += 60_000, "5411", "DE", "pos"));
         }
 
-        var offline = new OfflineFeaturizer(Spec);
-        var expected = new float[events.Count][];
-        for (var i = 0; i < events.Count; i++)
-        {
-            expected[i] = new float[Spec.WindowSize];
-            Assert.True(offline.Apply(events[i], expected[i]).IsApplied);
-        }
+        var expected = OfflineWindows(events);
 
         var options = new RedisWindowStoreOptions { KeyPrefix = prefix, KeepUndo = true };
         var first = new RedisWindowStore(db, Spec, options);
@@ -225,6 +213,20 @@ public sealed class Redis_KeyNamespace(StackFixture stack)
         {
             Assert.True(expected[start + j].AsSpan().SequenceEqual(batch.Window(j)), $"window of event {start + j} ({batch.Event(j).CardId})");
         }
+    }
+
+    /// <summary>Each event's window from the offline featurizer, in order (every event applies).</summary>
+    private static float[][] OfflineWindows(List<Transaction> events)
+    {
+        var offline = new OfflineFeaturizer(Spec);
+        var expected = new float[events.Count][];
+        for (var i = 0; i < events.Count; i++)
+        {
+            expected[i] = new float[Spec.WindowSize];
+            Assert.True(offline.Apply(events[i], expected[i]).IsApplied);
+        }
+
+        return expected;
     }
 
     private static WindowBatch Batch(List<Transaction> events, int start, int count)

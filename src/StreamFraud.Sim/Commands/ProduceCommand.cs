@@ -97,19 +97,9 @@ public sealed class ProduceSettings : SimulationFlags
 
     /// <summary>The Kafka and Schema Registry settings: the flags over the <c>STREAMFRAUD_*</c> environment.</summary>
     /// <exception cref="UsageException">A client flag or variable is wrong (each problem named).</exception>
-    public ClientSettings Clients()
-    {
-        try
-        {
-            return CommandLineClients.Read(
-                new ClientFlagValues { Bootstrap = Bootstrap, KafkaConfig = KafkaConfig, SchemaRegistry = SchemaRegistry, SchemaRegistryConfig = SchemaRegistryConfig },
-                ClientKinds.Kafka | ClientKinds.SchemaRegistry);
-        }
-        catch (ClientSettingsException e)
-        {
-            throw new UsageException(e.Message.Replace("\n", "; ", StringComparison.Ordinal));
-        }
-    }
+    public ClientSettings Clients() => ClientFlags.Read(
+        new ClientFlagValues { Bootstrap = Bootstrap, KafkaConfig = KafkaConfig, SchemaRegistry = SchemaRegistry, SchemaRegistryConfig = SchemaRegistryConfig },
+        ClientKinds.Kafka | ClientKinds.SchemaRegistry);
 
     /// <inheritdoc/>
     public override ValidationResult Validate()
