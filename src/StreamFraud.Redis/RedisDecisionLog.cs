@@ -22,8 +22,7 @@ public sealed record RedisDecisionLogOptions
 /// with a TTL. The <c>d</c> tag keeps them apart from card states (<c>c</c>) and undo copies (<c>u</c>), so no id
 /// reaches another kind's key. A value is text: format version, card, model version, alerted, score, threshold and
 /// decision time separated by U+001F (ids never hold control characters, <c>TransactionLimits</c>). Writes of one call
-/// are pipelined in one batch (one round trip); reads are one <c>MGET</c>. Keys of one call must live on one node
-/// (single Redis or a primary; for Redis Cluster, prefix with a hash tag), as the window store's.
+/// are pipelined in one batch (one round trip); reads are one <c>MGET</c> (on Redis Cluster one per hash slot, pipelined).
 /// </summary>
 public sealed class RedisDecisionLog : IDecisionLog
 {
@@ -31,6 +30,7 @@ public sealed class RedisDecisionLog : IDecisionLog
     private const string Format = "1";
     private readonly IDatabase _db;
     private readonly RedisDecisionLogOptions _options;
+    private readonly bool _cluster;
 
     /// <summary>Creates a log over <paramref name="database"/>.</summary>
     public RedisDecisionLog(IDatabase database, RedisDecisionLogOptions? options = null)
@@ -38,6 +38,7 @@ public sealed class RedisDecisionLog : IDecisionLog
         ArgumentNullException.ThrowIfNull(database);
         _db = database;
         _options = options ?? new RedisDecisionLogOptions();
+        _cluster = ClusterAccess.IsCluster(database);
     }
 
     /// <summary>The key of a transaction's record: <c>{prefix}d:{transactionId}</c>.</summary>
@@ -79,7 +80,7 @@ public sealed class RedisDecisionLog : IDecisionLog
             keys[i] = Key(transactionIds[i]);
         }
 
-        var values = await _db.StringGetAsync(keys).ConfigureAwait(false);
+        var values = await ClusterAccess.GetAsync(_db, _cluster, keys, cancellationToken).ConfigureAwait(false);
         var result = new DecisionRecord?[values.Length];
         for (var i = 0; i < values.Length; i++)
         {

@@ -195,7 +195,7 @@ internal static class RedisScripts
     /// order, by the remaining rules of <see cref="Core.Labels.LabelRules.Decide"/>. KEYS: n label record keys, then
     /// the ring keys. ARGV[1] ring TTL ms; ARGV[2] record TTL ms; ARGV[3] n; then per label: '1'/'0' verdict, label
     /// time ms, content hash (16 lowercase hex digits), event-day stamp, merchant ring KEYS index (0: none), card ring
-    /// KEYS index. A record is <c>{0|1}:{label time ms}:{content hash}</c>; anything else reads as no record. Returns
+    /// KEYS index (0: none; on Redis Cluster the rings are bumped afterwards by <see cref="BumpRings"/>). A record is <c>{0|1}:{label time ms}:{content hash}</c>; anything else reads as no record. Returns
     /// per label <c>{outcome, record before the label or ''}</c> (outcome = <see cref="Core.Labels.LabelOutcome"/>).
     /// </summary>
     public const string ApplyLabels = RingLibrary + """
@@ -246,13 +246,27 @@ internal static class RedisScripts
             local stamp = tonumber(ARGV[at + 3])
             local m = tonumber(ARGV[at + 4])
             if m > 0 then bump(KEYS[m], stamp, 0, delta) end
-            bump(KEYS[tonumber(ARGV[at + 5])], stamp, 0, delta)
+            local c = tonumber(ARGV[at + 5])
+            if c > 0 then bump(KEYS[c], stamp, 0, delta) end
           end
           out[#out + 1] = code
           out[#out + 1] = prior
         end
         flush(ARGV[1])
         return out
+        """;
+
+    /// <summary>
+    /// Label fraud counts on rings of one hash slot (Redis Cluster: after <see cref="ApplyLabels"/> decided and recorded
+    /// the labels without rings). KEYS: ring keys; ARGV[1] ring TTL ms, then per bump: KEYS index, day stamp, fraud
+    /// delta (−1 or +1), applied in order by <c>bump</c> and written once each with <c>flush</c>.
+    /// </summary>
+    public const string BumpRings = RingLibrary + """
+        for at = 2, #ARGV, 3 do
+          bump(KEYS[tonumber(ARGV[at])], tonumber(ARGV[at + 1]), 0, tonumber(ARGV[at + 2]))
+        end
+        flush(ARGV[1])
+        return #KEYS
         """;
 }
 

@@ -21,7 +21,9 @@ public sealed partial class RedisWindowStore
     /// rings on the transaction's day (TTL <see cref="RedisWindowStoreOptions.IdleTtl"/>). Two label consumers therefore
     /// never count a transaction twice. Each decision is <see cref="LabelRules.Decide"/> given the record the script
     /// saw, so reasons and records are exactly the in-memory store's. Uses none of the batch scratch: it may run on a
-    /// store that also scores, between batches.
+    /// store that also scores, between batches. On Redis Cluster records and rings live in different slots: the script
+    /// runs per record slot without rings, then the rings are bumped per ring slot (two pipelined round trips; see
+    /// <see cref="ClusterBumpRingsAsync"/> for what a crash in between costs).
     /// </summary>
     /// <exception cref="InvalidOperationException">The script and <see cref="LabelRules"/> disagreed (a defect; the labels were applied).</exception>
     public async Task<IReadOnlyList<LabelDecision>> ApplyLabelsAsync(IReadOnlyList<TransactionLabel> labels, CancellationToken cancellationToken = default)
@@ -68,12 +70,21 @@ public sealed partial class RedisWindowStore
             args[at + 5] = Ring(Key(label.CardId, KeyKind.CardRisk));
         }
 
-        var keys = new RedisKey[n + ringKeys.Count];
-        recordKeys.CopyTo(keys, 0);
-        ringKeys.CopyTo(keys, n);
-        var (result, trips) = await _applyLabels.EvaluateAsync(_db, keys, args, cancellationToken).ConfigureAwait(false);
-        RoundTrips += trips;
-        var outcomes = (RedisResult[])result!;
+        RedisResult[] outcomes;
+        if (_cluster)
+        {
+            outcomes = await ClusterApplyLabelsAsync(recordKeys, args, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var keys = new RedisKey[n + ringKeys.Count];
+            recordKeys.CopyTo(keys, 0);
+            ringKeys.CopyTo(keys, n);
+            var (result, trips) = await _applyLabels.EvaluateAsync(_db, keys, args, cancellationToken).ConfigureAwait(false);
+            RoundTrips += trips;
+            outcomes = (RedisResult[])result!;
+        }
+
         string? disagreement = null;
         for (var j = 0; j < n; j++)
         {
@@ -88,6 +99,11 @@ public sealed partial class RedisWindowStore
             decisions[pending[j]] = decision;
         }
 
+        if (_cluster)
+        {
+            await ClusterBumpRingsAsync(labels, pending, decisions, cancellationToken).ConfigureAwait(false);
+        }
+
         return disagreement is null ? decisions : throw new InvalidOperationException(disagreement);
 
         int Ring(RedisKey key)
@@ -100,6 +116,110 @@ public sealed partial class RedisWindowStore
             }
 
             return number;
+        }
+    }
+
+    /// <summary>
+    /// Cluster mode, first step: the label script once per record slot with no rings (labels of one transaction share
+    /// its key, so they stay in order), pipelined; returns the outcomes in label order as the one-server script would.
+    /// </summary>
+    private async Task<RedisResult[]> ClusterApplyLabelsAsync(RedisKey[] recordKeys, RedisValue[] args, CancellationToken cancellationToken)
+    {
+        await LoadScriptEverywhereAsync(cancellationToken).ConfigureAwait(false);
+        var groups = ClusterAccess.BySlot(_db, recordKeys);
+        var calls = new Task<(RedisResult Result, int RoundTrips)>[groups.Count];
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var group = groups[g];
+            var keys = new RedisKey[group.Length];
+            var slotArgs = new RedisValue[3 + (6 * group.Length)];
+            slotArgs[0] = args[0];
+            slotArgs[1] = args[1];
+            slotArgs[2] = group.Length;
+            for (var j = 0; j < group.Length; j++)
+            {
+                keys[j] = recordKeys[group[j]];
+                Array.Copy(args, 3 + (6 * group[j]), slotArgs, 3 + (6 * j), 4);
+                slotArgs[3 + (6 * j) + 4] = 0; // no merchant ring here
+                slotArgs[3 + (6 * j) + 5] = 0; // no card ring here
+            }
+
+            calls[g] = ClusterAccess.RetryUnexecutedAsync(() => _applyLabels.EvaluateAsync(_db, keys, slotArgs, cancellationToken), cancellationToken);
+        }
+
+        await Task.WhenAll(calls).ConfigureAwait(false);
+        RoundTrips++;
+        var outcomes = new RedisResult[2 * recordKeys.Length];
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var local = (RedisResult[])calls[g].Result.Result!;
+            for (var j = 0; j < groups[g].Length; j++)
+            {
+                outcomes[2 * groups[g][j]] = local[2 * j];
+                outcomes[(2 * groups[g][j]) + 1] = local[(2 * j) + 1];
+            }
+        }
+
+        return outcomes;
+    }
+
+    /// <summary>
+    /// Cluster mode, second step: the fraud deltas of the recorded labels on their merchants' and cards' rings, in label
+    /// order per ring, one script per ring slot, pipelined. Rings are bumped after their labels are recorded: a process
+    /// that dies in between loses those counts (a redelivered label is then a duplicate), it never counts one twice.
+    /// </summary>
+    private async Task ClusterBumpRingsAsync(IReadOnlyList<TransactionLabel> labels, List<int> pending, LabelDecision[] decisions, CancellationToken cancellationToken)
+    {
+        var bySlot = new Dictionary<int, (List<RedisKey> Keys, Dictionary<RedisKey, int> Index, List<RedisValue> Args)>();
+        foreach (var i in pending)
+        {
+            var delta = decisions[i].FraudDelta;
+            if (delta == 0)
+            {
+                continue;
+            }
+
+            var label = labels[i];
+            var stamp = RiskRing.Stamp(label.EventTimeMs);
+            if (!string.IsNullOrEmpty(label.MerchantId))
+            {
+                Add(Key(label.MerchantId, KeyKind.MerchantRisk), stamp, delta);
+            }
+
+            Add(Key(label.CardId, KeyKind.CardRisk), stamp, delta);
+        }
+
+        var calls = new List<Task>();
+        foreach (var (keys, _, slotArgs) in bySlot.Values)
+        {
+            var k = keys.ToArray();
+            var a = slotArgs.ToArray();
+            calls.Add(ClusterAccess.RetryUnexecutedAsync(() => _bumpRings.EvaluateAsync(_db, k, a, cancellationToken), cancellationToken));
+        }
+
+        if (calls.Count > 0)
+        {
+            await Task.WhenAll(calls).ConfigureAwait(false);
+            RoundTrips++;
+        }
+
+        void Add(RedisKey key, uint stamp, int delta)
+        {
+            var slot = _db.Multiplexer.HashSlot(key);
+            if (!bySlot.TryGetValue(slot, out var group))
+            {
+                bySlot.Add(slot, group = ([], [], [(long)_options.IdleTtl.TotalMilliseconds]));
+            }
+
+            if (!group.Index.TryGetValue(key, out var index))
+            {
+                group.Keys.Add(key);
+                group.Index.Add(key, index = group.Keys.Count);
+            }
+
+            group.Args.Add(index);
+            group.Args.Add(stamp);
+            group.Args.Add(delta);
         }
     }
 

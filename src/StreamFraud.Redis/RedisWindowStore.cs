@@ -38,6 +38,16 @@ public sealed record RedisWindowStoreOptions
     /// gets back its exact window (and alert) instead of being seen as a duplicate.
     /// </summary>
     public bool KeepUndo { get; init; }
+
+    /// <summary>
+    /// Redis Cluster mode (null, the default: detected from the connection). Card states and undo copies then carry a
+    /// hash tag of their card (<c>{prefix}c:{hhhh}{cardId}</c>, see <see cref="RedisWindowStore.Key(string, KeyKind)"/>)
+    /// so they spread over all slots while a card's two keys share one; reads are one <c>MGET</c> per slot and the
+    /// commit one compare-and-set script per slot, all pipelined (one round trip per node), then (spec <c>card</c> v2)
+    /// one ring-count script per merchant slot. Keys of the two layouts differ: a store moved between a single server
+    /// and a cluster starts its cards afresh.
+    /// </summary>
+    public bool? Cluster { get; init; }
 }
 
 /// <summary>Which kind of key (<see cref="RedisWindowStore.Key(string, KeyKind)"/>); each has its own tag.</summary>
@@ -74,8 +84,8 @@ public enum KeyKind
 /// </list>
 /// A card changed in between (a zombie consumer, a partition moved away and back) is a conflict: the script returns
 /// its current value, the events are re-applied on it and written again. Re-applying an already-applied event leaves
-/// a state unchanged, so redelivery never writes. Keys of one batch must live on one node (single Redis or a
-/// primary; for Redis Cluster, prefix with a hash tag).
+/// a state unchanged, so redelivery never writes. On Redis Cluster (<see cref="RedisWindowStoreOptions.Cluster"/>) the
+/// same two steps run per hash slot, pipelined to every node at once.
 /// </summary>
 /// <remarks>
 /// Entity risk (spec <c>card</c> v2): rings change under every scorer and the label consumer, so they are never cached.
@@ -103,9 +113,11 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     private readonly StateCache _cache;
     private readonly CardState _probe;
     private readonly bool _usesRisk;
+    private readonly bool _cluster;
     private readonly string[] _keyPrefixes; // by KeyKind: prefix + tag
     private readonly LuaScript _compareAndSet = new(RedisScripts.CompareAndSet);
     private readonly LuaScript _applyLabels = new(RedisScripts.ApplyLabels);
+    private readonly LuaScript _bumpRings = new(RedisScripts.BumpRings);
     private readonly Dictionary<string, byte[]?> _current = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly Dictionary<string, byte[]?> _undo = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly Dictionary<string, byte[]> _legacy = new(StringComparer.Ordinal); // scratch of one PrepareAsync
@@ -119,6 +131,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     private readonly ArrayBufferWriter<byte> _bumpBytes = new();
     private readonly Dictionary<(int Ring, uint Stamp), uint> _bumpSums = []; // over the batch's written cards, in first-seen order
     private float[]? _probeWindow;
+    private bool _scriptsLoaded;
 
     /// <summary>Creates a store over <paramref name="database"/>.</summary>
     public RedisWindowStore(IDatabase database, FeatureSpec spec, RedisWindowStoreOptions? options = null)
@@ -131,6 +144,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         _cache = new StateCache(_options.CacheCapacity);
         _probe = new CardState(spec);
         _usesRisk = spec.UsesEntityRisk;
+        _cluster = _options.Cluster ?? ClusterAccess.IsCluster(database);
         var prefix = _options.KeyPrefix;
         _keyPrefixes =
         [
@@ -138,7 +152,10 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         ];
     }
 
-    /// <summary>Round trips made (for metrics and tests).</summary>
+    /// <summary>Whether this store runs in Redis Cluster mode (<see cref="RedisWindowStoreOptions.Cluster"/>).</summary>
+    public bool IsCluster => _cluster;
+
+    /// <summary>Round trips made (for metrics and tests); in cluster mode, one per wave of commands pipelined to all nodes.</summary>
     public long RoundTrips { get; private set; }
 
     /// <summary>Compare-and-set conflicts resolved.</summary>
@@ -159,7 +176,9 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     /// <c>rc:</c> (card ring) or <c>l:</c> (label record). No tag is a prefix of another, so keys of different kinds
     /// differ right after the prefix and keys of one kind differ only in the id: no id can name another id's key or
     /// another kind's (the previous scheme, <c>{prefix}{cardId}</c> and <c>{prefix}{cardId}:undo</c>, let card
-    /// <c>X:undo</c> write card X's undo state).
+    /// <c>X:undo</c> write card X's undo state). In cluster mode a card's state and undo keys carry the card's hash
+    /// tag after the kind tag, <c>{prefix}c:{hhhh}{cardId}</c> (fixed length, so still one key per id): both land in
+    /// one slot, and cards spread over all slots. Rings and label records are single keys and need no tag.
     /// </summary>
     public RedisKey Key(string id, KeyKind kind)
     {
@@ -169,7 +188,9 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             throw new ArgumentOutOfRangeException(nameof(kind), kind, "Not a key kind.");
         }
 
-        return string.Concat(_keyPrefixes[(int)kind], id);
+        return _cluster && kind is KeyKind.State or KeyKind.Undo
+            ? string.Concat(_keyPrefixes[(int)kind], ClusterAccess.Tag(id), id)
+            : string.Concat(_keyPrefixes[(int)kind], id);
     }
 
     /// <inheritdoc />
@@ -229,7 +250,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
                 keys[stateKeys + ring] = Key(card, KeyKind.CardRisk);
             }
 
-            var values = await _db.StringGetAsync(keys).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var values = await ClusterAccess.GetAsync(_db, _cluster, keys, cancellationToken).ConfigureAwait(false);
             RoundTrips++;
             for (var i = 0; i < cold.Count; i++)
             {
@@ -541,7 +562,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         }
 
         var keys = missing.Select(c => (RedisKey)(legacyPrefix + c)).ToArray();
-        var values = await _db.StringGetAsync(keys).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var values = await ClusterAccess.GetAsync(_db, _cluster, keys, cancellationToken).ConfigureAwait(false);
         RoundTrips++;
         for (var i = 0; i < missing.Count; i++)
         {
@@ -600,6 +621,11 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
     private async Task<RedisResult[]> CompareAndSetAsync(Writes writes, CancellationToken cancellationToken)
     {
+        if (_cluster)
+        {
+            return await ClusterCompareAndSetAsync(writes, cancellationToken).ConfigureAwait(false);
+        }
+
         var states = writes.States;
         var undo = _options.KeepUndo;
         var n = states.Count;
@@ -634,6 +660,175 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         var (result, trips) = await _compareAndSet.EvaluateAsync(_db, keys, args, cancellationToken).ConfigureAwait(false);
         RoundTrips += trips;
         return (RedisResult[])result!;
+    }
+
+    /// <summary>
+    /// Cluster mode: the compare-and-set script once per card slot (a card's state and undo keys share its tag), all
+    /// pipelined; then the merchant ring counts of the cards written, summed as on one server but without the cards whose
+    /// write failed, once per merchant slot (the same script with no cards). A merchant's counts therefore land after
+    /// its cards' writes, not with them: a process that dies in between (or a commit whose outcome is unknown) loses
+    /// those counts — they are never counted twice, since a redelivered event is a duplicate.
+    /// </summary>
+    private async Task<RedisResult[]> ClusterCompareAndSetAsync(Writes writes, CancellationToken cancellationToken)
+    {
+        var states = writes.States;
+        var undo = _options.KeepUndo;
+        var per = undo ? 3 : 2;
+        var stateKeys = new RedisKey[states.Count];
+        for (var i = 0; i < states.Count; i++)
+        {
+            stateKeys[i] = Key(states[i].Card);
+        }
+
+        await LoadScriptEverywhereAsync(cancellationToken).ConfigureAwait(false);
+        var groups = ClusterAccess.BySlot(_db, stateKeys);
+        var calls = new Task<(RedisResult Result, int RoundTrips)>[groups.Count];
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var group = groups[g];
+            var n = group.Length;
+            var keys = new RedisKey[undo ? 2 * n : n];
+            var args = new RedisValue[3 + (per * n)];
+            args[0] = (long)_options.IdleTtl.TotalMilliseconds;
+            args[1] = undo ? "1" : "0";
+            args[2] = n;
+            for (var j = 0; j < n; j++)
+            {
+                var w = states[group[j]];
+                keys[j] = stateKeys[group[j]];
+                args[3 + (per * j)] = w.Expected is { } e ? e.AsMemory(0, Math.Min(8, e.Length)) : RedisValue.EmptyString;
+                args[4 + (per * j)] = w.Value;
+                if (undo)
+                {
+                    keys[n + j] = UndoKey(w.Card);
+                    args[5 + (per * j)] = w.Undo ?? RedisValue.EmptyString;
+                }
+            }
+
+            calls[g] = ClusterAccess.RetryUnexecutedAsync(() => _compareAndSet.EvaluateAsync(_db, keys, args, cancellationToken), cancellationToken);
+        }
+
+        await Task.WhenAll(calls).ConfigureAwait(false);
+        RoundTrips++;
+        var conflicts = new List<RedisResult>();
+        var failed = new HashSet<int>();
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var local = (RedisResult[])calls[g].Result.Result!;
+            for (var c = 0; c < local.Length; c += 2)
+            {
+                var i = groups[g][(int)local[c] - 1];
+                failed.Add(i);
+                conflicts.Add(RedisResult.Create(i + 1));
+                conflicts.Add(local[c + 1]);
+            }
+        }
+
+        if (writes.Bumps is { } bumps)
+        {
+            await CountMerchantsAsync(writes.RingKeys, bumps, states.Count, failed, cancellationToken).ConfigureAwait(false);
+        }
+
+        return [.. conflicts];
+    }
+
+    /// <summary>
+    /// Cluster mode, after the cards' compare-and-set: counts the summed merchant bumps (<see cref="BumpArgument"/>'s
+    /// layout) less those of the <paramref name="failed"/> cards, one script per merchant slot, pipelined.
+    /// </summary>
+    private async Task CountMerchantsAsync(ArraySegment<RedisKey> rings, byte[] bumps, int cards, HashSet<int> failed, CancellationToken cancellationToken)
+    {
+        var sums = new Dictionary<(int Ring, uint Stamp), long>();
+        var order = new List<(int Ring, uint Stamp)>();
+        var m = (int)BinaryPrimitives.ReadUInt32LittleEndian(bumps);
+        var at = 4;
+        for (var j = 0; j < m; j++, at += 12)
+        {
+            var id = ((int)BinaryPrimitives.ReadUInt32LittleEndian(bumps.AsSpan(at)), BinaryPrimitives.ReadUInt32LittleEndian(bumps.AsSpan(at + 4)));
+            sums[id] = BinaryPrimitives.ReadUInt32LittleEndian(bumps.AsSpan(at + 8));
+            order.Add(id);
+        }
+
+        for (var i = 0; i < cards; i++)
+        {
+            var k = (int)BinaryPrimitives.ReadUInt32LittleEndian(bumps.AsSpan(at));
+            at += 4;
+            for (var j = 0; j < k; j++, at += 12)
+            {
+                if (failed.Contains(i))
+                {
+                    var id = ((int)BinaryPrimitives.ReadUInt32LittleEndian(bumps.AsSpan(at)), BinaryPrimitives.ReadUInt32LittleEndian(bumps.AsSpan(at + 4)));
+                    sums[id] -= BinaryPrimitives.ReadUInt32LittleEndian(bumps.AsSpan(at + 8));
+                }
+            }
+        }
+
+        // Per merchant slot: its ring keys renumbered from 0, and its (ring, day, count) triples.
+        var bySlot = new Dictionary<int, (List<RedisKey> Keys, Dictionary<int, int> Local, List<(int Ring, uint Stamp, long Count)> Triples)>();
+        foreach (var (ring, stamp) in order)
+        {
+            var count = sums[(ring, stamp)];
+            if (count <= 0)
+            {
+                continue;
+            }
+
+            var key = rings[ring];
+            var slot = _db.Multiplexer.HashSlot(key);
+            if (!bySlot.TryGetValue(slot, out var group))
+            {
+                bySlot.Add(slot, group = ([], [], []));
+            }
+
+            if (!group.Local.TryGetValue(ring, out var local))
+            {
+                group.Local.Add(ring, local = group.Keys.Count);
+                group.Keys.Add(key);
+            }
+
+            group.Triples.Add((local, stamp, count));
+        }
+
+        var calls = new List<Task>();
+        foreach (var (keys, _, triples) in bySlot.Values)
+        {
+            var argument = new byte[4 + (12 * triples.Count)];
+            BinaryPrimitives.WriteUInt32LittleEndian(argument, (uint)triples.Count);
+            for (var j = 0; j < triples.Count; j++)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(argument.AsSpan(4 + (12 * j)), (uint)triples[j].Ring);
+                BinaryPrimitives.WriteUInt32LittleEndian(argument.AsSpan(8 + (12 * j)), triples[j].Stamp);
+                BinaryPrimitives.WriteUInt32LittleEndian(argument.AsSpan(12 + (12 * j)), (uint)triples[j].Count);
+            }
+
+            RedisValue[] args = [(long)_options.IdleTtl.TotalMilliseconds, "0", 0, argument];
+            var slotKeys = keys.ToArray();
+            calls.Add(ClusterAccess.RetryUnexecutedAsync(() => _compareAndSet.EvaluateAsync(_db, slotKeys, args, cancellationToken), cancellationToken));
+        }
+
+        if (calls.Count > 0)
+        {
+            await Task.WhenAll(calls).ConfigureAwait(false);
+            RoundTrips++;
+        }
+    }
+
+    /// <summary>Cluster mode: loads the scripts on every primary once, so pipelined calls do not each miss them.</summary>
+    private async Task LoadScriptEverywhereAsync(CancellationToken cancellationToken)
+    {
+        if (_scriptsLoaded)
+        {
+            return;
+        }
+
+        foreach (var server in _db.Multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            await server.ScriptLoadAsync(RedisScripts.CompareAndSet).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await server.ScriptLoadAsync(RedisScripts.ApplyLabels).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await server.ScriptLoadAsync(RedisScripts.BumpRings).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        _scriptsLoaded = true;
     }
 
     private sealed class Writes(RedisWindowStore store) : PreparedWrites

@@ -23,12 +23,23 @@ public sealed class Redis_WindowStoreV2(StackFixture stack)
     public async Task EventsAndLabelsInterleaved_EveryWindowEqualsOfflineFeaturizer_RingsAndRecordsToo()
     {
         await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
-        var db = mux.GetDatabase();
-        var prefix = $"v2:{Guid.NewGuid():N}:";
-        var events = RiskStreams.Events(seed: 21, count: 3_000, cards: 120, merchants: 15, days: 14);
+        await EventsAndLabelsEqualOffline(mux.GetDatabase(), $"v2:{Guid.NewGuid():N}:", count: 3_000, cards: 120);
+    }
+
+    /// <summary>
+    /// Events and labels interleaved through a scoring store and a label store on <paramref name="db"/>: every window,
+    /// status and label decision equals the offline featurizer's, and so do the rings and records at the end.
+    /// <paramref name="during"/> (optional) starts after the first quarter of the batches and runs alongside the rest
+    /// (a reshard, a failover); the number of batches applied while it ran is returned.
+    /// </summary>
+    internal static async Task<int> EventsAndLabelsEqualOffline(IDatabase db, string prefix, int count, int cards, Func<Task>? during = null, RedisWindowStoreOptions? options = null)
+    {
+        var events = RiskStreams.Events(seed: 21, count: count, cards: cards, merchants: 15, days: 14);
         var labels = RiskStreams.Labels(seed: 22, events);
-        var store = new RedisWindowStore(db, Spec, new RedisWindowStoreOptions { KeyPrefix = prefix });
+        var store = new RedisWindowStore(db, Spec, (options ?? new RedisWindowStoreOptions()) with { KeyPrefix = prefix });
         var labeller = new RedisWindowStore(db, Spec, new RedisWindowStoreOptions { KeyPrefix = prefix }); // the label consumer's own
+        Task? background = null;
+        var overlapped = 0;
 
         // Independent path: the offline featurizer, labels applied at the same points (after the same events).
         var offline = new OfflineFeaturizer(Spec);
@@ -72,8 +83,15 @@ public sealed class Redis_WindowStoreV2(StackFixture stack)
         next = decisions.Count;
         for (var b = 0; b + 1 < boundaries.Count; b++)
         {
+            if (during is not null && background is null && b >= boundaries.Count / 4)
+            {
+                background = Task.Run(during);
+            }
+
+            var running = background is { IsCompleted: false };
             var batch = Batch(events, boundaries[b], boundaries[b + 1] - boundaries[b]);
             await store.ApplyAsync(batch);
+            overlapped += running ? 1 : 0;
             for (var j = 0; j < batch.Count; j++)
             {
                 var i = boundaries[b] + j;
@@ -99,6 +117,11 @@ public sealed class Redis_WindowStoreV2(StackFixture stack)
             }
         }
 
+        if (background is not null)
+        {
+            await background;
+        }
+
         Assert.Equal(expectedDecisions, decisions);
         foreach (var outcome in Enum.GetValues<LabelOutcome>())
         {
@@ -108,6 +131,7 @@ public sealed class Redis_WindowStoreV2(StackFixture stack)
         Assert.Contains(statuses, s => s == ApplyStatus.DuplicateTransactionId);
         await AssertRisk(db, prefix, offline.Risk, events, labels.Select(l => l.Label));
         Assert.Equal(0, store.ForeignRings);
+        return overlapped;
     }
 
     [Fact]
@@ -508,7 +532,7 @@ public sealed class Redis_WindowStoreV2(StackFixture stack)
     }
 
     /// <summary>Every ring of the stream's and labels' merchants and cards, and every label record, equal <paramref name="expected"/>'s.</summary>
-    private static async Task AssertRisk(IDatabase db, string prefix, RiskBook expected, List<Transaction> events, IEnumerable<TransactionLabel> labels)
+    internal static async Task AssertRisk(IDatabase db, string prefix, RiskBook expected, List<Transaction> events, IEnumerable<TransactionLabel> labels)
     {
         var labelList = labels.ToList();
         foreach (var merchant in events.Select(e => e.MerchantId).Concat(labelList.Select(l => l.MerchantId)).Where(m => !string.IsNullOrEmpty(m)).Distinct())

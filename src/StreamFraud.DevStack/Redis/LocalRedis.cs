@@ -155,7 +155,8 @@ public sealed class RedisServerProcess : ILocalRedis
     /// <param name="timeout">How long to wait for it to answer.</param>
     /// <param name="security">A password and/or TLS, or null for neither.</param>
     /// <exception cref="FileNotFoundException">redis-server is not installed; the message names the package.</exception>
-    public static async Task<RedisServerProcess> StartAsync(int port = 0, TimeSpan? timeout = null, RedisServerSecurity? security = null)
+    /// <param name="extraArguments">More redis-server arguments (e.g. <c>--cluster-enabled yes</c>).</param>
+    public static async Task<RedisServerProcess> StartAsync(int port = 0, TimeSpan? timeout = null, RedisServerSecurity? security = null, IEnumerable<string>? extraArguments = null)
     {
         var exe = FindExecutable() ?? throw new FileNotFoundException(
             "redis-server was not found on PATH. Install the Debian package: apt-get install redis-server " +
@@ -179,7 +180,7 @@ public sealed class RedisServerProcess : ILocalRedis
             psi.ArgumentList.Add(a);
         }
 
-        foreach (var a in security?.Arguments(actualPort) ?? [])
+        foreach (var a in (security?.Arguments(actualPort) ?? []).Concat(extraArguments ?? []))
         {
             psi.ArgumentList.Add(a);
         }
@@ -199,6 +200,12 @@ public sealed class RedisServerProcess : ILocalRedis
 
         return server;
     }
+
+    /// <summary>The server's port.</summary>
+    public int Port => int.Parse(Endpoint[(Endpoint.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Whether the process is still running.</summary>
+    public bool IsRunning => !_process.HasExited;
 
     /// <summary>Freezes the server (SIGSTOP): connections stay open but nothing answers, like a hung host. For outage tests.</summary>
     public void Freeze() => Signal(19);
