@@ -83,6 +83,9 @@ internal static partial class Log
 
     [LoggerMessage(24, LogLevel.Critical, "Label consumer stopped for good; scoring goes on without labels until the scorer restarts")]
     public static partial void LabelConsumerStoppedForGood(ILogger logger, Exception exception);
+
+    [LoggerMessage(30, LogLevel.Information, "Window store on {Layout}: {Endpoints}")]
+    public static partial void StoreLayout(ILogger logger, string layout, string endpoints);
 }
 
 /// <summary>

@@ -53,7 +53,8 @@ OPTIONS:
         --SchemaRegistry:<setting>  Any Schema Registry client setting (schema.registry. prefix optional):
                                     basic.auth.user.info USER:PASSWORD, basic.auth.credentials.source SASL_INHERIT,
                                     ssl.ca.location, ssl.keystore.location (PKCS#12) and ssl.keystore.password
-        --Redis:Configuration       StackExchange.Redis configuration (default localhost:6379), without secrets
+        --Redis:Configuration       StackExchange.Redis configuration (default localhost:6379), without secrets; for a
+                                    Redis Cluster, some of its nodes (host:port,host:port): the rest are discovered
         --Redis:User                Redis ACL user; --Redis:Password its password (both replace user=/password= of
                                     Redis:Configuration)
         --Redis:Tls                 true: connect with TLS (default: ssl= of Redis:Configuration)
@@ -64,7 +65,8 @@ OPTIONS:
                                     variables '_' may stand for '.' in librdkafka and registry property names
                                     (STREAMFRAUD_Kafka__Client__SASL_PASSWORD). Credentials are masked in every log
                                     line and error
-        --Redis:KeyPrefix           Card state key prefix (default sf:); keys are <prefix>c:<card>, undo <prefix>u:<card>
+        --Redis:KeyPrefix           Card state key prefix (default sf:); keys are <prefix>c:<card>, undo <prefix>u:<card>;
+                                    on a Redis Cluster (detected) <prefix>c:{hhhh}<card>, a per-card hash tag
         --Redis:LegacyKeyPrefix     Migration: read a card without state from its old key <prefix><card> (e.g. sf:card:)
         --Redis:IdleTtl             Idle card expiry (default 60.00:00:00)
         --Models:Registry           Required. Bundle registry directory; serves what current.json names
@@ -657,6 +659,8 @@ public sealed class ScorerWorker(Settings settings, BundleManager bundles, Score
         }
 
         var store = new RedisWindowStore(resources.Redis.GetDatabase(), settings.Spec, settings.Redis);
+        Log.StoreLayout(log, store.IsCluster ? "Redis Cluster (card keys over all slots, one pipelined script per slot)" : "one Redis server",
+            string.Join(", ", resources.Redis.GetEndPoints().Select(e => e.ToString())));
         _loop = new ScoringLoop(
             new ScoringLoopClients(settings.Consumer, settings.Producer, resources.Registry, store, bundles, settings.Spec)
             {
