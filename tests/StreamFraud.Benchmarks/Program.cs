@@ -11,7 +11,7 @@ var harnesses = new Dictionary<string, (string Help, Action<string[]> Run)>
     ["features"] = ("offline TrainingSet.Build and online load→apply→write rates over simulated events [--cards N --days D --runs R]", Features),
     ["lstm"] = ("LSTM training throughput (forward+backward+Adam), sequences/s [--features F --sequences N --epochs E]", Lstm),
     ["reload"] = ("batch latency p50/p99 without swaps and while bundles are swapped every --every ms [--batches N --batch B]", args => ScoringHarness.Reload(args).GetAwaiter().GetResult()),
-    ["e2e"] = ("the scorer's Kafka loop in this process against an external broker, registry and Redis (DevStack app): events/s, CPU-us and allocations per event [--bootstrap H:P --schema-registry URL --redis H:P --events N --batch B]", args => EndToEndHarness.Run(args).GetAwaiter().GetResult()),
+    ["e2e"] = ("the scorer's Kafka loop in this process against an external broker, registry and Redis (DevStack app): the broker's ceiling (a bare consumer), events/s, CPU-us and allocations per event, then p50/p99 latency at half that rate [--bootstrap H:P (default $STREAMFRAUD_KAFKA_BOOTSTRAP) --schema-registry URL --redis H:P --events N --batch B --latency-events N (0: skip)]", args => EndToEndHarness.Run(args).GetAwaiter().GetResult()),
     ["scoring"] = ("FraudPipeline events/s and batch latency with a production-size bundle [--batch B --events N --redis HOST:PORT --spec v1|v2]", args => ScoringHarness.Run(args).GetAwaiter().GetResult()),
 };
 
