@@ -49,14 +49,18 @@ public readonly record struct Decoded(Transaction? Transaction, string? ErrorCla
 }
 
 /// <summary>
-/// Turns raw Kafka values into domain transactions with Confluent's Avro deserializer and the Schema Registry
-/// (<see cref="StrictAvroReader{T}"/>: strict framing), and classifies everything it cannot use for the DLQ — an
+/// Turns raw Kafka values into domain transactions — values written with the contract's own schema through a
+/// hand-written reader (<see cref="TransactionBodyReader"/>), others with Confluent's Avro deserializer and the Schema
+/// Registry (<see cref="StrictAvroReader{T}"/>: strict framing) — and classifies everything it cannot use for the DLQ — an
 /// expected outcome, returned as a value, never thrown. Registry outages are NOT bad input: they throw, so the caller
 /// pauses and retries instead of dead-lettering.
 /// </summary>
 public sealed class TransactionDecoder
 {
+    private static readonly string ContractForm = Avro.SchemaNormalization.ToParsingForm(Contracts.AvroSchemas.Transaction);
     private readonly StrictAvroReader<Contracts.Transaction> _reader;
+    private readonly ISchemaRegistryClient _registry;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> _fastSchemas = new(); // schema id → written with the contract's own schema
     private readonly TimeProvider _time;
     private readonly TimeSpan _maxFutureSkew;
     private readonly long _minEventTimeMs;
@@ -69,47 +73,101 @@ public sealed class TransactionDecoder
     public TransactionDecoder(ISchemaRegistryClient registry, TimeProvider? time = null, TimeSpan? maxFutureSkew = null, DateTimeOffset? minEventTime = null)
     {
         _reader = new StrictAvroReader<Contracts.Transaction>(registry, Contracts.AvroSchemas.Transaction, "a transaction");
+        _registry = registry;
         _time = time ?? TimeProvider.System;
         _maxFutureSkew = maxFutureSkew ?? TimeSpan.FromDays(1);
         _minEventTimeMs = (minEventTime ?? new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero)).ToUnixTimeMilliseconds();
     }
 
+    /// <summary>
+    /// Whether the fast path is used (default true): values written with exactly the contract's schema are read by
+    /// <see cref="TransactionBodyReader"/>, everything else (and anything it declines) by Confluent's deserializer.
+    /// </summary>
+    public bool FastPath { get; init; } = true;
+
+    /// <summary>
+    /// Decodes a value synchronously when the fast path can (a known schema id written with the contract's own
+    /// schema, a body it reads whole); false: call <see cref="DecodeAsync"/>. Same result as <see cref="DecodeAsync"/>.
+    /// </summary>
+    public bool TryDecode(byte[]? value, out Decoded decoded)
+    {
+        decoded = default;
+        if (!FastPath || value is not { Length: >= 5 } || value[0] != 0
+            || !_fastSchemas.TryGetValue((value[1] << 24) | (value[2] << 16) | (value[3] << 8) | value[4], out var fast) || !fast
+            || !TransactionBodyReader.TryRead(value.AsSpan(5), out var tx))
+        {
+            return false;
+        }
+
+        var invalid = Validate(tx!.TransactionId, tx.CardId, tx.MerchantId, tx.Amount, tx.EventTimeMs, tx.Features);
+        decoded = invalid is null ? new(tx, null, null) : new(null, DlqErrorClass.InvalidValue, invalid);
+        return true;
+    }
+
     /// <summary>Decodes and validates one message value.</summary>
     public async Task<Decoded> DecodeAsync(byte[]? value, string topic)
     {
+        if (FastPath && value is { Length: >= 5 } && value[0] == 0)
+        {
+            var id = (value[1] << 24) | (value[2] << 16) | (value[3] << 8) | value[4];
+            if (!_fastSchemas.ContainsKey(id))
+            {
+                await LearnSchemaAsync(id).ConfigureAwait(false);
+            }
+
+            if (TryDecode(value, out var fast))
+            {
+                return fast;
+            }
+        }
+
         var read = await _reader.ReadAsync(value, topic).ConfigureAwait(false);
         if (read.Record is not { } record)
         {
             return new(null, read.ErrorClass, read.Reason);
         }
 
-        var invalid = Validate(record);
+        var invalid = Validate(record.TransactionId, record.CardId, record.MerchantId, record.Amount, record.EventTimeMs, record.Features);
         return invalid is null ? new(record.ToDomain(), null, null) : new(null, DlqErrorClass.InvalidValue, invalid);
     }
 
-    private string? Validate(Contracts.Transaction t)
+    /// <summary>Whether schema id <paramref name="id"/> is the contract's own schema (Parsing Canonical Form); unknown ids are left to the general path.</summary>
+    private async Task LearnSchemaAsync(int id)
     {
-        var idProblem = TransactionLimits.CheckId("card_id", t.CardId, required: true)
-            ?? TransactionLimits.CheckId("transaction_id", t.TransactionId, required: true)
-            ?? TransactionLimits.CheckId("merchant_id", t.MerchantId, required: false);
+        try
+        {
+            var schema = await _registry.GetSchemaAsync(id).ConfigureAwait(false);
+            _fastSchemas[id] = Avro.SchemaNormalization.ToParsingForm(Avro.Schema.Parse(schema.SchemaString)) == ContractForm;
+        }
+        catch (Exception e) when (e is SchemaRegistryException or Avro.AvroException)
+        {
+            // Unknown or unparsable: the general path classifies it (and a registry outage throws there).
+        }
+    }
+
+    private string? Validate(string transactionId, string cardId, string merchantId, double amount, long eventTimeMs, IList<float>? features)
+    {
+        var idProblem = TransactionLimits.CheckId("card_id", cardId, required: true)
+            ?? TransactionLimits.CheckId("transaction_id", transactionId, required: true)
+            ?? TransactionLimits.CheckId("merchant_id", merchantId, required: false);
         if (idProblem is not null)
         {
             return idProblem;
         }
 
-        if (!double.IsFinite(t.Amount) || t.Amount < 0)
+        if (!double.IsFinite(amount) || amount < 0)
         {
-            return $"amount {t.Amount} is not a finite non-negative number";
+            return $"amount {amount} is not a finite non-negative number";
         }
 
         var max = _time.GetUtcNow().Add(_maxFutureSkew).ToUnixTimeMilliseconds();
-        if (t.EventTimeMs < _minEventTimeMs || t.EventTimeMs > max)
+        if (eventTimeMs < _minEventTimeMs || eventTimeMs > max)
         {
-            return $"event_time {DateTimeOffset.FromUnixTimeMilliseconds(Math.Clamp(t.EventTimeMs, -62135596800000, 253402300799999)):O} is outside " +
+            return $"event_time {DateTimeOffset.FromUnixTimeMilliseconds(Math.Clamp(eventTimeMs, -62135596800000, 253402300799999)):O} is outside " +
                 $"[{DateTimeOffset.FromUnixTimeMilliseconds(_minEventTimeMs):yyyy-MM-dd}, now + {_maxFutureSkew.TotalHours:0} h]";
         }
 
-        if (t.Features is { } f)
+        if (features is { } f)
         {
             for (var i = 0; i < f.Count; i++)
             {

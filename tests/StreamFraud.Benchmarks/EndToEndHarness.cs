@@ -67,6 +67,7 @@ internal static class EndToEndHarness
             };
             listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref consumed, value));
             listener.Start();
+            using var stages = new StageClock();
 
             using var metrics = new ScorerMetrics();
             using var loop = new ScoringLoop(
@@ -77,7 +78,7 @@ internal static class EndToEndHarness
                     new FixedBundleSource(() => bundle), spec),
                 new ScorerOptions { InputTopic = topic, AlertsTopic = topic + "-alerts", DlqTopic = topic + "-dlq", BatchSize = batchSize },
                 new ScoringOptions(), NullLogger.Instance, metrics);
-            var rate = await Measure(count, () => Interlocked.Read(ref consumed), loop.Run);
+            var rate = await Measure(count, () => Interlocked.Read(ref consumed), loop.Run, stages);
             if (latencyEvents > 0)
             {
                 await Latency(bootstrap, registry, mux, bundle, spec, history.Skip(count).Take(latencyEvents).ToList(), batchSize, rate / 2);
@@ -196,8 +197,9 @@ internal static class EndToEndHarness
     }
 
     /// <summary>Runs the loop until <paramref name="count"/> events were consumed; prints wall rate, CPU and allocations per event; returns the rate.</summary>
-    internal static async Task<double> Measure(int count, Func<long> consumed, Action<CancellationToken> run)
+    internal static async Task<double> Measure(int count, Func<long> consumed, Action<CancellationToken> run, StageClock? stages = null)
     {
+        stages?.Reset();
         using var stop = new CancellationTokenSource();
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
@@ -217,7 +219,69 @@ internal static class EndToEndHarness
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"end-to-end: {consumed():N0} of {count:N0} events consumed, {Environment.ProcessorCount} cores"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  throughput       {count / seconds:N0} events/s (wall; the broker's ceiling is above)"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  per event        {cpuUs:F1} CPU-us (this process: the scorer's loop), {allocated:F0} managed bytes allocated"));
+        if (stages is not null)
+        {
+            // The loop thread's time per event by stage (streamfraud.stage.duration); the rest is polling, batching and bookkeeping.
+            var parts = stages.Totals();
+            var staged = parts.Values.Sum();
+            var line = string.Join(", ", parts.OrderByDescending(p => p.Value).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value * 1e6 / count:F1}")));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  loop thread      {seconds * 1e6 / count:F1} us per event wall: {line}, outside the stages {(seconds - staged) * 1e6 / count:F1}"));
+        }
+
         return count / seconds;
+    }
+
+    /// <summary>Sums <c>streamfraud.stage.duration</c> by stage.</summary>
+    internal sealed class StageClock : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly Dictionary<string, double> _totals = [];
+
+        public StageClock()
+        {
+            _listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Name == "streamfraud.stage.duration")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+            {
+                var stage = "?";
+                foreach (var t in tags)
+                {
+                    if (t.Key == "stage")
+                    {
+                        stage = t.Value as string ?? "?";
+                    }
+                }
+
+                lock (_totals)
+                {
+                    _totals[stage] = _totals.GetValueOrDefault(stage) + value;
+                }
+            });
+            _listener.Start();
+        }
+
+        public void Reset()
+        {
+            lock (_totals)
+            {
+                _totals.Clear();
+            }
+        }
+
+        public Dictionary<string, double> Totals()
+        {
+            lock (_totals)
+            {
+                return new Dictionary<string, double>(_totals);
+            }
+        }
+
+        public void Dispose() => _listener.Dispose();
     }
 
     private static int Opt(string[] args, string name, int fallback)

@@ -143,6 +143,80 @@ public sealed class Kafka_DecoderStrictness(StackFixture stack) : IDisposable
         return [.. b];
     }
 
+    [Fact]
+    public async Task FastPath_DecodesExactlyAsConfluentsDeserializer_AndDefersEverythingElse()
+    {
+        var serializer = new AvroSerializer<Contracts.Transaction>(_registry);
+        var fast = new TransactionDecoder(_registry, new FixedTime(T + 1000));
+        var general = new TransactionDecoder(_registry, new FixedTime(T + 1000)) { FastPath = false };
+        var rng = new Random(91);
+        string Text(int max) => new([.. Enumerable.Range(0, rng.Next(max)).Select(_ => rng.Next(10) switch
+        {
+            0 => 'é', 1 => '€', 2 => '字', 3 => (char)rng.Next(0x20, 0x7F), 4 => '\uD83D', _ => (char)rng.Next('a', 'z' + 1),
+        })]);
+        string? Maybe(int max) => rng.Next(3) == 0 ? null : Text(max);
+        var values = new List<byte[]>();
+        for (var i = 0; i < 400; i++)
+        {
+            double[] amounts = [0, -0.0, 12.5, double.Epsilon, 1e300, rng.NextDouble() * 1e4, double.NaN, -3];
+            float[]? features = rng.Next(3) switch
+            {
+                0 => null,
+                1 => [],
+                _ => [.. Enumerable.Range(0, rng.Next(1, 90)).Select(_ => rng.Next(40) == 0 ? float.NaN : (float)(rng.NextDouble() * 200 - 100))],
+            };
+            var tx = new Core.Transaction(
+                "tx-" + Text(rng.Next(2) == 0 ? 12 : 220), "card-" + Text(rng.Next(2) == 0 ? 10 : 140), rng.Next(8) == 0 ? "" : "m-" + Text(8),
+                amounts[rng.Next(amounts.Length)], Text(4), rng.Next(6) == 0 ? rng.NextInt64(-62_135_596_800_000, 253_402_300_799_999) : T - rng.NextInt64(0, 86_400_000L * 400),
+                Maybe(5), Maybe(3), Maybe(12), features, rng.Next(3) switch { 0 => null, 1 => true, _ => false }, Maybe(20));
+            values.Add(await serializer.SerializeAsync(Contracts.Transaction.FromDomain(tx), new SerializationContext(MessageComponentType.Value, "t")));
+        }
+
+        var taken = 0;
+        foreach (var value in values)
+        {
+            var expected = await general.DecodeAsync(value, "t");
+            var got = await fast.DecodeAsync(value, "t");
+            AssertSame(expected, got, value);
+            taken += fast.TryDecode(value, out _) ? 1 : 0;
+        }
+
+        Assert.Equal(values.Count, taken); // every well-formed value took the fast path
+
+        // Damaged values: every truncation, trailing bytes, random byte changes — the fast path either decodes them
+        // exactly as the general path does or leaves them to it (same DLQ class and reason).
+        foreach (var value in values.Take(60))
+        {
+            for (var cut = 0; cut < value.Length; cut += Math.Max(1, value.Length / 25))
+            {
+                AssertSame(await general.DecodeAsync(value[..cut], "t"), await fast.DecodeAsync(value[..cut], "t"), value[..cut]);
+            }
+
+            byte[] longer = [.. value, (byte)rng.Next(256)];
+            AssertSame(await general.DecodeAsync(longer, "t"), await fast.DecodeAsync(longer, "t"), longer);
+            for (var k = 0; k < 20; k++)
+            {
+                var damaged = (byte[])value.Clone();
+                damaged[5 + rng.Next(damaged.Length - 5)] = (byte)rng.Next(256);
+                AssertSame(await general.DecodeAsync(damaged, "t"), await fast.DecodeAsync(damaged, "t"), damaged);
+            }
+        }
+
+        static void AssertSame(Decoded expected, Decoded actual, byte[] value)
+        {
+            var what = Convert.ToHexString(value);
+            Assert.True(expected.ErrorClass == actual.ErrorClass && expected.Reason == actual.Reason, $"{what}: {expected.ErrorClass} {expected.Reason} vs {actual.ErrorClass} {actual.Reason}");
+            Assert.Equal(expected.Transaction is null, actual.Transaction is null);
+            if (expected.Transaction is { } e && actual.Transaction is { } a)
+            {
+                Assert.True(e with { Features = null } == a with { Features = null }, $"{what}: {e} vs {a}");
+                Assert.Equal(e.Amount.ToString("R"), a.Amount.ToString("R")); // -0.0 stays -0.0
+                Assert.Equal(e.Features is null, a.Features is null);
+                Assert.True(e.Features is null || e.Features.AsSpan().SequenceEqual(a.Features), what);
+            }
+        }
+    }
+
     private async Task<(TransactionDecoder Decoder, byte[] Valid)> SetupAsync()
     {
         var serializer = new AvroSerializer<Contracts.Transaction>(_registry);

@@ -133,18 +133,29 @@ internal sealed class BatchProcessor(
 
     private async Task<Decoded[]> DecodeAll(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> messages)
     {
-        var tasks = new Task<Decoded>[messages.Count];
+        var decoded = new Decoded[messages.Count];
+        List<(int Index, Task<Decoded> Task)>? slow = null;
         var limit = output.Options.MaxInputBytes;
         for (var i = 0; i < messages.Count; i++)
         {
             // Checked before decoding: an oversized input is never parsed, and the DLQ gets a reference record to it.
             var size = OutputBuilder.SizeOf(messages[i].Message);
-            tasks[i] = size > limit
-                ? Task.FromResult(new Decoded(null, DlqErrorClass.TooLarge, $"{size} bytes (key, value and headers) exceed Scorer:MaxInputBytes={limit}"))
-                : decoder.DecodeAsync(messages[i].Message.Value, messages[i].Topic);
+            if (size > limit)
+            {
+                decoded[i] = new Decoded(null, DlqErrorClass.TooLarge, $"{size} bytes (key, value and headers) exceed Scorer:MaxInputBytes={limit}");
+            }
+            else if (!decoder.TryDecode(messages[i].Message.Value, out decoded[i]))
+            {
+                (slow ??= []).Add((i, decoder.DecodeAsync(messages[i].Message.Value, messages[i].Topic)));
+            }
         }
 
-        return await Task.WhenAll(tasks).ConfigureAwait(true);
+        foreach (var (i, task) in slow ?? [])
+        {
+            decoded[i] = await task.ConfigureAwait(true);
+        }
+
+        return decoded;
     }
 
     private void AddRejected(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> messages, BatchResult result, List<DeadLetter> deadLetters)
