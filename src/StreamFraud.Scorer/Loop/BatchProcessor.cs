@@ -18,6 +18,8 @@ internal sealed class BatchProcessor(
     ILogger log, RepeatLimiter limiter)
 {
     private static readonly KeyValuePair<string, object?> DecodeStage = new("stage", "decode");
+    private static readonly KeyValuePair<string, object?> PublishStage = new("stage", "publish");
+    private static readonly KeyValuePair<string, object?> WritesStage = new("stage", "writes");
     private readonly List<int> _messageOf = [];
     private readonly HashSet<int> _rejected = []; // batch indices dead-lettered by the store's results in this batch
     private string? _lastTopic;
@@ -81,6 +83,8 @@ internal sealed class BatchProcessor(
         else
         {
             var first = true;
+            var published = TimeSpan.Zero;
+            var running = Stopwatch.StartNew();
             var result = await pipeline.RunBatchAsync(batch, async (b, r, _) =>
             {
                 // The first publish carries the DLQ and the scores; re-publishes after a store conflict the alerts of
@@ -90,7 +94,10 @@ internal sealed class BatchProcessor(
                 AddRejected(messages, r, letters);
                 var records = await outages.RunAsync(Dependency.SchemaRegistry, ErrorStages.Registry,
                     () => output.BuildAsync(b, first ? r : r with { Events = [] }, letters), stop).ConfigureAwait(true);
+                var publishing = Stopwatch.StartNew();
                 await PublishAsync(publish, records).ConfigureAwait(true);
+                published += publishing.Elapsed;
+                metrics.StageDuration.Record(publishing.Elapsed.TotalSeconds, PublishStage);
                 if (Decisions is { } decisions && r.Alerts.Count > 0)
                 {
                     var made = r.Alerts.Select(a => new DecisionRecord(a.TransactionId, a.CardId, a.ModelVersion, Alerted: true, a.Score, a.Threshold, a.ScoredAtMs)).ToList();
@@ -105,6 +112,9 @@ internal sealed class BatchProcessor(
                 first = false;
                 alerts += r.Alerts.Count;
             }, stop).ConfigureAwait(true);
+            // What the batch protocol spent outside its timed stages and the publish: writing the window states.
+            var writes = running.Elapsed - published - result.Timings.Windows - result.Timings.Models - result.Timings.Explain;
+            metrics.StageDuration.Record(Math.Max(0, writes.TotalSeconds), WritesStage);
             Record(result);
         }
 

@@ -95,6 +95,7 @@ public sealed class ScoringLoop : IDisposable
     /// <summary>Dependency outages seen by this loop (readiness).</summary>
     public DependencyHealth Health { get; }
 
+    private static readonly KeyValuePair<string, object?> PollStage = new("stage", "poll");
     private long _batches;
 
     /// <summary>
@@ -123,7 +124,13 @@ public sealed class ScoringLoop : IDisposable
         {
             while (!stop.IsCancellationRequested)
             {
+                var polling = Stopwatch.StartNew();
                 _input.Collect(_messages, _options.BatchSize, _options.BatchTimeout);
+                if (_messages.Count > 0)
+                {
+                    _metrics.StageDuration.Record(polling.Elapsed.TotalSeconds, PollStage);
+                }
+
                 if (_messages.Count > 0)
                 {
                     try
