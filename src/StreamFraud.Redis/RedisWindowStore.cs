@@ -307,8 +307,8 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         foreach (var (card, indices) in groups)
         {
             var stored = current[card];
-            var updated = _applier.Result(card);
-            if (updated is null)
+            var value = _applier.Result(card, header: 8);
+            if (value is null)
             {
                 // Unchanged: what we read is what is stored (an old key is read again). In undo mode a state read with
                 // an undo copy may be an aborted transaction's write whose events are still to come (a re-read from
@@ -323,9 +323,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             }
 
             var version = stored is null || stored.Length < 8 ? 0 : BinaryPrimitives.ReadInt64LittleEndian(stored);
-            var value = new byte[8 + updated.Length];
             BinaryPrimitives.WriteInt64LittleEndian(value, version + 1);
-            updated.CopyTo(value, 8);
             writes.States.Add((card, stored, value, bases[card] ?? EmptyUndo));
             if (_usesRisk)
             {

@@ -11,7 +11,7 @@ namespace StreamFraud.Core.Windows;
 /// </summary>
 /// <remarks>
 /// Protocol per batch: <see cref="Group"/>, then <see cref="Load"/> for every grouped card, then <see cref="Apply"/>,
-/// then <see cref="Result"/> per card. Events are applied in batch order across cards (each card's own events in
+/// then <see cref="Result(string)"/> (or <see cref="Result(string, int)"/>) per card. Events are applied in batch order across cards (each card's own events in
 /// batch order too), so the entity-risk rings of spec <c>card</c> v2, shared by many cards, see the batch's earlier
 /// events exactly as a sequential replay would.
 /// </remarks>
@@ -139,6 +139,25 @@ public sealed class CardBatchApplier
 
         var n = loaded.State.Write(_buffer);
         return _buffer.AsSpan(0, n).ToArray();
+    }
+
+    /// <summary>
+    /// The serialised new state of a card the batch changed, written after <paramref name="header"/> bytes left free
+    /// for the caller (e.g. a version), in one new array: the state is copied once. Null when unchanged.
+    /// </summary>
+    public byte[]? Result(string card, int header)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        ArgumentOutOfRangeException.ThrowIfNegative(header);
+        if (!_loaded.TryGetValue(card, out var loaded) || !loaded.Changed)
+        {
+            return null;
+        }
+
+        var n = loaded.State.Write(_buffer);
+        var value = new byte[header + n];
+        _buffer.AsSpan(0, n).CopyTo(value.AsSpan(header));
+        return value;
     }
 
     private sealed class Loaded(CardState state)
