@@ -98,7 +98,9 @@ public sealed class TopicReader(KafkaClientSettings kafka, string topic, ReadMod
     /// <summary>The topic's partitions, from the brokers' metadata.</summary>
     private List<TopicPartition> Partitions()
     {
-        using var admin = new AdminClientBuilder(kafka.Admin()).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
+        var config = kafka.Admin();
+        config.Set("allow.auto.create.topics", "false"); // asking about a topic must not create it (librdkafka's producer-side default is true)
+        using var admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
         Metadata metadata;
         try
         {
