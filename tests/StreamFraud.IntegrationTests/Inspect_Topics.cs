@@ -353,13 +353,28 @@ public sealed partial class Inspect_Topics(StackFixture stack)
         Assert.Equal(InspectApp.UsageExitCode, code);
     }
 
+    [Fact]
+    public async Task Help_EveryCommand_DescribesEveryFlag()
+    {
+        var (code, output, _) = await Inspect("--help");
+        Assert.Equal(0, code);
+        Assert.All(InspectApp.Commands.Keys, command => Assert.Contains(command, output));
+        foreach (var (command, settings) in InspectApp.Commands)
+        {
+            (code, output, var error) = await Inspect(command, "--help");
+            Assert.True(code == 0, error);
+            Assert.Contains("EXAMPLES:", output);
+            Assert.All(Flags(settings), flag => Assert.Contains(flag, output));
+        }
+    }
+
     private Task<(int Code, string Output, string Error)> Inspect(params string[] args) => Inspect(CancellationToken.None, args);
 
     private async Task<(int Code, string Output, string Error)> Inspect(CancellationToken cancellationToken, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        string[] endpoints = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? ["--bootstrap", stack.Kafka, "--schema-registry", stack.Registry] : [];
+        string[] endpoints = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) && !args.Contains("--help") ? ["--bootstrap", stack.Kafka, "--schema-registry", stack.Registry] : [];
         var code = await Task.Run(() => InspectApp.RunAsync([.. args, .. endpoints], Console(output), Console(error), cancellationToken));
         return (code, output.ToString(), error.ToString());
     }
