@@ -14,15 +14,18 @@ public sealed class InspectException(string message, Exception? inner = null) : 
 /// </summary>
 /// <remarks>
 /// Bounded reads (no <see cref="ReadMode.Follow"/>) stop at the high watermark each partition had at the start and
-/// print the partitions merged by message timestamp (each partition in offset order), so the first records printed
-/// are the oldest. A follow prints records as they arrive.
+/// print the partitions merged by <paramref name="orderKey"/> (each partition in offset order), so the first records
+/// printed are the oldest. A follow prints records as they arrive.
 /// </remarks>
 /// <param name="kafka">Client settings (<c>--bootstrap</c>, <c>--kafka-config</c>, environment).</param>
 /// <param name="topic">Topic.</param>
 /// <param name="mode">Start and stop.</param>
 /// <param name="warn">Where a warning goes (standard error).</param>
-public sealed class TopicReader(KafkaClientSettings kafka, string topic, ReadMode mode, Action<string> warn)
+/// <param name="orderKey">The merge order of a bounded read, in Unix ms (default: the message timestamp; alerts use their event time).</param>
+public sealed class TopicReader(KafkaClientSettings kafka, string topic, ReadMode mode, Action<string> warn, Func<ConsumeResult<byte[]?, byte[]?>, long>? orderKey = null)
 {
+    private readonly Func<ConsumeResult<byte[]?, byte[]?>, long> _orderKey = orderKey ?? (r => r.Message.Timestamp.UnixTimestampMs);
+
     /// <summary>How long a bounded read waits without progress before it gives up on the partitions left (an
     /// exactly-once producer's open transaction holds <c>read_committed</c> readers back).</summary>
     public static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(15);
@@ -133,13 +136,13 @@ public sealed class TopicReader(KafkaClientSettings kafka, string topic, ReadMod
     }
 
     /// <summary>
-    /// Reads every partition up to its stop offset and yields the records in message-timestamp order (ties by
+    /// Reads every partition up to its stop offset and yields the records in order of the merge key (ties by
     /// partition): a record is released once every partition still being read has one waiting, so none of them can
-    /// hold an earlier one.
+    /// hold an earlier one (each partition taken in offset order).
     /// </summary>
     private IEnumerable<ConsumeResult<byte[]?, byte[]?>> Merged(IConsumer<byte[]?, byte[]?> consumer, Dictionary<int, long> stopAt, CancellationToken cancellationToken)
     {
-        var queues = stopAt.Keys.ToDictionary(p => p, _ => new Queue<ConsumeResult<byte[]?, byte[]?>>());
+        var queues = stopAt.Keys.ToDictionary(p => p, _ => new Queue<(long Key, ConsumeResult<byte[]?, byte[]?> Record)>());
         var paused = new HashSet<int>();
         var lastProgress = DateTime.UtcNow;
         while (true)
@@ -148,14 +151,14 @@ public sealed class TopicReader(KafkaClientSettings kafka, string topic, ReadMod
             if (queues.All(q => q.Value.Count > 0 || !stopAt.ContainsKey(q.Key)))
             {
                 var next = queues.Where(q => q.Value.Count > 0)
-                    .OrderBy(q => q.Value.Peek().Message.Timestamp.UnixTimestampMs).ThenBy(q => q.Key)
+                    .OrderBy(q => q.Value.Peek().Key).ThenBy(q => q.Key)
                     .Select(q => q.Key).Cast<int?>().FirstOrDefault();
                 if (next is not { } partition)
                 {
                     yield break;
                 }
 
-                var record = queues[partition].Dequeue();
+                var record = queues[partition].Dequeue().Record;
                 if (paused.Contains(partition) && queues[partition].Count < MaxQueued / 2)
                 {
                     consumer.Resume([new TopicPartition(topic, partition)]);
@@ -210,7 +213,7 @@ public sealed class TopicReader(KafkaClientSettings kafka, string topic, ReadMod
             }
 
             var queue = queues[partitionNumber];
-            queue.Enqueue(r);
+            queue.Enqueue((_orderKey(r), r));
             if (queue.Count >= MaxQueued && stopAt.ContainsKey(partitionNumber) && paused.Add(partitionNumber))
             {
                 consumer.Pause([new TopicPartition(topic, partitionNumber)]); // bounded memory while a slower partition catches up

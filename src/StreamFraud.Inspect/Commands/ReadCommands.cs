@@ -75,7 +75,7 @@ public abstract class ReadCommand<TSettings>(InspectConsoles consoles) : Command
         var output = consoles.Output.Profile.Out.Writer; // plain lines: a table row is never wrapped, JSON never marked up
         using var registry = new CachedSchemaRegistryClient(clients.SchemaRegistry.Config());
         using var view = CreateView(settings, clients, registry);
-        var reader = new TopicReader(clients.Kafka, settings.TopicName, settings.Mode, Warn);
+        var reader = new TopicReader(clients.Kafka, settings.TopicName, settings.Mode, Warn, view.OrderKey);
         var header = !settings.Json;
         long count = 0;
         foreach (var record in reader.Read(cancellationToken))

@@ -19,18 +19,21 @@ namespace StreamFraud.Inspect.Views;
 public sealed class AlertView(ISchemaRegistryClient registry, TransactionLookup? lookup) : RecordView
 {
     private readonly AvroDeserializer<FraudAlert> _deserializer = new(registry);
+    private readonly Dictionary<(int, long), (FraudAlert?, string?)> _decoded = [];
     private bool _lookupWarned;
 
     /// <inheritdoc />
     public override LineTable Table { get; } = new(
-        ("EVENT TIME (UTC)", 19), ("CARD", 12), ("TRANSACTION", 14), ("AMOUNT", 14), ("SCORE", 6), ("LSTM", 6), ("XGB", 6),
+        ("EVENT TIME (UTC)", 19), ("CARD", 12), ("TRANSACTION", 20), ("AMOUNT", 14), ("SCORE", 6), ("LSTM", 6), ("XGB", 6),
         ("THRESHOLD", 9), ("POLICY", 8), ("MODEL", 22), ("WHY (top XGBoost features: value, log-odds contribution; the earlier transaction that moved the LSTM most)", 0));
 
     /// <inheritdoc />
     public override string? Render(ConsumeResult<byte[]?, byte[]?> record, bool json)
     {
         ArgumentNullException.ThrowIfNull(record);
-        var (alert, problem) = Decode(_deserializer, record.Message.Value, record.Topic, "a fraud alert");
+        var (alert, problem) = _decoded.Remove((record.Partition.Value, record.Offset.Value), out var early)
+            ? early
+            : Decode(_deserializer, record.Message.Value, record.Topic, "a fraud alert");
         if (alert is null)
         {
             if (json)
@@ -48,6 +51,16 @@ public sealed class AlertView(ISchemaRegistryClient registry, TransactionLookup?
 
         var found = lookup?.Find(alert.Partition, alert.Offset, alert.TransactionId);
         return json ? Json(record, alert, found) : Row(alert, found);
+    }
+
+    /// <summary>Alerts are merged by event time (the message timestamp is when the scorer produced them); the decoded
+    /// alert is kept for <see cref="Render"/>.</summary>
+    public override long OrderKey(ConsumeResult<byte[]?, byte[]?> record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var decoded = Decode(_deserializer, record.Message.Value, record.Topic, "a fraud alert");
+        _decoded[(record.Partition.Value, record.Offset.Value)] = decoded;
+        return decoded.Item1?.EventTimeMs ?? record.Message.Timestamp.UnixTimestampMs;
     }
 
     /// <summary>The WHY column: top features, then the influential earlier transaction.</summary>

@@ -20,7 +20,7 @@ public sealed class LabelView(ISchemaRegistryClient registry) : RecordView
 
     /// <inheritdoc />
     public override LineTable Table { get; } = new(
-        ("LABEL TIME (UTC)", 19), ("CARD", 12), ("TRANSACTION", 14), ("VERDICT", 10), ("SOURCE", 14), ("AMOUNT", 12),
+        ("LABEL TIME (UTC)", 19), ("CARD", 12), ("TRANSACTION", 20), ("VERDICT", 10), ("SOURCE", 14), ("AMOUNT", 12),
         ("TRANSACTION TIME", 19), ("MERCHANT / NOTE", 0));
 
     /// <inheritdoc />

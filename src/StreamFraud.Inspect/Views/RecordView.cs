@@ -15,6 +15,13 @@ public abstract class RecordView : IDisposable
     /// (a record that cannot be read in table mode is reported through <see cref="Warnings"/>).</summary>
     public abstract string? Render(ConsumeResult<byte[]?, byte[]?> record, bool json);
 
+    /// <summary>The order of a bounded read, Unix ms: the message timestamp unless the view knows a better time.</summary>
+    public virtual long OrderKey(ConsumeResult<byte[]?, byte[]?> record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return record.Message.Timestamp.UnixTimestampMs;
+    }
+
     /// <summary>Warnings for standard error since the last call (undecodable records, failed lookups).</summary>
     public IReadOnlyList<string> TakeWarnings()
     {
