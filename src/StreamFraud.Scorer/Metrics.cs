@@ -59,7 +59,9 @@ public sealed class ScorerMetrics : IDisposable
         _meter.CreateObservableGauge("streamfraud.consumer.oldest_unprocessed_age", OldestUnprocessedAge, "s",
             "Age (by Kafka timestamp) of the oldest message read but not yet finished; 0 when no batch is in flight. Grows while the scorer is stuck.");
         _meter.CreateObservableGauge("streamfraud.partitions.assigned", () => Input.Assigned, "{partition}", "Partitions assigned to this scorer.");
-        _meter.CreateObservableGauge("streamfraud.model.serving", () => new Measurement<int>(1, new KeyValuePair<string, object?>("model.version", Volatile.Read(ref _modelVersion))), "1", "The serving model version (as a tag).");
+        _meter.CreateObservableGauge("streamfraud.model.serving", () => new Measurement<int>(1,
+            new KeyValuePair<string, object?>("model.version", Volatile.Read(ref _modelVersion)), new KeyValuePair<string, object?>("lstm.device", LstmDevice())),
+            "1", "The serving model version and where its LSTM runs, cpu or cuda (as tags).");
 
         LabelsConsumed = _meter.CreateCounter<long>("streamfraud.labels.consumed", "{message}", "Messages read from the labels topic.");
         LabelOutcomes = _meter.CreateCounter<long>("streamfraud.labels.outcomes", "{label}",
@@ -162,6 +164,10 @@ public sealed class ScorerMetrics : IDisposable
 
     /// <summary>Sets the Kafka timestamp (Unix ms) of the oldest transaction message in flight; null when none is.</summary>
     public void SetOldestUnprocessed(long? unixMs) => Input.SetOldestUnprocessed(unixMs);
+
+    /// <summary>Where the serving bundle's LSTM runs (<c>cpu</c>, <c>cuda</c>), for the <c>lstm.device</c> tag of
+    /// <c>streamfraud.model.serving</c>.</summary>
+    public Func<string> LstmDevice { get; set; } = () => "none";
 
     /// <summary>Seconds since the oldest transaction message in flight was written (0 when none is).</summary>
     public double OldestUnprocessedAge() => Input.OldestUnprocessedAge();

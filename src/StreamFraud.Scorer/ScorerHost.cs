@@ -84,7 +84,10 @@ OPTIONS:
                                     card:v2, card:v1 (also 'card'), or precomputed:N
         --Scoring:Policy            cost_min (default), best_f1, target_recall or fixed
         --Scoring:FixedThreshold    Threshold for the fixed policy
-        --Scoring:Device            auto, cpu (default) or cuda; --Scoring:DeviceId (default 0)
+        --Scoring:Device            Where the LSTM runs: auto (default: CUDA when ONNX Runtime's CUDA provider loads,
+                                    else CPU with the reason logged once), cpu, or cuda (fail at start without it);
+                                    --Scoring:DeviceId (default 0). /readyz details and streamfraud_model_serving's
+                                    lstm_device label show the choice
         --Scoring:TopFeatures       XGBoost features explained per alert (default 3)
         --Scorer:InputTopic         Input topic (default transactions); also AlertsTopic, DlqTopic, ShadowTopic,
                                     ScoresTopic (optional, every score as JSON)
@@ -286,7 +289,9 @@ public sealed record Settings(
             problems.Add("Scoring:Policy is fixed but Scoring:FixedThreshold is not set.");
         }
 
-        var deviceText = config["Scoring:Device"] ?? "cpu";
+        // GPU by default: auto takes CUDA when its provider loads (CUDA 13, cuDNN 9) and falls back to CPU with the reason
+        // logged once; the choice is in /readyz's details and on streamfraud.model.serving (tag lstm.device).
+        var deviceText = config["Scoring:Device"] ?? "auto";
         if (!Enum.TryParse<InferenceDevice>(deviceText, ignoreCase: true, out var device))
         {
             problems.Add($"Scoring:Device '{deviceText}': use auto, cpu or cuda.");
@@ -658,6 +663,8 @@ public sealed class ScorerWorker(Settings settings, BundleManager bundles, Score
             metrics.SetModelVersion(serving.Version); // the serving gauge and the version's counters before the first batch
         }
 
+        metrics.LstmDevice = () => bundles.Current?.LstmProvider.ToLowerInvariant() ?? "none";
+
         var store = new RedisWindowStore(resources.Redis.GetDatabase(), settings.Spec, settings.Redis);
         Log.StoreLayout(log, store.IsCluster ? "Redis Cluster (card keys over all slots, one pipelined script per slot)" : "one Redis server",
             string.Join(", ", resources.Redis.GetEndPoints().Select(e => e.ToString())));
@@ -749,14 +756,25 @@ public sealed class LabelWorker(Settings settings, BundleManager bundles, Scorer
 
 /// <summary>
 /// Readiness: partitions assigned, a bundle loaded, and no dependency failing for longer than <c>Scorer:ReadinessGrace</c>.
-/// The label consumer's state is reported in the details only: labels never make the scorer unready.
+/// The label consumer's state and where the LSTM runs are reported in the details only: neither makes the scorer unready.
 /// </summary>
-public sealed class ReadinessCheck(ScorerWorker worker, LabelWorker labels) : IHealthCheck
+public sealed class ReadinessCheck(ScorerWorker worker, LabelWorker labels, BundleManager bundles, Settings settings) : IHealthCheck
 {
     /// <inheritdoc />
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var details = new Dictionary<string, object> { ["labels"] = labels.Status.Report() };
+        var serving = bundles.Current;
+        var details = new Dictionary<string, object>
+        {
+            ["labels"] = labels.Status.Report(),
+            // Scoring:Device as configured, the provider the serving bundle's LSTM got, and why not CUDA when auto fell back.
+            ["lstm"] = new Dictionary<string, object?>
+            {
+                ["requested"] = settings.Device.ToString().ToLowerInvariant(),
+                ["device"] = serving?.LstmProvider.ToLowerInvariant(),
+                ["cuda_unavailable"] = serving?.CudaUnavailableReason,
+            },
+        };
         return Task.FromResult(worker.NotReadyReason is { } reason
             ? HealthCheckResult.Unhealthy(reason, data: details)
             : HealthCheckResult.Healthy(data: details));

@@ -215,6 +215,25 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
         Assert.Equal("Healthy", readiness.GetProperty("status").GetString());
         var labels = readiness.GetProperty("ready").GetProperty("details").GetProperty("labels");
         Assert.Contains(labels.GetProperty("state").GetString(), new[] { "consuming", "degraded", "disabled" });
+
+        // GPU by default: Scoring:Device is auto unless set; CUDA when its provider loads, else CPU with the reason,
+        // logged once. This output directory holds ONNX Runtime's CPU build (a machine without GPU), so CUDA cannot load.
+        var lstm = readiness.GetProperty("ready").GetProperty("details").GetProperty("lstm");
+        Assert.Equal("auto", lstm.GetProperty("requested").GetString());
+        var device = lstm.GetProperty("device").GetString();
+        Assert.Contains(device, new[] { "cpu", "cuda" });
+        var fallbacks = scorer.Output.Split('\n').Count(l => l.Contains("CUDA unavailable, the LSTM runs on CPU", StringComparison.Ordinal));
+        if (device == "cpu")
+        {
+            Assert.False(string.IsNullOrWhiteSpace(lstm.GetProperty("cuda_unavailable").GetString()));
+            Assert.Equal(1, fallbacks);
+        }
+        else
+        {
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, lstm.GetProperty("cuda_unavailable").ValueKind);
+            Assert.Equal(0, fallbacks);
+        }
+
         string metrics = "";
         deadline = DateTime.UtcNow.AddSeconds(30);
         string[] expected = ["streamfraud_events_consumed", "streamfraud_batch_duration", "model_version=\"v1\""];
@@ -228,6 +247,7 @@ public sealed class Scorer_Process(StackFixture stack) : IDisposable
         Assert.Contains("streamfraud_events_consumed", metrics);
         Assert.Contains("streamfraud_batch_duration", metrics);
         Assert.Contains("model_version=\"v1\"", metrics);
+        Assert.Matches($"streamfraud_model_serving[^\\n]*lstm_device=\"{device}\"", metrics);
         scorer.Terminate();
         Assert.True(scorer.WaitForExit(TimeSpan.FromSeconds(30)), scorer.Output);
         Assert.Equal(0, scorer.ExitCode);

@@ -230,9 +230,11 @@ public sealed class TrainSettings : CommandSettings
         try
         {
             _ = ToTrainingOptions();
-            if (!Announce && (KafkaConfig.Length > 0 || SchemaRegistryConfig.Length > 0))
+            var announceOnly = new[] { ("--bootstrap", Bootstrap is not null), ("--kafka-config", KafkaConfig.Length > 0), ("--schema-registry", SchemaRegistry is not null), ("--schema-registry-config", SchemaRegistryConfig.Length > 0) }
+                .Where(f => f.Item2).Select(f => f.Item1).ToList();
+            if (!Announce && announceOnly.Count > 0)
             {
-                throw new UsageException($"{(KafkaConfig.Length > 0 ? "--kafka-config" : "--schema-registry-config")} applies to --announce; add --announce or drop it");
+                throw new UsageException($"{string.Join(", ", announceOnly)} {(announceOnly.Count == 1 ? "applies" : "apply")} to --announce; add --announce or drop {(announceOnly.Count == 1 ? "it" : "them")}");
             }
 
             return ValidationResult.Success();
@@ -276,9 +278,33 @@ public sealed class TrainSettings : CommandSettings
             oversample = ratio > 0 ? ratio : null;
         }
 
+        var npz = input.EndsWith(".npz", StringComparison.OrdinalIgnoreCase);
+        var timeFlags = string.Join(", ", bounds.Given().Select(g => g.Split(' ')[0]));
         if (split == SplitMode.Random && bounds.Any)
         {
-            throw new UsageException("the time-split flags (--train-from … --test-to) do not apply to --split random; drop them or use --split time");
+            throw new UsageException($"{timeFlags} {(bounds.Given().Count() == 1 ? "places" : "place")} a time split and does not apply to --split random; drop {(bounds.Given().Count() == 1 ? "it" : "them")} or use --split time");
+        }
+
+        if (npz && split == SplitMode.Time)
+        {
+            throw new UsageException($"--split time needs event times, and --input {input} is an .npz, which has none; drop --split (an .npz is split at random, the notebook's protocol)");
+        }
+
+        if (npz && bounds.Any)
+        {
+            throw new UsageException($"{timeFlags} place a time split, and --input {input} is an .npz, which has no event times (it is split at random, the notebook's protocol); drop {timeFlags}");
+        }
+
+        // Date order, checked now rather than after the whole input was read: the flags among themselves (and bounds that
+        // default to another flag) here; against the data's span below.
+        if (!npz && split != SplitMode.Random && SplitPlanner.FlagProblem(bounds) is { } order)
+        {
+            throw new UsageException(order);
+        }
+
+        if (XgbMonotone is { } mono && mono.Equals("on", StringComparison.OrdinalIgnoreCase) && (npz || string.Equals(Spec, "v1", StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new UsageException($"--xgb-monotone on constrains the label-history features of spec v2; {(npz ? $"--input {input} is an .npz (spec precomputed:F)" : "--spec v1")} has none: drop --xgb-monotone");
         }
 
         FeatureSpec? spec = null;
@@ -305,10 +331,15 @@ public sealed class TrainSettings : CommandSettings
             LabelsPath = Labels,
             LabelDelay = delay,
         };
-        var problem = featuring.Problem() ?? (input.EndsWith(".npz", StringComparison.OrdinalIgnoreCase) ? featuring.NpzProblem(input) : null);
+        var problem = featuring.Problem() ?? (npz ? featuring.NpzProblem(input) : null);
         if (problem is not null)
         {
             throw new UsageException(problem);
+        }
+
+        if (!npz && split != SplitMode.Random && SpanProblem(input, bounds) is { } outside)
+        {
+            throw new UsageException(outside);
         }
 
         return new TrainingOptions
@@ -341,6 +372,22 @@ public sealed class TrainSettings : CommandSettings
             Threads = Threads,
             Plots = !NoPlots,
         };
+    }
+
+    /// <summary>
+    /// The split against the data's span, before the input is featurised: the first and last rows give the span of a
+    /// CSV in event-time order; only when that span shows a problem is every row's event time read (a file out of order
+    /// could span more), and the problem is reported only if the real span has it too. Null when the file cannot be
+    /// peeked at (missing, malformed): the full read reports that.
+    /// </summary>
+    private static string? SpanProblem(string input, TimeSplitBounds bounds)
+    {
+        if (InputSpan.Peek(input) is not { } peek || SplitPlanner.SpanProblem(bounds, peek) is null)
+        {
+            return null;
+        }
+
+        return InputSpan.Scan(input) is { } span ? SplitPlanner.SpanProblem(bounds, span) : null;
     }
 
     /// <summary>The date flags' format: an ISO date (midnight UTC) or date-time.</summary>

@@ -35,7 +35,7 @@ public static class Results
         console.WriteLine($"split: {report.Split.Description}");
         var test = report.Metrics[ModelNames.Test];
         var table = new Table().Title(Inv($"Test metrics (thresholds chosen on validation; ensemble {report.Ensemble.Lstm:0.00}/{report.Ensemble.Xgb:0.00})"))
-            .AddColumns("model", "ROC-AUC", "avg precision", "card P@100", "cost_min thr", "precision", "recall", "F1", "cost", "TP", "FP", "FN");
+            .AddColumns("model", "ROC-AUC", "avg precision", "card P@100", "cost_min thr", "precision", "recall", "F1", "cost", "TP", "FP", "FN", "TN");
         foreach (var (model, m) in test)
         {
             var c = m.Thresholds.CostMin;
@@ -43,7 +43,7 @@ public static class Results
                 model, F(m.RocAuc), F(m.AveragePrecision), m.CardPrecisionAt100 is { } cp ? F(cp) : "–",
                 double.IsPositiveInfinity(c.Threshold) ? "∞" : F(c.Threshold, 6), F(c.Precision), F(c.Recall), F(c.F1),
                 c.Cost.ToString("0.##", CultureInfo.InvariantCulture),
-                N(c.Confusion.TruePositives), N(c.Confusion.FalsePositives), N(c.Confusion.FalseNegatives));
+                N(c.Confusion.TruePositives), N(c.Confusion.FalsePositives), N(c.Confusion.FalseNegatives), N(c.Confusion.TrueNegatives));
         }
 
         foreach (var column in table.Columns.Skip(1))
@@ -71,7 +71,10 @@ public static class Results
             console.Write(st);
         }
 
-        console.WriteLine(Inv($"report: {Path.Combine(outcome.BundleDirectory, MarkdownReport.FileName)}"));
+        console.WriteLine(Inv($"report: {Path.Combine(outcome.BundleDirectory, MarkdownReport.FileName)} (and report.json)"));
+        console.WriteLine(report.Plots.Count > 0
+            ? $"plots: {string.Join(", ", report.Plots.Select(p => Path.Combine(outcome.BundleDirectory, p)))}"
+            : "plots: none (--no-plots, or see the warnings)");
     }
 
     private static string F(double value, int digits = 4) =>

@@ -63,7 +63,8 @@ public sealed record CsvFeaturing
 
         if (!UsesLabels && (LabelsPath is not null || LabelDelay is not null))
         {
-            return $"--labels and --label-delay feed the label-history features of --spec v2; spec {Spec.Name} v{Spec.Version} reads no labels: drop them or use --spec v2";
+            var given = LabelsPath is not null ? "--labels" : "--label-delay";
+            return $"{given} feeds the label-history features of --spec v2; spec {Spec.Name} v{Spec.Version} reads no labels: drop {given} or use --spec v2";
         }
 
         return null;

@@ -62,8 +62,8 @@ public static class MarkdownReport
                 ? "Thresholds were chosen on validation and applied unchanged."
                 : "Thresholds are chosen here.");
             md.AppendLine();
-            md.AppendLine("| model | ROC-AUC | average precision | card precision@100 | policy | threshold | precision | recall | F1 | cost | TP | FP | FN |");
-            md.AppendLine("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine("| model | ROC-AUC | average precision | card precision@100 | policy | threshold | precision | recall | F1 | cost | TP | FP | FN | TN |");
+            md.AppendLine("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var (model, m) in report.Metrics[split])
             {
                 var first = true;
@@ -72,7 +72,7 @@ public static class MarkdownReport
                     var head = first
                         ? Inv($"| {model} | {F(m.RocAuc)} | {F(m.AveragePrecision)} | {(m.CardPrecisionAt100 is { } cp ? F(cp) : "–")} ")
                         : "| | | | ";
-                    md.AppendLine(head + Inv($"| {t.Policy.ToName()} | {F(t.Threshold, 6)} | {F(t.Precision)} | {F(t.Recall)} | {F(t.F1)} | {t.Cost:0.##} | {t.Confusion.TruePositives:N0} | {t.Confusion.FalsePositives:N0} | {t.Confusion.FalseNegatives:N0} |"));
+                    md.AppendLine(head + Inv($"| {t.Policy.ToName()} | {F(t.Threshold, 6)} | {F(t.Precision)} | {F(t.Recall)} | {F(t.F1)} | {t.Cost:0.##} | {t.Confusion.TruePositives:N0} | {t.Confusion.FalsePositives:N0} | {t.Confusion.FalseNegatives:N0} | {t.Confusion.TrueNegatives:N0} |"));
                     first = false;
                 }
             }

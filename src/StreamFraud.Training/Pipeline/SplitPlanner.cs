@@ -27,6 +27,27 @@ public readonly record struct TimeRange(long FromMs, long ToMs)
 /// <param name="Padded">Examples whose window has fewer than 7 real steps.</param>
 public sealed record SplitCounts(int Examples, int Frauds, int Padded);
 
+/// <summary>The event times an input spans, for the split's defaults and its messages.</summary>
+/// <param name="FirstMs">The earliest event time.</param>
+/// <param name="LastMs">The latest event time.</param>
+/// <param name="Rows">Rows it was taken from.</param>
+public sealed record DataSpan(long FirstMs, long LastMs, long Rows)
+{
+    private const long MsPerDay = 86_400_000L;
+
+    /// <summary>Midnight (UTC) of the first event's day.</summary>
+    public long DayStart => FloorDay(FirstMs);
+
+    /// <summary>Midnight (UTC) after the last event's day.</summary>
+    public long DayEnd => FloorDay(LastMs) + MsPerDay;
+
+    /// <inheritdoc/>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"the data spans {SplitPlanner.Format(FirstMs)} .. {SplitPlanner.Format(LastMs)} ({(DayEnd - DayStart) / MsPerDay} days; the earliest and latest event_time of its {Rows:N0} rows)");
+
+    private static long FloorDay(long ms) => Math.DivRem(ms, MsPerDay, out var rem) * MsPerDay - (rem < 0 ? MsPerDay : 0);
+}
+
 /// <summary>The examples of train, validation and test, and how they were chosen.</summary>
 public sealed class SplitPlan
 {
@@ -170,6 +191,45 @@ public static class SplitPlanner
             : t.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// What is wrong with the split flags by themselves, before any data is read, or null: a validation range given
+    /// half, a training range without an end, a range whose end is not after its start, ranges out of order. Bounds
+    /// that default to another flag are checked too, and the message says so; bounds that default to the data (the
+    /// first event's day, midnight after the last event) are checked once the data is known (<see cref="SpanProblem"/>).
+    /// </summary>
+    public static string? FlagProblem(TimeSplitBounds bounds)
+    {
+        ArgumentNullException.ThrowIfNull(bounds);
+        try
+        {
+            _ = Resolve(bounds, null);
+            return null;
+        }
+        catch (TrainingException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>
+    /// What is wrong with the split flags for data spanning <paramref name="span"/>, or null: besides
+    /// <see cref="FlagProblem"/>, the defaults taken from the data and ranges lying before or after it.
+    /// </summary>
+    public static string? SpanProblem(TimeSplitBounds bounds, DataSpan span)
+    {
+        ArgumentNullException.ThrowIfNull(bounds);
+        ArgumentNullException.ThrowIfNull(span);
+        try
+        {
+            _ = Resolve(bounds, span);
+            return null;
+        }
+        catch (TrainingException e)
+        {
+            return e.Message;
+        }
+    }
+
     private static SplitPlan PlanTime(ExampleSource examples, TimeSplitBounds b)
     {
         if (!examples.HasEventTimes)
@@ -191,78 +251,9 @@ public static class SplitPlanner
             throw new TrainingException("the input has no usable transactions");
         }
 
-        var dayStart = FloorDay(first);
-        var dayEnd = FloorDay(last) + MsPerDay;
-        var span = $"the data spans {Format(first)} .. {Format(last + 1)} ({(dayEnd - dayStart) / MsPerDay} days)";
-        var notes = new List<string>();
-        TimeRange train, validation, test;
-        if (!b.Any)
-        {
-            var days = (dayEnd - dayStart) / MsPerDay;
-            if (days < 3)
-            {
-                throw new TrainingException(
-                    $"{span}; the default time split (60/20/20 of the days) needs at least 3 days. " +
-                    "Pass --train-from/--train-to/--test-from/--test-to with finer times, or use --split random");
-            }
-
-            var holdout = Math.Max(1, (long)Math.Round(HoldoutShare * days, MidpointRounding.AwayFromZero));
-            var testFrom = dayEnd - (holdout * MsPerDay);
-            var validationFrom = testFrom - (holdout * MsPerDay);
-            train = new TimeRange(dayStart, validationFrom);
-            validation = new TimeRange(validationFrom, testFrom);
-            test = new TimeRange(testFrom, dayEnd);
-            notes.Add($"no split dates given: {days} days cut into {days - (2 * holdout)} training, {holdout} validation and {holdout} test days");
-        }
-        else
-        {
-            if ((b.ValidationFrom is null) != (b.ValidationTo is null))
-            {
-                throw new TrainingException(
-                    "give both --val-from and --val-to, or neither (then the last 20% of the training range is validation)");
-            }
-
-            var trainFrom = Ms(b.TrainFrom) ?? dayStart;
-            var trainTo = Ms(b.TrainTo) ?? Ms(b.ValidationFrom) ?? Ms(b.TestFrom)
-                ?? throw new TrainingException("--train-to is needed (or --val-from / --test-from, which it defaults to)");
-            CheckOrder(trainFrom, trainTo, "--train-from", "--train-to");
-            if (b.ValidationFrom is null)
-            {
-                var cut = CarveValidation(trainFrom, trainTo);
-                if (cut <= trainFrom)
-                {
-                    throw new TrainingException(
-                        $"the training range {new TimeRange(trainFrom, trainTo)} is too short to hold back 20% for validation; " +
-                        "widen it or pass --val-from/--val-to");
-                }
-
-                train = new TimeRange(trainFrom, cut);
-                validation = new TimeRange(cut, trainTo);
-                notes.Add($"no validation dates given: the last part of the training range, {validation}, is validation");
-            }
-            else
-            {
-                train = new TimeRange(trainFrom, trainTo);
-                validation = new TimeRange(Ms(b.ValidationFrom)!.Value, Ms(b.ValidationTo)!.Value);
-                CheckOrder(validation.FromMs, validation.ToMs, "--val-from", "--val-to");
-                if (validation.FromMs < train.ToMs)
-                {
-                    throw new TrainingException(
-                        $"validation ({validation}) starts before training ends ({Format(train.ToMs)}); --val-from must be at or after --train-to");
-                }
-            }
-
-            var testFromMs = Ms(b.TestFrom) ?? validation.ToMs;
-            var testToMs = Ms(b.TestTo) ?? dayEnd;
-            CheckOrder(testFromMs, testToMs, "--test-from", "--test-to");
-            test = new TimeRange(testFromMs, testToMs);
-            if (test.FromMs < validation.ToMs)
-            {
-                throw new TrainingException(
-                    $"test ({test}) starts before validation ends ({Format(validation.ToMs)}); --test-from must be at or after the end of validation");
-            }
-        }
-
+        var data = new DataSpan(first, last, examples.Count);
+        var span = data.ToString();
+        var (train, validation, test, notes) = Resolve(b, data);
         var trainSet = new List<int>();
         var validationSet = new List<int>();
         var testSet = new List<int>();
@@ -318,6 +309,141 @@ public static class SplitPlanner
             UnusedRows = unused,
             Notes = notes,
         };
+    }
+
+    /// <summary>
+    /// The three ranges the bounds describe, unset bounds filled in (class remarks), or a <see cref="TrainingException"/>
+    /// naming the flags given — and, for a bound the user did not give, where its value came from. With
+    /// <paramref name="data"/> null only what the flags decide is checked (the returned ranges are then meaningless).
+    /// </summary>
+    private static (TimeRange Train, TimeRange Validation, TimeRange Test, List<string> Notes) Resolve(TimeSplitBounds b, DataSpan? data)
+    {
+        var notes = new List<string>();
+        if (!b.Any)
+        {
+            if (data is null)
+            {
+                return default;
+            }
+
+            var days = (data.DayEnd - data.DayStart) / MsPerDay;
+            if (days < 3)
+            {
+                throw new TrainingException(
+                    $"{data}; the default time split (60/20/20 of the days) needs at least 3 days. " +
+                    "Pass --train-from/--train-to/--test-from/--test-to with finer times, or use --split random");
+            }
+
+            var holdout = Math.Max(1, (long)Math.Round(HoldoutShare * days, MidpointRounding.AwayFromZero));
+            var testStartMs = data.DayEnd - (holdout * MsPerDay);
+            var validationStartMs = testStartMs - (holdout * MsPerDay);
+            notes.Add($"no split dates given: {days} days cut into {days - (2 * holdout)} training, {holdout} validation and {holdout} test days");
+            return (new TimeRange(data.DayStart, validationStartMs), new TimeRange(validationStartMs, testStartMs), new TimeRange(testStartMs, data.DayEnd), notes);
+        }
+
+        if ((b.ValidationFrom is null) != (b.ValidationTo is null))
+        {
+            throw new TrainingException(b.ValidationFrom is { } vf
+                ? $"--val-from {Format(vf.ToUnixTimeMilliseconds())} is given without --val-to: give both, or neither (then the last 20% of the training range is validation)"
+                : $"--val-to {Format(b.ValidationTo!.Value.ToUnixTimeMilliseconds())} is given without --val-from: give both, or neither (then the last 20% of the training range is validation)");
+        }
+
+        var trainFrom = b.TrainFrom is { } tf ? Bound.Given("--train-from", tf)
+            : Bound.FromData(data?.DayStart, "--train-from", string.Create(CultureInfo.InvariantCulture, $"the first event's day; the earliest event_time of {data?.Rows:N0} rows is {Iso(data?.FirstMs)}"));
+        var trainTo = b.TrainTo is { } tt ? Bound.Given("--train-to", tt)
+            : b.ValidationFrom is { } vFrom ? Bound.FromFlag("--val-from", vFrom, "--train-to")
+            : b.TestFrom is { } sFrom ? Bound.FromFlag("--test-from", sFrom, "--train-to")
+            : throw new TrainingException(
+                $"the training range has no end: give --train-to (or --val-from or --test-from, which it defaults to); given: {string.Join(", ", b.Given())}");
+        Order(trainFrom, trainTo, "training");
+
+        TimeRange? train = null, validation = null;
+        Bound validationEnd;
+        if (b.ValidationFrom is null)
+        {
+            // Validation is carved from the end of the training range: it ends where training was asked to end.
+            validationEnd = trainTo with { Text = $"{trainTo.Text}, where validation ends (it is the last 20% of the training range without --val-from/--val-to)" };
+            if (trainFrom.Ms is { } from && trainTo.Ms is { } to)
+            {
+                var cut = CarveValidation(from, to);
+                if (cut <= from)
+                {
+                    throw new TrainingException(
+                        $"the training range {new TimeRange(from, to)} ({trainFrom.Text} .. {trainTo.Text}) is too short to hold back 20% for validation; " +
+                        "widen it or pass --val-from/--val-to");
+                }
+
+                train = new TimeRange(from, cut);
+                validation = new TimeRange(cut, to);
+                notes.Add($"no validation dates given: the last part of the training range, {validation}, is validation");
+            }
+        }
+        else
+        {
+            var validationFrom = Bound.Given("--val-from", b.ValidationFrom.Value);
+            validationEnd = Bound.Given("--val-to", b.ValidationTo!.Value);
+            Order(validationFrom, validationEnd, "validation");
+            if (validationFrom.Ms < trainTo.Ms)
+            {
+                throw new TrainingException($"{validationFrom.Text} must be at or after {trainTo.Text}: validation starts where training ends or later");
+            }
+
+            train = trainFrom.Ms is { } from ? new TimeRange(from, trainTo.Ms!.Value) : null;
+            validation = new TimeRange(validationFrom.Ms!.Value, validationEnd.Ms!.Value);
+        }
+
+        var testFrom = b.TestFrom is { } testStart ? Bound.Given("--test-from", testStart)
+            : b.ValidationTo is { } vTo ? Bound.FromFlag("--val-to", vTo, "--test-from")
+            : trainTo with { Text = $"{trainTo.Text} (where validation ends: the default of --test-from)" };
+        if (b.TestFrom is not null && testFrom.Ms < validationEnd.Ms)
+        {
+            throw new TrainingException($"{testFrom.Text} must be at or after {validationEnd.Text}: test starts where validation ends or later");
+        }
+
+        var testTo = b.TestTo is { } testEnd ? Bound.Given("--test-to", testEnd)
+            : Bound.FromData(data?.DayEnd, "--test-to", string.Create(CultureInfo.InvariantCulture, $"midnight after the last event; the latest event_time of {data?.Rows:N0} rows is {Iso(data?.LastMs)}"));
+        Order(testFrom, testTo, "test");
+        if (data is null)
+        {
+            return default;
+        }
+
+        var test = new TimeRange(testFrom.Ms!.Value, testTo.Ms!.Value);
+        foreach (var (name, range) in new[] { ("training", train!.Value), ("validation", validation!.Value), ("test", test) })
+        {
+            if (range.ToMs <= data.FirstMs || range.FromMs > data.LastMs)
+            {
+                throw new TrainingException(
+                    $"the {name} range {range} lies {(range.ToMs <= data.FirstMs ? "before" : "after")} the data: {data}. Move it into the data's span");
+            }
+        }
+
+        return (train.Value, validation.Value, test, notes);
+    }
+
+    private static void Order(Bound from, Bound to, string name)
+    {
+        if (from.Ms is { } f && to.Ms is { } t && t <= f)
+        {
+            throw new TrainingException($"{to.Text} must be after {from.Text}: the {name} range would be empty (ends are exclusive)");
+        }
+    }
+
+    private static string Iso(long? ms) => ms is { } v
+        ? DateTimeOffset.FromUnixTimeMilliseconds(v).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture)
+        : "?";
+
+    /// <summary>A split bound and how to name it in a message: the flag as given, another flag it defaults to, or the
+    /// data it was derived from. <see cref="Ms"/> is null for a data default before the data is known.</summary>
+    private readonly record struct Bound(long? Ms, string Text)
+    {
+        public static Bound Given(string flag, DateTimeOffset value) => new(value.ToUnixTimeMilliseconds(), $"{flag} {Format(value.ToUnixTimeMilliseconds())}");
+
+        public static Bound FromFlag(string flag, DateTimeOffset value, string defaultOf) =>
+            new(value.ToUnixTimeMilliseconds(), $"{flag} {Format(value.ToUnixTimeMilliseconds())} (the default of {defaultOf})");
+
+        public static Bound FromData(long? ms, string defaultOf, string what) =>
+            ms is { } v ? new(v, $"{Format(v)}, the default of {defaultOf} ({what})") : new(null, defaultOf);
     }
 
     private static SplitPlan PlanRandom(ExampleSource examples, int seed)

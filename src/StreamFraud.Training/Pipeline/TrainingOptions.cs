@@ -45,6 +45,22 @@ public sealed record TimeSplitBounds
     /// <summary><c>--test-to</c>: end of test (exclusive).</summary>
     public DateTimeOffset? TestTo { get; init; }
 
+    /// <summary>The bounds that are set, as typed: <c>--train-from 2026-01-08</c>.</summary>
+    public IEnumerable<string> Given()
+    {
+        foreach (var (flag, value) in new[]
+                 {
+                     ("--train-from", TrainFrom), ("--train-to", TrainTo), ("--val-from", ValidationFrom), ("--val-to", ValidationTo),
+                     ("--test-from", TestFrom), ("--test-to", TestTo),
+                 })
+        {
+            if (value is { } v)
+            {
+                yield return $"{flag} {SplitPlanner.Format(v.ToUnixTimeMilliseconds())}";
+            }
+        }
+    }
+
     /// <summary>Whether any bound is set.</summary>
     public bool Any => TrainFrom is not null || TrainTo is not null || ValidationFrom is not null || ValidationTo is not null ||
                        TestFrom is not null || TestTo is not null;
@@ -182,7 +198,7 @@ public sealed record TrainingOptions
         Require(GoldenWindows >= 1, $"at least one golden window is needed (got {GoldenWindows})");
         Require(Threads is null or >= 1, $"--threads must be at least 1 (got {Threads})");
         Require(Split != SplitMode.Random || !Bounds.Any,
-            "time-split flags (--train-from … --test-to) do not apply to --split random; drop them or use --split time");
+            $"{string.Join(", ", Bounds.Given().Select(g => g.Split(' ')[0]))} (a time split) do not apply to --split random; drop them or use --split time");
         if (ToCsvFeaturing().Problem() is { } problem)
         {
             throw new TrainingException(problem);

@@ -54,8 +54,8 @@ public sealed class SplitPlannerTests
 
     [Theory]
     [InlineData(5, 3, null, null, "must be after --train-from")]
-    [InlineData(0, 5, 4, null, "give both --val-from and --val-to")]
-    [InlineData(0, 5, 4, 6, "--val-from must be at or after --train-to")]
+    [InlineData(0, 5, 4, null, "--val-from 2026-03-05 is given without --val-to: give both, or neither")]
+    [InlineData(0, 5, 4, 6, "--val-from 2026-03-05 must be at or after --train-to 2026-03-06")]
     public void Plan_BadBounds_RefusesWithTheRule(int trainFrom, int trainTo, int? valFrom, int? valTo, string expected)
     {
         var bounds = new TimeSplitBounds
@@ -78,7 +78,7 @@ public sealed class SplitPlannerTests
 
         var e = Assert.Throws<TrainingException>(() => SplitPlanner.Plan(MakeHourly(10), SplitMode.Time, bounds, 1));
 
-        Assert.Contains("--test-from must be at or after the end of validation", e.Message);
+        Assert.Contains("--test-from 2026-03-06 must be at or after --val-to 2026-03-07", e.Message);
     }
 
     [Fact]
@@ -88,8 +88,79 @@ public sealed class SplitPlannerTests
 
         var e = Assert.Throws<TrainingException>(() => SplitPlanner.Plan(MakeHourly(10), SplitMode.Time, bounds, 1));
 
-        Assert.Contains("test range 2026-03-31 .. 2026-04-01 holds no labelled transactions", e.Message);
-        Assert.Contains("the data spans 2026-03-01", e.Message);
+        Assert.Contains("the test range 2026-03-31 .. 2026-04-01 lies after the data", e.Message);
+        Assert.Contains("the data spans 2026-03-01 .. 2026-03-10T23:00:00.000Z (10 days; the earliest and latest event_time of its 240 rows)", e.Message);
+    }
+
+    [Theory]
+    [InlineData(new[] { "train-from:6", "train-to:3" }, "--train-to 2026-03-04 must be after --train-from 2026-03-07")]
+    [InlineData(new[] { "train-from:6", "val-from:4", "val-to:8" }, "--val-from 2026-03-05 (the default of --train-to) must be after --train-from 2026-03-07")]
+    [InlineData(new[] { "train-to:4", "test-from:3" }, "--test-from 2026-03-04 must be at or after --train-to 2026-03-05, where validation ends")]
+    [InlineData(new[] { "train-to:4", "val-from:4", "val-to:6", "test-to:5" }, "--test-to 2026-03-06 must be after --val-to 2026-03-07 (the default of --test-from)")]
+    [InlineData(new[] { "val-to:6" }, "--val-to 2026-03-07 is given without --val-from")]
+    [InlineData(new[] { "train-from:2", "test-to:9" }, "the training range has no end: give --train-to (or --val-from or --test-from, which it defaults to); given: --train-from 2026-03-03, --test-to 2026-03-10")]
+    public void FlagProblem_WithoutData_NamesOnlyTheFlagsGivenAndTheDefaultsTheyFeed(string[] flags, string expected)
+    {
+        var bounds = Bounds(flags);
+
+        var problem = SplitPlanner.FlagProblem(bounds);
+
+        Assert.Equal(expected, problem?[..Math.Min(problem.Length, expected.Length)]);
+        var given = flags.Select(f => "--" + f.Split(':')[0]).ToHashSet();
+        foreach (var flag in new[] { "--train-from", "--train-to", "--val-from", "--val-to", "--test-from", "--test-to" }.Where(f => !given.Contains(f)))
+        {
+            // A flag the user did not pass appears only as "the default of --flag".
+            Assert.DoesNotContain(flag + " 20", problem);
+        }
+
+        // The same flags with data: the same refusal, whatever the data.
+        Assert.Equal(problem, SplitPlanner.SpanProblem(bounds, new DataSpan(Ms(0), Ms(10) - 1, 240)));
+    }
+
+    [Fact]
+    public void FlagProblem_ConsistentFlags_None_EvenWhenOnlyTheDataCanTell()
+    {
+        // Test would start after the data ends: only the data can tell, so flags alone are fine...
+        var bounds = new TimeSplitBounds { TrainTo = Day(5), TestFrom = Day(30) };
+        Assert.Null(SplitPlanner.FlagProblem(bounds));
+
+        // ...and the data's span names the default it derived and the rows it came from.
+        var problem = SplitPlanner.SpanProblem(bounds, new DataSpan(Ms(0) + 60_000, Ms(10) - 60_000, 240));
+        Assert.Equal(
+            "2026-03-11, the default of --test-to (midnight after the last event; the latest event_time of 240 rows is 2026-03-10T23:59:00.000Z) " +
+            "must be after --test-from 2026-03-31: the test range would be empty (ends are exclusive)",
+            problem);
+        Assert.Null(SplitPlanner.SpanProblem(bounds with { TestFrom = Day(8) }, new DataSpan(Ms(0), Ms(10) - 1, 240)));
+    }
+
+    [Fact]
+    public void InputSpan_PeekReadsFirstAndLastRows_ScanEveryRow()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"span-{Guid.NewGuid():N}.csv");
+        try
+        {
+            Core.Transaction Tx(int day) => new($"t{day}", "c", "m", 1, "EUR", Ms(day));
+            // Out of event-time order: the middle row is the latest, so the peek (first and last rows) sees less than the scan.
+            Core.Data.CanonicalCsv.Write(path, [Tx(2), Tx(1), Tx(9), Tx(3)]);
+
+            Assert.Equal(new DataSpan(Ms(2), Ms(3), 2), InputSpan.Peek(path));
+            Assert.Equal(new DataSpan(Ms(1), Ms(9), 4), InputSpan.Scan(path));
+            Assert.Null(InputSpan.Peek(path + ".missing"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static TimeSplitBounds Bounds(string[] flags)
+    {
+        DateTimeOffset? Get(string name) => flags.Where(f => f.StartsWith(name + ":", StringComparison.Ordinal)).Select(f => (DateTimeOffset?)Day(int.Parse(f[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture))).FirstOrDefault();
+        return new TimeSplitBounds
+        {
+            TrainFrom = Get("train-from"), TrainTo = Get("train-to"), ValidationFrom = Get("val-from"), ValidationTo = Get("val-to"),
+            TestFrom = Get("test-from"), TestTo = Get("test-to"),
+        };
     }
 
     [Fact]

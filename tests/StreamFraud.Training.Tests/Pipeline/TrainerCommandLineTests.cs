@@ -109,13 +109,69 @@ public sealed class TrainerCommandLineTests(PipelineFixture fixture)
     }
 
     [Fact]
-    public async Task Train_RangesOutOfOrder_ExitsWithFailure()
+    public async Task Train_DateMistakes_ExitTwoBeforeTheInputIsRead_NamingOnlyTheFlagsGiven()
     {
-        var (code, _, error) = await Run("train", "--input", fixture.CsvPath, "--registry", fixture.RegistryPath,
-            "--train-from", "2026-01-05", "--train-to", "2026-01-10", "--val-from", "2026-01-08", "--val-to", "2026-01-12");
+        // The fixture's first and last rows around a row no reader accepts: reading the input would fail with exit 1,
+        // so exit 2 shows the dates were refused before the input was read.
+        var lines = File.ReadAllLines(fixture.CsvPath);
+        var broken = Path.Combine(fixture.Root, "broken-middle.csv");
+        File.WriteAllLines(broken, [lines[0], lines[1], "not,a,transaction", lines[^1]]);
+        var (readCode, _, readError) = await Run("train", "--input", broken, "--registry", fixture.RegistryPath);
+        Assert.True(readCode == TrainerApp.FailureExitCode, readError); // the control: reading it fails
 
-        Assert.Equal(TrainerApp.FailureExitCode, code);
-        Assert.Contains("--val-from must be at or after --train-to", error);
+        (string[] Args, string Expected)[] cases =
+        [
+            (["--train-from", "2026-01-10", "--train-to", "2026-01-05"], "--train-to 2026-01-05 must be after --train-from 2026-01-10"),
+            (["--train-from", "2026-01-05", "--train-to", "2026-01-10", "--val-from", "2026-01-08", "--val-to", "2026-01-12"],
+                "--val-from 2026-01-08 must be at or after --train-to 2026-01-10"),
+            (["--train-to", "2026-01-08", "--val-from", "2026-01-08", "--val-to", "2026-01-06"], "--val-to 2026-01-06 must be after --val-from 2026-01-08"),
+            (["--val-from", "2026-01-05"], "--val-from 2026-01-05 is given without --val-to"),
+            (["--train-to", "2026-01-08", "--test-from", "2026-01-12", "--test-to", "2026-01-12T00:00:00Z"], "--test-to 2026-01-12 must be after --test-from 2026-01-12"),
+            (["--train-from", "2026-01-06", "--val-from", "2026-01-05", "--val-to", "2026-01-07"], "--val-from 2026-01-05 (the default of --train-to) must be after --train-from 2026-01-06"),
+            (["--train-from", "2026-01-02"], "the training range has no end: give --train-to (or --val-from or --test-from, which it defaults to); given: --train-from 2026-01-02"),
+            (["--split", "random", "--test-from", "2026-01-12"], "--test-from places a time split and does not apply to --split random"),
+            (["--spec", "v1", "--xgb-monotone", "on"], "--xgb-monotone on constrains the label-history features of spec v2; --spec v1 has none"),
+            (["--bootstrap", "kafka:9092"], "--bootstrap applies to --announce"),
+        ];
+        foreach (var (args, expected) in cases)
+        {
+            var (code, output, error) = await Run(["train", "--input", broken, "--registry", fixture.RegistryPath, .. args]);
+            Assert.True(code == TrainerApp.UsageExitCode, $"{string.Join(' ', args)}: exit {code}, {error}");
+            Assert.Contains(expected, error);
+            Assert.Equal("", output);
+            var given = args.Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToHashSet();
+            foreach (var flag in new[] { "--train-from", "--train-to", "--val-from", "--val-to", "--test-from", "--test-to" }.Where(f => !given.Contains(f)))
+            {
+                Assert.DoesNotContain(flag + " 20", error); // a flag not given is named only as "the default of --flag"
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Train_RangesAfterTheData_ExitTwoBeforeFeaturising_SayingWhichDefaultCameFromWhichRows()
+    {
+        // The fixture's data: 2026-01-01 .. 2026-01-18.
+        var (code, output, error) = await Run("train", "--input", fixture.CsvPath, "--registry", fixture.RegistryPath,
+            "--train-to", "2026-01-10", "--test-from", "2026-03-01");
+        Assert.Equal(TrainerApp.UsageExitCode, code);
+        Assert.Equal("", output); // nothing featurised, nothing printed
+        Assert.Contains("2026-01-19, the default of --test-to (midnight after the last event; the latest event_time of ", error);
+        Assert.Contains(" must be after --test-from 2026-03-01", error);
+        Assert.DoesNotContain("--test-to 20", error);
+
+        (code, output, error) = await Run("train", "--input", fixture.CsvPath, "--registry", fixture.RegistryPath,
+            "--train-to", "2026-01-10", "--test-from", "2026-03-01", "--test-to", "2026-03-05");
+        Assert.Equal(TrainerApp.UsageExitCode, code);
+        Assert.Equal("", output);
+        Assert.Contains("the test range 2026-03-01 .. 2026-03-05 lies after the data: the data spans 2026-01-01", error);
+
+        (code, _, error) = await Run("train", "--input", fixture.CsvPath, "--registry", fixture.RegistryPath, "--train-to", "2025-12-01");
+        Assert.Equal(TrainerApp.UsageExitCode, code);
+        Assert.Contains("--train-to 2025-12-01 must be after 2026-01-01, the default of --train-from (the first event's day; the earliest event_time of ", error);
+        Assert.DoesNotContain("--train-from 20", error);
+        var rows = File.ReadLines(fixture.CsvPath).Count() - 1;
+        Assert.Contains($" of {rows.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} rows is ", error); // the span came from every row: the peek's suspicion was confirmed by a scan
+        Assert.Equal(2, new BundleRegistry(fixture.RegistryPath).Versions().Count);
     }
 
     [Fact]
@@ -215,7 +271,7 @@ public sealed class TrainerCommandLineTests(PipelineFixture fixture)
     public void ParseOptions_AllFlags_MapOntoTrainingOptions()
     {
         var settings = Parse<TrainSettings>(
-            "--input", "a.csv", "--registry", "reg", "--promote", "--train-from", "2026-01-02", "--test-to", "2026-02-01T12:00:00Z",
+            "--input", "a.csv", "--registry", "reg", "--promote", "--train-from", "2026-01-02", "--train-to", "2026-01-20", "--test-to", "2026-02-01T12:00:00Z",
             "--epochs", "3", "--seed", "9", "--cost-fn", "25", "--cost-fp", "2", "--target-recall", "0.8", "--oversample", "0.1",
             "--loss", "bce", "--xgb-rounds", "77", "--hidden1", "32", "--hidden2", "16", "--search-weights");
 

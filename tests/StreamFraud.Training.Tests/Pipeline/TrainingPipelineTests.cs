@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using StreamFraud.Core.Data;
+using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
 using StreamFraud.Core.Labels;
 using StreamFraud.Scoring.Bundles;
@@ -143,6 +144,41 @@ public sealed class TrainingPipelineTests(PipelineFixture fixture)
         Assert.Equal(1, manifest.Thresholds.CostMin.CostFp);
         Assert.Equal(0.7, manifest.Thresholds.TargetRecall.Target);
         Assert.Equal(metrics["validation"]["ensemble"].Thresholds.BestF1.Threshold, manifest.Thresholds.BestF1);
+    }
+
+    [Fact]
+    public void Run_CsvInput_ReportMarkdownShowsTheFullConfusionMatrix()
+    {
+        var (test, _) = RebuildSplits();
+        var md = File.ReadAllText(Path.Combine(fixture.Explicit.BundleDirectory, MarkdownReport.FileName));
+        var section = md[md.IndexOf("## Test metrics", StringComparison.Ordinal)..md.IndexOf("## Validation metrics", StringComparison.Ordinal)];
+        var header = section.Split('\n').Single(l => l.StartsWith("| model |", StringComparison.Ordinal));
+        Assert.EndsWith("| TP | FP | FN | TN |", header);
+        var rows = section.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| model", StringComparison.Ordinal))
+            .Select(l => l.Split('|').Select(c => c.Trim()).ToArray()).ToList();
+        var model = "";
+        var checkedRows = 0;
+        foreach (var c in rows)
+        {
+            model = c[1].Length > 0 ? c[1] : model;
+            var policy = c[5];
+            var threshold = fixture.Explicit.Report.Metrics["test"][model].Thresholds.All.Single(t => t.Policy.ToName() == policy).Threshold;
+            // Counted from the bundle's own scores of the rebuilt test split, not from the report's confusion matrix.
+            var scores = test.Scores[model];
+            long Count(bool fraud, bool flagged) => scores.Where((s, i) => test.Labels[i] == fraud && (s >= threshold) == flagged).LongCount();
+            long Cell(int column) => long.Parse(c[column], System.Globalization.NumberStyles.AllowThousands, System.Globalization.CultureInfo.InvariantCulture);
+            // XGBoost runs in the same library either way: exact. The LSTM (and so the ensemble) is recomputed through ONNX
+            // Runtime, within 1e-5 of the trainer's forward pass: only scores that close to the threshold may change side.
+            var ties = model == "xgb" ? 0 : scores.LongCount(s => Math.Abs(s - threshold) <= 1e-5);
+            Assert.InRange(Cell(11) - Count(true, true), -ties, ties);
+            Assert.InRange(Cell(12) - Count(false, true), -ties, ties);
+            Assert.InRange(Cell(13) - Count(true, false), -ties, ties);
+            Assert.InRange(Cell(14) - Count(false, false), -ties, ties);
+            Assert.Equal(test.Labels.Length, Cell(11) + Cell(12) + Cell(13) + Cell(14));
+            checkedRows++;
+        }
+
+        Assert.Equal(9, checkedRows); // 3 models × 3 policies
     }
 
     [Fact]
