@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace StreamFraud.Training.Lstm;
+namespace StreamFraud.Scoring.Lstm;
 
 /// <summary>
 /// Single-precision matrix product C (+)= A·B on packed operands, single-threaded (the trainer parallelises over
