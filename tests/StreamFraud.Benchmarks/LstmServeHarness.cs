@@ -4,7 +4,11 @@ using StreamFraud.Scoring.Lstm;
 using StreamFraud.Scoring.Onnx;
 using StreamFraud.Training.Lstm;
 
-/// <summary>LSTM serving throughput at one batch size: ONNX Runtime against the managed paths.</summary>
+/// <summary>
+/// LSTM serving throughput at one batch size (production LSTM 128/64 over 7 steps): ONNX Runtime fp32 (the
+/// reference) against the managed fp32 path, each with every core and with one, alternating, medians of --rounds;
+/// wall windows/s and process CPU-µs per window, and the largest score difference from ONNX Runtime.
+/// </summary>
 internal static class LstmServeHarness
 {
     public static void Run(string[] args)
@@ -14,9 +18,13 @@ internal static class LstmServeHarness
         var rounds = Opt(args, "--rounds", 3);
         var reps = Opt(args, "--reps", 40);
         var model = LstmModel.CreateInitial(features, new LstmOptions { Seed = 7 });
-        var onnx = new MemoryStream();
-        model.ExportOnnx(onnx);
-        using var ort = OnnxLstm.Load(onnx.ToArray(), "lstm.onnx", model.SequenceLength, features);
+        using var stream = new MemoryStream();
+        model.ExportOnnx(stream);
+        var onnx = stream.ToArray();
+        using var ort = OnnxLstm.Load(onnx, "lstm.onnx", model.SequenceLength, features);
+        using var ort1 = OnnxLstm.Load(onnx, "lstm.onnx", model.SequenceLength, features, intraOpThreads: 1);
+        var managed = ManagedLstm.TryCreate(onnx, model.SequenceLength, features, 0, out var problem) ?? throw new InvalidOperationException(problem);
+        var managed1 = ManagedLstm.TryCreate(onnx, model.SequenceLength, features, 1, out problem) ?? throw new InvalidOperationException(problem);
         var rng = new Random(1);
         var windows = new float[batch * model.SequenceLength * features];
         for (var i = 0; i < windows.Length; i++)
@@ -25,23 +33,26 @@ internal static class LstmServeHarness
         }
 
         var scores = new float[batch];
-        var managed2 = ManagedLstm.TryCreate(onnx.ToArray(), model.SequenceLength, features, 2, out var problem) ?? throw new InvalidOperationException(problem);
-        var managed1 = ManagedLstm.TryCreate(onnx.ToArray(), model.SequenceLength, features, 1, out problem) ?? throw new InvalidOperationException(problem);
         var candidates = new List<(string Name, Action Run)>
         {
-            ("onnxruntime cpu", () => ort.Run(windows, batch, scores)),
-            ("managed x2", () => managed2.Run(windows, batch, scores)),
-            ("managed x1", () => managed1.Run(windows, batch, scores)),
-            ("trainer forward x2", () => model.Predict(windows, scores, 2)),
-            ("trainer forward x1", () => model.Predict(windows, scores, 1)),
+            ($"onnxruntime x{Environment.ProcessorCount}", () => ort.Run(windows, batch, scores)),
+            ($"managed_fp32 x{managed.Threads}", () => managed.Run(windows, batch, scores)),
+            ("onnxruntime x1", () => ort1.Run(windows, batch, scores)),
+            ("managed_fp32 x1", () => managed1.Run(windows, batch, scores)),
         };
-        var results = candidates.ToDictionary(c => c.Name, _ => new List<double>());
-        var cpuPerWindow = candidates.ToDictionary(c => c.Name, _ => new List<double>());
+        var reference = new float[batch];
+        ort.Run(windows, batch, reference);
+        var mine = new float[batch];
+        managed.Run(windows, batch, mine);
+        var worst = reference.Zip(mine, (a, b) => Math.Abs(a - b)).Max();
+
+        var wall = candidates.ToDictionary(c => c.Name, _ => new List<double>());
+        var cpu = candidates.ToDictionary(c => c.Name, _ => new List<double>());
         foreach (var c in candidates)
         {
             for (var i = 0; i < 5; i++)
             {
-                c.Run();
+                c.Run(); // warm-up
             }
         }
 
@@ -49,27 +60,30 @@ internal static class LstmServeHarness
         {
             foreach (var c in candidates)
             {
-                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+                var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                 var sw = Stopwatch.StartNew();
                 for (var i = 0; i < reps; i++)
                 {
                     c.Run();
                 }
 
-                results[c.Name].Add(batch * reps / sw.Elapsed.TotalSeconds);
-                cpuPerWindow[c.Name].Add((Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / (batch * reps));
+                wall[c.Name].Add(batch * reps / sw.Elapsed.TotalSeconds);
+                cpu[c.Name].Add((Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / (batch * reps));
             }
         }
 
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"lstm-serve: F={features}, T={model.SequenceLength}, hidden {model.Hidden1}/{model.Hidden2}, batch {batch}, {Environment.ProcessorCount} cores, medians of {rounds}"));
-        foreach (var (name, r) in results)
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"lstm-serve: F={features}, T={model.SequenceLength}, hidden {model.Hidden1}/{model.Hidden2}, batch {batch}, {Environment.ProcessorCount} cores, {managed.KernelName}, {rounds} rounds alternating, medians"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  max |managed_fp32 - onnxruntime| = {worst:G3} (tolerance {LstmPaths.ManagedFp32Tolerance})"));
+        foreach (var (name, r) in wall)
         {
-            r.Sort();
-            var cpu = cpuPerWindow[name];
-            cpu.Sort();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-22} {r[r.Count / 2],10:N0} windows/s  {cpu[cpu.Count / 2],6:F1} CPU-us/window   (runs: {string.Join(", ", r.Select(v => v.ToString("N0", CultureInfo.InvariantCulture)))})"));
+            var c = cpu[name];
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {name,-18} {Median(r),10:N0} windows/s  {Median(c),6:F1} CPU-us/window   (runs: {string.Join(", ", r.Select(v => v.ToString("N0", CultureInfo.InvariantCulture)))})"));
         }
     }
+
+    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
     private static int Opt(string[] args, string name, int fallback)
     {

@@ -131,7 +131,7 @@ public static class MarkdownReport
             md.AppendLine("|---|---|---:|---:|---:|---:|---:|");
             foreach (var c in report.LstmPaths)
             {
-                md.AppendLine(Inv($"| {c.Path} | {(c.Admitted ? "yes" : "no: " + c.Reason)} | {F(c.ValidationApReference)} → {F(c.ValidationAp)} ({c.ValidationApDelta:+0.######;-0.######;0}) | {F(c.LstmValidationApReference)} → {F(c.LstmValidationAp)} ({c.LstmValidationApDelta:+0.######;-0.######;0}) | {c.GoldenMaxDeviation:G3} ({c.GoldenMaxDeviationReference:G3}) | {c.GoldenTolerance:G3} | {c.ValidationMaxDeviation:G3} |"));
+                md.AppendLine(Inv($"| {c.Path} | {(c.Admitted ? "yes" : "no: " + c.Reason)} | {F(c.ValidationApReference)} → {F(c.ValidationAp)} (Δ {c.ValidationApDelta:G3}) | {F(c.LstmValidationApReference)} → {F(c.LstmValidationAp)} (Δ {c.LstmValidationApDelta:G3}) | {c.GoldenMaxDeviation:G3} ({c.GoldenMaxDeviationReference:G3}) | {c.GoldenTolerance:G3} | {c.ValidationMaxDeviation:G3} |"));
             }
         }
 
