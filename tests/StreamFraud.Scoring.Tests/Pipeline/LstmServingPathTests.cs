@@ -126,6 +126,32 @@ public sealed class LstmServingPathTests : IDisposable
     }
 
     [Fact]
+    public void ManagedFp32_CorruptedModelBytes_RefusedWithAReasonNeverThrown()
+    {
+        // lstm.onnx comes from a shared volume: whatever its bytes, the reader answers with a model or a reason.
+        var model = LstmModel.CreateInitial(10, new LstmOptions { Hidden1 = 16, Hidden2 = 16 });
+        var onnx = LstmOnnxExporterBytes(model);
+        var rng = new Random(17);
+        var refused = 0;
+        for (var trial = 0; trial < 400; trial++)
+        {
+            var bytes = onnx.ToArray();
+            var changes = 1 + rng.Next(4);
+            for (var c = 0; c < changes; c++)
+            {
+                bytes[rng.Next(bytes.Length)] = (byte)rng.Next(256);
+            }
+
+            var cut = trial % 5 == 0 ? bytes[..rng.Next(bytes.Length)] : bytes;
+            var managed = ManagedLstm.TryCreate(cut, 7, 10, 1, out var problem);
+            Assert.True((managed is null) == (problem is not null));
+            refused += managed is null ? 1 : 0;
+        }
+
+        Assert.InRange(refused, 100, 400); // most corruptions hit structure, some only weights
+    }
+
+    [Fact]
     public void Load_AdmittedBundle_ServesManagedFp32_ScoresMatchOnnxRuntime()
     {
         var tiny = TinyBundle.Create(Path.Combine(_root, "a"), "a", TinyBundle.Stream(1, 40, 600), hidden1: 32, hidden2: 16, checkManaged: true);
