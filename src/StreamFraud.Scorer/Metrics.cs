@@ -36,6 +36,7 @@ public sealed class ScorerMetrics : IDisposable
 
     private readonly Meter _meter;
     private string _modelVersion = "";
+    private string _lstmPath = "";
 
     /// <summary>Creates the instruments on a meter from <paramref name="factory"/> (or a standalone meter).</summary>
     public ScorerMetrics(IMeterFactory? factory = null)
@@ -59,9 +60,8 @@ public sealed class ScorerMetrics : IDisposable
         _meter.CreateObservableGauge("streamfraud.consumer.oldest_unprocessed_age", OldestUnprocessedAge, "s",
             "Age (by Kafka timestamp) of the oldest message read but not yet finished; 0 when no batch is in flight. Grows while the scorer is stuck.");
         _meter.CreateObservableGauge("streamfraud.partitions.assigned", () => Input.Assigned, "{partition}", "Partitions assigned to this scorer.");
-        _meter.CreateObservableGauge("streamfraud.model.serving", () => new Measurement<int>(1,
-            new KeyValuePair<string, object?>("model.version", Volatile.Read(ref _modelVersion)), new KeyValuePair<string, object?>("lstm.device", LstmDevice())),
-            "1", "The serving model version and where its LSTM runs, cpu or cuda (as tags).");
+        _meter.CreateObservableGauge("streamfraud.model.serving", ServingMeasurement, "1",
+            "The serving model version, where its LSTM runs and the LSTM serving path in use (tags model.version, lstm.device: cpu or cuda, lstm.path: onnxruntime or managed_fp32).");
 
         LabelsConsumed = _meter.CreateCounter<long>("streamfraud.labels.consumed", "{message}", "Messages read from the labels topic.");
         LabelOutcomes = _meter.CreateCounter<long>("streamfraud.labels.outcomes", "{label}",
@@ -179,13 +179,17 @@ public sealed class ScorerMetrics : IDisposable
     /// Updates the serving-version gauge; a version seen for the first time gets its per-version counters (alerts,
     /// quality results and retractions) at 0.
     /// </summary>
-    public void SetModelVersion(string version)
+    public void SetModelVersion(string version, string lstmPath = "")
     {
         if (string.Equals(version, Volatile.Read(ref _modelVersion), StringComparison.Ordinal))
         {
+            Volatile.Write(ref _lstmPath, lstmPath);
             return;
         }
 
+        // One immutable pair read by the gauge: the path before the version, so a scrape never pairs a new version with
+        // the previous bundle's path for long (both are rewritten on the next batch anyway).
+        Volatile.Write(ref _lstmPath, lstmPath);
         Volatile.Write(ref _modelVersion, version);
         var tag = new KeyValuePair<string, object?>("model.version", version);
         Alerts.Add(0, tag);
@@ -199,6 +203,11 @@ public sealed class ScorerMetrics : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _meter.Dispose();
+
+    private Measurement<int> ServingMeasurement() => new(1,
+        new KeyValuePair<string, object?>("model.version", Volatile.Read(ref _modelVersion)),
+        new KeyValuePair<string, object?>("lstm.device", LstmDevice()),
+        new KeyValuePair<string, object?>("lstm.path", Volatile.Read(ref _lstmPath)));
 
     /// <summary>Every counter at 0 for each known value of its tags (per-version counters: <see cref="SetModelVersion"/>).</summary>
     private void RecordZeros()

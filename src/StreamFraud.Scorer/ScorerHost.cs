@@ -15,6 +15,7 @@ using StreamFraud.Scorer.Loop;
 using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
+using StreamFraud.Scoring.Lstm;
 using StreamFraud.Scoring.Onnx;
 
 namespace StreamFraud.Scorer;
@@ -88,6 +89,11 @@ OPTIONS:
                                     else CPU with the reason logged once), cpu, or cuda (fail at start without it);
                                     --Scoring:DeviceId (default 0). /readyz details and streamfraud_model_serving's
                                     lstm_device label show the choice
+        --Scoring:LstmPath          LSTM serving path: auto (default: managed_fp32 on CPU when the bundle's trainer
+                                    admitted it and it reproduces the golden windows, else ONNX Runtime, reason
+                                    logged), onnxruntime (always; the only path on CUDA), or managed_fp32 (refuse
+                                    a bundle that does not admit it; needs Scoring:Device=cpu)
+        --Scoring:LstmThreads       Cores one LSTM run may use on CPU, either path (default 0: every core)
         --Scoring:TopFeatures       XGBoost features explained per alert (default 3)
         --Scorer:InputTopic         Input topic (default transactions); also AlertsTopic, DlqTopic, ShadowTopic,
                                     ScoresTopic (optional, every score as JSON)
@@ -229,6 +235,12 @@ public sealed record Settings(
     /// <summary>The label consumer (<c>Scorer:Labels:*</c>).</summary>
     public LabelOptions Labels { get; init; } = new();
 
+    /// <summary>The LSTM serving path asked for (<c>Scoring:LstmPath</c>).</summary>
+    public LstmPathChoice LstmPath { get; init; } = LstmPathChoice.Auto;
+
+    /// <summary>Cores per LSTM run on CPU (<c>Scoring:LstmThreads</c>; 0: every core).</summary>
+    public int LstmThreads { get; init; }
+
     /// <summary>Every client's settings (<c>Kafka:*</c>, <c>SchemaRegistry:*</c>, <c>Redis:*</c> connection keys);
     /// <see cref="Consumer"/> and <see cref="Producer"/> are built from them.</summary>
     public ClientSettings Clients { get; init; } = ClientSettings.Defaults;
@@ -237,6 +249,7 @@ public sealed record Settings(
     public BundleLoadOptions LoadOptions => new()
     {
         Device = Device, DeviceId = DeviceId, WarmupBatch = Scorer.BatchSize, MaxFileBytes = MaxFileBytes, LoadTimeout = LoadTimeout,
+        LstmPath = LstmPath, LstmThreads = LstmThreads,
     };
 
     /// <summary>Reads and validates every key; all problems are reported at once.</summary>
@@ -295,6 +308,22 @@ public sealed record Settings(
         if (!Enum.TryParse<InferenceDevice>(deviceText, ignoreCase: true, out var device))
         {
             problems.Add($"Scoring:Device '{deviceText}': use auto, cpu or cuda.");
+        }
+
+        var lstmPathText = config["Scoring:LstmPath"] ?? "auto";
+        if (!LstmPaths.TryParseChoice(lstmPathText, out var lstmPath))
+        {
+            problems.Add($"Scoring:LstmPath '{lstmPathText}': use auto, {LstmPaths.OnnxRuntime} or {LstmPaths.ManagedFp32}.");
+        }
+        else if (lstmPath == LstmPathChoice.ManagedFp32 && device != InferenceDevice.Cpu)
+        {
+            problems.Add($"Scoring:LstmPath {LstmPaths.ManagedFp32} runs on CPU but Scoring:Device is {deviceText}: set Scoring:Device=cpu, or Scoring:LstmPath=auto (ONNX Runtime on CUDA when present).");
+        }
+
+        var lstmThreads = Int(config, "Scoring:LstmThreads", 0, problems);
+        if (lstmThreads is < 0 or > 1024)
+        {
+            problems.Add($"Scoring:LstmThreads '{lstmThreads}': 0 (every core) or a number of cores up to 1024.");
         }
 
         var scorer = new ScorerOptions
@@ -384,6 +413,8 @@ public sealed record Settings(
             LoadTimeout = loadTimeout,
             Labels = labels,
             Clients = clients,
+            LstmPath = lstmPath,
+            LstmThreads = lstmThreads,
         };
     }
 
@@ -397,7 +428,7 @@ public sealed record Settings(
 
         var text = $"consumer[{Client(Consumer)}] producer[{Client(Producer)}] registry[{Clients.SchemaRegistry.Describe()}] redis[{Clients.Redis.Describe()}] " +
             $"keyPrefix={Redis.KeyPrefix} models={ModelRegistry} pin={Pin ?? "-"} challenger={Challenger ?? "-"} spec={Spec.Name} " +
-            $"policy={Scoring.Policy} device={Device} mode={(Scorer.ExactlyOnce ? "exactly-once" : "at-least-once")} input={Scorer.InputTopic} " +
+            $"policy={Scoring.Policy} device={Device} lstmPath={LstmPath} mode={(Scorer.ExactlyOnce ? "exactly-once" : "at-least-once")} input={Scorer.InputTopic} " +
             $"alerts={Scorer.AlertsTopic} dlq={Scorer.DlqTopic} batch={Scorer.BatchSize} maxInputBytes={Scorer.MaxInputBytes} " +
             (Labels.Enabled
                 ? $"labels={Labels.Topic} labelsDlq={Labels.DlqTopic} labelsGroup={Labels.Group(Consumer.GroupId ?? "streamfraud-scorer")} labelsBatch={Labels.BatchSize}"
@@ -660,7 +691,7 @@ public sealed class ScorerWorker(Settings settings, BundleManager bundles, Score
         }
         if (bundles.Current is { } serving)
         {
-            metrics.SetModelVersion(serving.Version); // the serving gauge and the version's counters before the first batch
+            metrics.SetModelVersion(serving.Version, serving.LstmPath); // the serving gauge and the version's counters before the first batch
         }
 
         metrics.LstmDevice = () => bundles.Current?.LstmProvider.ToLowerInvariant() ?? "none";

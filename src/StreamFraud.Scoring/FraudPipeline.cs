@@ -21,7 +21,7 @@ public sealed record ScoringOptions
     /// <summary>XGBoost features reported per alert (0: none).</summary>
     public int TopFeatures { get; init; } = 3;
 
-    /// <summary>Whether alerts carry the LSTM occlusion explanation (one extra LSTM run per alert).</summary>
+    /// <summary>Whether alerts carry the LSTM occlusion explanation (one extra LSTM run per batch with alerts, over every alert's occluded windows).</summary>
     public bool ExplainSequence { get; init; } = true;
 
     /// <summary>
@@ -96,6 +96,9 @@ public sealed record BatchResult(IReadOnlyList<EventScore> Events, IReadOnlyList
 {
     /// <summary>The shadow bundles' results on the same windows, in the order the pipeline was given them.</summary>
     public IReadOnlyList<BatchResult> Shadows { get; init; } = [];
+
+    /// <summary>The LSTM serving path that scored the batch (<see cref="ModelBundle.LstmPath"/>).</summary>
+    public string LstmPath { get; init; } = "";
 }
 
 /// <summary>
@@ -118,6 +121,10 @@ public sealed class FraudPipeline
     private readonly ScoringOptions _options;
     private readonly TimeProvider _time;
     private ScoreBuffers _scores;
+    private readonly List<int> _alertRows = [];
+    private float[] _occluded = [];        // every alert's occlusion variants of one batch, [variants, 7, F]
+    private float[] _occludedScores = [];  // their LSTM scores
+    private (int StepsBack, double Delta)[] _influence = []; // per alert row of _alertRows
 
     /// <summary>Creates a pipeline over a window store and a fixed bundle.</summary>
     public FraudPipeline(IWindowStore store, Func<ModelBundle> servingBundle, ScoringOptions? options = null, TimeProvider? time = null, int capacity = 1024)
@@ -240,7 +247,7 @@ public sealed class FraudPipeline
         var threshold = bundle.Threshold(_options.Policy, _options.FixedThreshold);
         var scoredAt = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var events = new EventScore[batch.Count];
-        var alerts = new List<Alert>();
+        _alertRows.Clear();
         for (var i = 0; i < batch.Count; i++)
         {
             var result = batch.Result(i);
@@ -257,11 +264,23 @@ public sealed class FraudPipeline
                 : new EventScore(outcome, score, lstm, xgb, null);
             if (outcome == EventOutcome.Alert || (outcome == EventOutcome.DuplicateRescored && score >= threshold))
             {
-                alerts.Add(BuildAlert(batch, i, bundle, threshold, scoredAt, result.RealSteps));
+                _alertRows.Add(i);
             }
         }
 
-        return new BatchResult(events, alerts, bundle.Version, threshold, new StageTimings(windowsTime, modelsTime, clock.Elapsed));
+        if (_options.ExplainSequence)
+        {
+            ExplainSequences(batch, bundle);
+        }
+
+        var alerts = new List<Alert>(_alertRows.Count);
+        for (var a = 0; a < _alertRows.Count; a++)
+        {
+            var i = _alertRows[a];
+            alerts.Add(BuildAlert(batch, i, a, bundle, threshold, scoredAt, batch.Result(i).RealSteps));
+        }
+
+        return new BatchResult(events, alerts, bundle.Version, threshold, new StageTimings(windowsTime, modelsTime, clock.Elapsed)) { LstmPath = bundle.LstmPath };
     }
 
     /// <summary>Deterministic alert id of an event: the same transaction always yields the same id.</summary>
@@ -294,7 +313,7 @@ public sealed class FraudPipeline
         return Convert.ToHexStringLower(hash);
     }
 
-    private Alert BuildAlert(WindowBatch batch, int i, ModelBundle bundle, double threshold, long scoredAt, int realSteps)
+    private Alert BuildAlert(WindowBatch batch, int i, int alert, ModelBundle bundle, double threshold, long scoredAt, int realSteps)
     {
         var tx = batch.Event(i);
         var window = batch.Window(i);
@@ -319,7 +338,7 @@ public sealed class FraudPipeline
         double? delta = null;
         if (_options.ExplainSequence && realSteps > 1)
         {
-            (stepsBack, delta) = MostInfluentialStep(bundle, window, realSteps, _scores.Lstm[i]);
+            (stepsBack, delta) = _influence[alert];
             var times = batch.WindowEventTimes(i);
             influentialTime = times[times.Length - 1 - stepsBack.Value];
         }
@@ -331,37 +350,81 @@ public sealed class FraudPipeline
     }
 
     /// <summary>
-    /// Occlusion: for each earlier real step, the window without it (later steps shifted, one more zero step of
-    /// padding in front); the step whose removal moves the LSTM score most is the most influential.
+    /// Occlusion, for every alert of the batch at once: for each earlier real step of an alert's window, the window
+    /// without it (later steps shifted, one more zero step of padding in front); the step whose removal moves the LSTM
+    /// score most is the most influential. All variants of all alerts go through ONE LSTM run (the LSTM alone, not the
+    /// ensemble); a window's LSTM score does not depend on the other windows of a run, so each alert's result is the
+    /// one a run over its own variants gives. Buffers are the pipeline's, grown when a batch needs more.
     /// </summary>
-    private static (int StepsBack, double Delta) MostInfluentialStep(ModelBundle bundle, ReadOnlySpan<float> window, int realSteps, float score)
+    private void ExplainSequences(WindowBatch batch, ModelBundle bundle)
     {
-        var dim = bundle.Spec.Dimension;
         var size = bundle.Spec.WindowSize;
-        var variants = realSteps - 1;
-        var buffer = new float[variants * size];
+        var dim = bundle.Spec.Dimension;
         var steps = size / dim;
-        for (var v = 0; v < variants; v++)
+        var total = 0;
+        foreach (var i in _alertRows)
         {
-            var removed = steps - 1 - (v + 1); // step index of the transaction v+1 steps back
-            var target = buffer.AsSpan(v * size, size);
-            // Steps before the removed one move one step later; the first step becomes padding.
-            window[..(removed * dim)].CopyTo(target.Slice(dim, removed * dim));
-            window[((removed + 1) * dim)..].CopyTo(target[((removed + 1) * dim)..]);
+            total += Math.Max(0, batch.Result(i).RealSteps - 1);
         }
 
-        var scores = new ScoreBuffers(variants);
-        bundle.Score(buffer, variants, scores);
-        var best = 0;
-        for (var v = 1; v < variants; v++)
+        if (_influence.Length < _alertRows.Count)
         {
-            if (Math.Abs(score - scores.Lstm[v]) > Math.Abs(score - scores.Lstm[best]))
+            _influence = new (int, double)[Math.Max(_alertRows.Count, _scores.Capacity)];
+        }
+
+        if (total == 0)
+        {
+            return;
+        }
+
+        if (_occludedScores.Length < total)
+        {
+            _occluded = new float[total * size];
+            _occludedScores = new float[total];
+        }
+
+        var next = 0;
+        foreach (var i in _alertRows)
+        {
+            var window = batch.Window(i);
+            var variants = batch.Result(i).RealSteps - 1;
+            for (var v = 0; v < variants; v++)
             {
-                best = v;
+                var removed = steps - 1 - (v + 1); // step index of the transaction v+1 steps back
+                var target = _occluded.AsSpan((next + v) * size, size);
+                // Steps before the removed one move one step later; the first step becomes padding.
+                target[..dim].Clear();
+                window[..(removed * dim)].CopyTo(target.Slice(dim, removed * dim));
+                window[((removed + 1) * dim)..].CopyTo(target[((removed + 1) * dim)..]);
             }
+
+            next += Math.Max(0, variants);
         }
 
-        return (best + 1, score - scores.Lstm[best]);
-    }
+        bundle.ScoreLstm(_occluded.AsMemory(0, total * size), total, _occludedScores.AsMemory(0, total));
+        next = 0;
+        for (var a = 0; a < _alertRows.Count; a++)
+        {
+            var i = _alertRows[a];
+            var variants = batch.Result(i).RealSteps - 1;
+            if (variants < 1)
+            {
+                continue;
+            }
 
+            var score = _scores.Lstm[i];
+            var scores = _occludedScores.AsSpan(next, variants);
+            var best = 0;
+            for (var v = 1; v < variants; v++)
+            {
+                if (Math.Abs(score - scores[v]) > Math.Abs(score - scores[best]))
+                {
+                    best = v;
+                }
+            }
+
+            _influence[a] = (best + 1, score - scores[best]);
+            next += variants;
+        }
+    }
 }

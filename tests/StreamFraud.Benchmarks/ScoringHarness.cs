@@ -7,14 +7,17 @@ using StreamFraud.Core.Windows;
 using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
+using StreamFraud.Scoring.Lstm;
 using StreamFraud.Sim.Generation;
 using StreamFraud.Training.Lstm;
+using StreamFraud.Training.Pipeline;
 using StreamFraud.XgBoost;
 
 /// <summary>
 /// The scoring path's throughput and batch latency with a production-size bundle (LSTM 128/64 on the spec's features,
 /// 300 XGBoost trees of depth 6) for spec <c>card</c> v1 or v2 (--spec): in-memory state, or a Redis server with
-/// --redis. Untrained weights cost the same as trained ones.
+/// --redis. Untrained weights cost the same as trained ones. --lstm-path both alternates ONNX Runtime and the managed
+/// fp32 path in one run (the bundle records the trainer's admission check, computed the trainer's way).
 /// </summary>
 internal static class ScoringHarness
 {
@@ -22,6 +25,7 @@ internal static class ScoringHarness
     {
         var batchSize = Opt(args, "--batch", 512);
         var count = Opt(args, "--events", 100_000);
+        var rounds = Opt(args, "--rounds", 3);
         var redis = Str(args, "--redis");
         var spec = Str(args, "--spec") switch
         {
@@ -29,66 +33,87 @@ internal static class ScoringHarness
             "v2" => FeatureSpec.CardV2,
             var other => throw new ArgumentException($"--spec must be v1 or v2, not '{other}'."),
         };
+        var pathText = Str(args, "--lstm-path") ?? "auto";
+        LstmPathChoice[] paths = pathText == "both"
+            ? [LstmPathChoice.OnnxRuntime, LstmPathChoice.ManagedFp32]
+            : LstmPaths.TryParseChoice(pathText, out var one) ? [one] : throw new ArgumentException($"--lstm-path must be auto, onnxruntime, managed_fp32 or both, not '{pathText}'.");
         var events = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(count).ToList();
         var dir = Directory.CreateTempSubdirectory("sf-bench-").FullName;
         try
         {
-            using var bundle = BuildBundle(dir, spec, events);
-            IWindowStore store;
-            ConnectionMultiplexer? mux = null;
-            if (redis is not null)
+            BuildBundle(dir, spec, events).Dispose();
+            var bundles = paths.Select(p => ModelBundle.Load(dir, spec, new BundleLoadOptions { WarmupBatch = batchSize, LstmPath = p })).ToList();
+            using var mux = redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"scoring: {events.Count:N0} events, batch {batchSize}, spec {spec.Name} v{spec.Version} ({spec.Dimension} features), store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, {rounds} rounds alternating, medians"));
+            var runs = bundles.ToDictionary(b => b, _ => new List<Figures>());
+            for (var round = 0; round < rounds; round++)
             {
-                mux = await ConnectionMultiplexer.ConnectAsync(redis);
-                store = new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = $"bench:{Guid.NewGuid():N}:" });
-            }
-            else
-            {
-                store = new InMemoryWindowStore(spec);
-            }
-
-            var pipeline = new FraudPipeline(store, () => bundle, new ScoringOptions(), capacity: batchSize);
-            var batch = new WindowBatch(spec, batchSize);
-            var latencies = new List<double>();
-            var stages = new double[3];
-            long alerts = 0;
-            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-            var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-            var total = Stopwatch.StartNew();
-            for (var start = 0; start < events.Count; start += batchSize)
-            {
-                batch.Clear();
-                for (var i = start; i < Math.Min(events.Count, start + batchSize); i++)
+                foreach (var bundle in bundles)
                 {
-                    batch.Add(events[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
+                    IWindowStore store = mux is null
+                        ? new InMemoryWindowStore(spec)
+                        : new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = $"bench:{Guid.NewGuid():N}:" });
+                    runs[bundle].Add(await Measure(bundle, store, events, batchSize));
                 }
-
-                var clock = Stopwatch.StartNew();
-                var result = await pipeline.RunBatchAsync(batch);
-                latencies.Add(clock.Elapsed.TotalMilliseconds);
-                stages[0] += result.Timings.Windows.TotalMilliseconds;
-                stages[1] += result.Timings.Models.TotalMilliseconds;
-                stages[2] += result.Timings.Explain.TotalMilliseconds;
-                alerts += result.Alerts.Count;
             }
 
-            var seconds = total.Elapsed.TotalSeconds;
-            var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / events.Count;
-            var allocated = (double)(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / events.Count;
-            latencies.Sort();
-            var n = latencies.Count;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"scoring: {events.Count:N0} events, batch {batchSize}, spec {spec.Name} v{spec.Version} ({spec.Dimension} features), store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, LSTM on {bundle.LstmProvider}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  throughput       {events.Count / seconds:N0} events/s ({alerts:N0} alerts)"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  per event        {cpuUs:F1} CPU-us (this process, all threads), {allocated:F0} managed bytes allocated"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  batch latency    p50 {latencies[n / 2]:F1} ms, p99 {latencies[Math.Min(n - 1, (int)(n * 0.99))]:F1} ms, max {latencies[^1]:F1} ms"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  time per stage   windows {stages[0] / seconds / 10:F1}%, models {stages[1] / seconds / 10:F1}%, alerts+explanations {stages[2] / seconds / 10:F1}%"));
-            mux?.Dispose();
+            foreach (var bundle in bundles)
+            {
+                var r = runs[bundle];
+                double M(Func<Figures, double> f) => r.Select(f).Order().ElementAt(r.Count / 2);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  LSTM path {bundle.LstmPath} on {bundle.LstmProvider}{(bundle.LstmPathNote is { } note ? $" ({note})" : "")}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    throughput       {M(f => f.EventsPerSecond):N0} events/s ({r[0].Alerts:N0} alerts)   (runs: {string.Join(", ", r.Select(f => f.EventsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))})"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    per event        {M(f => f.CpuUs):F1} CPU-us (this process, all threads), {M(f => f.Bytes):F0} managed bytes allocated"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    batch latency    p50 {M(f => f.P50):F1} ms, p99 {M(f => f.P99):F1} ms"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"    time per stage   windows {M(f => f.Windows):F1}%, models {M(f => f.Models):F1}%, alerts+explanations {M(f => f.Explain):F1}%"));
+                bundle.Dispose();
+            }
         }
         finally
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    private sealed record Figures(double EventsPerSecond, double CpuUs, double Bytes, double P50, double P99, double Windows, double Models, double Explain, long Alerts);
+
+    private static async Task<Figures> Measure(ModelBundle bundle, IWindowStore store, List<Transaction> events, int batchSize)
+    {
+        var spec = bundle.Spec;
+        var pipeline = new FraudPipeline(store, () => bundle, new ScoringOptions(), capacity: batchSize);
+        var batch = new WindowBatch(spec, batchSize);
+        var latencies = new List<double>();
+        var stages = new double[3];
+        long alerts = 0;
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var total = Stopwatch.StartNew();
+        for (var start = 0; start < events.Count; start += batchSize)
+        {
+            batch.Clear();
+            for (var i = start; i < Math.Min(events.Count, start + batchSize); i++)
+            {
+                batch.Add(events[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
+            }
+
+            var clock = Stopwatch.StartNew();
+            var result = await pipeline.RunBatchAsync(batch);
+            latencies.Add(clock.Elapsed.TotalMilliseconds);
+            stages[0] += result.Timings.Windows.TotalMilliseconds;
+            stages[1] += result.Timings.Models.TotalMilliseconds;
+            stages[2] += result.Timings.Explain.TotalMilliseconds;
+            alerts += result.Alerts.Count;
+        }
+
+        var seconds = total.Elapsed.TotalSeconds;
+        var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / events.Count;
+        var allocated = (double)(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / events.Count;
+        latencies.Sort();
+        var n = latencies.Count;
+        return new Figures(events.Count / seconds, cpuUs, allocated, latencies[n / 2], latencies[Math.Min(n - 1, (int)(n * 0.99))],
+            stages[0] / seconds / 10, stages[1] / seconds / 10, stages[2] / seconds / 10, alerts);
     }
 
     /// <summary>Batch latency with no swaps, then while a watcher swaps between three bundles (each swap loads one).</summary>
@@ -195,6 +220,23 @@ internal static class ScoringHarness
         {
             Window = GoldenWindow.Encode(windows.AsSpan(i * spec.WindowSize, spec.WindowSize)), Lstm = l[i], Xgb = x[i], Ensemble = (0.5 * l[i]) + (0.5 * x[i]),
         }).ToList();
+
+        // The serving paths checked as the trainer checks them, on up to 5,000 windows spread over the set (frauds included)
+        // standing in for validation.
+        var check = Math.Min(5000, set.Count);
+        var checkWindows = new float[check * spec.WindowSize];
+        var checkNewest = new float[check * spec.Dimension];
+        var checkLabels = new byte[check];
+        for (var i = 0; i < check; i++)
+        {
+            var row = (int)((long)i * set.Count / check);
+            set.CopyWindow(row, checkWindows.AsSpan(i * spec.WindowSize, spec.WindowSize));
+            checkWindows.AsSpan((i * spec.WindowSize) + spec.WindowSize - spec.Dimension, spec.Dimension).CopyTo(checkNewest.AsSpan(i * spec.Dimension));
+            checkLabels[i] = set.Labels[row] == 1 ? (byte)1 : (byte)0;
+        }
+
+        var lstmPaths = LstmPathAdmission.Score(File.ReadAllBytes(Path.Combine(dir, "lstm.onnx")), checkWindows, check, spec.Dimension, null)
+            .Check(booster.PredictDense(checkNewest, check, iterationEnd: 0), checkLabels, 0.5, 0.5, golden);
         new BundleManifest
         {
             Version = version,
@@ -207,6 +249,7 @@ internal static class ScoringHarness
             },
             Thresholds = new BundleThresholds { BestF1 = 0.5, CostMin = new CostThreshold(0.5, 10, 1), TargetRecall = new RecallThreshold(0.4, 0.7) },
             GoldenWindows = golden,
+            LstmPaths = lstmPaths,
         }.Write(Path.Combine(dir, BundleManifest.FileName));
         return ModelBundle.Load(dir, spec, new BundleLoadOptions { WarmupBatch = 512 });
     }

@@ -104,6 +104,11 @@ public sealed class Scorer_MetricsFromStart(StackFixture stack) : IDisposable
             Zero("streamfraud_model_refusals_total", $"reason=\"{reason}\"");
         }
 
+        // The serving version and LSTM path: a bundle without serving-path checks runs on ONNX Runtime, and the log says why.
+        Assert.True(RunningScorer.Value(metrics, "streamfraud_model_serving", "model_version=\"v1\"", "lstm_path=\"onnxruntime\"") == 1, metrics);
+        Assert.Contains("Serving bundle v1 (LSTM path onnxruntime on CPU)", scorer.Process.Output, StringComparison.Ordinal);
+        Assert.Contains("managed_fp32 not used (the bundle records no check of managed_fp32", scorer.Process.Output, StringComparison.Ordinal);
+
         // Nothing was consumed: the zeros are not the trace of a batch.
         Assert.DoesNotContain("streamfraud_batch_size", metrics);
     }

@@ -210,7 +210,7 @@ internal sealed class BatchProcessor(
         metrics.StageDuration.Record(result.Timings.Windows.TotalSeconds, new KeyValuePair<string, object?>("stage", "redis"));
         metrics.StageDuration.Record(result.Timings.Models.TotalSeconds, new KeyValuePair<string, object?>("stage", "models"));
         metrics.StageDuration.Record(result.Timings.Explain.TotalSeconds, new KeyValuePair<string, object?>("stage", "explain"));
-        metrics.SetModelVersion(result.ModelVersion);
+        metrics.SetModelVersion(result.ModelVersion, result.LstmPath);
         if (result.Shadows is [var challenger, ..])
         {
             // Champion vs challenger decisions per scored event: both, champion only, challenger only.

@@ -434,7 +434,11 @@ public sealed class BundleManager : IBundleSource, IDisposable
             }
         }
 
-        _log.LogInformation("Serving bundle {Version} (LSTM on {Provider})", bundle.Version, bundle.LstmProvider);
+        _log.LogInformation("Serving bundle {Version} (LSTM path {LstmPath} on {Provider})", bundle.Version, bundle.LstmPath, bundle.LstmProvider);
+        if (bundle.LstmPathNote is { } note)
+        {
+            _log.LogWarning("Bundle {Version}: {LstmPathNote}", bundle.Version, note);
+        }
     }
 
     private void Release(Slot slot)

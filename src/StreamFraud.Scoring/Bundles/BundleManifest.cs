@@ -64,6 +64,12 @@ public sealed record BundleManifest
     /// <summary>Windows with the scores the trainer computed, for the scorer's parity check before serving.</summary>
     public IReadOnlyList<GoldenWindow> GoldenWindows { get; init; } = [];
 
+    /// <summary>
+    /// The trainer's checks of the LSTM's faster serving paths against ONNX Runtime fp32 (validation AP and golden
+    /// windows, <see cref="Lstm.LstmPaths"/>); empty in bundles from before these checks, which are served by ONNX Runtime.
+    /// </summary>
+    public IReadOnlyList<LstmPathCheck> LstmPaths { get; init; } = [];
+
     /// <summary>JSON options of manifests, reports and <c>current.json</c>: snake_case, NaN allowed, indented.</summary>
     public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
     {
@@ -190,4 +196,58 @@ public sealed record GoldenWindow
     /// <summary>Encodes a window.</summary>
     public static string Encode(ReadOnlySpan<float> window) =>
         Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(window));
+}
+
+/// <summary>
+/// The trainer's check of one faster LSTM serving path against the reference, ONNX Runtime fp32: what it does to
+/// validation average precision (LSTM alone and the ensemble at the bundle's weights) and how far it is from the
+/// golden windows' LSTM scores. The scorer serves on the path only when <see cref="Admitted"/> and the figures pass
+/// its own limits (<see cref="Lstm.LstmPaths.AdmissionProblem"/>), and the path reproduces the golden windows at load.
+/// </summary>
+public sealed record LstmPathCheck
+{
+    /// <summary>The path (<see cref="Lstm.LstmPaths.ManagedFp32"/>).</summary>
+    public required string Path { get; init; }
+
+    /// <summary>Whether the trainer admitted it: |ΔAP| ≤ <see cref="MaxApDelta"/> for both APs and the golden windows within <see cref="GoldenTolerance"/>.</summary>
+    public required bool Admitted { get; init; }
+
+    /// <summary>Why it was not admitted (null when it was).</summary>
+    public string? Reason { get; init; }
+
+    /// <summary>Validation windows both paths scored.</summary>
+    public int ValidationWindows { get; init; }
+
+    /// <summary>Ensemble validation AP with the reference's LSTM scores.</summary>
+    public double ValidationApReference { get; init; }
+
+    /// <summary>Ensemble validation AP with this path's LSTM scores.</summary>
+    public double ValidationAp { get; init; }
+
+    /// <summary><see cref="ValidationAp"/> − <see cref="ValidationApReference"/>.</summary>
+    public double ValidationApDelta { get; init; }
+
+    /// <summary>LSTM-alone validation AP with the reference.</summary>
+    public double LstmValidationApReference { get; init; }
+
+    /// <summary>LSTM-alone validation AP with this path.</summary>
+    public double LstmValidationAp { get; init; }
+
+    /// <summary><see cref="LstmValidationAp"/> − <see cref="LstmValidationApReference"/>.</summary>
+    public double LstmValidationApDelta { get; init; }
+
+    /// <summary>Largest |ΔAP| admitted (<see cref="Lstm.LstmPaths.MaxApDelta"/> when written).</summary>
+    public double MaxApDelta { get; init; }
+
+    /// <summary>Largest |path − golden| LSTM probability over the golden windows.</summary>
+    public double GoldenMaxDeviation { get; init; }
+
+    /// <summary>Largest |reference − golden| over the same windows, for comparison.</summary>
+    public double GoldenMaxDeviationReference { get; init; }
+
+    /// <summary>The path's documented golden tolerance (<see cref="Lstm.LstmPaths.GoldenTolerance"/> when written).</summary>
+    public double GoldenTolerance { get; init; }
+
+    /// <summary>Largest |path − reference| LSTM probability over the validation windows.</summary>
+    public double ValidationMaxDeviation { get; init; }
 }

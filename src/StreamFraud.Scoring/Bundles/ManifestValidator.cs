@@ -96,7 +96,43 @@ public static class ManifestValidator
         }
 
         Golden(manifest, p);
+        LstmPathChecks(manifest, p);
         return p;
+    }
+
+    private static void LstmPathChecks(BundleManifest manifest, List<string> p)
+    {
+        if (manifest.LstmPaths is not { } checks)
+        {
+            p.Add("lstm_paths is null (use [] for none)");
+            return;
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < checks.Count; i++)
+        {
+            var c = checks[i];
+            if (c is null || BundleNames.Problem(c.Path) is not null)
+            {
+                p.Add($"lstm_paths[{i}] is null or its path is not a plain name");
+                continue;
+            }
+
+            if (!seen.Add(c.Path))
+            {
+                p.Add($"lstm_paths lists {BundleNames.Printable(c.Path)} twice");
+            }
+
+            // NaN is allowed only where a check could not be computed (then the path is not admitted); an admitted
+            // path has every figure.
+            double[] aps = [c.ValidationAp, c.ValidationApReference, c.LstmValidationAp, c.LstmValidationApReference];
+            double[] sizes = [c.ValidationApDelta, c.LstmValidationApDelta, c.MaxApDelta, c.GoldenMaxDeviation, c.GoldenMaxDeviationReference, c.GoldenTolerance, c.ValidationMaxDeviation];
+            if (aps.Any(v => !double.IsNaN(v) && !InUnit(v)) || sizes.Any(v => double.IsInfinity(v)) || c.ValidationWindows < 0 ||
+                (c.Admitted && (aps.Any(double.IsNaN) || sizes.Any(double.IsNaN))))
+            {
+                p.Add($"lstm_paths[{i}] ({BundleNames.Printable(c.Path)}): APs must be in [0, 1], deviations and deltas finite (NaN only when not admitted), validation_windows >= 0");
+            }
+        }
     }
 
     private static void Files(BundleManifest manifest, long maxFileBytes, List<string> p)

@@ -1,5 +1,6 @@
 using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
+using StreamFraud.Scoring.Lstm;
 using StreamFraud.Scoring.Onnx;
 using StreamFraud.XgBoost;
 
@@ -41,6 +42,12 @@ public static class RefusalKinds
     /// <summary>ONNX Runtime or libxgboost cannot load a model, or its shapes differ.</summary>
     public const string Model = "model";
 
+    /// <summary>
+    /// <c>Scoring:LstmPath</c> demands a serving path the bundle does not admit, or that does not reproduce its golden
+    /// windows here (with <c>auto</c> the bundle is served on ONNX Runtime instead).
+    /// </summary>
+    public const string LstmPath = "lstm_path";
+
     /// <summary>Loading took longer than <c>Models:LoadTimeout</c>.</summary>
     public const string Timeout = "timeout";
 
@@ -49,7 +56,7 @@ public static class RefusalKinds
 
     /// <summary>Every class, in declaration order (the counter is recorded at 0 for each, so each has a series).</summary>
     public static IReadOnlyList<string> All { get; } =
-        [Manifest, ManifestDigest, VersionName, FileType, FileSize, Checksum, MissingFile, FeatureSpec, GoldenWindow, Model, Timeout, Other];
+        [Manifest, ManifestDigest, VersionName, FileType, FileSize, Checksum, MissingFile, FeatureSpec, GoldenWindow, LstmPath, Model, Timeout, Other];
 }
 
 /// <summary>Why a bundle was refused; the serving bundle is unaffected.</summary>
@@ -94,6 +101,12 @@ public sealed record BundleLoadOptions
 
     /// <summary>CUDA device id.</summary>
     public int DeviceId { get; init; }
+
+    /// <summary>The LSTM serving path asked for (<c>Scoring:LstmPath</c>; <see cref="LstmPathChoice.Auto"/> by default).</summary>
+    public LstmPathChoice LstmPath { get; init; } = LstmPathChoice.Auto;
+
+    /// <summary>Cores one LSTM run may use on CPU, either path (<c>Scoring:LstmThreads</c>; 0: every core).</summary>
+    public int LstmThreads { get; init; }
 
     /// <summary>Tolerance of the golden-window check (absolute, on probabilities).</summary>
     public double GoldenTolerance { get; init; } = 1e-5;
@@ -146,8 +159,9 @@ public sealed class ScoreBuffers(int capacity)
 /// </summary>
 public sealed class ModelBundle : IDisposable
 {
-    private readonly OnnxLstm _lstm;
     private readonly Booster _xgb;
+    private OnnxLstm? _lstm;      // ONNX Runtime: the reference, and the path unless _managed is set (then disposed after load)
+    private ManagedLstm? _managed; // the managed fp32 path, when chosen and verified at load
 
     private ModelBundle(string directory, BundleManifest manifest, FeatureSpec spec, OnnxLstm lstm, Booster xgb)
     {
@@ -156,6 +170,8 @@ public sealed class ModelBundle : IDisposable
         Spec = spec;
         _lstm = lstm;
         _xgb = xgb;
+        LstmProvider = lstm.Provider;
+        CudaUnavailableReason = lstm.CudaUnavailableReason;
     }
 
     /// <summary>Bundle directory.</summary>
@@ -171,10 +187,16 @@ public sealed class ModelBundle : IDisposable
     public FeatureSpec Spec { get; }
 
     /// <summary>LSTM execution provider (CPU or CUDA).</summary>
-    public string LstmProvider => _lstm.Provider;
+    public string LstmProvider { get; }
 
     /// <summary>Why CUDA was not used, when it was asked for and unavailable.</summary>
-    public string? CudaUnavailableReason => _lstm.CudaUnavailableReason;
+    public string? CudaUnavailableReason { get; }
+
+    /// <summary>The LSTM serving path in use: <see cref="LstmPaths.OnnxRuntime"/> or <see cref="LstmPaths.ManagedFp32"/>.</summary>
+    public string LstmPath => _managed is null ? LstmPaths.OnnxRuntime : LstmPaths.ManagedFp32;
+
+    /// <summary>Why a faster LSTM path was not used on CPU under <see cref="LstmPathChoice.Auto"/> (null when it is used, or not applicable).</summary>
+    public string? LstmPathNote { get; private set; }
 
     /// <summary>The XGBoost model (for explanations).</summary>
     public Booster Xgb => _xgb;
@@ -384,7 +406,7 @@ public sealed class ModelBundle : IDisposable
         Booster? xgb = null;
         try
         {
-            lstm = OnnxLstm.Load(lstmBytes!, Path.Combine(directory, manifest.LstmFile), FeatureSpec.WindowLength, servingSpec.Dimension, options.Device, options.DeviceId);
+            lstm = OnnxLstm.Load(lstmBytes!, Path.Combine(directory, manifest.LstmFile), FeatureSpec.WindowLength, servingSpec.Dimension, options.Device, options.DeviceId, options.LstmThreads);
             xgb = Booster.Load(xgbBytes!, options.XgbThreads);
             if (xgb.NumFeatures != servingSpec.Dimension)
             {
@@ -392,15 +414,9 @@ public sealed class ModelBundle : IDisposable
             }
 
             var bundle = new ModelBundle(directory, manifest, servingSpec, lstm, xgb) { ManifestSha256 = manifestSha };
+            bundle.ChooseLstmPath(lstmBytes!, options);
             Step(options, "golden", cancellationToken);
-            try
-            {
-                bundle.VerifyGoldenWindows(options.GoldenTolerance);
-            }
-            catch (InvalidDataException e)
-            {
-                throw new BundleRejectedException(version, e.Message, RefusalKinds.GoldenWindow, e);
-            }
+            bundle.VerifyGoldenWindows(options);
 
             Step(options, "warmup", cancellationToken);
             bundle.WarmUp(options.WarmupBatch);
@@ -445,7 +461,7 @@ public sealed class ModelBundle : IDisposable
 
         var dim = Spec.Dimension;
         var windowSize = Spec.WindowSize;
-        _lstm.Run(windows, rows, output.Lstm);
+        ScoreLstm(windows, rows, output.Lstm);
         var newest = output.Newest ??= new float[output.Capacity * dim];
         var source = windows.Span;
         for (var i = 0; i < rows; i++)
@@ -458,6 +474,22 @@ public sealed class ModelBundle : IDisposable
         for (var i = 0; i < rows; i++)
         {
             output.Ensemble[i] = (wl * output.Lstm[i]) + (wx * output.Xgb[i]);
+        }
+    }
+
+    /// <summary>
+    /// LSTM probabilities alone for <paramref name="rows"/> windows ([rows, 7, F]) on the path in use (explanations);
+    /// a window's score does not depend on the other windows of the call.
+    /// </summary>
+    public void ScoreLstm(Memory<float> windows, int rows, Memory<float> scores)
+    {
+        if (_managed is { } managed)
+        {
+            managed.Run(windows, rows, scores);
+        }
+        else
+        {
+            (_lstm ?? throw new ObjectDisposedException(nameof(ModelBundle))).Run(windows, rows, scores);
         }
     }
 
@@ -483,8 +515,86 @@ public sealed class ModelBundle : IDisposable
         }
 
         IsDisposed = true;
-        _lstm.Dispose();
+        _lstm?.Dispose();
         _xgb.Dispose();
+    }
+
+    /// <summary>
+    /// Picks the LSTM path before the golden check: ONNX Runtime on CUDA or when asked for; otherwise the managed
+    /// path when the bundle admits it (<see cref="LstmPaths.AdmissionProblem"/>) and the model is the trainer's graph.
+    /// Under <see cref="LstmPathChoice.Auto"/> a refusal is a note and ONNX Runtime serves; under
+    /// <see cref="LstmPathChoice.ManagedFp32"/> it refuses the bundle.
+    /// </summary>
+    private void ChooseLstmPath(byte[] onnx, BundleLoadOptions options)
+    {
+        if (options.LstmPath == LstmPathChoice.OnnxRuntime || (options.LstmPath == LstmPathChoice.Auto && LstmProvider != "CPU"))
+        {
+            return;
+        }
+
+        string? problem;
+        if (LstmProvider != "CPU")
+        {
+            problem = $"the LSTM runs on {LstmProvider} and {LstmPaths.ManagedFp32} is a CPU path";
+        }
+        else if (LstmPaths.AdmissionProblem(Manifest, LstmPaths.ManagedFp32) is { } refused)
+        {
+            problem = refused;
+        }
+        else
+        {
+            _managed = ManagedLstm.TryCreate(onnx, FeatureSpec.WindowLength, Spec.Dimension, options.LstmThreads, out problem);
+        }
+
+        if (_managed is null)
+        {
+            NotUsed(options, problem ?? "unknown");
+        }
+    }
+
+    private void NotUsed(BundleLoadOptions options, string problem)
+    {
+        _managed = null;
+        if (options.LstmPath == LstmPathChoice.ManagedFp32)
+        {
+            throw new BundleRejectedException(Version,
+                $"Scoring:LstmPath is {LstmPaths.ManagedFp32} but {problem}; serve it with Scoring:LstmPath=auto (ONNX Runtime) or retrain it",
+                RefusalKinds.LstmPath);
+        }
+
+        LstmPathNote = $"{LstmPaths.ManagedFp32} not used ({problem}); the LSTM runs on ONNX Runtime";
+    }
+
+    /// <summary>
+    /// The golden check on the path chosen: a managed path that fails it is dropped for ONNX Runtime (auto) or refuses
+    /// the bundle (demanded), and ONNX Runtime is checked in its place; once the managed path passes, the ONNX Runtime
+    /// session is freed (nothing else runs on it).
+    /// </summary>
+    private void VerifyGoldenWindows(BundleLoadOptions options)
+    {
+        if (_managed is not null)
+        {
+            try
+            {
+                VerifyGoldenWindows(Math.Max(options.GoldenTolerance, LstmPaths.GoldenTolerance(LstmPaths.ManagedFp32)));
+                _lstm?.Dispose();
+                _lstm = null;
+                return;
+            }
+            catch (InvalidDataException e)
+            {
+                NotUsed(options, $"it does not reproduce the golden windows here: {e.Message}");
+            }
+        }
+
+        try
+        {
+            VerifyGoldenWindows(options.GoldenTolerance);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new BundleRejectedException(Version, e.Message, RefusalKinds.GoldenWindow, e);
+        }
     }
 
     private void VerifyGoldenWindows(double tolerance)

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using StreamFraud.Scoring.Lstm;
 
 namespace StreamFraud.Training.Lstm;
 

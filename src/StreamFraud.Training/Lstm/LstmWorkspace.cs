@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using StreamFraud.Core;
+using StreamFraud.Scoring.Lstm;
 
 namespace StreamFraud.Training.Lstm;
 

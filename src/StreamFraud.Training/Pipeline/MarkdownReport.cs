@@ -120,6 +120,21 @@ public static class MarkdownReport
         var x = report.History.Xgb;
         md.AppendLine();
         md.AppendLine(Inv($"XGBoost: {x.RoundsTrained} rounds{(x.StoppedEarly ? " (early stopping)" : "")}, best round {x.BestIteration} (validation aucpr {F(x.BestScore)}), scale_pos_weight {x.ScalePosWeight:0.##}, {(report.Settings.XgbMonotone ? $"monotone constraints on {report.Settings.XgbMonotoneConstraints.Count} label-history features ({string.Join(", ", report.Settings.XgbMonotoneConstraints.Select(c => $"{c.Key} {(c.Value > 0 ? "+1" : "-1")}"))})" : "no monotone constraints")}; the bundle uses {x.BestIteration + 1} trees."));
+        if (report.LstmPaths.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("## LSTM serving paths");
+            md.AppendLine();
+            md.AppendLine(Inv($"Each faster path against the reference, ONNX Runtime fp32, on {report.LstmPaths[0].ValidationWindows:N0} validation windows: admitted when validation AP (ensemble and LSTM alone) moves by at most {report.LstmPaths[0].MaxApDelta} and the golden windows' LSTM scores are reproduced within the path's tolerance. Scorers with Scoring:LstmPath=auto serve an admitted path on CPU."));
+            md.AppendLine();
+            md.AppendLine("| path | admitted | ensemble AP (reference → path) | LSTM AP (reference → path) | golden max deviation (reference) | tolerance | validation max deviation |");
+            md.AppendLine("|---|---|---:|---:|---:|---:|---:|");
+            foreach (var c in report.LstmPaths)
+            {
+                md.AppendLine(Inv($"| {c.Path} | {(c.Admitted ? "yes" : "no: " + c.Reason)} | {F(c.ValidationApReference)} → {F(c.ValidationAp)} (Δ {c.ValidationApDelta:G3}) | {F(c.LstmValidationApReference)} → {F(c.LstmValidationAp)} (Δ {c.LstmValidationApDelta:G3}) | {c.GoldenMaxDeviation:G3} ({c.GoldenMaxDeviationReference:G3}) | {c.GoldenTolerance:G3} | {c.ValidationMaxDeviation:G3} |"));
+            }
+        }
+
         md.AppendLine();
         md.AppendLine("## Timings");
         md.AppendLine();

@@ -5,6 +5,7 @@ using System.Text;
 using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
 using StreamFraud.Scoring.Bundles;
+using StreamFraud.Training.Lstm.Onnx;
 using StreamFraud.Training.Lstm;
 using StreamFraud.XgBoost;
 
@@ -138,6 +139,9 @@ public static class TrainingPipeline
         }
     }
 
+    /// <summary>What the bundle's LSTM path check needs from the run: the scored paths and validation's XGBoost scores and labels.</summary>
+    private sealed record Admission(LstmPathAdmission Paths, float[] ValidationXgb, byte[] ValidationLabels);
+
     private sealed class Execution(TrainingOptions options, ITrainingObserver observer, CancellationToken cancellationToken)
     {
         private readonly List<string> _warnings = [];
@@ -198,6 +202,23 @@ public static class TrainingPipeline
                 r => $"best epoch {r.BestEpoch} of {r.History.Count} ({r.StopReason}), validation AP {r.BestValidationAveragePrecision:0.0000}");
             var validationLstm = lstm.Model.Predict(validation.Windows, options.Threads);
             var testLstm = lstm.Model.Predict(test.Windows, options.Threads);
+
+            // The serving paths' admission: the reference (ONNX Runtime fp32 on the exported model) and every faster
+            // path score validation now, while its windows exist; the check itself needs the ensemble and the golden
+            // windows and runs when the bundle is written.
+            var onnx = LstmOnnxExporter.ToBytes(lstm.Model);
+            var clock = Stopwatch.StartNew();
+            LstmPathAdmission paths;
+            try
+            {
+                paths = LstmPathAdmission.Score(onnx, validation.Windows, validation.Count, spec.Dimension, options.Threads);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new TrainingException($"ONNX Runtime cannot load the exported LSTM ({e.Message}). This is a trainer bug; report it with the input file", e);
+            }
+
+            _timings["lstm_paths"] = clock.Elapsed.TotalSeconds;
             train.ReleaseWindows();
             validation.ReleaseWindows();
             test.ReleaseWindows();
@@ -249,8 +270,9 @@ public static class TrainingPipeline
 
             // 6. Bundle.
             observer.StageStarted(TrainingStage.Bundling, "writing, self-checking and publishing the bundle");
-            var clock = Stopwatch.StartNew();
-            var outcome = Publish(input, plan, lstm, xgb, booster, metrics, ensemble, testScores, scenarios, monotone);
+            clock.Restart();
+            var admission = new Admission(paths, validationXgb, validation.Labels);
+            var outcome = Publish(input, plan, lstm, onnx, admission, xgb, booster, metrics, ensemble, testScores, scenarios, monotone);
             observer.StageCompleted(TrainingStage.Bundling, clock.Elapsed, $"published {outcome.Version}");
             return outcome;
         }
@@ -291,7 +313,7 @@ public static class TrainingPipeline
         }
 
         private TrainingOutcome Publish(
-            LoadedInput input, SplitPlan plan, LstmTrainingResult lstm,
+            LoadedInput input, SplitPlan plan, LstmTrainingResult lstm, byte[] onnx, Admission admission,
             XgbTrainResult xgb, Booster booster, Dictionary<string, IReadOnlyDictionary<string, ModelMetrics>> metrics,
             ReportEnsemble ensemble, SplitScores testScores, ScenarioReport? scenarios, int[]? monotone)
         {
@@ -313,7 +335,7 @@ public static class TrainingPipeline
                 var createdAt = options.Clock.GetUtcNow();
                 var lstmFile = Path.Combine(staging, "lstm.onnx");
                 var xgbFile = Path.Combine(staging, "xgb.json");
-                lstm.Model.ExportOnnx(lstmFile);
+                File.WriteAllBytes(lstmFile, onnx); // the bytes the serving paths were checked on
                 booster.SaveModel(xgbFile);
                 var version = MakeVersion(createdAt, BundleRegistry.Sha256(lstmFile), BundleRegistry.Sha256(xgbFile), input.Description.Sha256);
 
@@ -329,6 +351,25 @@ public static class TrainingPipeline
                         Warn("the PR/ROC plots were skipped: SkiaSharp's native library could not be loaded " +
                              $"({e.GetBaseException().Message}); the package SkiaSharp.NativeAssets.Linux.NoDependencies provides it");
                     }
+                }
+
+                var d = spec.Dimension;
+                (float[], float[]) Score(float[] windows, int count)
+                {
+                    var newest = new float[count * d];
+                    for (var j = 0; j < count; j++)
+                    {
+                        windows.AsSpan(((j + 1) * spec.WindowSize) - d, d).CopyTo(newest.AsSpan(j * d, d));
+                    }
+
+                    return (lstm.Model.Predict(windows, options.Threads), booster.PredictDense(newest, count, iterationEnd: xgb.BestIteration + 1));
+                }
+
+                var golden = GoldenWindows.Build(source, plan.Test, options.GoldenWindows, options.Seed, Score, ensemble.Lstm, ensemble.Xgb);
+                var lstmPaths = admission.Paths.Check(admission.ValidationXgb, admission.ValidationLabels, ensemble.Lstm, ensemble.Xgb, golden);
+                foreach (var check in lstmPaths.Where(c => !c.Admitted))
+                {
+                    Warn($"the LSTM serving path {check.Path} is not admitted, so scorers serve this bundle on ONNX Runtime: {check.Reason}");
                 }
 
                 var specRef = new FeatureSpecRef(spec.Name, spec.Version, spec.Dimension, spec.ContentHash);
@@ -407,23 +448,11 @@ public static class TrainingPipeline
                     TimingsSeconds = Timings(),
                     Plots = plots,
                     Warnings = _warnings,
+                    LstmPaths = lstmPaths,
                 };
                 report.Write(Path.Combine(staging, TrainingReport.FileName));
                 File.WriteAllText(Path.Combine(staging, MarkdownReport.FileName), MarkdownReport.Render(report), new UTF8Encoding(false));
 
-                var d = spec.Dimension;
-                (float[], float[]) Score(float[] windows, int count)
-                {
-                    var newest = new float[count * d];
-                    for (var j = 0; j < count; j++)
-                    {
-                        windows.AsSpan(((j + 1) * spec.WindowSize) - d, d).CopyTo(newest.AsSpan(j * d, d));
-                    }
-
-                    return (lstm.Model.Predict(windows, options.Threads), booster.PredictDense(newest, count, iterationEnd: xgb.BestIteration + 1));
-                }
-
-                var golden = GoldenWindows.Build(source, plan.Test, options.GoldenWindows, options.Seed, Score, ensemble.Lstm, ensemble.Xgb);
                 var served = metrics[ModelNames.Validation][ModelNames.Ensemble].Thresholds;
                 var manifest = new BundleManifest
                 {
@@ -456,6 +485,7 @@ public static class TrainingPipeline
                         Split = plan.Description,
                     },
                     GoldenWindows = golden,
+                    LstmPaths = lstmPaths,
                 };
                 manifest.Write(Path.Combine(staging, BundleManifest.FileName));
 

@@ -59,6 +59,9 @@ public sealed record TrainingReport
     /// <summary>Warnings raised during the run.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
+    /// <summary>The LSTM serving paths' admission checks against ONNX Runtime fp32 (as in the manifest's <c>lstm_paths</c>).</summary>
+    public IReadOnlyList<LstmPathCheck> LstmPaths { get; init; } = [];
+
     /// <summary>Writes the report as UTF-8 JSON.</summary>
     public void Write(string path) => File.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(this, BundleManifest.JsonOptions));
 }

@@ -30,9 +30,9 @@ internal sealed partial class RunningScorer : IDisposable
     public string Alerts { get; }
 
     /// <summary>Starts a scorer serving a tiny bundle trained on <paramref name="history"/>, and waits until it is ready (partitions assigned).</summary>
-    public static async Task<RunningScorer> StartAsync(StackFixture stack, string root, string name, List<Core.Transaction> history, int partitions = 2)
+    public static async Task<RunningScorer> StartAsync(StackFixture stack, string root, string name, List<Core.Transaction> history, int partitions = 2, bool checkManaged = false)
     {
-        var registryDir = ScorerRuns.PublishBundle(root, "v1", history, threshold: 0.4);
+        var registryDir = ScorerRuns.PublishBundle(root, "v1", history, threshold: 0.4, checkManaged: checkManaged);
         var input = await stack.CreateTopicAsync($"{name}-tx", partitions);
         var alerts = await stack.CreateTopicAsync($"{name}-alerts", partitions);
         var port = FreePort();

@@ -8,12 +8,12 @@ namespace StreamFraud.IntegrationTests.Infrastructure;
 internal static class ScorerRuns
 {
     /// <summary>Publishes and promotes a tiny bundle in a new registry under <paramref name="root"/>; returns the registry.</summary>
-    public static string PublishBundle(string root, string version, List<Core.Transaction> history, double threshold = 0.5)
+    public static string PublishBundle(string root, string version, List<Core.Transaction> history, double threshold = 0.5, bool checkManaged = false)
     {
         var registryDir = Path.Combine(root, "registry-" + Guid.NewGuid().ToString("N")[..8]);
         var registry = new BundleRegistry(registryDir);
         var staging = registry.CreateStagingDirectory();
-        TinyBundle.Create(staging, version, history, costMinThreshold: threshold);
+        TinyBundle.Create(staging, version, history, costMinThreshold: threshold, checkManaged: checkManaged);
         registry.Publish(staging, version);
         registry.Promote(version);
         return registryDir;

@@ -1,6 +1,9 @@
 using StreamFraud.Core;
 using StreamFraud.Core.Features;
+using StreamFraud.Core.Evaluation;
 using StreamFraud.Scoring.Bundles;
+using StreamFraud.Scoring.Lstm;
+using StreamFraud.Scoring.Onnx;
 using StreamFraud.Training.Lstm;
 using StreamFraud.XgBoost;
 
@@ -22,11 +25,13 @@ internal sealed class TinyBundle
 
     /// <summary>
     /// A bundle of spec <paramref name="spec"/> (default <c>card</c> v1) trained on <paramref name="history"/>, featurised
-    /// with <paramref name="labelFeed"/> merged in by label time when the spec reads labels (<c>card</c> v2).
+    /// with <paramref name="labelFeed"/> merged in by label time when the spec reads labels (<c>card</c> v2). With
+    /// <paramref name="checkManaged"/> the manifest records the trainer's check of <see cref="LstmPaths.ManagedFp32"/>,
+    /// computed as the trainer does (ONNX Runtime and the managed path on every history window, AP on its labels).
     /// </summary>
     public static TinyBundle Create(
         string directory, string version, IReadOnlyList<Transaction> history, double? costMinThreshold = null, int seed = 1,
-        FeatureSpec? spec = null, StreamFraud.Core.Labels.LabelFeed? labelFeed = null)
+        FeatureSpec? spec = null, StreamFraud.Core.Labels.LabelFeed? labelFeed = null, int hidden1 = 8, int hidden2 = 4, bool checkManaged = false)
     {
         spec ??= FeatureSpec.CardV1;
         System.IO.Directory.CreateDirectory(directory);
@@ -51,7 +56,7 @@ internal sealed class TinyBundle
             labels[i] = history[i].IsFraud == true ? 1 : 0;
         }
 
-        var lstm = LstmModel.CreateInitial(spec.Dimension, new LstmOptions { Hidden1 = 8, Hidden2 = 4, Seed = seed });
+        var lstm = LstmModel.CreateInitial(spec.Dimension, new LstmOptions { Hidden1 = hidden1, Hidden2 = hidden2, Seed = seed });
         lstm.ExportOnnx(Path.Combine(directory, "lstm.onnx"));
         lstm.Save(Path.Combine(directory, "lstm.model")); // the trainer-side weights, for tests that recompute scores offline
         using var train = DMatrix.FromDense(newest, history.Count, spec.Dimension, labels);
@@ -90,9 +95,39 @@ internal sealed class TinyBundle
                 TargetRecall = new RecallThreshold(0.3, 0.7),
             },
             GoldenWindows = golden,
+            LstmPaths = checkManaged ? [CheckManaged(File.ReadAllBytes(Path.Combine(directory, "lstm.onnx")), windows, history, golden, spec)] : [],
         };
         manifest.Write(Path.Combine(directory, BundleManifest.FileName));
         return new TinyBundle { Directory = directory, Lstm = lstm, XgbModel = xgbBytes, Manifest = manifest };
+    }
+
+    private static LstmPathCheck CheckManaged(byte[] onnx, float[] windows, IReadOnlyList<Transaction> history, List<GoldenWindow> golden, FeatureSpec spec)
+    {
+        var n = history.Count;
+        var reference = new float[n];
+        var managedScores = new float[n];
+        using (var ort = OnnxLstm.Load(onnx, "lstm.onnx", FeatureSpec.WindowLength, spec.Dimension))
+        {
+            ort.Run(windows, n, reference);
+        }
+
+        var managed = ManagedLstm.TryCreate(onnx, FeatureSpec.WindowLength, spec.Dimension, 0, out var problem) ?? throw new InvalidOperationException(problem);
+        managed.Run(windows, n, managedScores);
+        var goldenScores = new float[golden.Count];
+        var goldenWindows = golden.SelectMany(g => g.Decode()).ToArray();
+        managed.Run(goldenWindows, golden.Count, goldenScores);
+        var labels = history.Select(t => t.IsFraud == true).ToArray();
+        var ap = ScoreCurve.Create(managedScores, labels).AveragePrecision();
+        var apReference = ScoreCurve.Create(reference, labels).AveragePrecision();
+        var deviation = golden.Select((g, i) => Math.Abs(goldenScores[i] - g.Lstm)).Max();
+        return new LstmPathCheck
+        {
+            Path = LstmPaths.ManagedFp32, Admitted = true, ValidationWindows = n,
+            ValidationAp = ap, ValidationApReference = apReference, ValidationApDelta = ap - apReference,
+            LstmValidationAp = ap, LstmValidationApReference = apReference, LstmValidationApDelta = ap - apReference,
+            MaxApDelta = LstmPaths.MaxApDelta, GoldenMaxDeviation = deviation, GoldenMaxDeviationReference = deviation,
+            GoldenTolerance = LstmPaths.ManagedFp32Tolerance, ValidationMaxDeviation = reference.Zip(managedScores, (a, b) => (double)Math.Abs(a - b)).Max(),
+        };
     }
 
     /// <summary>Re-opens a tiny bundle written by <see cref="Create"/> (e.g. after publishing it into a registry).</summary>

@@ -1,3 +1,4 @@
+using StreamFraud.Scoring.Lstm;
 using StreamFraud.Training.Lstm;
 
 namespace StreamFraud.Training.Tests.Lstm;

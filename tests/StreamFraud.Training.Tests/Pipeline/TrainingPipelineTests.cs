@@ -5,6 +5,7 @@ using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
 using StreamFraud.Core.Labels;
 using StreamFraud.Scoring.Bundles;
+using StreamFraud.Scoring.Lstm;
 using StreamFraud.Training.Pipeline;
 
 namespace StreamFraud.Training.Tests.Pipeline;
@@ -304,6 +305,57 @@ public sealed class TrainingPipelineTests(PipelineFixture fixture)
         TrainingSet.Build(FeatureSpec.CardV2, CanonicalCsv.Read(csv), LabelFeed.FromDelay(LabelDelay.Default));
 
     /// <summary>Rebuilds validation and test independently (featurise the CSV, select by the fixture's dates) and scores them with the published bundle.</summary>
+    [Fact]
+    public void Run_CsvInput_LstmPathCheckRecordedInManifestAndReport_EqualsRecomputation()
+    {
+        var dir = fixture.Explicit.BundleDirectory;
+        var manifest = BundleManifest.Read(Path.Combine(dir, BundleManifest.FileName));
+        var check = Assert.Single(manifest.LstmPaths);
+        Assert.Equal(LstmPaths.ManagedFp32, check.Path);
+        Assert.True(check.Admitted, check.Reason);
+        Assert.Equal(check, Assert.Single(fixture.Explicit.Report.LstmPaths));
+        Assert.Contains("## LSTM serving paths", File.ReadAllText(Path.Combine(dir, MarkdownReport.FileName)));
+
+        // Recompute from the published bundle: validation scored by ONNX Runtime (the reference) and by the managed
+        // path, ensemble at the manifest's weights, AP written from its definition.
+        var set = Rebuild(fixture.CsvPath);
+        var rows = Enumerable.Range(0, set.Count)
+            .Where(i => set.Labels[i] >= 0 && set.EventTimesMs[i] >= PipelineFixture.ValidationFrom.ToUnixTimeMilliseconds() && set.EventTimesMs[i] < PipelineFixture.ValidationTo.ToUnixTimeMilliseconds())
+            .ToArray();
+        Assert.Equal(rows.Length, check.ValidationWindows);
+        var size = set.Spec.WindowSize;
+        var windows = new float[rows.Length * size];
+        for (var k = 0; k < rows.Length; k++)
+        {
+            set.CopyWindow(rows[k], windows.AsSpan(k * size, size));
+        }
+
+        var labels = rows.Select(i => set.Labels[i] == 1).ToArray();
+        (double Lstm, double Ensemble) Ap(LstmPathChoice path)
+        {
+            using var bundle = ModelBundle.Load(dir, FeatureSpec.CardV2, new BundleLoadOptions { LstmPath = path });
+            Assert.Equal(path == LstmPathChoice.ManagedFp32 ? LstmPaths.ManagedFp32 : LstmPaths.OnnxRuntime, bundle.LstmPath);
+            var buffers = new ScoreBuffers(rows.Length);
+            bundle.Score(windows, rows.Length, buffers);
+            return (Reference.AveragePrecision([.. buffers.Lstm.Select(s => (double)s)], labels), Reference.AveragePrecision(buffers.Ensemble, labels));
+        }
+
+        var reference = Ap(LstmPathChoice.OnnxRuntime);
+        var managed = Ap(LstmPathChoice.ManagedFp32);
+        Assert.Equal(reference.Lstm, check.LstmValidationApReference, 1e-9);
+        Assert.Equal(managed.Lstm, check.LstmValidationAp, 1e-9);
+        Assert.Equal(reference.Ensemble, check.ValidationApReference, 1e-6);
+        Assert.Equal(managed.Ensemble, check.ValidationAp, 1e-6);
+        Assert.Equal(check.ValidationAp - check.ValidationApReference, check.ValidationApDelta, 1e-12);
+        Assert.InRange(Math.Abs(check.ValidationApDelta), 0, LstmPaths.MaxApDelta);
+        Assert.InRange(check.GoldenMaxDeviation, 0, LstmPaths.ManagedFp32Tolerance);
+        Assert.Equal(LstmPaths.ManagedFp32Tolerance, check.GoldenTolerance);
+
+        // A scorer on auto serves the admitted path.
+        using var served = ModelBundle.Load(dir, FeatureSpec.CardV2);
+        Assert.Equal(LstmPaths.ManagedFp32, served.LstmPath);
+    }
+
     private (Scored Test, Scored Validation) RebuildSplits()
     {
         var set = Rebuild(fixture.CsvPath);

@@ -1,11 +1,12 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace StreamFraud.Training.Lstm;
+namespace StreamFraud.Scoring.Lstm;
 
 /// <summary>
-/// Single-precision matrix product C (+)= A·B on packed operands, single-threaded (the trainer parallelises over
-/// batch chunks, so every product runs on one core and the result never depends on the thread count).
+/// Single-precision matrix product C (+)= A·B on packed operands, single-threaded (the trainer and the managed serving
+/// path, <see cref="ManagedLstm"/>, parallelise over batch chunks, so every product runs on one core and the result
+/// never depends on the thread count).
 /// </summary>
 /// <remarks>
 /// BLIS-style layout: B is packed into panels of <see cref="Nr"/> columns (k rows each, zero-padded), A into panels of

@@ -1,11 +1,12 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace StreamFraud.Training.Lstm;
+namespace StreamFraud.Scoring.Lstm;
 
 /// <summary>
 /// Fused single-precision LSTM cell kernels on AVX-512: one pass per row does bias, σ/tanh, the cell update and the
-/// hidden state (forward) or all four gate gradients (backward), keeping everything in registers.
+/// hidden state (forward) or all four gate gradients (backward), keeping everything in registers. The trainer's cells;
+/// σ and tanh also serve the managed serving path (<see cref="ManagedLstm"/>).
 /// </summary>
 /// <remarks>
 /// Measured on the 2-core dev machine (same run, 384-float rows): TensorPrimitives.Sigmoid about 1.1–1.3 ns per value,
@@ -21,7 +22,7 @@ internal static class FloatKernels
 
     /// <summary>exp(x) for float lanes: Cody–Waite range reduction and a degree-6 polynomial (Cephes expf).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Exp(Vector512<float> x)
+    internal static Vector512<float> Exp(Vector512<float> x)
     {
         x = Vector512.Min(Vector512.Max(x, Vector512.Create(-87.33f)), Vector512.Create(88.37f));
         var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
@@ -39,10 +40,10 @@ internal static class FloatKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Exp(-x));
+    internal static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Exp(-x));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Tanh(Vector512<float> x)
+    internal static Vector512<float> Tanh(Vector512<float> x)
     {
         // tanh|x| = (1 − e^{−2|x|}) / (1 + e^{−2|x|}), sign restored; never overflows.
         var e = Exp(Vector512.Create(-2f) * Vector512.Abs(x));

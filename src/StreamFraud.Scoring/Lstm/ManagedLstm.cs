@@ -1,0 +1,292 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace StreamFraud.Scoring.Lstm;
+
+/// <summary>
+/// The bundle's two-layer LSTM in managed fp32 on the trainer's packed GEMM (<see cref="Sgemm"/>, AVX-512 8×32) and
+/// vectorised σ/tanh (<see cref="FloatKernels"/>): the <c>managed-fp32</c> serving path. Same arithmetic precision
+/// as ONNX Runtime's fp32 (only the order of the sums differs), so its scores match ONNX Runtime's to ~1e-7.
+/// Thread-safe: every call takes its own workspaces.
+/// </summary>
+/// <remarks>
+/// Inference only, laid out for it: per step each layer is ONE product [x_t | h_{t−1}]·[W; R] with k = in + H (the
+/// first step has h = 0 and multiplies only [x_0]·W), so the gates of a step never leave the cache and no per-step
+/// input projection is stored; the cell fuses bias, σ/tanh and the state update and writes h straight into the next
+/// products' inputs. The batch is cut into chunks of <see cref="ChunkRows"/> windows run in parallel on up to
+/// <see cref="Threads"/> cores; a window's score depends only on that window (every row goes through the same
+/// kernels in the same order), never on the batch it came in.
+/// </remarks>
+public sealed class ManagedLstm
+{
+    /// <summary>Windows per chunk: small enough that a chunk's buffers stay in L2, large enough to reuse each weight panel.</summary>
+    public const int ChunkRows = 64;
+
+    private readonly int _steps;
+    private readonly int _f;
+    private readonly int _h1;
+    private readonly int _h2;
+    private readonly float[] _layer1;      // packed [W1ᵀ; R1ᵀ], k = F + H1, n = 4·H1
+    private readonly float[] _layer1First; // packed W1ᵀ, k = F
+    private readonly float[] _layer2;      // packed [W2ᵀ; R2ᵀ], k = H1 + H2, n = 4·H2
+    private readonly float[] _layer2First; // packed W2ᵀ, k = H1
+    private readonly float[] _bias1;
+    private readonly float[] _bias2;
+    private readonly float[] _dense;
+    private readonly float _denseBias;
+    private readonly bool _vectorCell;
+    private readonly ConcurrentBag<Workspace> _workspaces = [];
+
+    private ManagedLstm(LstmOnnxGraph graph, int steps, int threads, bool vectorCell)
+    {
+        _steps = steps;
+        _f = graph.Features;
+        _h1 = graph.Hidden1;
+        _h2 = graph.Hidden2;
+        Threads = threads > 0 ? threads : Environment.ProcessorCount;
+        _vectorCell = vectorCell;
+        (_layer1, _layer1First) = Pack(graph.W1, graph.R1, _f, _h1);
+        (_layer2, _layer2First) = Pack(graph.W2, graph.R2, _h1, _h2);
+        _bias1 = graph.B1;
+        _bias2 = graph.B2;
+        _dense = graph.Dense;
+        _denseBias = graph.DenseBias;
+    }
+
+    /// <summary>Steps per window.</summary>
+    public int Steps => _steps;
+
+    /// <summary>Features per step.</summary>
+    public int Features => _f;
+
+    /// <summary>Most cores one <see cref="Run"/> uses.</summary>
+    public int Threads { get; }
+
+    /// <summary>The kernels in use, for logs: GEMM tile and cell.</summary>
+    public string KernelName => $"{Sgemm.KernelName} gemm, {(_vectorCell ? "avx512" : "scalar")} cell";
+
+    /// <summary>
+    /// Builds the path from a bundle's ONNX bytes; null with the reason when the model is not the trainer's graph
+    /// (<see cref="LstmOnnxGraph"/>) or the shapes differ from the bundle's.
+    /// </summary>
+    public static ManagedLstm? TryCreate(ReadOnlySpan<byte> onnx, int steps, int features, int threads, out string? problem) =>
+        TryCreate(onnx, steps, features, threads, vectorCell: true, out problem);
+
+    /// <summary>As <see cref="TryCreate(ReadOnlySpan{byte}, int, int, int, out string?)"/>; <paramref name="vectorCell"/> false forces the scalar cell (tests).</summary>
+    internal static ManagedLstm? TryCreate(ReadOnlySpan<byte> onnx, int steps, int features, int threads, bool vectorCell, out string? problem)
+    {
+        var graph = LstmOnnxGraph.TryRead(onnx, features, out problem);
+        if (graph is null)
+        {
+            return null;
+        }
+
+        vectorCell &= FloatKernels.Supports(graph.Hidden1) && FloatKernels.Supports(graph.Hidden2);
+        return new ManagedLstm(graph, steps, threads, vectorCell);
+    }
+
+    /// <summary>Scores <paramref name="rows"/> windows ([rows, steps, features] row-major) into <paramref name="scores"/>.</summary>
+    public void Run(ReadOnlyMemory<float> windows, int rows, Memory<float> scores)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        var size = _steps * _f;
+        if (windows.Length < (long)rows * size || scores.Length < rows)
+        {
+            throw new ArgumentException($"{rows} windows need {(long)rows * size} input floats and {rows} outputs; got {windows.Length} and {scores.Length}.");
+        }
+
+        var chunks = (rows + ChunkRows - 1) / ChunkRows;
+        if (chunks <= 1 || Threads == 1)
+        {
+            var ws = Rent();
+            for (var c = 0; c < chunks; c++)
+            {
+                RunChunk(ws, windows.Span, c, rows, scores.Span);
+            }
+
+            _workspaces.Add(ws);
+            return;
+        }
+
+        Parallel.For(
+            0,
+            chunks,
+            new ParallelOptions { MaxDegreeOfParallelism = Threads },
+            Rent,
+            (c, _, ws) =>
+            {
+                RunChunk(ws, windows.Span, c, rows, scores.Span);
+                return ws;
+            },
+            _workspaces.Add);
+    }
+
+    private Workspace Rent() => _workspaces.TryTake(out var ws) ? ws : new Workspace(_f, _h1, _h2);
+
+    private void RunChunk(Workspace ws, ReadOnlySpan<float> windows, int chunk, int rows, Span<float> scores)
+    {
+        var start = chunk * ChunkRows;
+        var m = Math.Min(ChunkRows, rows - start);
+        var (f, h1, h2, g1, g2) = (_f, _h1, _h2, 4 * _h1, 4 * _h2);
+        var ld1 = f + h1;
+        var ld2 = h1 + h2;
+        var window = _steps * f;
+        for (var t = 0; t < _steps; t++)
+        {
+            // Layer 1: [x_t | h1_{t-1}] · [W1; R1].
+            for (var r = 0; r < m; r++)
+            {
+                windows.Slice(((start + r) * window) + (t * f), f).CopyTo(ws.Xh1.AsSpan(r * ld1, f));
+            }
+
+            var k1 = t == 0 ? f : ld1;
+            var packed = ws.PackedA.AsSpan(0, Sgemm.PackedALength(m, k1));
+            Sgemm.PackA(ws.Xh1, ld1, false, m, k1, packed);
+            Sgemm.Multiply(packed, t == 0 ? _layer1First : _layer1, m, g1, k1, ws.Gates1, g1, accumulate: false);
+            Cell(ws.Gates1, _bias1, ws.C1, t == 0, m, h1, ws.Xh1.AsSpan(f), ld1, ws.Xh2, ld2);
+
+            // Layer 2: [h1_t | h2_{t-1}] · [W2; R2].
+            var k2 = t == 0 ? h1 : ld2;
+            packed = ws.PackedA.AsSpan(0, Sgemm.PackedALength(m, k2));
+            Sgemm.PackA(ws.Xh2, ld2, false, m, k2, packed);
+            Sgemm.Multiply(packed, t == 0 ? _layer2First : _layer2, m, g2, k2, ws.Gates2, g2, accumulate: false);
+            Cell(ws.Gates2, _bias2, ws.C2, t == 0, m, h2, ws.Xh2.AsSpan(h1), ld2, default, 0);
+        }
+
+        for (var r = 0; r < m; r++)
+        {
+            var h = ws.Xh2.AsSpan((r * ld2) + h1, h2);
+            var logit = (double)_denseBias;
+            var sum = 0f;
+            for (var j = 0; j < h2; j++)
+            {
+                sum = MathF.FusedMultiplyAdd(h[j], _dense[j], sum);
+            }
+
+            logit += sum;
+            scores[start + r] = (float)(1.0 / (1.0 + Math.Exp(-logit)));
+        }
+    }
+
+    /// <summary>
+    /// One LSTM cell step over <paramref name="rows"/> rows: gates (ONNX blocks i, o, f, c, without bias) → c_t, and
+    /// h_t written to <paramref name="h"/> (row stride <paramref name="ldh"/>) and, when given, to <paramref name="copy"/>.
+    /// </summary>
+    private void Cell(
+        ReadOnlySpan<float> gates, ReadOnlySpan<float> bias, Span<float> c, bool first, int rows, int hidden,
+        Span<float> h, int ldh, Span<float> copy, int ldCopy)
+    {
+        var g4 = 4 * hidden;
+        for (var r = 0; r < rows; r++)
+        {
+            var g = gates.Slice(r * g4, g4);
+            var cr = c.Slice(r * hidden, hidden);
+            var hr = h.Slice(r * ldh, hidden);
+            var copyRow = copy.IsEmpty ? default : copy.Slice(r * ldCopy, hidden);
+            if (_vectorCell)
+            {
+                VectorCellRow(g, bias, cr, first, hidden, hr, copyRow);
+            }
+            else
+            {
+                ScalarCellRow(g, bias, cr, first, hidden, hr, copyRow);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void VectorCellRow(ReadOnlySpan<float> g, ReadOnlySpan<float> bias, Span<float> c, bool first, int hidden, Span<float> h, Span<float> copy)
+    {
+        const int W = 16;
+        for (var j = 0; j < hidden; j += W)
+        {
+            var i = FloatKernels.Sigmoid(Vector512.Create(g.Slice(j, W)) + Vector512.Create(bias.Slice(j, W)));
+            var o = FloatKernels.Sigmoid(Vector512.Create(g.Slice(hidden + j, W)) + Vector512.Create(bias.Slice(hidden + j, W)));
+            var cand = FloatKernels.Tanh(Vector512.Create(g.Slice((3 * hidden) + j, W)) + Vector512.Create(bias.Slice((3 * hidden) + j, W)));
+            var cv = i * cand;
+            if (!first)
+            {
+                var fg = FloatKernels.Sigmoid(Vector512.Create(g.Slice((2 * hidden) + j, W)) + Vector512.Create(bias.Slice((2 * hidden) + j, W)));
+                cv = Vector512.FusedMultiplyAdd(fg, Vector512.Create(c.Slice(j, W)), cv);
+            }
+
+            cv.CopyTo(c.Slice(j, W));
+            var hv = o * FloatKernels.Tanh(cv);
+            hv.CopyTo(h.Slice(j, W));
+            if (!copy.IsEmpty)
+            {
+                hv.CopyTo(copy.Slice(j, W));
+            }
+        }
+    }
+
+    private static void ScalarCellRow(ReadOnlySpan<float> g, ReadOnlySpan<float> bias, Span<float> c, bool first, int hidden, Span<float> h, Span<float> copy)
+    {
+        for (var j = 0; j < hidden; j++)
+        {
+            var i = Sigmoid(g[j] + bias[j]);
+            var o = Sigmoid(g[hidden + j] + bias[hidden + j]);
+            var cand = MathF.Tanh(g[(3 * hidden) + j] + bias[(3 * hidden) + j]);
+            var cv = i * cand;
+            if (!first)
+            {
+                cv = MathF.FusedMultiplyAdd(Sigmoid(g[(2 * hidden) + j] + bias[(2 * hidden) + j]), c[j], cv);
+            }
+
+            c[j] = cv;
+            var hv = o * MathF.Tanh(cv);
+            h[j] = hv;
+            if (!copy.IsEmpty)
+            {
+                copy[j] = hv;
+            }
+        }
+    }
+
+    private static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
+
+    /// <summary>[Wᵀ; Rᵀ] packed as the B operand (k = in + H), and Wᵀ alone (k = in) for the first step.</summary>
+    private static (float[] Full, float[] First) Pack(float[] w, float[] r, int inputs, int hidden)
+    {
+        var g4 = 4 * hidden;
+        var k = inputs + hidden;
+        var stacked = new float[k * g4]; // [k, 4H] row-major: row p = input p (or hidden unit p − in) across all gates
+        for (var j = 0; j < g4; j++)
+        {
+            for (var p = 0; p < inputs; p++)
+            {
+                stacked[(p * g4) + j] = w[(j * inputs) + p];
+            }
+
+            for (var p = 0; p < hidden; p++)
+            {
+                stacked[((inputs + p) * g4) + j] = r[(j * hidden) + p];
+            }
+        }
+
+        var full = new float[Sgemm.PackedBLength(k, g4)];
+        Sgemm.PackB(stacked, g4, false, k, g4, full);
+        var first = new float[Sgemm.PackedBLength(inputs, g4)];
+        Sgemm.PackB(stacked, g4, false, inputs, g4, first);
+        return (full, first);
+    }
+
+    /// <summary>One chunk's buffers, reused across calls.</summary>
+    private sealed class Workspace(int f, int h1, int h2)
+    {
+        public float[] Xh1 { get; } = new float[ChunkRows * (f + h1)];
+
+        public float[] Xh2 { get; } = new float[ChunkRows * (h1 + h2)];
+
+        public float[] Gates1 { get; } = new float[ChunkRows * 4 * h1];
+
+        public float[] Gates2 { get; } = new float[ChunkRows * 4 * h2];
+
+        public float[] C1 { get; } = new float[ChunkRows * h1];
+
+        public float[] C2 { get; } = new float[ChunkRows * h2];
+
+        public float[] PackedA { get; } = new float[Sgemm.PackedALength(ChunkRows, Math.Max(f + h1, h1 + h2))];
+    }
+}

@@ -1,0 +1,311 @@
+using StreamFraud.Core.Features;
+using StreamFraud.Scoring.Bundles;
+using StreamFraud.Scoring.Lstm;
+using StreamFraud.Scoring.Onnx;
+using StreamFraud.Training.Lstm;
+
+namespace StreamFraud.Scoring.Tests.Pipeline;
+
+/// <summary>
+/// The managed fp32 LSTM path against ONNX Runtime (the reference) on exported models, and how a bundle's serving
+/// path is chosen, refused and fallen back from.
+/// </summary>
+public sealed class LstmServingPathTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("sf-lstm-path-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    /// <summary>Random windows with 1..7 real steps (older steps zero, as the scorer pads), some features large.</summary>
+    private static float[] Windows(int count, int features, int seed)
+    {
+        var rng = new Random(seed);
+        var windows = new float[count * 7 * features];
+        for (var i = 0; i < count; i++)
+        {
+            var real = 1 + rng.Next(7);
+            for (var t = 7 - real; t < 7; t++)
+            {
+                for (var f = 0; f < features; f++)
+                {
+                    windows[(((i * 7) + t) * features) + f] = (float)((rng.NextDouble() * 4) - 2) * (f % 9 == 0 ? 5 : 1);
+                }
+            }
+        }
+
+        return windows;
+    }
+
+    private static float[] OnnxRuntime(byte[] onnx, float[] windows, int count, int features)
+    {
+        using var ort = OnnxLstm.Load(onnx, "lstm.onnx", 7, features);
+        var scores = new float[count];
+        ort.Run(windows, count, scores);
+        return scores;
+    }
+
+    [Theory]
+    [InlineData(56, 128, 64, true)]   // production size, spec card v1: AVX-512 cell
+    [InlineData(75, 128, 64, true)]   // spec card v2
+    [InlineData(56, 32, 16, false)]   // scalar cell (any CPU)
+    [InlineData(11, 8, 4, true)]      // hidden sizes no multiple of 16: the scalar cell, whatever is asked
+    public void ManagedFp32_RandomWeights_MatchesOnnxRuntimeWithinTolerance(int features, int hidden1, int hidden2, bool vectorCell)
+    {
+        // Weights scaled up so that the gates saturate and the scores spread over (0, 1), not just around 0.5.
+        var model = LstmModel.CreateInitial(features, new LstmOptions { Hidden1 = hidden1, Hidden2 = hidden2, Seed = features + hidden1 });
+        var onnx = LstmOnnxExporterBytes(model, scale: 3f);
+        const int count = 333; // not a multiple of the chunk (64) or the tile (8)
+        var windows = Windows(count, features, seed: 5);
+        var reference = OnnxRuntime(onnx, windows, count, features);
+        var managed = ManagedLstm.TryCreate(onnx, 7, features, threads: 2, vectorCell, out var problem);
+        Assert.Null(problem);
+        var scores = new float[count];
+        managed!.Run(windows, count, scores);
+        var worst = reference.Zip(scores, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= LstmPaths.ManagedFp32Tolerance, $"max |managed - onnxruntime| = {worst}");
+        Assert.True(reference.Max() - reference.Min() > 0.3, "the scores must spread for the comparison to mean something");
+    }
+
+    [Fact]
+    public void ManagedFp32_TrainedModel_ReproducesGoldenWindowsLikeOnnxRuntime()
+    {
+        // A model trained on a task it learns (the marker of a fraud a few steps back), exported as the trainer does.
+        var (train, validation) = MarkerTask(features: 24, count: 3000);
+        var result = new LstmTrainer(new LstmOptions { Hidden1 = 32, Hidden2 = 16, MaxEpochs = 6, BatchSize = 128, Seed = 3 }).Train(train, validation);
+        Assert.True(result.BestValidationAveragePrecision > 0.5, $"the model learned nothing (AP {result.BestValidationAveragePrecision})");
+        var onnx = LstmOnnxExporterBytes(result.Model);
+        var golden = result.Model.Predict(validation.Windows[..(256 * 7 * 24)]);
+        var managed = ManagedLstm.TryCreate(onnx, 7, 24, 0, out var problem) ?? throw new InvalidOperationException(problem);
+        var scores = new float[256];
+        managed.Run(validation.Windows, 256, scores);
+        var reference = OnnxRuntime(onnx, validation.Windows, 256, 24);
+        for (var i = 0; i < 256; i++)
+        {
+            Assert.True(Math.Abs(scores[i] - golden[i]) <= LstmPaths.ManagedFp32Tolerance, $"window {i}: managed {scores[i]} vs golden {golden[i]}");
+            Assert.True(Math.Abs(reference[i] - golden[i]) <= LstmPaths.ManagedFp32Tolerance, $"window {i}: onnxruntime {reference[i]} vs golden {golden[i]}");
+        }
+    }
+
+    [Fact]
+    public void ManagedFp32_ScoreOfAWindow_DoesNotDependOnItsBatch()
+    {
+        var model = LstmModel.CreateInitial(20, new LstmOptions { Hidden1 = 32, Hidden2 = 16, Seed = 9 });
+        var onnx = LstmOnnxExporterBytes(model, scale: 2f);
+        var windows = Windows(150, 20, seed: 8);
+        var managed = ManagedLstm.TryCreate(onnx, 7, 20, 2, out _)!;
+        var all = new float[150];
+        managed.Run(windows, 150, all);
+        for (var i = 0; i < 150; i += 7)
+        {
+            var one = new float[1];
+            managed.Run(windows.AsMemory(i * 140, 140), 1, one);
+            Assert.Equal(all[i], one[0]); // bit for bit
+        }
+    }
+
+    [Fact]
+    public void ManagedFp32_AnotherGraph_IsNotRunWithTheReason()
+    {
+        var model = LstmModel.CreateInitial(10, new LstmOptions { Hidden1 = 8, Hidden2 = 4 });
+        var onnx = LstmOnnxExporterBytes(model);
+        Assert.Null(ManagedLstm.TryCreate(onnx, 7, 11, 1, out var problem));
+        Assert.Contains("lstm1_W", problem); // shapes for 11 features differ
+        Assert.Null(ManagedLstm.TryCreate(onnx[..(onnx.Length / 2)], 7, 10, 1, out problem));
+        Assert.Contains("truncated", problem);
+        Assert.Null(ManagedLstm.TryCreate("{\"not\": \"onnx\"}"u8.ToArray(), 7, 10, 1, out problem));
+        Assert.NotNull(problem);
+
+        // The exporter's graph with one more attribute on the LSTM (a clip): the semantics differ, so it is refused.
+        var text = System.Text.Encoding.Latin1.GetString(onnx);
+        var at = text.IndexOf("hidden_size", StringComparison.Ordinal);
+        Assert.True(at > 0);
+        var renamed = onnx.ToArray();
+        "hidden_sizf"u8.CopyTo(renamed.AsSpan(at));
+        Assert.Null(ManagedLstm.TryCreate(renamed, 7, 10, 1, out problem));
+        Assert.Contains("hidden_size", problem);
+    }
+
+    [Fact]
+    public void ManagedFp32_CorruptedModelBytes_RefusedWithAReasonNeverThrown()
+    {
+        // lstm.onnx comes from a shared volume: whatever its bytes, the reader answers with a model or a reason.
+        var model = LstmModel.CreateInitial(10, new LstmOptions { Hidden1 = 16, Hidden2 = 16 });
+        var onnx = LstmOnnxExporterBytes(model);
+        var rng = new Random(17);
+        var refused = 0;
+        for (var trial = 0; trial < 400; trial++)
+        {
+            var bytes = onnx.ToArray();
+            var changes = 1 + rng.Next(4);
+            for (var c = 0; c < changes; c++)
+            {
+                bytes[rng.Next(bytes.Length)] = (byte)rng.Next(256);
+            }
+
+            var cut = trial % 5 == 0 ? bytes[..rng.Next(bytes.Length)] : bytes;
+            var managed = ManagedLstm.TryCreate(cut, 7, 10, 1, out var problem);
+            Assert.True((managed is null) == (problem is not null));
+            refused += managed is null ? 1 : 0;
+        }
+
+        Assert.InRange(refused, 100, 400); // most corruptions hit structure, some only weights
+    }
+
+    [Fact]
+    public void Load_AdmittedBundle_ServesManagedFp32_ScoresMatchOnnxRuntime()
+    {
+        var tiny = TinyBundle.Create(Path.Combine(_root, "a"), "a", TinyBundle.Stream(1, 40, 600), hidden1: 32, hidden2: 16, checkManaged: true);
+        using var managed = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
+        using var onnx = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8, LstmPath = LstmPathChoice.OnnxRuntime });
+        Assert.Equal(LstmPaths.ManagedFp32, managed.LstmPath);
+        Assert.Null(managed.LstmPathNote);
+        Assert.Equal(LstmPaths.OnnxRuntime, onnx.LstmPath);
+        Assert.Null(onnx.LstmPathNote);
+
+        var windows = tiny.Manifest.GoldenWindows.SelectMany(g => g.Decode()).ToArray();
+        var n = tiny.Manifest.GoldenWindows.Count;
+        var (a, b) = (new ScoreBuffers(n), new ScoreBuffers(n));
+        managed.Score(windows, n, a);
+        onnx.Score(windows, n, b);
+        for (var i = 0; i < n; i++)
+        {
+            Assert.Equal(b.Lstm[i], a.Lstm[i], LstmPaths.ManagedFp32Tolerance);
+            Assert.Equal(b.Xgb[i], a.Xgb[i]);
+        }
+    }
+
+    [Fact]
+    public void Load_BundleWithoutChecks_ServesOnnxRuntime_DemandingManagedRefuses()
+    {
+        var tiny = TinyBundle.Create(Path.Combine(_root, "old"), "old", TinyBundle.Stream(1, 40, 300));
+        using var bundle = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 4 });
+        Assert.Equal(LstmPaths.OnnxRuntime, bundle.LstmPath);
+        Assert.Contains("records no check of managed_fp32", bundle.LstmPathNote);
+
+        var e = Assert.Throws<BundleRejectedException>(() =>
+            ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 4, LstmPath = LstmPathChoice.ManagedFp32 }));
+        Assert.Equal(RefusalKinds.LstmPath, e.Kind);
+        Assert.Contains("records no check of managed_fp32", e.Reason);
+    }
+
+    [Theory]
+    [InlineData("not-admitted", "the trainer did not admit managed_fp32: too slow on Tuesdays")]
+    [InlineData("ap-moved", "moves validation AP by +0.01 (ensemble)")]
+    [InlineData("lstm-ap-moved", "and -0.003 (LSTM)")]
+    [InlineData("golden-far", "deviates up to 0.0001 from the golden windows")]
+    public void Load_PathThatFailsAdmission_FallsBackOnAuto_RefusedWhenDemanded(string failure, string reason)
+    {
+        var tiny = TinyBundle.Create(Path.Combine(_root, failure), failure, TinyBundle.Stream(1, 40, 300), checkManaged: true);
+        TinyBundle.EditManifest(tiny.Directory, m =>
+        {
+            var check = m["lstm_paths"]![0]!.AsObject();
+            switch (failure)
+            {
+                case "not-admitted":
+                    check["admitted"] = false;
+                    check["reason"] = "too slow on Tuesdays";
+                    break;
+                case "ap-moved": // the flag says admitted, the figures do not: the scorer checks the figures
+                    check["validation_ap_delta"] = 0.01;
+                    break;
+                case "lstm-ap-moved":
+                    check["lstm_validation_ap_delta"] = -0.003;
+                    break;
+                case "golden-far":
+                    check["golden_max_deviation"] = 1e-4;
+                    break;
+            }
+        });
+
+        using var bundle = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 4 });
+        Assert.Equal(LstmPaths.OnnxRuntime, bundle.LstmPath);
+        Assert.Contains(reason, bundle.LstmPathNote);
+
+        var e = Assert.Throws<BundleRejectedException>(() =>
+            ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 4, LstmPath = LstmPathChoice.ManagedFp32 }));
+        Assert.Equal(RefusalKinds.LstmPath, e.Kind);
+        Assert.Contains(reason, e.Reason);
+    }
+
+    [Fact]
+    public void Load_AdmittedPathThatMissesGoldenWindowsHere_RefusedWhenDemanded_OnAutoOnnxRuntimeIsCheckedInstead()
+    {
+        // The record admits the path, but a golden window's LSTM score is off by 1e-4 (as if this machine computed
+        // differently): the managed path fails its own golden check at load. Demanded, that refuses the bundle as an
+        // LSTM path problem; on auto, ONNX Runtime is checked in its place — and misses the same window.
+        var tiny = TinyBundle.Create(Path.Combine(_root, "g"), "g", TinyBundle.Stream(1, 40, 300), checkManaged: true);
+        TinyBundle.EditManifest(tiny.Directory, m =>
+        {
+            var g = m["golden_windows"]![3]!;
+            g["lstm"] = g["lstm"]!.GetValue<double>() + 1e-4;
+        });
+        var e = Assert.Throws<BundleRejectedException>(() =>
+            ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 4, LstmPath = LstmPathChoice.ManagedFp32 }));
+        Assert.Equal(RefusalKinds.LstmPath, e.Kind);
+        Assert.Contains("does not reproduce the golden windows here: golden window 3 not reproduced", e.Reason);
+
+        e = Assert.Throws<BundleRejectedException>(() => ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 4 }));
+        Assert.Equal(RefusalKinds.GoldenWindow, e.Kind);
+        Assert.Contains("golden window 3 not reproduced", e.Reason);
+    }
+
+    [Fact]
+    public void Load_MalformedPathCheck_RefusesTheManifest()
+    {
+        var tiny = TinyBundle.Create(Path.Combine(_root, "bad"), "bad", TinyBundle.Stream(1, 40, 300), checkManaged: true);
+        TinyBundle.EditManifest(tiny.Directory, m => m["lstm_paths"]![0]!["validation_ap"] = 1.5);
+        var e = Assert.Throws<BundleRejectedException>(() => ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 4 }));
+        Assert.Equal(RefusalKinds.Manifest, e.Kind);
+        Assert.Contains("lstm_paths[0] (managed_fp32)", e.Reason);
+    }
+
+    /// <summary>The exporter's bytes, with every weight multiplied by <paramref name="scale"/>.</summary>
+    private static byte[] LstmOnnxExporterBytes(LstmModel model, float scale = 1f)
+    {
+        if (scale != 1f)
+        {
+            using var saved = new MemoryStream();
+            model.Save(saved);
+            var bytes = saved.ToArray();
+            for (var at = 32; at + 4 <= bytes.Length; at += 4)
+            {
+                var v = BitConverter.ToSingle(bytes, at) * scale;
+                BitConverter.TryWriteBytes(bytes.AsSpan(at), v);
+            }
+
+            model = LstmModel.Load(new MemoryStream(bytes));
+        }
+
+        using var stream = new MemoryStream();
+        model.ExportOnnx(stream);
+        return stream.ToArray();
+    }
+
+    /// <summary>Sequences whose label is a marker (feature 0 above 1) at any of the last three steps.</summary>
+    private static (LstmDataset Train, LstmDataset Validation) MarkerTask(int features, int count)
+    {
+        var rng = new Random(11);
+        LstmDataset Make(int n)
+        {
+            var windows = new float[n * 7 * features];
+            var labels = new byte[n];
+            for (var i = 0; i < n; i++)
+            {
+                for (var k = 0; k < 7 * features; k++)
+                {
+                    windows[(i * 7 * features) + k] = (float)((rng.NextDouble() * 2) - 1) * 0.5f;
+                }
+
+                if (rng.Next(4) == 0)
+                {
+                    windows[(((i * 7) + 4 + rng.Next(3)) * features)] = 2f;
+                    labels[i] = 1;
+                }
+            }
+
+            return new LstmDataset(windows, labels, 7, features);
+        }
+
+        return (Make(count), Make(count / 3));
+    }
+}
