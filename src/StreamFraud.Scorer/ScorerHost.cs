@@ -92,7 +92,8 @@ OPTIONS:
         --Scoring:LstmPath          LSTM serving path: auto (default: managed_fp32 on CPU when the bundle's trainer
                                     admitted it and it reproduces the golden windows, else ONNX Runtime, reason
                                     logged), onnxruntime (always; the only path on CUDA), or managed_fp32 (refuse
-                                    a bundle that does not admit it; needs Scoring:Device=cpu)
+                                    a bundle that does not admit it; runs on CPU, so Device=auto means cpu then and
+                                    Device=cuda is refused)
         --Scoring:LstmThreads       Cores one LSTM run may use on CPU, either path (default 0: every core)
         --Scoring:TopFeatures       XGBoost features explained per alert (default 3)
         --Scorer:InputTopic         Input topic (default transactions); also AlertsTopic, DlqTopic, ShadowTopic,
@@ -315,9 +316,13 @@ public sealed record Settings(
         {
             problems.Add($"Scoring:LstmPath '{lstmPathText}': use auto, {LstmPaths.OnnxRuntime} or {LstmPaths.ManagedFp32}.");
         }
-        else if (lstmPath == LstmPathChoice.ManagedFp32 && device != InferenceDevice.Cpu)
+        else if (lstmPath == LstmPathChoice.ManagedFp32 && device == InferenceDevice.Cuda)
         {
-            problems.Add($"Scoring:LstmPath {LstmPaths.ManagedFp32} runs on CPU but Scoring:Device is {deviceText}: set Scoring:Device=cpu, or Scoring:LstmPath=auto (ONNX Runtime on CUDA when present).");
+            problems.Add($"Scoring:LstmPath {LstmPaths.ManagedFp32} runs on CPU but Scoring:Device is {deviceText}: set Scoring:Device=cpu or auto, or Scoring:LstmPath=auto (ONNX Runtime on CUDA when present).");
+        }
+        else if (lstmPath == LstmPathChoice.ManagedFp32)
+        {
+            device = InferenceDevice.Cpu; // a CPU path asked for: Device=auto does not try CUDA
         }
 
         var lstmThreads = Int(config, "Scoring:LstmThreads", 0, problems);

@@ -34,8 +34,9 @@ public sealed class Scorer_LstmPath(StackFixture stack) : IDisposable
         var e = Assert.Throws<ScorerConfigurationException>(() => Read(new() { ["Scoring:LstmPath"] = "bf16", ["Scoring:LstmThreads"] = "-1" }));
         Assert.Contains("Scoring:LstmPath 'bf16': use auto, onnxruntime or managed_fp32", e.Message, StringComparison.Ordinal);
         Assert.Contains("Scoring:LstmThreads '-1'", e.Message, StringComparison.Ordinal);
-        e = Assert.Throws<ScorerConfigurationException>(() => Read(new() { ["Scoring:LstmPath"] = "managed_fp32", ["Scoring:Device"] = "auto" }));
-        Assert.Contains("Scoring:LstmPath managed_fp32 runs on CPU but Scoring:Device is auto", e.Message, StringComparison.Ordinal);
+        Assert.Equal(InferenceDevice.Cpu, managed.LoadOptions.Device); // the default Device=auto: a CPU path asked for never tries CUDA
+        e = Assert.Throws<ScorerConfigurationException>(() => Read(new() { ["Scoring:LstmPath"] = "managed_fp32", ["Scoring:Device"] = "cuda" }));
+        Assert.Contains("Scoring:LstmPath managed_fp32 runs on CPU but Scoring:Device is cuda", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
