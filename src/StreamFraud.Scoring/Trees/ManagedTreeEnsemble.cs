@@ -1,62 +1,67 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace StreamFraud.Scoring.Trees;
 
-/// <summary>How <see cref="ManagedTreeEnsemble"/> walks its trees (tests pin one; serving takes <see cref="Auto"/>).</summary>
+/// <summary>How <see cref="ManagedTreeEnsemble"/> evaluates its trees (tests pin one; serving takes <see cref="Auto"/>).</summary>
 public enum TreeKernel
 {
-    /// <summary>The fastest this machine and model allow: <see cref="Avx512"/> when AVX-512F is present and every tree is at most <see cref="ManagedTreeEnsemble.MaxPerfectDepth"/> deep, else <see cref="Scalar"/> or <see cref="Walk"/>.</summary>
+    /// <summary><see cref="Avx512"/> where this machine and the model allow it, else <see cref="Walk"/>.</summary>
     Auto,
 
-    /// <summary>Complete trees in level order, 16 rows at a time in AVX-512 registers.</summary>
+    /// <summary>
+    /// Leaf bit vectors, 16 rows per AVX-512 register: needs AVX-512F and CD, trees at most
+    /// <see cref="ManagedTreeEnsemble.MaxVectorDepth"/> deep and finite thresholds.
+    /// </summary>
     Avx512,
 
-    /// <summary>Complete trees in level order, one row at a time, branch-free.</summary>
-    Scalar,
-
-    /// <summary>The trees as XGBoost stores them, one row at a time, following child links (any depth).</summary>
+    /// <summary>The trees as XGBoost stores them, one row at a time, following child links (any tree).</summary>
     Walk,
 }
 
 /// <summary>
-/// A managed evaluator of an <see cref="XgbForest"/> whose margins are libxgboost's, bit for bit: the same float32
-/// comparisons (left when <c>x &lt; threshold</c>; NaN follows the node's default direction) and the same float32
-/// sums in the same order (the base margin, then each tree's leaf in boosting order), the order libxgboost 1.7's
-/// CPU predictor adds them in. Immutable and thread-safe once compiled.
+/// A managed evaluator of an <see cref="XgbForest"/> whose margins are libxgboost's bit for bit: the same float32
+/// comparisons (left when <c>x &lt; threshold</c>; NaN takes the split's default direction) and the same float32 sums
+/// in the same order — the base margin, then each tree's leaf in boosting order, as libxgboost 1.7's CPU predictor
+/// adds them. Immutable and thread-safe; no allocation per call.
 /// </summary>
 /// <remarks>
-/// <para>Layout: every tree is padded to a complete binary tree of the ensemble's depth D (a leaf above depth D becomes
-/// a subtree whose leaves all carry its value, under dummy splits), stored in level order: node k's children are
-/// 2k+1 and 2k+2, so a row's path is an index computed without branches. Per tree, 2^D packed split entries (feature
-/// index, and the default direction in the sign bit), 2^D thresholds and 2^D leaves — 3 KiB for depth 6, so 300
-/// trees sit in L2 and stream in order.</para>
-/// <para>The AVX-512 kernel takes 16 rows per register. A level's nodes come from the tree's table by a lane
-/// permute (<c>vpermps</c> over 16 entries, <c>vpermt2ps</c> over 32, two of them over 64) instead of a gather, so
-/// the only gather per level is the feature value of each row. Deeper levels (D &gt; 6) gather the node too.
-/// Trees deeper than <see cref="MaxPerfectDepth"/> (2^D entries each) are walked by child links instead.</para>
+/// <para>The AVX-512 kernel is QuickScorer's idea (Lucchese et al., SIGIR 2015) turned to rows: 16 rows sit in one
+/// register, one per lane. Each tree keeps a bit per leaf for every row (64 leaves in two 32-bit words for depth 6),
+/// all set at first. Each split of the tree is then compared for all 16 rows at once (one load of the feature's
+/// column, one compare with the threshold), and where a row goes right the leaves of the split's left subtree are
+/// cleared (one masked AND). The row's leaf is the lowest bit left (leaves numbered left to right): the left-most leaf
+/// not excluded is the one the row's path ends in. No branches depend on the data, no gathers, and only the splits
+/// that exist are visited (trees of a real model are far from complete).</para>
+/// <para>Missing values: the rows are transposed per 16-row block into two column copies, NaN as −∞ in one and +∞
+/// in the other; a default-left split reads the first (−∞ ≥ t is false: left), a default-right split the second
+/// (+∞ ≥ t: right). For any other value, <c>x ≥ t</c> is <c>!(x &lt; t)</c>, XGBoost's rule. This needs finite
+/// thresholds, which the compiler checks.</para>
+/// <para>Leaves are stored per tree as a complete level of 2^D values (a leaf above depth D repeated over the leaves
+/// beneath it), so a leaf index is a lane permute (<c>vpermps</c>/<c>vpermt2ps</c>) into the tree's table.</para>
 /// </remarks>
 public sealed unsafe class ManagedTreeEnsemble
 {
-    /// <summary>Deepest tree stored complete; a deeper ensemble is walked (<see cref="TreeKernel.Walk"/>).</summary>
-    public const int MaxPerfectDepth = 10;
+    /// <summary>Deepest tree the AVX-512 kernel takes (2^6 = 64 leaf bits per row); deeper ensembles are walked.</summary>
+    public const int MaxVectorDepth = 6;
 
     private const int Lanes = 16;
-    private const int DefaultRightBit = unchecked((int)0x80000000);
 
-    // Complete layout: per tree 2^D entries each (internal nodes 0..2^D-2 in level order, one pad), 2^D leaves.
-    // Arrays carry Lanes * 4 extra entries so a 16-wide load at a table's end stays inside.
-    private int[] _split = [];
-    private float[] _threshold = [];
-    private float[] _leaf = [];
+    /// <summary>Largest scratch (the two column copies of one block) taken from the stack; beyond it, the array pool.</summary>
+    private const int MaxStackColumnsBytes = 64 * 1024;
 
-    // Walk layout: the trees' own nodes, concatenated; child links are absolute.
-    private int[] _walkLeft = [];
-    private int[] _walkRight = [];
-    private int[] _walkSplit = [];
-    private float[] _walkValue = [];
-    private int[] _walkRoot = [];
+    // AVX-512 layout: per tree the splits whose left subtree lies in the low 32 leaves, then those in the high 32
+    // (_splitStart[2t], [2t+1], [2t+2]); per tree 2^D leaves, left to right.
+    private Split[] _splits = [];
+    private int[] _splitStart = [];
+    private float[] _leaves = [];
+
+    // Walk layout: the trees' own nodes, concatenated, child links absolute; a leaf has left = -1.
+    private WalkNode[] _nodes = [];
+    private int[] _roots = [];
 
     private ManagedTreeEnsemble(int features, int trees, int depth, float baseMargin, TreeKernel kernel)
     {
@@ -76,7 +81,7 @@ public sealed unsafe class ManagedTreeEnsemble
     /// <summary>Depth of the deepest tree.</summary>
     public int Depth { get; }
 
-    /// <summary>The margin before any tree (logit of the base score).</summary>
+    /// <summary>The margin before any tree: logit of the base score.</summary>
     public float BaseMargin { get; }
 
     /// <summary>The kernel in use (never <see cref="TreeKernel.Auto"/>).</summary>
@@ -85,36 +90,71 @@ public sealed unsafe class ManagedTreeEnsemble
     /// <summary>A short description for logs, e.g. <c>300 trees, depth 6, avx512</c>.</summary>
     public string Description => $"{Trees} trees, depth {Depth}, {Kernel.ToString().ToLowerInvariant()}";
 
+    /// <summary>Whether this processor runs the AVX-512 kernel.</summary>
+    public static bool Avx512Supported => Avx512F.IsSupported && Avx512CD.IsSupported;
+
     /// <summary>
-    /// Compiles the trees of rounds [0, <paramref name="iterationEnd"/>) (0: every round, as libxgboost's
-    /// <c>iteration_end</c>) of <paramref name="forest"/>.
+    /// Compiles the trees of rounds [0, <paramref name="iterationEnd"/>) of <paramref name="forest"/> (0: every round,
+    /// as libxgboost's <c>iteration_end</c>).
     /// </summary>
-    /// <exception cref="ArgumentException">A kernel this machine or model cannot run.</exception>
+    /// <exception cref="ArgumentException"><paramref name="kernel"/> cannot run this model on this machine (the message says why).</exception>
     public static ManagedTreeEnsemble Compile(XgbForest forest, int iterationEnd = 0, TreeKernel kernel = TreeKernel.Auto)
     {
         ArgumentNullException.ThrowIfNull(forest);
         ArgumentOutOfRangeException.ThrowIfNegative(iterationEnd);
-        var count = iterationEnd == 0 ? forest.Trees.Count : Math.Min(forest.Trees.Count, checked(iterationEnd * forest.TreesPerRound));
+        var count = iterationEnd == 0 ? forest.Trees.Count : (int)Math.Min(forest.Trees.Count, (long)iterationEnd * forest.TreesPerRound);
         var trees = forest.Trees.Take(count).ToArray();
         var depth = trees.Length == 0 ? 0 : trees.Max(t => t.Depth);
+        var vectorProblem = VectorProblem(trees, depth);
         if (kernel == TreeKernel.Auto)
         {
-            kernel = depth > MaxPerfectDepth ? TreeKernel.Walk : Avx512F.IsSupported ? TreeKernel.Avx512 : TreeKernel.Scalar;
+            kernel = vectorProblem is null ? TreeKernel.Avx512 : TreeKernel.Walk;
         }
 
-        if (kernel != TreeKernel.Walk && depth > MaxPerfectDepth)
+        if (kernel == TreeKernel.Avx512 && vectorProblem is not null)
         {
-            throw new ArgumentException($"trees {depth} deep exceed the complete layout's {MaxPerfectDepth}; use the walk kernel", nameof(kernel));
+            throw new ArgumentException($"the AVX-512 kernel cannot run: {vectorProblem}", nameof(kernel));
         }
 
-        if (kernel == TreeKernel.Avx512 && !Avx512F.IsSupported)
+        var ensemble = new ManagedTreeEnsemble(forest.Features, trees.Length, depth, forest.BaseMargin, kernel);
+        if (kernel == TreeKernel.Avx512)
         {
-            throw new ArgumentException("this processor has no AVX-512F", nameof(kernel));
+            ensemble.CompileVector(trees);
+        }
+        else
+        {
+            ensemble.CompileWalk(trees);
         }
 
-        return kernel == TreeKernel.Walk
-            ? CompileWalk(forest, trees, depth)
-            : CompileComplete(forest, trees, depth, kernel);
+        return ensemble;
+    }
+
+    /// <summary>Why the AVX-512 kernel cannot run these trees here, or null.</summary>
+    public static string? VectorProblem(IReadOnlyList<XgbTree> trees, int depth)
+    {
+        ArgumentNullException.ThrowIfNull(trees);
+        if (!Avx512Supported)
+        {
+            return "this processor lacks AVX-512F/CD";
+        }
+
+        if (depth > MaxVectorDepth)
+        {
+            return $"trees {depth} deep (the kernel takes up to {MaxVectorDepth})";
+        }
+
+        foreach (var tree in trees)
+        {
+            for (var k = 0; k < tree.Left.Length; k++)
+            {
+                if (tree.Left[k] >= 0 && !float.IsFinite(tree.Value[k]))
+                {
+                    return $"a split threshold of {tree.Value[k]} (missing values are sent by comparing with ±infinity)";
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -129,29 +169,28 @@ public sealed unsafe class ManagedTreeEnsemble
             throw new ArgumentException($"{rows} rows of {Features} features need {(long)rows * Features} values and {rows} outputs; got {values.Length} and {margins.Length}.");
         }
 
+        if (rows == 0)
+        {
+            return;
+        }
+
         fixed (float* x = values)
         fixed (float* m = margins)
         {
-            switch (Kernel)
+            if (Kernel == TreeKernel.Avx512)
             {
-                case TreeKernel.Walk:
-                    WalkRows(x, 0, rows, m);
-                    break;
-                case TreeKernel.Avx512:
-                    var blocks = rows / Lanes;
-                    Avx512Rows(x, blocks, m);
-                    CompleteRows(x, blocks * Lanes, rows, m);
-                    break;
-                default:
-                    CompleteRows(x, 0, rows, m);
-                    break;
+                VectorRows(x, rows, m);
+            }
+            else
+            {
+                WalkRows(x, rows, m);
             }
         }
     }
 
     /// <summary>
-    /// Writes the probability of each row: the sigmoid of its margin, in single precision as libxgboost's
-    /// <c>binary:logistic</c> computes it (<c>1 / (1 + expf(-margin))</c>).
+    /// Writes the probability of each row: the sigmoid of its margin in single precision, as libxgboost's
+    /// <c>binary:logistic</c> computes it.
     /// </summary>
     public void Predict(ReadOnlySpan<float> values, int rows, Span<float> probabilities)
     {
@@ -165,57 +204,69 @@ public sealed unsafe class ManagedTreeEnsemble
     /// <summary>libxgboost 1.7's <c>common::Sigmoid</c>: <c>1.0f / (1.0f + expf(-x))</c>.</summary>
     public static float Sigmoid(float margin) => 1f / (1f + MathF.Exp(-margin));
 
-    private static ManagedTreeEnsemble CompileComplete(XgbForest forest, XgbTree[] trees, int depth, TreeKernel kernel)
+    private void CompileVector(XgbTree[] trees)
     {
-        var stride = 1 << depth;
-        var padding = Lanes * 4;
-        var split = new int[(trees.Length * stride) + padding];
-        var threshold = new float[split.Length];
-        var leaf = new float[split.Length];
+        var depth = Depth;
+        var width = 1 << depth;
+        var splits = new List<Split>();
+        var starts = new int[(2 * trees.Length) + 1];
+        var leaves = new float[(trees.Length * width) + (Lanes * 4)]; // a 16-wide load at the last table's end stays inside
         for (var t = 0; t < trees.Length; t++)
         {
-            Fill(trees[t], 0, 0, 0, depth, split.AsSpan(t * stride, stride), threshold.AsSpan(t * stride, stride), leaf.AsSpan(t * stride, stride));
+            var tree = trees[t];
+            FillLeaves(tree, 0, 0, 0, depth, leaves.AsSpan(t * width, width));
+            for (var half = 0; half < 2; half++)
+            {
+                starts[(2 * t) + half] = splits.Count;
+                var queue = new Queue<(int Node, int Level, int Index)>();
+                queue.Enqueue((0, 0, 0));
+                while (queue.Count > 0)
+                {
+                    var (node, level, index) = queue.Dequeue();
+                    if (tree.Left[node] < 0)
+                    {
+                        continue;
+                    }
+
+                    // The node's subtree spans leaves [index * 2^(D-level), ...); its left half is what going right excludes.
+                    var size = 1 << (depth - level - 1);
+                    var first = index * 2 * size;
+                    if (first / 32 == half)
+                    {
+                        var cleared = (size == 32 ? uint.MaxValue : ((1u << size) - 1)) << (first % 32);
+                        var column = ((tree.DefaultLeft[node] ? 0 : Features) + tree.Feature[node]) * Lanes;
+                        splits.Add(new Split(column, tree.Value[node], ~cleared));
+                    }
+
+                    queue.Enqueue((tree.Left[node], level + 1, 2 * index));
+                    queue.Enqueue((tree.Right[node], level + 1, (2 * index) + 1));
+                }
+            }
         }
 
-        return new ManagedTreeEnsemble(forest.Features, trees.Length, depth, forest.BaseMargin, kernel)
-        {
-            _split = split, _threshold = threshold, _leaf = leaf,
-        };
+        starts[2 * trees.Length] = splits.Count;
+        _splits = [.. splits];
+        _splitStart = starts;
+        _leaves = leaves;
     }
 
-    /// <summary>Writes the subtree at <paramref name="node"/> into complete slot <paramref name="slot"/> of level <paramref name="level"/>.</summary>
-    private static void Fill(XgbTree tree, int node, int slot, int level, int depth, Span<int> split, Span<float> threshold, Span<float> leaf)
+    /// <summary>Writes the leaves under <paramref name="node"/> (at <paramref name="level"/>, position <paramref name="index"/> in it) into a complete level of 2^depth.</summary>
+    private static void FillLeaves(XgbTree tree, int node, int level, int index, int depth, Span<float> leaves)
     {
-        if (level == depth)
+        if (tree.Left[node] < 0)
         {
-            leaf[slot - ((1 << depth) - 1)] = tree.Value[node]; // a leaf (its value, repeated over the padding below it)
+            var span = 1 << (depth - level);
+            leaves.Slice(index * span, span).Fill(tree.Value[node]);
             return;
         }
 
-        var isLeaf = tree.Left[node] < 0;
-        if (isLeaf)
-        {
-            // A dummy split: both sides lead to copies of this leaf, so any feature value (NaN too) gives its value.
-            split[slot] = 0;
-            threshold[slot] = 0;
-            Fill(tree, node, (2 * slot) + 1, level + 1, depth, split, threshold, leaf);
-            Fill(tree, node, (2 * slot) + 2, level + 1, depth, split, threshold, leaf);
-            return;
-        }
-
-        split[slot] = tree.Feature[node] | (tree.DefaultLeft[node] ? 0 : DefaultRightBit);
-        threshold[slot] = tree.Value[node];
-        Fill(tree, tree.Left[node], (2 * slot) + 1, level + 1, depth, split, threshold, leaf);
-        Fill(tree, tree.Right[node], (2 * slot) + 2, level + 1, depth, split, threshold, leaf);
+        FillLeaves(tree, tree.Left[node], level + 1, 2 * index, depth, leaves);
+        FillLeaves(tree, tree.Right[node], level + 1, (2 * index) + 1, depth, leaves);
     }
 
-    private static ManagedTreeEnsemble CompileWalk(XgbForest forest, XgbTree[] trees, int depth)
+    private void CompileWalk(XgbTree[] trees)
     {
-        var total = trees.Sum(t => t.Left.Length);
-        var left = new int[total];
-        var right = new int[total];
-        var split = new int[total];
-        var value = new float[total];
+        var nodes = new WalkNode[trees.Sum(t => t.Left.Length)];
         var roots = new int[trees.Length];
         var offset = 0;
         for (var t = 0; t < trees.Length; t++)
@@ -224,52 +275,39 @@ public sealed unsafe class ManagedTreeEnsemble
             roots[t] = offset;
             for (var k = 0; k < tree.Left.Length; k++)
             {
-                var isLeaf = tree.Left[k] < 0;
-                left[offset + k] = isLeaf ? -1 : offset + tree.Left[k];
-                right[offset + k] = isLeaf ? -1 : offset + tree.Right[k];
-                split[offset + k] = isLeaf ? 0 : tree.Feature[k] | (tree.DefaultLeft[k] ? 0 : DefaultRightBit);
-                value[offset + k] = tree.Value[k];
+                nodes[offset + k] = tree.Left[k] < 0
+                    ? new WalkNode(-1, -1, 0, tree.Value[k], false)
+                    : new WalkNode(offset + tree.Left[k], offset + tree.Right[k], tree.Feature[k], tree.Value[k], tree.DefaultLeft[k]);
             }
 
             offset += tree.Left.Length;
         }
 
-        return new ManagedTreeEnsemble(forest.Features, trees.Length, depth, forest.BaseMargin, TreeKernel.Walk)
-        {
-            _walkLeft = left, _walkRight = right, _walkSplit = split, _walkValue = value, _walkRoot = roots,
-        };
+        _nodes = nodes;
+        _roots = roots;
     }
 
-    /// <summary>Whether a row at this split goes right: <c>!(x &lt; t)</c> for a known value, the default direction for NaN.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool GoesRight(float x, float threshold, int split) =>
-        x >= threshold || (float.IsNaN(x) && split < 0);
-
-    private void CompleteRows(float* values, int from, int to, float* margins)
+    private void WalkRows(float* values, int rows, float* margins)
     {
-        var depth = Depth;
-        var stride = 1 << depth;
-        var leafBase = stride - 1;
-        fixed (int* split = _split)
-        fixed (float* threshold = _threshold)
-        fixed (float* leaf = _leaf)
+        fixed (WalkNode* nodes = _nodes)
+        fixed (int* roots = _roots)
         {
-            for (var r = from; r < to; r++)
+            for (var r = 0; r < rows; r++)
             {
                 var row = values + ((long)r * Features);
                 var margin = BaseMargin;
                 for (var t = 0; t < Trees; t++)
                 {
-                    var s = split + (t * stride);
-                    var th = threshold + (t * stride);
-                    var k = 0;
-                    for (var level = 0; level < depth; level++)
+                    var node = nodes + roots[t];
+                    while (node->Left >= 0)
                     {
-                        var entry = s[k];
-                        k = (2 * k) + 1 + (GoesRight(row[entry & int.MaxValue], th[k], entry) ? 1 : 0);
+                        var x = row[node->Feature];
+                        // XGBoost: a missing value takes the default child; otherwise left when x < threshold.
+                        var left = float.IsNaN(x) ? node->DefaultLeft : x < node->Value;
+                        node = nodes + (left ? node->Left : node->Right);
                     }
 
-                    margin += leaf[(t * stride) + k - leafBase];
+                    margin += node->Value;
                 }
 
                 margins[r] = margin;
@@ -277,143 +315,110 @@ public sealed unsafe class ManagedTreeEnsemble
         }
     }
 
-    private void WalkRows(float* values, int from, int to, float* margins)
+    private void VectorRows(float* values, int rows, float* margins)
     {
-        fixed (int* left = _walkLeft)
-        fixed (int* right = _walkRight)
-        fixed (int* split = _walkSplit)
-        fixed (float* value = _walkValue)
-        {
-            for (var r = from; r < to; r++)
-            {
-                var row = values + ((long)r * Features);
-                var margin = BaseMargin;
-                for (var t = 0; t < Trees; t++)
-                {
-                    var k = _walkRoot[t];
-                    while (left[k] >= 0)
-                    {
-                        var entry = split[k];
-                        k = GoesRight(row[entry & int.MaxValue], value[k], entry) ? right[k] : left[k];
-                    }
-
-                    margin += value[k];
-                }
-
-                margins[r] = margin;
-            }
-        }
-    }
-
-    /// <summary>
-    /// 16 rows per block: each lane one row, every lane through the same tree at once. Four blocks go through each
-    /// tree together: a level is a chain of dependent steps (look-up, gather, compare) whose latency four independent
-    /// chains hide.
-    /// </summary>
-    private void Avx512Rows(float* values, int blocks, float* margins)
-    {
-        var depth = Depth;
-        var stride = 1 << depth;
         var features = Features;
-        var block = (long)Lanes * features;
-        // Lane i reads row i of its half-block: offsets 0, F, 2F, ... 7F for both halves (the high half's base is 8 rows on).
-        var rowOffsets = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * features;
-        fixed (int* split = _split)
-        fixed (float* threshold = _threshold)
-        fixed (float* leaf = _leaf)
+        var columnsLength = 2 * features * Lanes;
+        float[]? rented = null;
+        Span<float> columns = columnsLength * sizeof(float) <= MaxStackColumnsBytes
+            ? stackalloc float[columnsLength]
+            : (rented = ArrayPool<float>.Shared.Rent(columnsLength));
+        try
         {
-            var b = 0;
-            for (; b + 4 <= blocks; b += 4)
+            fixed (float* c = columns)
             {
-                var x0 = values + (b * block);
-                var x1 = x0 + block;
-                var x2 = x1 + block;
-                var x3 = x2 + block;
-                var m0 = Vector512.Create(BaseMargin);
-                var (m1, m2, m3) = (m0, m0, m0);
-                for (var t = 0; t < Trees; t++)
+                Span<float> tail = stackalloc float[Lanes];
+                for (var first = 0; first < rows; first += Lanes)
                 {
-                    var s = split + (t * stride);
-                    var th = threshold + (t * stride);
-                    var k0 = Vector512<int>.Zero; // index within the level
-                    var (k1, k2, k3) = (k0, k0, k0);
-                    if (depth == 6)
+                    var count = Math.Min(Lanes, rows - first);
+                    Transpose(values + ((long)first * features), count, features, c);
+                    var margin = Block(c);
+                    if (count == Lanes)
                     {
-                        Level(s, th, 0, ref k0, ref k1, ref k2, ref k3, x0, x1, x2, x3, features, rowOffsets);
-                        Level(s, th, 1, ref k0, ref k1, ref k2, ref k3, x0, x1, x2, x3, features, rowOffsets);
-                        Level(s, th, 2, ref k0, ref k1, ref k2, ref k3, x0, x1, x2, x3, features, rowOffsets);
-                        Level(s, th, 3, ref k0, ref k1, ref k2, ref k3, x0, x1, x2, x3, features, rowOffsets);
-                        Level(s, th, 4, ref k0, ref k1, ref k2, ref k3, x0, x1, x2, x3, features, rowOffsets);
-                        Level(s, th, 5, ref k0, ref k1, ref k2, ref k3, x0, x1, x2, x3, features, rowOffsets);
+                        margin.Store(margins + first);
                     }
                     else
                     {
-                        for (var level = 0; level < depth; level++)
-                        {
-                            Level(s, th, level, ref k0, ref k1, ref k2, ref k3, x0, x1, x2, x3, features, rowOffsets);
-                        }
+                        margin.StoreUnsafe(ref MemoryMarshal.GetReference(tail));
+                        tail[..count].CopyTo(new Span<float>(margins + first, count));
                     }
-
-                    var l = leaf + (t * stride);
-                    m0 += LookUp(l, depth, k0);
-                    m1 += LookUp(l, depth, k1);
-                    m2 += LookUp(l, depth, k2);
-                    m3 += LookUp(l, depth, k3);
                 }
-
-                m0.Store(margins + (b * Lanes));
-                m1.Store(margins + ((b + 1) * Lanes));
-                m2.Store(margins + ((b + 2) * Lanes));
-                m3.Store(margins + ((b + 3) * Lanes));
             }
-
-            for (; b < blocks; b++)
+        }
+        finally
+        {
+            if (rented is not null)
             {
-                var x0 = values + (b * block);
-                var m0 = Vector512.Create(BaseMargin);
-                for (var t = 0; t < Trees; t++)
-                {
-                    var s = split + (t * stride);
-                    var th = threshold + (t * stride);
-                    var k0 = Vector512<int>.Zero;
-                    for (var level = 0; level < depth; level++)
-                    {
-                        var first = (1 << level) - 1;
-                        k0 = Step(s + first, th + first, level, k0, x0, features, rowOffsets);
-                    }
-
-                    m0 += LookUp(leaf + (t * stride), depth, k0);
-                }
-
-                m0.Store(margins + (b * Lanes));
+                ArrayPool<float>.Shared.Return(rented);
             }
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Level(int* s, float* th, int level, ref Vector512<int> k0, ref Vector512<int> k1, ref Vector512<int> k2, ref Vector512<int> k3, float* x0, float* x1, float* x2, float* x3, int features, Vector256<int> rowOffsets)
+    /// <summary>The margins of the 16 rows whose columns are in <paramref name="columns"/>.</summary>
+    private Vector512<float> Block(float* columns)
     {
-        var first = (1 << level) - 1;
-        k0 = Step(s + first, th + first, level, k0, x0, features, rowOffsets);
-        k1 = Step(s + first, th + first, level, k1, x1, features, rowOffsets);
-        k2 = Step(s + first, th + first, level, k2, x2, features, rowOffsets);
-        k3 = Step(s + first, th + first, level, k3, x3, features, rowOffsets);
+        var depth = Depth;
+        var width = 1 << depth;
+        var margin = Vector512.Create(BaseMargin);
+        fixed (Split* splits = _splits)
+        fixed (int* starts = _splitStart)
+        fixed (float* leaves = _leaves)
+        {
+            var split = splits;
+            var table = leaves;
+            for (var t = 0; t < Trees; t++)
+            {
+                var low = Vector512<uint>.AllBitsSet;
+                var high = Vector512<uint>.AllBitsSet;
+                for (var end = splits + starts[(2 * t) + 1]; split < end; split++)
+                {
+                    var right = Vector512.GreaterThanOrEqual(Vector512.Load(columns + split->Column), Vector512.Create(split->Threshold)).AsUInt32();
+                    low = Vector512.ConditionalSelect(right, low & Vector512.Create(split->Keep), low);
+                }
+
+                for (var end = splits + starts[(2 * t) + 2]; split < end; split++)
+                {
+                    var right = Vector512.GreaterThanOrEqual(Vector512.Load(columns + split->Column), Vector512.Create(split->Threshold)).AsUInt32();
+                    high = Vector512.ConditionalSelect(right, high & Vector512.Create(split->Keep), high);
+                }
+
+                // The lowest leaf bit left: 31 - lzcnt(x & -x) in the low word, else 32 + that in the high word (the
+                // right-most leaf is never cleared, so a row always has one).
+                var lowLeaf = Vector512.Create(31u) - Avx512CD.LeadingZeroCount(low & (Vector512<uint>.Zero - low));
+                var highLeaf = Vector512.Create(63u) - Avx512CD.LeadingZeroCount(high & (Vector512<uint>.Zero - high));
+                var leaf = Vector512.ConditionalSelect(Vector512.Equals(low, Vector512<uint>.Zero), highLeaf, lowLeaf).AsInt32();
+                margin += LookUp(table, depth, leaf);
+                table += width;
+            }
+        }
+
+        return margin;
     }
 
-    /// <summary>One level for 16 rows at <paramref name="rows"/>: the index of each lane's node in the next level.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Step(int* split, float* threshold, int level, Vector512<int> k, float* rows, int features, Vector256<int> rowOffsets)
+    /// <summary>
+    /// <paramref name="count"/> rows to two column copies, [feature][lane] each: NaN as −∞ in the first (read by
+    /// default-left splits), as +∞ in the second (default-right). Lanes past <paramref name="count"/> are 0.
+    /// </summary>
+    private static void Transpose(float* rows, int count, int features, float* columns)
     {
-        var entry = LookUp(split, level, k);
-        var t = LookUp(threshold, level, k);
-        var feature = entry & Vector512.Create(int.MaxValue);
-        var x = Vector512.Create(
-            Avx2.GatherVector256(rows, rowOffsets + feature.GetLower(), 4),
-            Avx2.GatherVector256(rows + (8 * features), rowOffsets + feature.GetUpper(), 4));
-        // Right when x >= t (false for NaN), or when x is NaN and the default is right (the sign bit).
-        var right = Avx512F.CompareGreaterThanOrEqual(x, t).AsInt32()
-            | (Avx512F.CompareUnordered(x, x).AsInt32() & Vector512.ShiftRightArithmetic(entry, 31));
-        return (k << 1) - right; // right is all ones (-1) or 0
+        for (var r = 0; r < count; r++)
+        {
+            var row = rows + (r * features);
+            for (var f = 0; f < features; f++)
+            {
+                columns[(f * Lanes) + r] = row[f];
+            }
+        }
+
+        var high = columns + (features * Lanes);
+        var valid = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(count)).AsSingle();
+        for (var f = 0; f < features; f++)
+        {
+            var v = Vector512.ConditionalSelect(valid, Vector512.Load(columns + (f * Lanes)), Vector512<float>.Zero);
+            var nan = ~Vector512.Equals(v, v);
+            Vector512.ConditionalSelect(nan, Vector512.Create(float.NegativeInfinity), v).Store(columns + (f * Lanes));
+            Vector512.ConditionalSelect(nan, Vector512.Create(float.PositiveInfinity), v).Store(high + (f * Lanes));
+        }
     }
 
     /// <summary>Entry <paramref name="k"/> of each lane from a table of 2^<paramref name="level"/> entries.</summary>
@@ -424,13 +429,17 @@ public sealed unsafe class ManagedTreeEnsemble
             0 => Vector512.Create(*table),
             <= 4 => Avx512F.PermuteVar16x32(Vector512.Load(table), k),
             5 => Avx512F.PermuteVar16x32x2(Vector512.Load(table), k, Vector512.Load(table + 16)),
-            6 => Vector512.ConditionalSelect(
+            _ => Vector512.ConditionalSelect(
                 Vector512.GreaterThan(k, Vector512.Create(31)).AsSingle(),
                 Avx512F.PermuteVar16x32x2(Vector512.Load(table + 32), k, Vector512.Load(table + 48)),
                 Avx512F.PermuteVar16x32x2(Vector512.Load(table), k, Vector512.Load(table + 16))),
-            _ => Vector512.Create(Avx2.GatherVector256(table, k.GetLower(), 4), Avx2.GatherVector256(table, k.GetUpper(), 4)),
         };
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> LookUp(int* table, int level, Vector512<int> k) => LookUp((float*)table, level, k).AsInt32();
+    /// <summary>A split for the AVX-512 kernel: where its feature's column starts, its threshold, the leaf bits it keeps when a row goes right.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly record struct Split(int Column, float Threshold, uint Keep);
+
+    /// <summary>A node for the walk kernel; a leaf has <see cref="Left"/> = -1 and its value in <see cref="Value"/>.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly record struct WalkNode(int Left, int Right, int Feature, float Value, bool DefaultLeft);
 }
