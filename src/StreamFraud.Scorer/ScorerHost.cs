@@ -16,6 +16,7 @@ using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
 using StreamFraud.Scoring.Onnx;
+using StreamFraud.Scoring.Trees;
 
 namespace StreamFraud.Scorer;
 
@@ -83,6 +84,9 @@ OPTIONS:
         --Scoring:Policy            cost_min (default), best_f1, target_recall or fixed
         --Scoring:FixedThreshold    Threshold for the fixed policy
         --Scoring:Device            auto, cpu (default) or cuda; --Scoring:DeviceId (default 0)
+        --Scoring:Trees             XGBoost evaluator: auto (default: the managed one when it reproduces libxgboost
+                                    within 1e-6 at bundle load and is faster), managed (refuse a bundle it cannot
+                                    reproduce) or libxgboost
         --Scoring:TopFeatures       XGBoost features explained per alert (default 3)
         --Scorer:InputTopic         Input topic (default transactions); also AlertsTopic, DlqTopic, ShadowTopic,
                                     ScoresTopic (optional, every score as JSON)
@@ -221,6 +225,9 @@ public sealed record Settings(
     /// <summary>Longest bundle load (<c>Models:LoadTimeout</c>).</summary>
     public TimeSpan LoadTimeout { get; init; } = BundleLoadOptions.DefaultLoadTimeout;
 
+    /// <summary>Which evaluator scores the trees (<c>Scoring:Trees</c>).</summary>
+    public TreeEvaluator Trees { get; init; } = TreeEvaluator.Auto;
+
     /// <summary>The label consumer (<c>Scorer:Labels:*</c>).</summary>
     public LabelOptions Labels { get; init; } = new();
 
@@ -231,7 +238,7 @@ public sealed record Settings(
     /// <summary>How the serving bundle and the challenger are loaded.</summary>
     public BundleLoadOptions LoadOptions => new()
     {
-        Device = Device, DeviceId = DeviceId, WarmupBatch = Scorer.BatchSize, MaxFileBytes = MaxFileBytes, LoadTimeout = LoadTimeout,
+        Device = Device, DeviceId = DeviceId, WarmupBatch = Scorer.BatchSize, MaxFileBytes = MaxFileBytes, LoadTimeout = LoadTimeout, Trees = Trees,
     };
 
     /// <summary>Reads and validates every key; all problems are reported at once.</summary>
@@ -288,6 +295,12 @@ public sealed record Settings(
         if (!Enum.TryParse<InferenceDevice>(deviceText, ignoreCase: true, out var device))
         {
             problems.Add($"Scoring:Device '{deviceText}': use auto, cpu or cuda.");
+        }
+
+        var treesText = config["Scoring:Trees"] ?? "auto";
+        if (!TreeEvaluatorNames.TryParse(treesText, out var trees))
+        {
+            problems.Add($"Scoring:Trees '{treesText}': use auto, managed or libxgboost.");
         }
 
         var scorer = new ScorerOptions
@@ -375,6 +388,7 @@ public sealed record Settings(
             RequireDigest = requireDigest,
             MaxFileBytes = maxFileBytes,
             LoadTimeout = loadTimeout,
+            Trees = trees,
             Labels = labels,
             Clients = clients,
         };
@@ -390,7 +404,7 @@ public sealed record Settings(
 
         var text = $"consumer[{Client(Consumer)}] producer[{Client(Producer)}] registry[{Clients.SchemaRegistry.Describe()}] redis[{Clients.Redis.Describe()}] " +
             $"keyPrefix={Redis.KeyPrefix} models={ModelRegistry} pin={Pin ?? "-"} challenger={Challenger ?? "-"} spec={Spec.Name} " +
-            $"policy={Scoring.Policy} device={Device} mode={(Scorer.ExactlyOnce ? "exactly-once" : "at-least-once")} input={Scorer.InputTopic} " +
+            $"policy={Scoring.Policy} device={Device} trees={TreeEvaluatorNames.Name(Trees)} mode={(Scorer.ExactlyOnce ? "exactly-once" : "at-least-once")} input={Scorer.InputTopic} " +
             $"alerts={Scorer.AlertsTopic} dlq={Scorer.DlqTopic} batch={Scorer.BatchSize} maxInputBytes={Scorer.MaxInputBytes} " +
             (Labels.Enabled
                 ? $"labels={Labels.Topic} labelsDlq={Labels.DlqTopic} labelsGroup={Labels.Group(Consumer.GroupId ?? "streamfraud-scorer")} labelsBatch={Labels.BatchSize}"

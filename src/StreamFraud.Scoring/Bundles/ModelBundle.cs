@@ -1,6 +1,7 @@
 using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
 using StreamFraud.Scoring.Onnx;
+using StreamFraud.Scoring.Trees;
 using StreamFraud.XgBoost;
 
 namespace StreamFraud.Scoring.Bundles;
@@ -104,6 +105,13 @@ public sealed record BundleLoadOptions
     /// <summary>OpenMP threads per XGBoost prediction (0: libxgboost's default).</summary>
     public int XgbThreads { get; init; } = 1;
 
+    /// <summary>
+    /// Which evaluator scores the trees (<c>Scoring:Trees</c>): <see cref="TreeEvaluator.Auto"/> takes the managed one
+    /// when it reproduces libxgboost on the golden windows and probe rows and is faster; <see cref="TreeEvaluator.Managed"/>
+    /// refuses a bundle it cannot reproduce; <see cref="TreeEvaluator.Libxgboost"/> never tries it.
+    /// </summary>
+    public TreeEvaluator Trees { get; init; } = TreeEvaluator.Auto;
+
     /// <summary>Largest bundle file accepted, checked before it is read (<c>Models:MaxFileBytes</c>).</summary>
     public long MaxFileBytes { get; init; } = DefaultMaxFileBytes;
 
@@ -113,7 +121,7 @@ public sealed record BundleLoadOptions
     /// </summary>
     public TimeSpan LoadTimeout { get; init; } = DefaultLoadTimeout;
 
-    /// <summary>Called as each step of a load begins (<c>manifest</c>, <c>hash FILE</c>, <c>models</c>, <c>golden</c>, <c>warmup</c>); for tests.</summary>
+    /// <summary>Called as each step of a load begins (<c>manifest</c>, <c>hash FILE</c>, <c>models</c>, <c>trees</c>, <c>golden</c>, <c>warmup</c>); for tests.</summary>
     internal Action<string>? OnStep { get; init; }
 }
 
@@ -148,14 +156,18 @@ public sealed class ModelBundle : IDisposable
 {
     private readonly OnnxLstm _lstm;
     private readonly Booster _xgb;
+    private readonly TreeChoice _trees;
+    private readonly ManagedTreeEnsemble? _managedTrees;
 
-    private ModelBundle(string directory, BundleManifest manifest, FeatureSpec spec, OnnxLstm lstm, Booster xgb)
+    private ModelBundle(string directory, BundleManifest manifest, FeatureSpec spec, OnnxLstm lstm, Booster xgb, TreeChoice trees)
     {
         Directory = directory;
         Manifest = manifest;
         Spec = spec;
         _lstm = lstm;
         _xgb = xgb;
+        _trees = trees;
+        _managedTrees = trees.Managed;
     }
 
     /// <summary>Bundle directory.</summary>
@@ -176,8 +188,14 @@ public sealed class ModelBundle : IDisposable
     /// <summary>Why CUDA was not used, when it was asked for and unavailable.</summary>
     public string? CudaUnavailableReason => _lstm.CudaUnavailableReason;
 
-    /// <summary>The XGBoost model (for explanations).</summary>
+    /// <summary>The XGBoost model (libxgboost: explanations, and scoring unless <see cref="Trees"/> is managed).</summary>
     public Booster Xgb => _xgb;
+
+    /// <summary>Which evaluator scores the trees: <see cref="TreeEvaluator.Managed"/> or <see cref="TreeEvaluator.Libxgboost"/>.</summary>
+    public TreeEvaluator Trees => _trees.Evaluator;
+
+    /// <summary>How <see cref="Trees"/> was chosen (what was compared and timed), for the load log.</summary>
+    public TreeChoice TreeChoice => _trees;
 
     /// <summary>SHA-256 of the manifest bytes this bundle was loaded from (lower-case hex).</summary>
     public string ManifestSha256 { get; private init; } = "";
@@ -391,7 +409,9 @@ public sealed class ModelBundle : IDisposable
                 throw new InvalidDataException($"{manifest.XgbFile} expects {xgb.NumFeatures} features; the spec has {servingSpec.Dimension}");
             }
 
-            var bundle = new ModelBundle(directory, manifest, servingSpec, lstm, xgb) { ManifestSha256 = manifestSha };
+            Step(options, "trees", cancellationToken);
+            var trees = TreeSelection.Choose(xgb, manifest.XgbIterations, options.Trees, GoldenNewestSteps(manifest, servingSpec), options.WarmupBatch);
+            var bundle = new ModelBundle(directory, manifest, servingSpec, lstm, xgb, trees) { ManifestSha256 = manifestSha };
             Step(options, "golden", cancellationToken);
             try
             {
@@ -453,7 +473,14 @@ public sealed class ModelBundle : IDisposable
             source.Slice((i * windowSize) + windowSize - dim, dim).CopyTo(newest.AsSpan(i * dim, dim));
         }
 
-        _xgb.PredictDense(newest.AsSpan(0, rows * dim), rows, output.Xgb, iterationEnd: Manifest.XgbIterations); // 0 = every tree, as the manifest says
+        if (_managedTrees is { } trees)
+        {
+            trees.Predict(newest.AsSpan(0, rows * dim), rows, output.Xgb); // compiled for the manifest's rounds
+        }
+        else
+        {
+            _xgb.PredictDense(newest.AsSpan(0, rows * dim), rows, output.Xgb, iterationEnd: Manifest.XgbIterations); // 0 = every tree, as the manifest says
+        }
         var (wl, wx) = (Manifest.Ensemble.Lstm, Manifest.Ensemble.Xgb);
         for (var i = 0; i < rows; i++)
         {
@@ -485,6 +512,22 @@ public sealed class ModelBundle : IDisposable
         IsDisposed = true;
         _lstm.Dispose();
         _xgb.Dispose();
+    }
+
+    /// <summary>The newest step of each golden window of the right size, row after row (a malformed window is reported by the golden check).</summary>
+    private static float[] GoldenNewestSteps(BundleManifest manifest, FeatureSpec spec)
+    {
+        var rows = new List<float>();
+        foreach (var golden in manifest.GoldenWindows)
+        {
+            var window = golden.Decode();
+            if (window.Length == spec.WindowSize)
+            {
+                rows.AddRange(window[(spec.WindowSize - spec.Dimension)..]);
+            }
+        }
+
+        return [.. rows];
     }
 
     private void VerifyGoldenWindows(double tolerance)
