@@ -123,6 +123,9 @@ public sealed record BundleLoadOptions
 
     /// <summary>Called as each step of a load begins (<c>manifest</c>, <c>hash FILE</c>, <c>models</c>, <c>trees</c>, <c>golden</c>, <c>warmup</c>); for tests.</summary>
     internal Action<string>? OnStep { get; init; }
+
+    /// <summary>Changes the XGBoost JSON the managed tree evaluator is compiled from; for tests that provoke a mismatch.</summary>
+    internal Func<byte[], byte[]>? EditTreesJson { get; init; }
 }
 
 /// <summary>Scores of one batch, one entry per window.</summary>
@@ -410,7 +413,7 @@ public sealed class ModelBundle : IDisposable
             }
 
             Step(options, "trees", cancellationToken);
-            var trees = TreeSelection.Choose(xgb, manifest.XgbIterations, options.Trees, GoldenNewestSteps(manifest, servingSpec), options.WarmupBatch);
+            var trees = TreeSelection.Choose(xgb, manifest.XgbIterations, options.Trees, GoldenNewestSteps(manifest, servingSpec), options.WarmupBatch, options.EditTreesJson);
             var bundle = new ModelBundle(directory, manifest, servingSpec, lstm, xgb, trees) { ManifestSha256 = manifestSha };
             Step(options, "golden", cancellationToken);
             try

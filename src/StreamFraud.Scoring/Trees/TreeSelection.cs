@@ -83,7 +83,11 @@ public static class TreeSelection
     /// each) plus probe rows up to <paramref name="probeRows"/> rows in all.
     /// </summary>
     /// <exception cref="InvalidDataException"><paramref name="requested"/> is <see cref="TreeEvaluator.Managed"/> and the managed evaluator cannot serve this model (the message says why).</exception>
-    public static TreeChoice Choose(Booster booster, int iterationEnd, TreeEvaluator requested, ReadOnlySpan<float> rows, int probeRows)
+    public static TreeChoice Choose(Booster booster, int iterationEnd, TreeEvaluator requested, ReadOnlySpan<float> rows, int probeRows) =>
+        Choose(booster, iterationEnd, requested, rows, probeRows, null);
+
+    /// <summary>As the public overload; <paramref name="editJson"/> changes the model the managed evaluator compiles (tests provoke a mismatch with it).</summary>
+    internal static TreeChoice Choose(Booster booster, int iterationEnd, TreeEvaluator requested, ReadOnlySpan<float> rows, int probeRows, Func<byte[], byte[]>? editJson)
     {
         ArgumentNullException.ThrowIfNull(booster);
         if (requested == TreeEvaluator.Libxgboost)
@@ -99,7 +103,8 @@ public static class TreeSelection
         XgbForest forest;
         try
         {
-            forest = XgbForest.Parse(booster.SaveModelToBuffer("json"));
+            var json = booster.SaveModelToBuffer("json");
+            forest = XgbForest.Parse(editJson is null ? json : editJson(json));
             managed = ManagedTreeEnsemble.Compile(forest, iterationEnd);
         }
         catch (Exception e) when (e is UnsupportedTreeModelException or InvalidDataException or ArgumentException)
