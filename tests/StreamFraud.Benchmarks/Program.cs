@@ -12,7 +12,8 @@ var harnesses = new Dictionary<string, (string Help, Action<string[]> Run)>
     ["lstm"] = ("LSTM training throughput (forward+backward+Adam), sequences/s [--features F --sequences N --epochs E]", Lstm),
     ["reload"] = ("batch latency p50/p99 without swaps and while bundles are swapped every --every ms [--batches N --batch B]", args => ScoringHarness.Reload(args).GetAwaiter().GetResult()),
     ["e2e"] = ("the scorer's Kafka loop in this process against an external broker, registry and Redis (DevStack app): events/s, CPU-us and allocations per event [--bootstrap H:P --schema-registry URL --redis H:P --events N --batch B]", args => EndToEndHarness.Run(args).GetAwaiter().GetResult()),
-    ["scoring"] = ("FraudPipeline events/s and batch latency with a production-size bundle [--batch B --events N --redis HOST:PORT --spec v1|v2]", args => ScoringHarness.Run(args).GetAwaiter().GetResult()),
+    ["scoring"] = ("FraudPipeline events/s and batch latency with a production-size bundle [--batch B --events N --redis HOST:PORT --spec v1|v2 --trees auto|managed|libxgboost]", args => ScoringHarness.Run(args).GetAwaiter().GetResult()),
+    ["trees"] = ("XGBoost stage and model stage per batch, libxgboost vs the managed tree evaluator, 300 trees of depth 6 [--batch B --runs R --spec v1|v2]", TreesHarness.Run),
 };
 
 if (args.Length == 0 || !harnesses.TryGetValue(args[0], out var harness))

@@ -7,6 +7,7 @@ using StreamFraud.Core.Windows;
 using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
+using StreamFraud.Scoring.Trees;
 using StreamFraud.Sim.Generation;
 using StreamFraud.Training.Lstm;
 using StreamFraud.XgBoost;
@@ -29,11 +30,17 @@ internal static class ScoringHarness
             "v2" => FeatureSpec.CardV2,
             var other => throw new ArgumentException($"--spec must be v1 or v2, not '{other}'."),
         };
+        var treesText = Str(args, "--trees") ?? "auto";
+        if (!TreeEvaluatorNames.TryParse(treesText, out var trees))
+        {
+            throw new ArgumentException($"--trees must be auto, managed or libxgboost, not '{treesText}'.");
+        }
+
         var events = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(count).ToList();
         var dir = Directory.CreateTempSubdirectory("sf-bench-").FullName;
         try
         {
-            using var bundle = BuildBundle(dir, spec, events);
+            using var bundle = BuildBundle(dir, spec, events, trees: trees);
             IWindowStore store;
             ConnectionMultiplexer? mux = null;
             if (redis is not null)
@@ -77,7 +84,7 @@ internal static class ScoringHarness
             latencies.Sort();
             var n = latencies.Count;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"scoring: {events.Count:N0} events, batch {batchSize}, spec {spec.Name} v{spec.Version} ({spec.Dimension} features), store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, LSTM on {bundle.LstmProvider}"));
+                $"scoring: {events.Count:N0} events, batch {batchSize}, spec {spec.Name} v{spec.Version} ({spec.Dimension} features), store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, LSTM on {bundle.LstmProvider}, trees on {TreeEvaluatorNames.Name(bundle.Trees)}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  throughput       {events.Count / seconds:N0} events/s ({alerts:N0} alerts)"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  per event        {cpuUs:F1} CPU-us (this process, all threads), {allocated:F0} managed bytes allocated"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  batch latency    p50 {latencies[n / 2]:F1} ms, p99 {latencies[Math.Min(n - 1, (int)(n * 0.99))]:F1} ms, max {latencies[^1]:F1} ms"));
@@ -163,7 +170,7 @@ internal static class ScoringHarness
         }
     }
 
-    internal static ModelBundle BuildBundle(string dir, FeatureSpec spec, List<Transaction> events, string version = "bench")
+    internal static ModelBundle BuildBundle(string dir, FeatureSpec spec, List<Transaction> events, string version = "bench", TreeEvaluator trees = TreeEvaluator.Auto)
     {
         var lstm = LstmModel.CreateInitial(spec.Dimension, new LstmOptions { Seed = version.GetHashCode(StringComparison.Ordinal) & 0xffff });
         lstm.ExportOnnx(Path.Combine(dir, "lstm.onnx"));
@@ -208,7 +215,7 @@ internal static class ScoringHarness
             Thresholds = new BundleThresholds { BestF1 = 0.5, CostMin = new CostThreshold(0.5, 10, 1), TargetRecall = new RecallThreshold(0.4, 0.7) },
             GoldenWindows = golden,
         }.Write(Path.Combine(dir, BundleManifest.FileName));
-        return ModelBundle.Load(dir, spec, new BundleLoadOptions { WarmupBatch = 512 });
+        return ModelBundle.Load(dir, spec, new BundleLoadOptions { WarmupBatch = 512, Trees = trees });
     }
 
     private static int Opt(string[] args, string name, int fallback)
