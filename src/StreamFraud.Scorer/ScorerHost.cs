@@ -601,7 +601,7 @@ public sealed class ScorerResources : IDisposable
             try
             {
                 Challenger = ModelBundle.Load(new BundleRegistry(settings.ModelRegistry).PathOf(challenger), settings.Spec, settings.LoadOptions);
-                Log.ChallengerServing(log, Challenger.Version, settings.Scorer.ShadowTopic);
+                Log.ChallengerServing(log, Challenger.Version, settings.Scorer.ShadowTopic, TreeEvaluatorNames.Name(Challenger.Trees), Challenger.TreeChoice.Reason);
             }
             catch (BundleRejectedException e)
             {
