@@ -484,6 +484,7 @@ public sealed class ModelBundle : IDisposable
         {
             _xgb.PredictDense(newest.AsSpan(0, rows * dim), rows, output.Xgb, iterationEnd: Manifest.XgbIterations); // 0 = every tree, as the manifest says
         }
+
         var (wl, wx) = (Manifest.Ensemble.Lstm, Manifest.Ensemble.Xgb);
         for (var i = 0; i < rows; i++)
         {

@@ -112,6 +112,11 @@ public sealed class XgbForest
         }
 
         var features = Int(parameters, "num_feature", 0);
+        if (features < 1)
+        {
+            throw new InvalidDataException($"num_feature {features}: a model of no features");
+        }
+
         var baseScore = float.Parse(parameters.GetProperty("base_score").GetString()!, NumberStyles.Float, CultureInfo.InvariantCulture);
         if (!(baseScore is > 0 and < 1))
         {
