@@ -17,6 +17,7 @@ using StreamFraud.Core.Windows;
 using StreamFraud.Kafka;
 using StreamFraud.Redis;
 using StreamFraud.Scoring.Bundles;
+using StreamFraud.Scoring.Trees;
 
 namespace StreamFraud.Replay;
 
@@ -278,7 +279,9 @@ public static class ReplayCommand
                 }
 
                 spec = s;
-                bundles.Add(ModelBundle.Load(registry.PathOf(version), s, new BundleLoadOptions { WarmupBatch = a.Batch }));
+                var bundle = ModelBundle.Load(registry.PathOf(version), s, new BundleLoadOptions { WarmupBatch = a.Batch });
+                bundles.Add(bundle);
+                console.MarkupLine($"  {Markup.Escape(version)}: trees on {TreeEvaluatorNames.Name(bundle.Trees)} ([grey]{Markup.Escape(bundle.TreeChoice.Reason)}[/])");
             }
 
             using var schemaRegistry = new CachedSchemaRegistryClient(clients.SchemaRegistry.Config());

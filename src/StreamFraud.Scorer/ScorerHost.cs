@@ -17,6 +17,7 @@ using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
 using StreamFraud.Scoring.Lstm;
 using StreamFraud.Scoring.Onnx;
+using StreamFraud.Scoring.Trees;
 
 namespace StreamFraud.Scorer;
 
@@ -95,6 +96,9 @@ OPTIONS:
                                     a bundle that does not admit it; runs on CPU, so Device=auto means cpu then and
                                     Device=cuda is refused)
         --Scoring:LstmThreads       Cores one LSTM run may use on CPU, either path (default 0: every core)
+        --Scoring:Trees             XGBoost evaluator: auto (default: the managed one when it reproduces libxgboost
+                                    within 1e-6 at bundle load and is faster), managed (refuse a bundle it cannot
+                                    reproduce) or libxgboost
         --Scoring:TopFeatures       XGBoost features explained per alert (default 3)
         --Scorer:InputTopic         Input topic (default transactions); also AlertsTopic, DlqTopic, ShadowTopic,
                                     ScoresTopic (optional, every score as JSON)
@@ -233,6 +237,9 @@ public sealed record Settings(
     /// <summary>Longest bundle load (<c>Models:LoadTimeout</c>).</summary>
     public TimeSpan LoadTimeout { get; init; } = BundleLoadOptions.DefaultLoadTimeout;
 
+    /// <summary>Which evaluator scores the trees (<c>Scoring:Trees</c>).</summary>
+    public TreeEvaluator Trees { get; init; } = TreeEvaluator.Auto;
+
     /// <summary>The label consumer (<c>Scorer:Labels:*</c>).</summary>
     public LabelOptions Labels { get; init; } = new();
 
@@ -250,7 +257,7 @@ public sealed record Settings(
     public BundleLoadOptions LoadOptions => new()
     {
         Device = Device, DeviceId = DeviceId, WarmupBatch = Scorer.BatchSize, MaxFileBytes = MaxFileBytes, LoadTimeout = LoadTimeout,
-        LstmPath = LstmPath, LstmThreads = LstmThreads,
+        LstmPath = LstmPath, LstmThreads = LstmThreads, Trees = Trees,
     };
 
     /// <summary>Reads and validates every key; all problems are reported at once.</summary>
@@ -329,6 +336,12 @@ public sealed record Settings(
         if (lstmThreads is < 0 or > 1024)
         {
             problems.Add($"Scoring:LstmThreads '{lstmThreads}': 0 (every core) or a number of cores up to 1024.");
+        }
+
+        var treesText = config["Scoring:Trees"] ?? "auto";
+        if (!TreeEvaluatorNames.TryParse(treesText, out var trees))
+        {
+            problems.Add($"Scoring:Trees '{treesText}': use auto, managed or libxgboost.");
         }
 
         var scorer = new ScorerOptions
@@ -416,6 +429,7 @@ public sealed record Settings(
             RequireDigest = requireDigest,
             MaxFileBytes = maxFileBytes,
             LoadTimeout = loadTimeout,
+            Trees = trees,
             Labels = labels,
             Clients = clients,
             LstmPath = lstmPath,
@@ -433,7 +447,7 @@ public sealed record Settings(
 
         var text = $"consumer[{Client(Consumer)}] producer[{Client(Producer)}] registry[{Clients.SchemaRegistry.Describe()}] redis[{Clients.Redis.Describe()}] " +
             $"keyPrefix={Redis.KeyPrefix} models={ModelRegistry} pin={Pin ?? "-"} challenger={Challenger ?? "-"} spec={Spec.Name} " +
-            $"policy={Scoring.Policy} device={Device} lstmPath={LstmPath} mode={(Scorer.ExactlyOnce ? "exactly-once" : "at-least-once")} input={Scorer.InputTopic} " +
+            $"policy={Scoring.Policy} device={Device} lstmPath={LstmPath} trees={TreeEvaluatorNames.Name(Trees)} mode={(Scorer.ExactlyOnce ? "exactly-once" : "at-least-once")} input={Scorer.InputTopic} " +
             $"alerts={Scorer.AlertsTopic} dlq={Scorer.DlqTopic} batch={Scorer.BatchSize} maxInputBytes={Scorer.MaxInputBytes} " +
             (Labels.Enabled
                 ? $"labels={Labels.Topic} labelsDlq={Labels.DlqTopic} labelsGroup={Labels.Group(Consumer.GroupId ?? "streamfraud-scorer")} labelsBatch={Labels.BatchSize}"
@@ -630,7 +644,7 @@ public sealed class ScorerResources : IDisposable
             try
             {
                 Challenger = ModelBundle.Load(new BundleRegistry(settings.ModelRegistry).PathOf(challenger), settings.Spec, settings.LoadOptions);
-                Log.ChallengerServing(log, Challenger.Version, settings.Scorer.ShadowTopic);
+                Log.ChallengerServing(log, Challenger.Version, settings.Scorer.ShadowTopic, TreeEvaluatorNames.Name(Challenger.Trees), Challenger.TreeChoice.Reason);
             }
             catch (BundleRejectedException e)
             {

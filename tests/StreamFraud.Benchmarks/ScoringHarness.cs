@@ -8,6 +8,7 @@ using StreamFraud.Redis;
 using StreamFraud.Scoring;
 using StreamFraud.Scoring.Bundles;
 using StreamFraud.Scoring.Lstm;
+using StreamFraud.Scoring.Trees;
 using StreamFraud.Sim.Generation;
 using StreamFraud.Training.Lstm;
 using StreamFraud.Training.Pipeline;
@@ -37,12 +38,18 @@ internal static class ScoringHarness
         LstmPathChoice[] paths = pathText == "both"
             ? [LstmPathChoice.OnnxRuntime, LstmPathChoice.ManagedFp32]
             : LstmPaths.TryParseChoice(pathText, out var one) ? [one] : throw new ArgumentException($"--lstm-path must be auto, onnxruntime, managed_fp32 or both, not '{pathText}'.");
+        var treesText = Str(args, "--trees") ?? "auto";
+        if (!TreeEvaluatorNames.TryParse(treesText, out var trees))
+        {
+            throw new ArgumentException($"--trees must be auto, managed or libxgboost, not '{treesText}'.");
+        }
+
         var events = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(count).ToList();
         var dir = Directory.CreateTempSubdirectory("sf-bench-").FullName;
         try
         {
             BuildBundle(dir, spec, events).Dispose();
-            var bundles = paths.Select(p => ModelBundle.Load(dir, spec, new BundleLoadOptions { WarmupBatch = batchSize, LstmPath = p })).ToList();
+            var bundles = paths.Select(p => ModelBundle.Load(dir, spec, new BundleLoadOptions { WarmupBatch = batchSize, LstmPath = p, Trees = trees })).ToList();
             using var mux = redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"scoring: {events.Count:N0} events, batch {batchSize}, spec {spec.Name} v{spec.Version} ({spec.Dimension} features), store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, {rounds} rounds alternating, medians"));
@@ -188,7 +195,7 @@ internal static class ScoringHarness
         }
     }
 
-    internal static ModelBundle BuildBundle(string dir, FeatureSpec spec, List<Transaction> events, string version = "bench")
+    internal static ModelBundle BuildBundle(string dir, FeatureSpec spec, List<Transaction> events, string version = "bench", TreeEvaluator trees = TreeEvaluator.Auto)
     {
         var lstm = LstmModel.CreateInitial(spec.Dimension, new LstmOptions { Seed = version.GetHashCode(StringComparison.Ordinal) & 0xffff });
         lstm.ExportOnnx(Path.Combine(dir, "lstm.onnx"));
@@ -251,7 +258,7 @@ internal static class ScoringHarness
             GoldenWindows = golden,
             LstmPaths = lstmPaths,
         }.Write(Path.Combine(dir, BundleManifest.FileName));
-        return ModelBundle.Load(dir, spec, new BundleLoadOptions { WarmupBatch = 512 });
+        return ModelBundle.Load(dir, spec, new BundleLoadOptions { WarmupBatch = 512, Trees = trees });
     }
 
     private static int Opt(string[] args, string name, int fallback)

@@ -46,7 +46,7 @@ public sealed class Scorer_LstmPath(StackFixture stack) : IDisposable
         var metrics = await scorer.ScrapeAsync();
 
         Assert.True(RunningScorer.Value(metrics, "streamfraud_model_serving", "model_version=\"v1\"", "lstm_path=\"managed_fp32\"") == 1, metrics);
-        Assert.Contains("Serving bundle v1 (LSTM path managed_fp32 on CPU)", scorer.Process.Output, StringComparison.Ordinal);
+        Assert.Contains("Serving bundle v1 (LSTM path managed_fp32 on CPU, trees on ", scorer.Process.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("not used", scorer.Process.Output, StringComparison.Ordinal);
     }
 }

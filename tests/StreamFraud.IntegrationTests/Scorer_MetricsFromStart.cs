@@ -9,7 +9,7 @@ namespace StreamFraud.IntegrationTests;
 /// <summary>
 /// <c>/metrics</c> of a running scorer that has not seen an event: runtime and process metrics, the per-partition lag,
 /// and every counter already present at 0 for its known tag values, so dashboards and alert rules have a series (and
-/// <c>rate()</c> a 0) from the start.
+/// <c>rate()</c> a 0) from the start; the serving bundle's tree evaluator as a gauge.
 /// </summary>
 [Collection(StackCollection.Name)]
 public sealed class Scorer_MetricsFromStart(StackFixture stack) : IDisposable
@@ -106,8 +106,12 @@ public sealed class Scorer_MetricsFromStart(StackFixture stack) : IDisposable
 
         // The serving version and LSTM path: a bundle without serving-path checks runs on ONNX Runtime, and the log says why.
         Assert.True(RunningScorer.Value(metrics, "streamfraud_model_serving", "model_version=\"v1\"", "lstm_path=\"onnxruntime\"") == 1, metrics);
-        Assert.Contains("Serving bundle v1 (LSTM path onnxruntime on CPU)", scorer.Process.Output, StringComparison.Ordinal);
         Assert.Contains("managed_fp32 not used (the bundle records no check of managed_fp32", scorer.Process.Output, StringComparison.Ordinal);
+
+        // The serving bundle's tree evaluator, chosen at load, as a gauge and in the load log line.
+        var evaluator = RunningScorer.Value(metrics, "streamfraud_model_trees", "model_version=\"v1\"", "evaluator=\"managed\"") is not null ? "managed" : "libxgboost";
+        Assert.True(RunningScorer.Value(metrics, "streamfraud_model_trees", "model_version=\"v1\"", $"evaluator=\"{evaluator}\"") == 1, $"no streamfraud_model_trees series for v1:\n{metrics}");
+        Assert.Contains($"Serving bundle v1 (LSTM path onnxruntime on CPU, trees on {evaluator}): {evaluator}", scorer.Process.Output, StringComparison.Ordinal);
 
         // Nothing was consumed: the zeros are not the trace of a batch.
         Assert.DoesNotContain("streamfraud_batch_size", metrics);

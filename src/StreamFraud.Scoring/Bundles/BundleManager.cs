@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StreamFraud.Core.Features;
+using StreamFraud.Scoring.Trees;
 
 namespace StreamFraud.Scoring.Bundles;
 
@@ -92,6 +93,8 @@ public sealed class BundleManager : IBundleSource, IDisposable
         _time = time ?? TimeProvider.System;
         _swaps = meter?.CreateCounter<long>("streamfraud.model.swaps", "{swap}", "Bundles swapped in (promotions, rollbacks, pins).");
         _refusals = meter?.CreateCounter<long>("streamfraud.model.refusals", "{bundle}", "Candidate bundles refused, by reason.");
+        meter?.CreateObservableGauge("streamfraud.model.trees", ServingTrees, "1",
+            "1 for the serving bundle's tree evaluator: tag evaluator (managed or libxgboost, chosen at load; docs/ARCHITECTURE.md \"Tree evaluation\") and model.version.");
         // Every reason at 0 from the start, so alert rules and dashboards have a series before the first refusal.
         foreach (var kind in RefusalKinds.All)
         {
@@ -434,10 +437,32 @@ public sealed class BundleManager : IBundleSource, IDisposable
             }
         }
 
-        _log.LogInformation("Serving bundle {Version} (LSTM path {LstmPath} on {Provider})", bundle.Version, bundle.LstmPath, bundle.LstmProvider);
+        var trees = bundle.TreeChoice;
+        if (trees.FellBack)
+        {
+            _log.LogWarning("Serving bundle {Version} (LSTM path {LstmPath} on {Provider}, trees on {Trees}): {TreesReason}",
+                bundle.Version, bundle.LstmPath, bundle.LstmProvider, TreeEvaluatorNames.Name(trees.Evaluator), trees.Reason);
+        }
+        else
+        {
+            _log.LogInformation("Serving bundle {Version} (LSTM path {LstmPath} on {Provider}, trees on {Trees}): {TreesReason}",
+                bundle.Version, bundle.LstmPath, bundle.LstmProvider, TreeEvaluatorNames.Name(trees.Evaluator), trees.Reason);
+        }
+
         if (bundle.LstmPathNote is { } note)
         {
             _log.LogWarning("Bundle {Version}: {LstmPathNote}", bundle.Version, note);
+        }
+    }
+
+    /// <summary>The <c>streamfraud.model.trees</c> series: one, for the serving bundle, once there is one.</summary>
+    private IEnumerable<Measurement<int>> ServingTrees()
+    {
+        if (Current is { } bundle)
+        {
+            yield return new Measurement<int>(1,
+                new KeyValuePair<string, object?>("model.version", bundle.Version),
+                new KeyValuePair<string, object?>("evaluator", TreeEvaluatorNames.Name(bundle.Trees)));
         }
     }
 

@@ -2,6 +2,7 @@ using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
 using StreamFraud.Scoring.Lstm;
 using StreamFraud.Scoring.Onnx;
+using StreamFraud.Scoring.Trees;
 using StreamFraud.XgBoost;
 
 namespace StreamFraud.Scoring.Bundles;
@@ -117,6 +118,13 @@ public sealed record BundleLoadOptions
     /// <summary>OpenMP threads per XGBoost prediction (0: libxgboost's default).</summary>
     public int XgbThreads { get; init; } = 1;
 
+    /// <summary>
+    /// Which evaluator scores the trees (<c>Scoring:Trees</c>): <see cref="TreeEvaluator.Auto"/> takes the managed one
+    /// when it reproduces libxgboost on the golden windows and probe rows and is faster; <see cref="TreeEvaluator.Managed"/>
+    /// refuses a bundle it cannot reproduce; <see cref="TreeEvaluator.Libxgboost"/> never tries it.
+    /// </summary>
+    public TreeEvaluator Trees { get; init; } = TreeEvaluator.Auto;
+
     /// <summary>Largest bundle file accepted, checked before it is read (<c>Models:MaxFileBytes</c>).</summary>
     public long MaxFileBytes { get; init; } = DefaultMaxFileBytes;
 
@@ -126,8 +134,11 @@ public sealed record BundleLoadOptions
     /// </summary>
     public TimeSpan LoadTimeout { get; init; } = DefaultLoadTimeout;
 
-    /// <summary>Called as each step of a load begins (<c>manifest</c>, <c>hash FILE</c>, <c>models</c>, <c>golden</c>, <c>warmup</c>); for tests.</summary>
+    /// <summary>Called as each step of a load begins (<c>manifest</c>, <c>hash FILE</c>, <c>models</c>, <c>trees</c>, <c>golden</c>, <c>warmup</c>); for tests.</summary>
     internal Action<string>? OnStep { get; init; }
+
+    /// <summary>Changes the XGBoost JSON the managed tree evaluator is compiled from; for tests that provoke a mismatch.</summary>
+    internal Func<byte[], byte[]>? EditTreesJson { get; init; }
 }
 
 /// <summary>Scores of one batch, one entry per window.</summary>
@@ -162,8 +173,10 @@ public sealed class ModelBundle : IDisposable
     private readonly Booster _xgb;
     private OnnxLstm? _lstm;      // ONNX Runtime: the reference, and the path unless _managed is set (then disposed after load)
     private ManagedLstm? _managed; // the managed fp32 path, when chosen and verified at load
+    private readonly TreeChoice _trees;
+    private readonly ManagedTreeEnsemble? _managedTrees;
 
-    private ModelBundle(string directory, BundleManifest manifest, FeatureSpec spec, OnnxLstm lstm, Booster xgb)
+    private ModelBundle(string directory, BundleManifest manifest, FeatureSpec spec, OnnxLstm lstm, Booster xgb, TreeChoice trees)
     {
         Directory = directory;
         Manifest = manifest;
@@ -172,6 +185,8 @@ public sealed class ModelBundle : IDisposable
         _xgb = xgb;
         LstmProvider = lstm.Provider;
         CudaUnavailableReason = lstm.CudaUnavailableReason;
+        _trees = trees;
+        _managedTrees = trees.Managed;
     }
 
     /// <summary>Bundle directory.</summary>
@@ -198,8 +213,14 @@ public sealed class ModelBundle : IDisposable
     /// <summary>Why a faster LSTM path was not used on CPU under <see cref="LstmPathChoice.Auto"/> (null when it is used, or not applicable).</summary>
     public string? LstmPathNote { get; private set; }
 
-    /// <summary>The XGBoost model (for explanations).</summary>
+    /// <summary>The XGBoost model (libxgboost: explanations, and scoring unless <see cref="Trees"/> is managed).</summary>
     public Booster Xgb => _xgb;
+
+    /// <summary>Which evaluator scores the trees: <see cref="TreeEvaluator.Managed"/> or <see cref="TreeEvaluator.Libxgboost"/>.</summary>
+    public TreeEvaluator Trees => _trees.Evaluator;
+
+    /// <summary>How <see cref="Trees"/> was chosen (what was compared and timed), for the load log.</summary>
+    public TreeChoice TreeChoice => _trees;
 
     /// <summary>SHA-256 of the manifest bytes this bundle was loaded from (lower-case hex).</summary>
     public string ManifestSha256 { get; private init; } = "";
@@ -413,7 +434,9 @@ public sealed class ModelBundle : IDisposable
                 throw new InvalidDataException($"{manifest.XgbFile} expects {xgb.NumFeatures} features; the spec has {servingSpec.Dimension}");
             }
 
-            var bundle = new ModelBundle(directory, manifest, servingSpec, lstm, xgb) { ManifestSha256 = manifestSha };
+            Step(options, "trees", cancellationToken);
+            var trees = TreeSelection.Choose(xgb, manifest.XgbIterations, options.Trees, GoldenNewestSteps(manifest, servingSpec), options.WarmupBatch, options.EditTreesJson);
+            var bundle = new ModelBundle(directory, manifest, servingSpec, lstm, xgb, trees) { ManifestSha256 = manifestSha };
             bundle.ChooseLstmPath(lstmBytes!, options);
             Step(options, "golden", cancellationToken);
             bundle.VerifyGoldenWindows(options);
@@ -469,7 +492,15 @@ public sealed class ModelBundle : IDisposable
             source.Slice((i * windowSize) + windowSize - dim, dim).CopyTo(newest.AsSpan(i * dim, dim));
         }
 
-        _xgb.PredictDense(newest.AsSpan(0, rows * dim), rows, output.Xgb, iterationEnd: Manifest.XgbIterations); // 0 = every tree, as the manifest says
+        if (_managedTrees is { } trees)
+        {
+            trees.Predict(newest.AsSpan(0, rows * dim), rows, output.Xgb); // compiled for the manifest's rounds
+        }
+        else
+        {
+            _xgb.PredictDense(newest.AsSpan(0, rows * dim), rows, output.Xgb, iterationEnd: Manifest.XgbIterations); // 0 = every tree, as the manifest says
+        }
+
         var (wl, wx) = (Manifest.Ensemble.Lstm, Manifest.Ensemble.Xgb);
         for (var i = 0; i < rows; i++)
         {
@@ -595,6 +626,22 @@ public sealed class ModelBundle : IDisposable
         {
             throw new BundleRejectedException(Version, e.Message, RefusalKinds.GoldenWindow, e);
         }
+    }
+
+    /// <summary>The newest step of each golden window of the right size, row after row (a malformed window is reported by the golden check).</summary>
+    private static float[] GoldenNewestSteps(BundleManifest manifest, FeatureSpec spec)
+    {
+        var rows = new List<float>();
+        foreach (var golden in manifest.GoldenWindows)
+        {
+            var window = golden.Decode();
+            if (window.Length == spec.WindowSize)
+            {
+                rows.AddRange(window[(spec.WindowSize - spec.Dimension)..]);
+            }
+        }
+
+        return [.. rows];
     }
 
     private void VerifyGoldenWindows(double tolerance)

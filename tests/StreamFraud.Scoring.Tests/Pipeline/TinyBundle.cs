@@ -25,13 +25,15 @@ internal sealed class TinyBundle
 
     /// <summary>
     /// A bundle of spec <paramref name="spec"/> (default <c>card</c> v1) trained on <paramref name="history"/>, featurised
-    /// with <paramref name="labelFeed"/> merged in by label time when the spec reads labels (<c>card</c> v2). With
-    /// <paramref name="checkManaged"/> the manifest records the trainer's check of <see cref="LstmPaths.ManagedFp32"/>,
-    /// computed as the trainer does (ONNX Runtime and the managed path on every history window, AP on its labels).
+    /// with <paramref name="labelFeed"/> merged in by label time when the spec reads labels (<c>card</c> v2); <paramref name="xgb"/>
+    /// changes the XGBoost parameters (20 rounds of depth 6 by default). With <paramref name="checkManaged"/> the manifest
+    /// records the trainer's check of <see cref="LstmPaths.ManagedFp32"/>, computed as the trainer does (ONNX Runtime and
+    /// the managed path on every history window, AP on its labels).
     /// </summary>
     public static TinyBundle Create(
         string directory, string version, IReadOnlyList<Transaction> history, double? costMinThreshold = null, int seed = 1,
-        FeatureSpec? spec = null, StreamFraud.Core.Labels.LabelFeed? labelFeed = null, int hidden1 = 8, int hidden2 = 4, bool checkManaged = false)
+        FeatureSpec? spec = null, StreamFraud.Core.Labels.LabelFeed? labelFeed = null, int hidden1 = 8, int hidden2 = 4, bool checkManaged = false,
+        Func<XgbParameters, XgbParameters>? xgb = null)
     {
         spec ??= FeatureSpec.CardV1;
         System.IO.Directory.CreateDirectory(directory);
@@ -60,7 +62,8 @@ internal sealed class TinyBundle
         lstm.ExportOnnx(Path.Combine(directory, "lstm.onnx"));
         lstm.Save(Path.Combine(directory, "lstm.model")); // the trainer-side weights, for tests that recompute scores offline
         using var train = DMatrix.FromDense(newest, history.Count, spec.Dimension, labels);
-        using var result = XgbTrainer.Train(train, train, new XgbParameters { NumRounds = 20, EarlyStoppingRounds = null, Seed = seed, EvaluateTrainingSet = false }).Booster;
+        var parameters = new XgbParameters { NumRounds = 20, EarlyStoppingRounds = null, Seed = seed, EvaluateTrainingSet = false };
+        using var result = XgbTrainer.Train(train, train, xgb?.Invoke(parameters) ?? parameters).Booster;
         var xgbBytes = result.SaveModelToBuffer("json");
         File.WriteAllBytes(Path.Combine(directory, "xgb.json"), xgbBytes);
 
