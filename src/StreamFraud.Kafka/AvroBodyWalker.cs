@@ -164,7 +164,7 @@ internal static class AvroBodyWalker
     }
 
     /// <summary>Zig-zag varint (at most 10 bytes), as Avro encodes int and long.</summary>
-    private static bool ReadLong(ReadOnlySpan<byte> data, ref int pos, out long value)
+    internal static bool ReadLong(ReadOnlySpan<byte> data, ref int pos, out long value)
     {
         ulong raw = 0;
         for (var shift = 0; shift < 70; shift += 7)

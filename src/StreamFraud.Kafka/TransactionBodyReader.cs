@@ -42,35 +42,11 @@ internal static class TransactionBodyReader
         return true;
     }
 
-    /// <summary>An Avro long: zig-zag varint of at most 10 bytes.</summary>
+    /// <summary>An Avro long (<see cref="AvroBodyWalker.ReadLong"/>), refusing a tenth byte that carries more than 64 bits.</summary>
     private static bool Long(ReadOnlySpan<byte> body, ref int at, out long value)
     {
-        ulong raw = 0;
-        for (var shift = 0; shift < 70; shift += 7)
-        {
-            if (at >= body.Length)
-            {
-                value = 0;
-                return false;
-            }
-
-            var b = body[at++];
-            if (shift == 63 && b > 1)
-            {
-                value = 0;
-                return false; // more than 64 bits: the general path decides
-            }
-
-            raw |= (ulong)(b & 0x7F) << shift;
-            if ((b & 0x80) == 0)
-            {
-                value = (long)(raw >> 1) ^ -(long)(raw & 1);
-                return true;
-            }
-        }
-
-        value = 0;
-        return false;
+        var start = at;
+        return AvroBodyWalker.ReadLong(body, ref at, out value) && (at - start < 10 || body[at - 1] <= 1);
     }
 
     private static bool String(ReadOnlySpan<byte> body, ref int at, out string value)
