@@ -137,12 +137,46 @@ public sealed class TransactionDecoder
         try
         {
             var schema = await _registry.GetSchemaAsync(id).ConfigureAwait(false);
-            _fastSchemas[id] = Avro.SchemaNormalization.ToParsingForm(Avro.Schema.Parse(schema.SchemaString)) == ContractForm;
+            var writer = Avro.Schema.Parse(schema.SchemaString);
+            _fastSchemas[id] = Avro.SchemaNormalization.ToParsingForm(writer) == ContractForm && SameLogicalTypes(writer);
         }
         catch (Exception e) when (e is SchemaRegistryException or Avro.AvroException)
         {
             // Unknown or unparsable: the general path classifies it (and a registry outage throws there).
         }
+    }
+
+    /// <summary>
+    /// The Parsing Canonical Form drops logical types, so a writer whose <c>event_time</c> is a plain long (or
+    /// timestamp-micros), or with a logical type elsewhere, would compare equal; the general path reads those
+    /// differently or refuses them. Only the contract's exact logical types take the fast path.
+    /// </summary>
+    private static bool SameLogicalTypes(Avro.Schema writer)
+    {
+        if (writer is not Avro.RecordSchema record)
+        {
+            return false;
+        }
+
+        foreach (var field in record.Fields)
+        {
+            var logical = Logical(field.Schema);
+            var expected = field.Name == "event_time" ? "timestamp-millis" : null;
+            if (logical != expected)
+            {
+                return false;
+            }
+        }
+
+        return true;
+
+        static string? Logical(Avro.Schema schema) => schema switch
+        {
+            Avro.LogicalSchema l => l.LogicalTypeName,
+            Avro.UnionSchema u => u.Schemas.Select(Logical).FirstOrDefault(n => n is not null),
+            Avro.ArraySchema a => Logical(a.ItemSchema),
+            _ => null,
+        };
     }
 
     private string? Validate(string transactionId, string cardId, string merchantId, double amount, long eventTimeMs, IList<float>? features)

@@ -278,6 +278,9 @@ internal sealed class LuaScript(string body)
     /// <summary>The script text.</summary>
     public string Body { get; } = body;
 
+    /// <summary>Records the script's SHA once it was loaded elsewhere (on every primary of a cluster).</summary>
+    public void MarkLoaded(byte[] sha) => _sha = sha;
+
     /// <summary>Runs the script; returns its result and the round trips it took (a first call also loads it).</summary>
     public async Task<(RedisResult Result, int RoundTrips)> EvaluateAsync(IDatabase db, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
     {

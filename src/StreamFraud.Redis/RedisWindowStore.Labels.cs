@@ -71,9 +71,10 @@ public sealed partial class RedisWindowStore
         }
 
         RedisResult[] outcomes;
+        Exception? error = null;
         if (_cluster)
         {
-            outcomes = await ClusterApplyLabelsAsync(recordKeys, args, cancellationToken).ConfigureAwait(false);
+            (outcomes, error) = await ClusterApplyLabelsAsync(recordKeys, args, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -89,6 +90,11 @@ public sealed partial class RedisWindowStore
         for (var j = 0; j < n; j++)
         {
             var label = labels[pending[j]];
+            if (outcomes[2 * j] is null)
+            {
+                continue; // its record slot failed (cluster): not known to be applied, the error goes up below
+            }
+
             var code = (int)outcomes[2 * j];
             var decision = LabelRules.Decide(ParseRecord((string?)outcomes[(2 * j) + 1]), label);
             if ((int)decision.Outcome != code)
@@ -101,7 +107,12 @@ public sealed partial class RedisWindowStore
 
         if (_cluster)
         {
-            await ClusterBumpRingsAsync(labels, pending, decisions, cancellationToken).ConfigureAwait(false);
+            var decided = error is null ? pending : [.. pending.Where((_, j) => outcomes[2 * j] is not null)];
+            await ClusterBumpRingsAsync(labels, decided, decisions, cancellationToken).ConfigureAwait(false);
+            if (error is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+            }
         }
 
         return disagreement is null ? decisions : throw new InvalidOperationException(disagreement);
@@ -123,7 +134,7 @@ public sealed partial class RedisWindowStore
     /// Cluster mode, first step: the label script once per record slot with no rings (labels of one transaction share
     /// its key, so they stay in order), pipelined; returns the outcomes in label order as the one-server script would.
     /// </summary>
-    private async Task<RedisResult[]> ClusterApplyLabelsAsync(RedisKey[] recordKeys, RedisValue[] args, CancellationToken cancellationToken)
+    private async Task<(RedisResult[] Outcomes, Exception? Error)> ClusterApplyLabelsAsync(RedisKey[] recordKeys, RedisValue[] args, CancellationToken cancellationToken)
     {
         await LoadScriptEverywhereAsync(cancellationToken).ConfigureAwait(false);
         var groups = ClusterAccess.BySlot(_db, recordKeys);
@@ -147,11 +158,26 @@ public sealed partial class RedisWindowStore
             calls[g] = ClusterAccess.RetryUnexecutedAsync(() => _applyLabels.EvaluateAsync(_db, keys, slotArgs, cancellationToken), cancellationToken);
         }
 
-        await Task.WhenAll(calls).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(calls).ConfigureAwait(false);
+        }
+        catch (Exception) when (calls.Any(c => c.IsCompletedSuccessfully))
+        {
+            // Some record slots applied their labels: their rings are still due, then the error goes up.
+        }
+
         RoundTrips++;
-        var outcomes = new RedisResult[2 * recordKeys.Length];
+        var outcomes = new RedisResult[2 * recordKeys.Length]; // null for the labels of a failed slot
+        Exception? error = null;
         for (var g = 0; g < groups.Count; g++)
         {
+            if (!calls[g].IsCompletedSuccessfully)
+            {
+                error ??= calls[g].Exception?.GetBaseException() ?? new OperationCanceledException(cancellationToken);
+                continue;
+            }
+
             var local = (RedisResult[])calls[g].Result.Result!;
             for (var j = 0; j < groups[g].Length; j++)
             {
@@ -160,13 +186,16 @@ public sealed partial class RedisWindowStore
             }
         }
 
-        return outcomes;
+        return (outcomes, error);
     }
 
     /// <summary>
     /// Cluster mode, second step: the fraud deltas of the recorded labels on their merchants' and cards' rings, in label
     /// order per ring, one script per ring slot, pipelined. Rings are bumped after their labels are recorded: a process
     /// that dies in between loses those counts (a redelivered label is then a duplicate), it never counts one twice.
+    /// Two label consumers on the same transaction (a zombie during a rebalance) can land a flip's −1 before the +1 it
+    /// undoes; the −1 then finds nothing to take off and the ring keeps one fraud too many (on one server the record
+    /// and its rings change in one script, so this cannot happen there).
     /// </summary>
     private async Task ClusterBumpRingsAsync(IReadOnlyList<TransactionLabel> labels, List<int> pending, LabelDecision[] decisions, CancellationToken cancellationToken)
     {

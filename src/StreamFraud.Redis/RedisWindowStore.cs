@@ -45,7 +45,9 @@ public sealed record RedisWindowStoreOptions
     /// so they spread over all slots while a card's two keys share one; reads are one <c>MGET</c> per slot and the
     /// commit one compare-and-set script per slot, all pipelined (one round trip per node), then (spec <c>card</c> v2)
     /// one ring-count script per merchant slot. Keys of the two layouts differ: a store moved between a single server
-    /// and a cluster starts its cards afresh.
+    /// and a cluster starts its cards afresh. A <see cref="KeyPrefix"/> that contains a brace (e.g. a hash-tag prefix
+    /// <c>{sf}:</c>, the earlier advice for clusters) keeps the untagged keys: every key then lives in the prefix's slot,
+    /// as before.
     /// </summary>
     public bool? Cluster { get; init; }
 }
@@ -114,6 +116,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     private readonly CardState _probe;
     private readonly bool _usesRisk;
     private readonly bool _cluster;
+    private readonly bool _tagCards; // cluster mode with a brace-free prefix: card keys carry a per-card hash tag
     private readonly string[] _keyPrefixes; // by KeyKind: prefix + tag
     private readonly LuaScript _compareAndSet = new(RedisScripts.CompareAndSet);
     private readonly LuaScript _applyLabels = new(RedisScripts.ApplyLabels);
@@ -145,6 +148,9 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         _probe = new CardState(spec);
         _usesRisk = spec.UsesEntityRisk;
         _cluster = _options.Cluster ?? ClusterAccess.IsCluster(database);
+        // A prefix with a brace already decides the slot (the previous advice for clusters was a hash-tag prefix such
+        // as {sf}:): such deployments keep their keys, all in the prefix's slot.
+        _tagCards = _cluster && !_options.KeyPrefix.Contains('{', StringComparison.Ordinal);
         var prefix = _options.KeyPrefix;
         _keyPrefixes =
         [
@@ -188,7 +194,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             throw new ArgumentOutOfRangeException(nameof(kind), kind, "Not a key kind.");
         }
 
-        return _cluster && kind is KeyKind.State or KeyKind.Undo
+        return _tagCards && kind is KeyKind.State or KeyKind.Undo
             ? string.Concat(_keyPrefixes[(int)kind], ClusterAccess.Tag(id), id)
             : string.Concat(_keyPrefixes[(int)kind], id);
     }
@@ -664,8 +670,10 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     /// Cluster mode: the compare-and-set script once per card slot (a card's state and undo keys share its tag), all
     /// pipelined; then the merchant ring counts of the cards written, summed as on one server but without the cards whose
     /// write failed, once per merchant slot (the same script with no cards). A merchant's counts therefore land after
-    /// its cards' writes, not with them: a process that dies in between (or a commit whose outcome is unknown) loses
-    /// those counts — they are never counted twice, since a redelivered event is a duplicate.
+    /// its cards' writes, not with them: a process that dies in between, or a slot whose write failed with an unknown
+    /// outcome (its cards are left out of the counts; the slots that wrote are counted before the error goes up), loses
+    /// those counts — they are never counted twice, since a redelivered event is a duplicate. In exactly-once mode a
+    /// redo of such a card takes the lost counts off its ring copies too, so its windows read them one lower.
     /// </summary>
     private async Task<RedisResult[]> ClusterCompareAndSetAsync(Writes writes, CancellationToken cancellationToken)
     {
@@ -706,12 +714,29 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             calls[g] = ClusterAccess.RetryUnexecutedAsync(() => _compareAndSet.EvaluateAsync(_db, keys, args, cancellationToken), cancellationToken);
         }
 
-        await Task.WhenAll(calls).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(calls).ConfigureAwait(false);
+        }
+        catch (Exception) when (calls.Any(c => c.IsCompletedSuccessfully))
+        {
+            // Some slots wrote: their cards' merchant counts are still due (below), then the error goes up.
+        }
+
         RoundTrips++;
         var conflicts = new List<RedisResult>();
         var failed = new HashSet<int>();
+        Exception? error = null;
         for (var g = 0; g < groups.Count; g++)
         {
+            if (!calls[g].IsCompletedSuccessfully)
+            {
+                // Not known to be written (an error, a timeout): counted as not written; the caller's retry finds out.
+                error ??= calls[g].Exception?.GetBaseException() ?? new OperationCanceledException(cancellationToken);
+                failed.UnionWith(groups[g]);
+                continue;
+            }
+
             var local = (RedisResult[])calls[g].Result.Result!;
             for (var c = 0; c < local.Length; c += 2)
             {
@@ -722,9 +747,14 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             }
         }
 
-        if (writes.Bumps is { } bumps)
+        if (writes.Bumps is { } bumps && failed.Count < states.Count)
         {
             await CountMerchantsAsync(writes.RingKeys, bumps, states.Count, failed, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (error is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
         }
 
         return [.. conflicts];
@@ -821,9 +851,10 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
         foreach (var server in _db.Multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica))
         {
-            await server.ScriptLoadAsync(RedisScripts.CompareAndSet).WaitAsync(cancellationToken).ConfigureAwait(false);
-            await server.ScriptLoadAsync(RedisScripts.ApplyLabels).WaitAsync(cancellationToken).ConfigureAwait(false);
-            await server.ScriptLoadAsync(RedisScripts.BumpRings).WaitAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var script in new[] { _compareAndSet, _applyLabels, _bumpRings })
+            {
+                script.MarkLoaded(await server.ScriptLoadAsync(script.Body).WaitAsync(cancellationToken).ConfigureAwait(false));
+            }
         }
 
         _scriptsLoaded = true;

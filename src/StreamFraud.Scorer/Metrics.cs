@@ -50,7 +50,7 @@ public sealed class ScorerMetrics : IDisposable
         Errors = _meter.CreateCounter<long>("streamfraud.errors", "{error}", "Transient failures retried (Redis, broker, registry), by stage.");
         BatchSize = _meter.CreateHistogram<int>("streamfraud.batch.size", "{event}", "Events per batch.");
         BatchDuration = _meter.CreateHistogram<double>("streamfraud.batch.duration", "s", "Wall time of a batch from decode to stored offsets.");
-        StageDuration = _meter.CreateHistogram<double>("streamfraud.stage.duration", "s", "Time per batch stage: poll (collecting the batch from the consumer), decode, redis (window reads), models, explain, publish (alerts and DLQ acknowledged), writes (window states written, conflicts re-scored), commit (offsets or the Kafka transaction).");
+        StageDuration = _meter.CreateHistogram<double>("streamfraud.stage.duration", "s", "Time per batch stage: poll (collecting the batch from the consumer), decode, redis (window reads), models, explain, publish (alerts and DLQ acknowledged), writes (the rest of the batch protocol: window states written, and output records built, shadow scoring, decision records, conflicts re-scored), commit (offsets or the Kafka transaction).");
         Score = _meter.CreateHistogram<double>("streamfraud.score", "1", "Ensemble scores.");
         Agreement = _meter.CreateCounter<long>("streamfraud.challenger.decisions", "{event}", "Alert decisions of champion and challenger on the same windows: both, champion_only, challenger_only.");
         _meter.CreateObservableGauge("streamfraud.consumer.lag", () => Input.Lag, "{message}",

@@ -183,6 +183,19 @@ public sealed class Kafka_DecoderStrictness(StackFixture stack) : IDisposable
 
         Assert.Equal(values.Count, taken); // every well-formed value took the fast path
 
+        // A writer schema equal to the contract's but for logical types (same Parsing Canonical Form: event_time a plain
+        // long) is not the contract's: the fast path leaves it to the general path.
+        var contract = Contracts.AvroSchemas.Transaction.ToString();
+        foreach (var variant in new[] { contract.Replace("{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}", "\"long\"", StringComparison.Ordinal) })
+        {
+            Assert.NotEqual(contract, variant);
+            var id = await _registry.RegisterSchemaAsync($"fast-{Guid.NewGuid():N}-value", new Schema(variant, SchemaType.Avro));
+            byte[] value = [0, (byte)(id >> 24), (byte)(id >> 16), (byte)(id >> 8), (byte)id, .. values[0][5..]];
+            var expected = await general.DecodeAsync(value, "t");
+            AssertSame(expected, await fast.DecodeAsync(value, "t"), value);
+            Assert.False(fast.TryDecode(value, out _), variant);
+        }
+
         // Damaged values: every truncation, trailing bytes, random byte changes — the fast path either decodes them
         // exactly as the general path does or leaves them to it (same DLQ class and reason).
         foreach (var value in values.Take(60))

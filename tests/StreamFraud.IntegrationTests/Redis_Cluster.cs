@@ -72,6 +72,11 @@ public sealed class Redis_Cluster(RedisClusterFixture fixture, ITestOutputHelper
         }
 
         Assert.True(slots.Count > 250, $"300 cards in {slots.Count} slots");
+
+        // A hash-tag prefix (the earlier advice for clusters) keeps its untagged keys, so such a deployment keeps its states.
+        var tagged = new RedisWindowStore(db, FeatureSpec.CardV2, new RedisWindowStoreOptions { KeyPrefix = "{sf}:" });
+        Assert.Equal("{sf}:c2:card1", (string?)tagged.Key("card1"));
+        Assert.Equal("{sf}:u2:card1", (string?)tagged.UndoKey("card1"));
     }
 
     [Fact]
