@@ -135,5 +135,6 @@ internal sealed class StrictAvroReader<T>
         }
     }
 
-    private static int SchemaId(byte[] value) => (value[1] << 24) | (value[2] << 16) | (value[3] << 8) | value[4];
+    /// <summary>The schema id of a Confluent-framed value (bytes 1–4, big-endian).</summary>
+    internal static int SchemaId(byte[] value) => (value[1] << 24) | (value[2] << 16) | (value[3] << 8) | value[4];
 }

@@ -93,7 +93,7 @@ public sealed class TransactionDecoder
     {
         decoded = default;
         if (!FastPath || value is not { Length: >= 5 } || value[0] != 0
-            || !_fastSchemas.TryGetValue((value[1] << 24) | (value[2] << 16) | (value[3] << 8) | value[4], out var fast) || !fast
+            || !_fastSchemas.TryGetValue(StrictAvroReader<Contracts.Transaction>.SchemaId(value), out var fast) || !fast
             || !TransactionBodyReader.TryRead(value.AsSpan(5), out var tx))
         {
             return false;
@@ -109,7 +109,7 @@ public sealed class TransactionDecoder
     {
         if (FastPath && value is { Length: >= 5 } && value[0] == 0)
         {
-            var id = (value[1] << 24) | (value[2] << 16) | (value[3] << 8) | value[4];
+            var id = StrictAvroReader<Contracts.Transaction>.SchemaId(value);
             if (!_fastSchemas.ContainsKey(id))
             {
                 await LearnSchemaAsync(id).ConfigureAwait(false);

@@ -66,8 +66,9 @@ public sealed partial class RedisWindowStore
             args[at + 1] = label.LabelTimeMs.ToString(CultureInfo.InvariantCulture);
             args[at + 2] = LabelRules.ContentHash(label).ToString("x16", CultureInfo.InvariantCulture);
             args[at + 3] = RiskRing.Stamp(label.EventTimeMs);
-            args[at + 4] = string.IsNullOrEmpty(label.MerchantId) ? 0 : Ring(Key(label.MerchantId, KeyKind.MerchantRisk));
-            args[at + 5] = Ring(Key(label.CardId, KeyKind.CardRisk));
+            // On a cluster the rings are bumped after the records (ClusterBumpRingsAsync): no ring keys here.
+            args[at + 4] = _cluster || string.IsNullOrEmpty(label.MerchantId) ? 0 : Ring(Key(label.MerchantId, KeyKind.MerchantRisk));
+            args[at + 5] = _cluster ? 0 : Ring(Key(label.CardId, KeyKind.CardRisk));
         }
 
         RedisResult[] outcomes;
@@ -150,9 +151,7 @@ public sealed partial class RedisWindowStore
             for (var j = 0; j < group.Length; j++)
             {
                 keys[j] = recordKeys[group[j]];
-                Array.Copy(args, 3 + (6 * group[j]), slotArgs, 3 + (6 * j), 4);
-                slotArgs[3 + (6 * j) + 4] = 0; // no merchant ring here
-                slotArgs[3 + (6 * j) + 5] = 0; // no card ring here
+                Array.Copy(args, 3 + (6 * group[j]), slotArgs, 3 + (6 * j), 6); // ring indices 0: no rings in this step
             }
 
             calls[g] = ClusterAccess.RetryUnexecutedAsync(() => _applyLabels.EvaluateAsync(_db, keys, slotArgs, cancellationToken), cancellationToken);

@@ -70,14 +70,7 @@ internal static class EndToEndHarness
             using var stages = new StageClock();
 
             using var metrics = new ScorerMetrics();
-            using var loop = new ScoringLoop(
-                new ScoringLoopClients(
-                    new ConsumerConfig { BootstrapServers = bootstrap, GroupId = $"bench-{Guid.NewGuid():N}", FetchWaitMaxMs = 20 },
-                    new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 5 }, registry,
-                    new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = $"bench:{Guid.NewGuid():N}:" }),
-                    new FixedBundleSource(() => bundle), spec),
-                new ScorerOptions { InputTopic = topic, AlertsTopic = topic + "-alerts", DlqTopic = topic + "-dlq", BatchSize = batchSize },
-                new ScoringOptions(), NullLogger.Instance, metrics);
+            using var loop = Loop(bootstrap, registry, mux, bundle, spec, topic, scoresTopic: null, batchSize, metrics);
             var rate = await Measure(count, () => Interlocked.Read(ref consumed), loop.Run, stages);
             if (latencyEvents > 0)
             {
@@ -89,6 +82,17 @@ internal static class EndToEndHarness
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    /// <summary>The scorer's loop over <paramref name="topic"/> (a new group, from the start), its own Redis key prefix.</summary>
+    private static ScoringLoop Loop(string bootstrap, CachedSchemaRegistryClient registry, ConnectionMultiplexer mux, ModelBundle bundle, FeatureSpec spec,
+        string topic, string? scoresTopic, int batchSize, ScorerMetrics metrics) => new(
+        new ScoringLoopClients(
+            new ConsumerConfig { BootstrapServers = bootstrap, GroupId = $"bench-{Guid.NewGuid():N}", FetchWaitMaxMs = 20, AutoOffsetReset = AutoOffsetReset.Earliest },
+            new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 5 }, registry,
+            new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = $"bench:{Guid.NewGuid():N}:" }),
+            new FixedBundleSource(() => bundle), spec),
+        new ScorerOptions { InputTopic = topic, AlertsTopic = topic + "-alerts", DlqTopic = topic + "-dlq", ScoresTopic = scoresTopic, BatchSize = batchSize },
+        new ScoringOptions(), NullLogger.Instance, metrics);
 
     /// <summary>Events/s a plain consumer (new group, from the start) reads <paramref name="count"/> messages of <paramref name="topic"/> at.</summary>
     private static double DrainRate(string bootstrap, string topic, int count)
@@ -134,14 +138,7 @@ internal static class EndToEndHarness
         }
 
         using var metrics = new ScorerMetrics();
-        using var loop = new ScoringLoop(
-            new ScoringLoopClients(
-                new ConsumerConfig { BootstrapServers = bootstrap, GroupId = $"bench-lat-{Guid.NewGuid():N}", FetchWaitMaxMs = 20, AutoOffsetReset = AutoOffsetReset.Earliest },
-                new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 5 }, registry,
-                new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = $"bench-lat:{Guid.NewGuid():N}:" }),
-                new FixedBundleSource(() => bundle), spec),
-            new ScorerOptions { InputTopic = topic, AlertsTopic = topic + "-alerts", DlqTopic = topic + "-dlq", ScoresTopic = scores, BatchSize = batchSize },
-            new ScoringOptions(), NullLogger.Instance, metrics);
+        using var loop = Loop(bootstrap, registry, mux, bundle, spec, topic, scores, batchSize, metrics);
         using var stop = new CancellationTokenSource();
         var thread = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
         using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 1 }).Build();
