@@ -83,7 +83,7 @@ public sealed partial class RedisWindowStore
             recordKeys.CopyTo(keys, 0);
             ringKeys.CopyTo(keys, n);
             var (result, trips) = await _applyLabels.EvaluateAsync(_db, keys, args, cancellationToken).ConfigureAwait(false);
-            RoundTrips += trips;
+            Interlocked.Add(ref _roundTrips, trips);
             outcomes = (RedisResult[])result!;
         }
 
@@ -166,7 +166,7 @@ public sealed partial class RedisWindowStore
             // Some record slots applied their labels: their rings are still due, then the error goes up.
         }
 
-        RoundTrips++;
+        Interlocked.Increment(ref _roundTrips);
         var outcomes = new RedisResult[2 * recordKeys.Length]; // null for the labels of a failed slot
         Exception? error = null;
         for (var g = 0; g < groups.Count; g++)
@@ -228,7 +228,7 @@ public sealed partial class RedisWindowStore
         if (calls.Count > 0)
         {
             await Task.WhenAll(calls).ConfigureAwait(false);
-            RoundTrips++;
+            Interlocked.Increment(ref _roundTrips);
         }
 
         void Add(RedisKey key, uint stamp, int delta)

@@ -122,6 +122,9 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     private readonly LuaScript _applyLabels = new(RedisScripts.ApplyLabels);
     private readonly LuaScript _bumpRings = new(RedisScripts.BumpRings);
     private readonly Dictionary<string, byte[]?> _current = new(StringComparer.Ordinal); // scratch of one PrepareAsync
+    private readonly HashSet<string> _overlaid = new(StringComparer.Ordinal); // scratch of one PrepareAsync: cards read from pending writes
+    private long _roundTrips;
+    private long _conflicts;
     private readonly Dictionary<string, byte[]?> _undo = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly Dictionary<string, byte[]> _legacy = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly Dictionary<string, byte[]?> _bases = new(StringComparer.Ordinal); // scratch of one PrepareAsync
@@ -162,10 +165,10 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     public bool IsCluster => _cluster;
 
     /// <summary>Round trips made (for metrics and tests); in cluster mode, one per wave of commands pipelined to all nodes.</summary>
-    public long RoundTrips { get; private set; }
+    public long RoundTrips => Interlocked.Read(ref _roundTrips);
 
     /// <summary>Compare-and-set conflicts resolved.</summary>
-    public long Conflicts { get; private set; }
+    public long Conflicts => Interlocked.Read(ref _conflicts);
 
     /// <summary>Stored values replaced because they were corrupt or of another feature spec.</summary>
     public long ResetStates { get; private set; }
@@ -206,10 +209,42 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     public RedisKey UndoKey(string cardId) => Key(cardId, KeyKind.Undo);
 
     /// <inheritdoc />
-    public async Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+    public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default) =>
+        PrepareAsync(batch, null, cancellationToken);
+
+    /// <summary>
+    /// On one server without undo copies (at-least-once mode): commands on one connection run in the order they were
+    /// sent, so reads sent before the pending commit see the store without it, and its states and merchant counts
+    /// are laid over them here exactly as the commit script will count them. Not on a cluster, where a redirected
+    /// read may be answered after the commit.
+    /// </summary>
+    public bool CanPrepareOnPending => !_cluster && !_options.KeepUndo;
+
+    /// <inheritdoc />
+    public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default)
+    {
+        if (!CanPrepareOnPending)
+        {
+            throw new NotSupportedException("Preparing on uncommitted writes needs one Redis server and no undo copies (at-least-once mode).");
+        }
+
+        return PrepareAsync(batch, Mine(pending), cancellationToken);
+    }
+
+    private Writes Mine(PreparedWrites writes) =>
+        writes is Writes mine && ReferenceEquals(mine.Store, this) ? mine : throw new ArgumentException("These writes were prepared by another store.", nameof(writes));
+
+    private async Task<PreparedWrites> PrepareAsync(WindowBatch batch, Writes? pending, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var groups = _applier.Group(batch);
+        if (pending is { Committed: true })
+        {
+            pending = null;
+        }
+
+        var overlaid = _overlaid;
+        overlaid.Clear();
         var current = _current;
         var undo = _undo;
         var cold = _cold;
@@ -220,7 +255,12 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         _counted.Clear();
         foreach (var card in groups.Keys)
         {
-            if (_cache.TryGet(card, out var value))
+            if (pending is not null && pending.StateOf(card) is { } laid)
+            {
+                current[card] = laid;
+                overlaid.Add(card);
+            }
+            else if (_cache.TryGet(card, out var value))
             {
                 current[card] = value;
             }
@@ -257,7 +297,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             }
 
             var values = await ClusterAccess.GetAsync(_db, _cluster, keys, cancellationToken).ConfigureAwait(false);
-            RoundTrips++;
+            Interlocked.Increment(ref _roundTrips);
             for (var i = 0; i < cold.Count; i++)
             {
                 current[cold[i]] = values[i].IsNull ? null : (byte[])values[i]!;
@@ -270,6 +310,14 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             if (_usesRisk)
             {
                 LoadRings(values.AsSpan(stateKeys));
+                if (pending is not null)
+                {
+                    // Counted as the pending commit's script counts them (RiskRing.Bump is that rule).
+                    foreach (var (merchant, stamp, count) in pending.MerchantCounts)
+                    {
+                        _risk.Find(RiskEntity.Merchant, merchant)?.Bump(stamp, (int)Math.Min(count, int.MaxValue), 0);
+                    }
+                }
             }
             else if (cold.Count > 0)
             {
@@ -320,7 +368,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
                 // an undo copy may be an aborted transaction's write whose events are still to come (a re-read from
                 // before the last commit meets the card's committed events first): it is not cached, so the next batch
                 // reads the undo copy again and can redo that write.
-                if (!_legacy.ContainsKey(card) && !(_options.KeepUndo && undo.GetValueOrDefault(card) is not null))
+                if (!_legacy.ContainsKey(card) && !(_options.KeepUndo && undo.GetValueOrDefault(card) is not null) && !overlaid.Contains(card))
                 {
                     _cache.Set(card, stored);
                 }
@@ -340,6 +388,16 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         if (_usesRisk && writes.States.Count > 0)
         {
             writes.Bumps = BumpArgument();
+            var merchants = new string[_merchantRing.Count];
+            foreach (var (merchant, ring) in _merchantRing)
+            {
+                merchants[ring] = merchant;
+            }
+
+            foreach (var ((ring, stamp), count) in _bumpSums)
+            {
+                writes.MerchantCounts.Add((merchants[ring], stamp, count));
+            }
         }
 
         return writes;
@@ -348,11 +406,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     /// <inheritdoc />
     public async Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default)
     {
-        if (writes is not Writes mine || !ReferenceEquals(mine.Store, this))
-        {
-            throw new ArgumentException("These writes were prepared by another store.", nameof(writes));
-        }
-
+        var mine = Mine(writes);
         if (mine.Committed || mine.States.Count == 0)
         {
             return 0;
@@ -396,7 +450,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             }
         }
 
-        Conflicts += conflicted.Count;
+        Interlocked.Add(ref _conflicts, conflicted.Count);
         return conflicted.Count;
     }
 
@@ -567,7 +621,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
         var keys = missing.Select(c => (RedisKey)(legacyPrefix + c)).ToArray();
         var values = await ClusterAccess.GetAsync(_db, _cluster, keys, cancellationToken).ConfigureAwait(false);
-        RoundTrips++;
+        Interlocked.Increment(ref _roundTrips);
         for (var i = 0; i < missing.Count; i++)
         {
             if (!values[i].IsNull)
@@ -662,7 +716,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         }
 
         var (result, trips) = await _compareAndSet.EvaluateAsync(_db, keys, args, cancellationToken).ConfigureAwait(false);
-        RoundTrips += trips;
+        Interlocked.Add(ref _roundTrips, trips);
         return (RedisResult[])result!;
     }
 
@@ -723,7 +777,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             // Some slots wrote: their cards' merchant counts are still due (below), then the error goes up.
         }
 
-        RoundTrips++;
+        Interlocked.Increment(ref _roundTrips);
         var conflicts = new List<RedisResult>();
         var failed = new HashSet<int>();
         Exception? error = null;
@@ -837,7 +891,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         if (calls.Count > 0)
         {
             await Task.WhenAll(calls).ConfigureAwait(false);
-            RoundTrips++;
+            Interlocked.Increment(ref _roundTrips);
         }
     }
 
@@ -872,14 +926,30 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         /// <summary>Per state in order, its ring bumps (<see cref="RedisScripts.CompareAndSet"/>); null: rings are not counted.</summary>
         public byte[]? Bumps { get; set; }
 
+        /// <summary>The merchant counts the commit adds when every card is written: per (merchant, day), its transactions.</summary>
+        public List<(string Merchant, uint Stamp, uint Count)> MerchantCounts { get; } = [];
+
+        private Dictionary<string, byte[]>? _byCard;
+
+        /// <summary>The state these writes give <paramref name="card"/>, or null when they do not write it.</summary>
+        public byte[]? StateOf(string card)
+        {
+            _byCard ??= States.ToDictionary(w => w.Card, w => w.Value, StringComparer.Ordinal);
+            return _byCard.GetValueOrDefault(card);
+        }
+
         public override int Cards => States.Count;
 
         public void MarkCommitted() => Committed = true;
     }
 
-    /// <summary>Two-generation approximate LRU of card values (null = known absent).</summary>
+    /// <summary>
+    /// Two-generation approximate LRU of card values (null = known absent). Locked: a commit's continuation may update
+    /// it while the next batch's prepare reads it (<see cref="PrepareOnPendingAsync"/>).
+    /// </summary>
     private sealed class StateCache(int capacity)
     {
+        private readonly Lock _gate = new();
         private Dictionary<string, byte[]?> _young = new(StringComparer.Ordinal);
         private Dictionary<string, byte[]?> _old = new(StringComparer.Ordinal);
 
@@ -891,18 +961,21 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
                 return false;
             }
 
-            if (_young.TryGetValue(card, out value))
+            lock (_gate)
             {
-                return true;
-            }
+                if (_young.TryGetValue(card, out value))
+                {
+                    return true;
+                }
 
-            if (_old.Remove(card, out value))
-            {
-                Set(card, value);
-                return true;
-            }
+                if (_old.Remove(card, out value))
+                {
+                    SetLocked(card, value);
+                    return true;
+                }
 
-            return false;
+                return false;
+            }
         }
 
         public void Set(string card, byte[]? value)
@@ -912,24 +985,38 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
                 return;
             }
 
+            lock (_gate)
+            {
+                SetLocked(card, value);
+            }
+        }
+
+        public void Remove(string card)
+        {
+            lock (_gate)
+            {
+                _young.Remove(card);
+                _old.Remove(card);
+            }
+        }
+
+        public void Clear()
+        {
+            lock (_gate)
+            {
+                _young.Clear();
+                _old.Clear();
+            }
+        }
+
+        private void SetLocked(string card, byte[]? value)
+        {
             _young[card] = value;
             if (_young.Count >= (capacity + 1) / 2)
             {
                 _old = _young;
                 _young = new Dictionary<string, byte[]?>(StringComparer.Ordinal);
             }
-        }
-
-        public void Remove(string card)
-        {
-            _young.Remove(card);
-            _old.Remove(card);
-        }
-
-        public void Clear()
-        {
-            _young.Clear();
-            _old.Clear();
         }
     }
 }

@@ -171,6 +171,7 @@ public sealed class FraudPipeline
     public async Task<BatchResult> RunBatchAsync(WindowBatch batch, PublishBatch? publish = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        await FlushAsync(cancellationToken).ConfigureAwait(true);
         var clock = Stopwatch.StartNew();
         var writes = await _store.PrepareAsync(batch, cancellationToken).ConfigureAwait(true);
         var result = ScoreAll(batch, clock.Elapsed);
@@ -179,9 +180,137 @@ public sealed class FraudPipeline
             await publish(batch, result, cancellationToken).ConfigureAwait(true);
         }
 
+        var conflicts = await _store.CommitAsync(writes, cancellationToken).ConfigureAwait(true);
+        return await SettleAsync(new InFlight(batch, writes, publish, result), conflicts, cancellationToken).ConfigureAwait(true);
+    }
+
+    /// <summary>Whether <see cref="RunOverlappedAsync"/> overlaps commits with the next batch (the store supports it).</summary>
+    public bool Overlaps => _store.CanPrepareOnPending;
+
+    /// <summary>The batch whose commit <see cref="RunOverlappedAsync"/> left in flight (published, not yet durable), or null.</summary>
+    public WindowBatch? InFlightBatch => _inFlight?.Batch;
+
+    /// <summary>
+    /// The batch protocol, one batch deep (at-least-once): the previous batch's commit runs in the store while this
+    /// batch is prepared and scored. This batch's reads are sent first and see the previous batch's states and counts
+    /// laid over the store (<see cref="IWindowStore.PrepareOnPendingAsync"/>); then that commit is sent; once it has
+    /// written every card, this batch is published and its own commit is left in flight. A conflict or an error in
+    /// that commit discards this batch's preparation: the previous batch is settled as <see cref="RunBatchAsync"/>
+    /// settles it (prepared again, its new alerts published, committed again), and this batch is prepared again on
+    /// the store. So alerts are still published before their states are written, and every published batch but the
+    /// last is durable when this returns. Pass two batch instances in turn (the one in flight is kept for a possible
+    /// settle); call <see cref="FlushAsync"/> before taking positions of the last batch as done. Without store support,
+    /// this batch is committed before it returns, as in <see cref="RunBatchAsync"/>.
+    /// </summary>
+    /// <returns>This batch's result (its alerts published); the batch previously in flight is durable.</returns>
+    /// <exception cref="WindowConflictException">The previous batch's cards kept changing (it is not durable).</exception>
+    public async Task<BatchResult> RunOverlappedAsync(WindowBatch batch, PublishBatch publish, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(publish);
+        if (!_store.CanPrepareOnPending || _inFlight is not { } previous)
+        {
+            var clock = Stopwatch.StartNew();
+            var first = await _store.PrepareAsync(batch, cancellationToken).ConfigureAwait(true);
+            var scored = ScoreAll(batch, clock.Elapsed);
+            await publish(batch, scored, cancellationToken).ConfigureAwait(true);
+            _inFlight = new InFlight(batch, first, publish, scored);
+            if (!_store.CanPrepareOnPending)
+            {
+                await FlushAsync(cancellationToken).ConfigureAwait(true);
+            }
+
+            return scored;
+        }
+
+        if (ReferenceEquals(previous.Batch, batch))
+        {
+            throw new ArgumentException("The batch in flight is still needed until its commit settles: pass two batch instances in turn.", nameof(batch));
+        }
+
+        _inFlight = null;
+        var running = Stopwatch.StartNew();
+        Task<PreparedWrites> preparing;
+        try
+        {
+            preparing = _store.PrepareOnPendingAsync(batch, previous.Writes, cancellationToken); // its reads go out first
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            preparing = Task.FromException<PreparedWrites>(e);
+        }
+
+        var committing = _store.CommitAsync(previous.Writes, cancellationToken);
+        PreparedWrites? writes = null;
+        BatchResult? result = null;
+        try
+        {
+            writes = await preparing.ConfigureAwait(true);
+            result = ScoreAll(batch, running.Elapsed);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            writes = null; // prepared again below, on the store, once the previous batch is settled
+        }
+        finally
+        {
+            // Settled (durable, or the error that says why not) before anything of this batch is published.
+            var conflicts = await committing.ConfigureAwait(true);
+            await SettleAsync(previous, conflicts, cancellationToken).ConfigureAwait(true);
+            if (conflicts > 0)
+            {
+                writes = null;
+            }
+        }
+
+        if (writes is null || result is null)
+        {
+            OverlapsDiscarded++;
+            var clock = Stopwatch.StartNew();
+            writes = await _store.PrepareAsync(batch, cancellationToken).ConfigureAwait(true);
+            result = ScoreAll(batch, clock.Elapsed);
+        }
+
+        await publish(batch, result, cancellationToken).ConfigureAwait(true);
+        _inFlight = new InFlight(batch, writes, publish, result);
+        return result;
+    }
+
+    /// <summary>Preparations of <see cref="RunOverlappedAsync"/> discarded because the commit before them conflicted or failed.</summary>
+    public long OverlapsDiscarded { get; private set; }
+
+    /// <summary>
+    /// Commits the batch <see cref="RunOverlappedAsync"/> left in flight and settles it (no-op when none): afterwards
+    /// every published batch is durable. On an error the batch is dropped from the pipeline (the caller abandons it).
+    /// </summary>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        if (_inFlight is not { } pending)
+        {
+            return;
+        }
+
+        _inFlight = null;
+        var conflicts = await _store.CommitAsync(pending.Writes, cancellationToken).ConfigureAwait(true);
+        await SettleAsync(pending, conflicts, cancellationToken).ConfigureAwait(true);
+    }
+
+    /// <summary>Forgets the batch in flight without committing it (the caller abandons it: it is read again).</summary>
+    public void DropInFlight() => _inFlight = null;
+
+    private sealed record InFlight(WindowBatch Batch, PreparedWrites Writes, PublishBatch? Publish, BatchResult Result);
+
+    private InFlight? _inFlight;
+
+    /// <summary>
+    /// After a commit that left <paramref name="conflicts"/> cards unwritten: prepares and scores the batch again on
+    /// their new states, publishes the alerts of events applied only now, and commits again, until nothing conflicts.
+    /// </summary>
+    private async Task<BatchResult> SettleAsync(InFlight inFlight, int conflicts, CancellationToken cancellationToken)
+    {
+        var (batch, writes, publish, result) = inFlight;
         for (var attempt = 1; ; attempt++)
         {
-            var conflicts = await _store.CommitAsync(writes, cancellationToken).ConfigureAwait(true);
             if (conflicts == 0)
             {
                 return result;
@@ -201,6 +330,7 @@ public sealed class FraudPipeline
             }
 
             result = result with { Alerts = [.. result.Alerts, .. fresh.Alerts] };
+            conflicts = await _store.CommitAsync(writes, cancellationToken).ConfigureAwait(true);
         }
     }
 

@@ -13,7 +13,7 @@ var harnesses = new Dictionary<string, (string Help, Action<string[]> Run)>
     ["reload"] = ("batch latency p50/p99 without swaps and while bundles are swapped every --every ms [--batches N --batch B]", args => ScoringHarness.Reload(args).GetAwaiter().GetResult()),
     ["e2e"] = ("the scorer's Kafka loop in this process against an external broker, registry and Redis (DevStack app): the broker's ceiling (a bare consumer), events/s, CPU-us and allocations per event, then p50/p99 latency at half that rate [--bootstrap H:P (default $STREAMFRAUD_KAFKA_BOOTSTRAP) --schema-registry URL --redis H:P --events N --batch B --latency-events N (0: skip)]", args => EndToEndHarness.Run(args).GetAwaiter().GetResult()),
     ["lstm-serve"] = ("LSTM serving windows/s and CPU-us per window at one batch: ONNX Runtime fp32 against managed_fp32 [--features F --batch B --rounds R]", LstmServeHarness.Run),
-    ["scoring"] = ("FraudPipeline events/s, CPU-us and bytes per event, batch latency with a production-size bundle [--batch B --events N --redis HOST:PORT --spec v1|v2 --lstm-path auto|onnxruntime|managed_fp32|both --trees auto|managed|libxgboost --rounds R]", args => ScoringHarness.Run(args).GetAwaiter().GetResult()),
+    ["scoring"] = ("FraudPipeline events/s, CPU-us and bytes per event, batch latency with a production-size bundle [--batch B --events N --redis HOST:PORT --spec v1|v2 --lstm-path auto|onnxruntime|managed_fp32|both --trees auto|managed|libxgboost --overlap on|off|both --rounds R]", args => ScoringHarness.Run(args).GetAwaiter().GetResult()),
     ["trees"] = ("XGBoost stage and model stage per batch, libxgboost vs the managed tree evaluator, 300 trees of depth 6 [--batch B --runs R --spec v1|v2]", TreesHarness.Run),
 };
 

@@ -44,6 +44,13 @@ internal static class ScoringHarness
             throw new ArgumentException($"--trees must be auto, managed or libxgboost, not '{treesText}'.");
         }
 
+        bool[] overlaps = (Str(args, "--overlap") ?? "on") switch
+        {
+            "on" => [true],
+            "off" => [false],
+            "both" => [false, true],
+            var other => throw new ArgumentException($"--overlap must be on, off or both, not '{other}'."),
+        };
         var events = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(count).ToList();
         var dir = Directory.CreateTempSubdirectory("sf-bench-").FullName;
         try
@@ -53,28 +60,35 @@ internal static class ScoringHarness
             using var mux = redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"scoring: {events.Count:N0} events, batch {batchSize}, spec {spec.Name} v{spec.Version} ({spec.Dimension} features), store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, {rounds} rounds alternating, medians"));
-            var runs = bundles.ToDictionary(b => b, _ => new List<Figures>());
+            var modes = bundles.SelectMany(b => overlaps.Select(o => (Bundle: b, Overlap: o))).ToList();
+            var runs = modes.ToDictionary(m => m, _ => new List<Figures>());
             for (var round = 0; round < rounds; round++)
             {
-                foreach (var bundle in bundles)
+                foreach (var mode in modes)
                 {
                     IWindowStore store = mux is null
                         ? new InMemoryWindowStore(spec)
                         : new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = $"bench:{Guid.NewGuid():N}:" });
-                    runs[bundle].Add(await Measure(bundle, store, events, batchSize));
+                    runs[mode].Add(await Measure(mode.Bundle, store, events, batchSize, mode.Overlap));
                 }
             }
 
-            foreach (var bundle in bundles)
+            foreach (var mode in modes)
             {
-                var r = runs[bundle];
+                var (bundle, overlap) = mode;
+                var r = runs[mode];
                 double M(Func<Figures, double> f) => r.Select(f).Order().ElementAt(r.Count / 2);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  LSTM path {bundle.LstmPath} on {bundle.LstmProvider}{(bundle.LstmPathNote is { } note ? $" ({note})" : "")}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  LSTM path {bundle.LstmPath} on {bundle.LstmProvider}{(bundle.LstmPathNote is { } note ? $" ({note})" : "")}, commit {(overlap ? "overlapped with the next batch" : "before the next batch")}"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    throughput       {M(f => f.EventsPerSecond):N0} events/s ({r[0].Alerts:N0} alerts)   (runs: {string.Join(", ", r.Select(f => f.EventsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))})"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    per event        {M(f => f.CpuUs):F1} CPU-us (this process, all threads), {M(f => f.Bytes):F0} managed bytes allocated"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    batch latency    p50 {M(f => f.P50):F1} ms, p99 {M(f => f.P99):F1} ms"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"    time per stage   windows {M(f => f.Windows):F1}%, models {M(f => f.Models):F1}%, alerts+explanations {M(f => f.Explain):F1}%"));
+            }
+
+            foreach (var bundle in bundles)
+            {
                 bundle.Dispose();
             }
         }
@@ -86,11 +100,12 @@ internal static class ScoringHarness
 
     private sealed record Figures(double EventsPerSecond, double CpuUs, double Bytes, double P50, double P99, double Windows, double Models, double Explain, long Alerts);
 
-    private static async Task<Figures> Measure(ModelBundle bundle, IWindowStore store, List<Transaction> events, int batchSize)
+    private static async Task<Figures> Measure(ModelBundle bundle, IWindowStore store, List<Transaction> events, int batchSize, bool overlap)
     {
         var spec = bundle.Spec;
         var pipeline = new FraudPipeline(store, () => bundle, new ScoringOptions(), capacity: batchSize);
-        var batch = new WindowBatch(spec, batchSize);
+        WindowBatch[] batches = [new(spec, batchSize), new(spec, batchSize)]; // overlapped: the one in flight is kept
+        var turn = 0;
         var latencies = new List<double>();
         var stages = new double[3];
         long alerts = 0;
@@ -99,6 +114,7 @@ internal static class ScoringHarness
         var total = Stopwatch.StartNew();
         for (var start = 0; start < events.Count; start += batchSize)
         {
+            var batch = batches[turn++ % 2];
             batch.Clear();
             for (var i = start; i < Math.Min(events.Count, start + batchSize); i++)
             {
@@ -106,7 +122,7 @@ internal static class ScoringHarness
             }
 
             var clock = Stopwatch.StartNew();
-            var result = await pipeline.RunBatchAsync(batch);
+            var result = overlap ? await pipeline.RunOverlappedAsync(batch, static (_, _, _) => Task.CompletedTask) : await pipeline.RunBatchAsync(batch);
             latencies.Add(clock.Elapsed.TotalMilliseconds);
             stages[0] += result.Timings.Windows.TotalMilliseconds;
             stages[1] += result.Timings.Models.TotalMilliseconds;
@@ -114,6 +130,7 @@ internal static class ScoringHarness
             alerts += result.Alerts.Count;
         }
 
+        await pipeline.FlushAsync();
         var seconds = total.Elapsed.TotalSeconds;
         var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / events.Count;
         var allocated = (double)(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / events.Count;

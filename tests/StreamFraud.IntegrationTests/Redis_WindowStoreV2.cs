@@ -27,13 +27,27 @@ public sealed class Redis_WindowStoreV2(StackFixture stack)
     }
 
     /// <summary>
+    /// The scorer's overlapped protocol: each batch is prepared on the previous batch's uncommitted writes, its reads
+    /// sent before that commit, which then runs while the batch is computed. Windows, rings and records still equal
+    /// the offline featurizer's, labels included.
+    /// </summary>
+    [Fact]
+    public async Task PreparedOnThePendingCommit_EveryWindowEqualsOfflineFeaturizer_RingsAndRecordsToo()
+    {
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        await EventsAndLabelsEqualOffline(mux.GetDatabase(), $"v2p:{Guid.NewGuid():N}:", count: 3_000, cards: 120, onPending: true);
+    }
+
+    /// <summary>
     /// Events and labels interleaved through a scoring store and a label store on <paramref name="db"/>: every window,
     /// status and label decision equals the offline featurizer's, and so do the rings and records at the end.
     /// <paramref name="during"/> (optional) starts after the first quarter of the batches and runs alongside the rest
     /// (a reshard, a failover); the number of batches applied while it ran is returned.
     /// </summary>
-    internal static async Task<int> EventsAndLabelsEqualOffline(IDatabase db, string prefix, int count, int cards, Func<Task>? during = null, RedisWindowStoreOptions? options = null)
+    internal static async Task<int> EventsAndLabelsEqualOffline(
+        IDatabase db, string prefix, int count, int cards, Func<Task>? during = null, RedisWindowStoreOptions? options = null, bool onPending = false)
     {
+        PreparedWrites? pending = null;
         var events = RiskStreams.Events(seed: 21, count: count, cards: cards, merchants: 15, days: 14);
         var labels = RiskStreams.Labels(seed: 22, events);
         var store = new RedisWindowStore(db, Spec, (options ?? new RedisWindowStoreOptions()) with { KeyPrefix = prefix });
@@ -90,7 +104,20 @@ public sealed class Redis_WindowStoreV2(StackFixture stack)
 
             var running = background is { IsCompleted: false };
             var batch = Batch(events, boundaries[b], boundaries[b + 1] - boundaries[b]);
-            await store.ApplyAsync(batch);
+            if (onPending)
+            {
+                Assert.True(store.CanPrepareOnPending);
+                var preparing = pending is null ? store.PrepareAsync(batch) : store.PrepareOnPendingAsync(batch, pending);
+                var committing = pending is null ? Task.FromResult(0) : store.CommitAsync(pending);
+                var writes = await preparing;
+                Assert.Equal(0, await committing);
+                pending = writes;
+            }
+            else
+            {
+                await store.ApplyAsync(batch);
+            }
+
             overlapped += running ? 1 : 0;
             for (var j = 0; j < batch.Count; j++)
             {
@@ -120,6 +147,11 @@ public sealed class Redis_WindowStoreV2(StackFixture stack)
         if (background is not null)
         {
             await background;
+        }
+
+        if (pending is not null)
+        {
+            Assert.Equal(0, await store.CommitAsync(pending));
         }
 
         Assert.Equal(expectedDecisions, decisions);

@@ -34,6 +34,20 @@ public interface IWindowStore
     void ForgetCachedState()
     {
     }
+
+    /// <summary>Whether <see cref="PrepareOnPendingAsync"/> is supported (a store that can overlap one batch's commit with the next batch's reads).</summary>
+    bool CanPrepareOnPending => false;
+
+    /// <summary>
+    /// Prepares <paramref name="batch"/> as if <paramref name="pending"/> — this store's writes of the previous batch,
+    /// not committed yet — were committed: cards it writes start from its states, and (spec <c>card</c> v2) the
+    /// rings read count its transactions. Whatever the batch reads is sent before this method returns its task, so the
+    /// caller then sends the commit of <paramref name="pending"/> and awaits both; the reads never see that commit. The
+    /// result is valid only when that commit writes every card (no conflict, no error); otherwise discard it and
+    /// prepare again with <see cref="PrepareAsync"/>. Nothing is written and nothing is cached from it.
+    /// </summary>
+    Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} cannot prepare a batch on uncommitted writes.");
 }
 
 /// <summary>

@@ -28,14 +28,28 @@ public sealed class InMemoryWindowStore : IWindowStore, ILabelStore
     public byte[]? Get(string cardId) => _states.GetValueOrDefault(cardId);
 
     /// <inheritdoc />
-    public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+    public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Prepare(batch, null));
+
+    /// <inheritdoc />
+    public bool CanPrepareOnPending => true;
+
+    /// <inheritdoc />
+    public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Prepare(batch, Mine(pending)));
+
+    private Writes Mine(PreparedWrites writes) =>
+        writes is Writes mine && ReferenceEquals(mine.Store, this) ? mine : throw new ArgumentException("These writes were prepared by another store.", nameof(writes));
+
+    private PreparedWrites Prepare(WindowBatch batch, Writes? pending)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var writes = new Writes(this);
         var groups = _applier.Group(batch);
+        Dictionary<string, byte[]>? pendingStates = pending is null || pending.Committed ? null : pending.States.ToDictionary(w => w.Card, w => w.Value, StringComparer.Ordinal);
         foreach (var card in groups.Keys)
         {
-            _applier.Load(card, _states.GetValueOrDefault(card));
+            _applier.Load(card, pendingStates?.GetValueOrDefault(card) ?? _states.GetValueOrDefault(card));
         }
 
         RiskBook? risk = null;
@@ -49,6 +63,16 @@ public sealed class InMemoryWindowStore : IWindowStore, ILabelStore
                 var tx = batch.Event(i);
                 Copy(RiskEntity.Merchant, tx.MerchantId);
                 Copy(RiskEntity.Card, tx.CardId);
+            }
+
+            if (pendingStates is not null)
+            {
+                // The pending batch's applied transactions, counted on the copies as its commit will count them.
+                // A merchant of the pending batch that this batch does not have gets a ring nobody reads.
+                foreach (var tx in pending!.Counted)
+                {
+                    risk.CountTransaction(tx);
+                }
             }
         }
 
@@ -72,7 +96,7 @@ public sealed class InMemoryWindowStore : IWindowStore, ILabelStore
             }
         }
 
-        return Task.FromResult<PreparedWrites>(writes);
+        return writes;
 
         void Copy(RiskEntity entity, string id)
         {
@@ -86,11 +110,7 @@ public sealed class InMemoryWindowStore : IWindowStore, ILabelStore
     /// <inheritdoc />
     public Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default)
     {
-        if (writes is not Writes mine || !ReferenceEquals(mine.Store, this))
-        {
-            throw new ArgumentException("These writes were prepared by another store.", nameof(writes));
-        }
-
+        var mine = Mine(writes);
         if (!mine.Committed)
         {
             foreach (var (card, value) in mine.States)

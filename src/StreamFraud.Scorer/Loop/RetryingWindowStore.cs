@@ -19,4 +19,14 @@ internal sealed class RetryingWindowStore(IWindowStore inner, Outages outages) :
 
     /// <inheritdoc />
     public void ForgetCachedState() => inner.ForgetCachedState();
+
+    /// <inheritdoc />
+    public bool CanPrepareOnPending => inner.CanPrepareOnPending;
+
+    /// <summary>
+    /// Not retried: a retry would read after the pending commit was sent. The pipeline falls back to committing the
+    /// pending writes and preparing again through <see cref="PrepareAsync"/>, which is.
+    /// </summary>
+    public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default) =>
+        inner.PrepareOnPendingAsync(batch, pending, CancellationToken.None);
 }

@@ -189,18 +189,188 @@ public sealed class FraudPipelineTests : IDisposable
         Assert.Equal(2, store.Commits);
     }
 
+    [Fact]
+    public async Task RunOverlappedAsync_SameAlertsAndStatesAsOneByOne_PublishBeforeCommit_PreviousBatchDurableFirst()
+    {
+        var spec = FeatureSpec.CardV1;
+        var history = TinyBundle.Stream(seed: 11, cards: 40, count: 1200);
+        var live = TinyBundle.Stream(seed: 12, cards: 40, count: 700, start: history[^1].EventTimeMs + 1000);
+        var tiny = TinyBundle.Create(Path.Combine(_root, "v1"), "v1", history, costMinThreshold: 0.4);
+        using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 0 });
+
+        // Reference: the same batches one by one.
+        var serialStore = new InMemoryWindowStore(spec);
+        var serial = new FraudPipeline(serialStore, () => bundle, new ScoringOptions(), capacity: 64);
+        var expected = new List<Alert>();
+        var one = new WindowBatch(spec, 64);
+        foreach (var (start, count) in Batches(live.Count))
+        {
+            Fill(one, live, start, count);
+            expected.AddRange((await serial.RunBatchAsync(one)).Alerts);
+        }
+
+        var log = new List<string>();
+        var store = new LoggedStore(new InMemoryWindowStore(spec), log);
+        var pipeline = new FraudPipeline(store, () => bundle, new ScoringOptions(), capacity: 64);
+        Assert.True(pipeline.Overlaps);
+        WindowBatch[] batches = [new(spec, 64), new(spec, 64)];
+        var alerts = new List<Alert>();
+        var k = 0;
+        foreach (var (start, count) in Batches(live.Count))
+        {
+            var batch = batches[k % 2];
+            Fill(batch, live, start, count);
+            var number = k++;
+            var result = await pipeline.RunOverlappedAsync(batch, (_, r, _) =>
+            {
+                log.Add($"publish {number}");
+                return Task.CompletedTask;
+            });
+            alerts.AddRange(result.Alerts);
+            Assert.Same(batch, pipeline.InFlightBatch);
+        }
+
+        await Assert.ThrowsAsync<ArgumentException>(() => pipeline.RunOverlappedAsync(batches[(k - 1) % 2], (_, _, _) => Task.CompletedTask));
+        await pipeline.FlushAsync();
+        Assert.Null(pipeline.InFlightBatch);
+
+        Assert.Equal(expected.Select(a => (a.AlertId, a.Score, a.WindowHash)), alerts.Select(a => (a.AlertId, a.Score, a.WindowHash)));
+        foreach (var card in live.Select(t => t.CardId).Distinct())
+        {
+            Assert.Equal(serialStore.Get(card), store.Inner.Get(card));
+        }
+
+        // Batch n is prepared on batch n-1's uncommitted writes, whose commit is sent after its reads and settles
+        // before batch n is published; batch n is published before its own commit.
+        List<string> order = ["prepare 0", "publish 0"];
+        for (var n = 1; n < k; n++)
+        {
+            order.AddRange([$"prepare {n} on {n - 1}", $"commit {n - 1}", $"committed {n - 1}", $"publish {n}"]);
+        }
+
+        order.AddRange([$"commit {k - 1}", $"committed {k - 1}"]);
+        Assert.Equal(order, log);
+        Assert.Equal(0, pipeline.OverlapsDiscarded);
+    }
+
+    [Fact]
+    public async Task RunOverlappedAsync_CommitInFlightConflicts_ItIsSettled_AndTheNextBatchIsPreparedAgainOnTheStore()
+    {
+        var spec = FeatureSpec.CardV1;
+        var history = TinyBundle.Stream(seed: 13, cards: 12, count: 500);
+        var tiny = TinyBundle.Create(Path.Combine(_root, "v1"), "v1", history, costMinThreshold: 0.0); // every event alerts
+        using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 0 });
+        var live = TinyBundle.Stream(seed: 14, cards: 12, count: 90, start: history[^1].EventTimeMs + 1000);
+
+        // The second commit (batch 1's) loses a race to another writer that wrote the same states first.
+        var inner = new InMemoryWindowStore(spec);
+        var store = new RacedStore(inner, racedCommit: 2);
+        var pipeline = new FraudPipeline(store, () => bundle, new ScoringOptions(), capacity: 30);
+        WindowBatch[] batches = [new(spec, 30), new(spec, 30)];
+        var publishes = new List<(int Batch, int Alerts)>();
+        for (var b = 0; b < 3; b++)
+        {
+            Fill(batches[b % 2], live, b * 30, 30);
+            var number = b;
+            await pipeline.RunOverlappedAsync(batches[b % 2], (_, r, _) =>
+            {
+                publishes.Add((number, r.Alerts.Count));
+                return Task.CompletedTask;
+            });
+        }
+
+        await pipeline.FlushAsync();
+
+        // Batch 1 was prepared again (its events now duplicates: no new alert) and committed; batch 2's preparation on
+        // batch 1's writes was discarded and made again on the store, after batch 1 settled.
+        Assert.Equal([(0, 30), (1, 30), (1, 0), (2, 30)], publishes);
+        Assert.Equal(1, pipeline.OverlapsDiscarded);
+        var reference = new InMemoryWindowStore(spec);
+        var all = new WindowBatch(spec, 90);
+        Fill(all, live, 0, 90);
+        await reference.ApplyAsync(all);
+        foreach (var card in live.Select(t => t.CardId).Distinct())
+        {
+            Assert.Equal(reference.Get(card), inner.Get(card));
+        }
+    }
+
+    /// <summary>Batches of 1 to 63 events over <paramref name="count"/> events: (start, count) pairs.</summary>
+    private static List<(int Start, int Count)> Batches(int count)
+    {
+        var rng = new Random(5);
+        var batches = new List<(int, int)>();
+        for (var start = 0; start < count;)
+        {
+            var n = Math.Min(count - start, rng.Next(1, 64));
+            batches.Add((start, n));
+            start += n;
+        }
+
+        return batches;
+    }
+
+    private static void Fill(WindowBatch batch, List<Transaction> events, int start, int count)
+    {
+        batch.Clear();
+        for (var i = start; i < start + count; i++)
+        {
+            batch.Add(events[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
+        }
+    }
+
+    /// <summary>Logs the batch protocol's store calls, numbering the writes in the order they were prepared.</summary>
+    private sealed class LoggedStore(InMemoryWindowStore inner, List<string> log) : IWindowStore
+    {
+        private readonly Dictionary<PreparedWrites, int> _numbers = [];
+
+        public InMemoryWindowStore Inner => inner;
+
+        public bool CanPrepareOnPending => true;
+
+        public async Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+        {
+            log.Add($"prepare {_numbers.Count}");
+            var writes = await inner.PrepareAsync(batch, cancellationToken);
+            _numbers[writes] = _numbers.Count;
+            return writes;
+        }
+
+        public async Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default)
+        {
+            log.Add($"prepare {_numbers.Count} on {_numbers[pending]}");
+            var writes = await inner.PrepareOnPendingAsync(batch, pending, cancellationToken);
+            _numbers[writes] = _numbers.Count;
+            return writes;
+        }
+
+        public async Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default)
+        {
+            log.Add($"commit {_numbers[writes]}");
+            await Task.Yield();
+            var conflicts = await inner.CommitAsync(writes, cancellationToken);
+            log.Add($"committed {_numbers[writes]}");
+            return conflicts;
+        }
+    }
+
     /// <summary>A store whose first commit loses the race to another writer that wrote the same states.</summary>
-    private sealed class RacedStore(InMemoryWindowStore inner) : IWindowStore
+    private sealed class RacedStore(InMemoryWindowStore inner, int racedCommit = 1) : IWindowStore
     {
         public int Commits { get; private set; }
 
+        public bool CanPrepareOnPending => true;
+
         public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default) => inner.PrepareAsync(batch, cancellationToken);
+
+        public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default) =>
+            inner.PrepareOnPendingAsync(batch, pending, cancellationToken);
 
         public async Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default)
         {
             Commits++;
             await inner.CommitAsync(writes, cancellationToken);
-            return Commits == 1 ? writes.Cards : 0;
+            return Commits == racedCommit ? writes.Cards : 0;
         }
     }
 
