@@ -67,10 +67,11 @@ public sealed class Scorer_EndToEnd(StackFixture stack)
 
         await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
         var store = new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = $"e2e:{Guid.NewGuid():N}:" });
+        var group = $"scorer-{Guid.NewGuid():N}";
         using var metrics = new ScorerMetrics();
         using var loop = new ScoringLoop(
             new ScoringLoopClients(
-                new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = $"scorer-{Guid.NewGuid():N}", FetchWaitMaxMs = 20, SessionTimeoutMs = 6000 },
+                new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = group, FetchWaitMaxMs = 20, SessionTimeoutMs = 6000 },
                 new ProducerConfig { BootstrapServers = stack.Kafka, LingerMs = 5 },
                 registry, store, new FixedBundleSource(() => bundle), spec),
             new ScorerOptions { InputTopic = input, AlertsTopic = alertsTopic, DlqTopic = dlqTopic, ScoresTopic = scoresTopic, BatchSize = 200 },
@@ -84,6 +85,11 @@ public sealed class Scorer_EndToEnd(StackFixture stack)
         var scores = stack.ReadRaw(scoresTopic, live.Count, TimeSpan.FromSeconds(60));
         stop.Cancel();
         Assert.True(thread.Join(TimeSpan.FromSeconds(30)), "the scoring loop did not stop");
+
+        // The stream was there before the loop started, so batches were full and ran overlapped (each prepared while
+        // the previous one's states were written); every position was committed at the end all the same.
+        Assert.True(loop.OverlappedBatches > 0, "full batches should overlap");
+        Assert.Equal(live.Count + malformed.Count, await ScorerRuns.Committed(stack.Kafka, group, input, 4));
 
         Assert.Equal(expected.Keys.Order(), alerts.Select(a => a.AlertId).Distinct().Order());
         foreach (var a in alerts)

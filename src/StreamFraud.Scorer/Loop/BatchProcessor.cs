@@ -10,8 +10,9 @@ namespace StreamFraud.Scorer.Loop;
 
 /// <summary>
 /// The Kafka-free middle of the scorer: raw messages → decoded transactions (bad input becomes DLQ records) → the
-/// pipeline's batch protocol (<see cref="FraudPipeline.RunBatchAsync"/>) → output records handed to a publisher.
-/// It needs no broker: tests drive it with hand-made messages and a list as publisher.
+/// pipeline's batch protocol (<see cref="FraudPipeline.RunBatchAsync"/>, or <see cref="FraudPipeline.RunOverlappedAsync"/>
+/// with <see cref="Overlap"/>) → output records handed to a publisher. It needs no broker: tests drive it with
+/// hand-made messages and a list as publisher.
 /// </summary>
 internal sealed class BatchProcessor(
     TransactionDecoder decoder, FraudPipeline pipeline, WindowBatch batch, OutputBuilder output, ScorerMetrics metrics, Outages outages,
@@ -20,8 +21,11 @@ internal sealed class BatchProcessor(
     private static readonly KeyValuePair<string, object?> DecodeStage = new("stage", "decode");
     private static readonly KeyValuePair<string, object?> PublishStage = new("stage", "publish");
     private static readonly KeyValuePair<string, object?> WritesStage = new("stage", "writes");
-    private readonly List<int> _messageOf = [];
-    private readonly HashSet<int> _rejected = []; // batch indices dead-lettered by the store's results in this batch
+    // Two of each, used in turn: with Overlap the previous batch stays in flight (and may be settled) during the next.
+    private readonly WindowBatch[] _batches = [batch, new WindowBatch(batch.Spec, batch.Capacity)];
+    private readonly List<int>[] _messageOf = [[], []];
+    private readonly HashSet<int>[] _rejected = [[], []]; // batch indices dead-lettered by the store's results in that batch
+    private int _turn;
     private string? _lastTopic;
     private uint _lastSource;
 
@@ -36,6 +40,26 @@ internal sealed class BatchProcessor(
     /// alerts are durable and before the window states are: a record therefore means a published alert. Null: none.
     /// </summary>
     public IDecisionLog? Decisions { get; init; }
+
+    /// <summary>
+    /// At-least-once only: run the pipeline one batch deep (<see cref="FraudPipeline.RunOverlappedAsync"/>), so the
+    /// previous batch's window states are written while this batch is prepared and scored. A processed batch is then
+    /// left in flight (<see cref="LastInFlight"/>) until the next batch or <see cref="FlushAsync"/>. Ignored when the
+    /// store cannot (Redis Cluster).
+    /// </summary>
+    public bool Overlap { get; init; }
+
+    /// <summary>
+    /// Whether the batch last processed is published but its states are not written yet (the batch before it is then
+    /// durable). False: it is durable, and so is every batch before it.
+    /// </summary>
+    public bool LastInFlight => pipeline.InFlightBatch is not null;
+
+    /// <summary>Writes the states of the batch left in flight (no-op when none); afterwards every processed batch is durable.</summary>
+    public Task FlushAsync(CancellationToken stop) => pipeline.FlushAsync(stop);
+
+    /// <summary>Forgets the batch left in flight (the caller abandons it; it is read again).</summary>
+    public void DropInFlight() => pipeline.DropInFlight();
 
     /// <summary>
     /// The source identity of messages of <paramref name="topic"/>: the topic name, or <c>topic#sourceId</c> when a
@@ -57,16 +81,26 @@ internal sealed class BatchProcessor(
         var decoded = await outages.RunAsync(Dependency.SchemaRegistry, ErrorStages.Decode, () => DecodeAll(messages), stop).ConfigureAwait(true);
         metrics.StageDuration.Record(clock.Elapsed.TotalSeconds, DecodeStage);
 
+        var slot = _turn++ % 2;
+        var batch = _batches[slot];
+        var messageOf = _messageOf[slot];
+        var rejected = _rejected[slot];
+        if (ReferenceEquals(pipeline.InFlightBatch, batch))
+        {
+            slot = _turn++ % 2; // the other one is in flight after a batch without events
+            (batch, messageOf, rejected) = (_batches[slot], _messageOf[slot], _rejected[slot]);
+        }
+
         batch.Clear();
-        _messageOf.Clear();
-        _rejected.Clear();
+        messageOf.Clear();
+        rejected.Clear();
         var deadLetters = new List<DeadLetter>();
         for (var i = 0; i < messages.Count; i++)
         {
             if (decoded[i].Transaction is { } tx)
             {
                 batch.Add(tx, new SourcePosition(messages[i].Partition.Value, messages[i].Offset.Value, Source(messages[i].Topic)));
-                _messageOf.Add(i);
+                messageOf.Add(i);
             }
             else
             {
@@ -78,6 +112,8 @@ internal sealed class BatchProcessor(
         var alerts = 0;
         if (batch.Count == 0)
         {
+            // Nothing to write: the batch in flight (if any) is made durable first, so positions are taken in order.
+            await pipeline.FlushAsync(stop).ConfigureAwait(true);
             await PublishAsync(publish, [.. output.DeadLetters(deadLetters)]).ConfigureAwait(true);
         }
         else
@@ -85,13 +121,13 @@ internal sealed class BatchProcessor(
             var first = true;
             var published = TimeSpan.Zero;
             var running = Stopwatch.StartNew();
-            var result = await pipeline.RunBatchAsync(batch, async (b, r, _) =>
+            PublishBatch publishBatch = async (b, r, _) =>
             {
                 // The first publish carries the DLQ and the scores; re-publishes after a store conflict the alerts of
                 // events applied then and the rejections seen only then (e.g. another writer applied a transaction
                 // with the same id and other content in between), so no event is silently dropped.
                 var letters = first ? deadLetters : [];
-                AddRejected(messages, r, letters);
+                AddRejected(messages, messageOf, rejected, r, letters);
                 var records = await outages.RunAsync(Dependency.SchemaRegistry, ErrorStages.Registry,
                     () => output.BuildAsync(b, first ? r : r with { Events = [] }, letters), stop).ConfigureAwait(true);
                 var publishing = Stopwatch.StartNew();
@@ -106,13 +142,17 @@ internal sealed class BatchProcessor(
 
                 if (!first)
                 {
-                    deadLetters.AddRange(letters);
+                    CountDeadLetters(letters); // a re-publish may come after this method returned (Overlap)
                 }
 
                 first = false;
                 alerts += r.Alerts.Count;
-            }, stop).ConfigureAwait(true);
-            // What the batch protocol spent outside its timed stages and the publish: writing the window states.
+            };
+            var result = Overlap
+                ? await pipeline.RunOverlappedAsync(batch, publishBatch, stop).ConfigureAwait(true)
+                : await pipeline.RunBatchAsync(batch, publishBatch, stop).ConfigureAwait(true);
+            // What the batch protocol spent outside its timed stages and the publish: writing the window states (with
+            // Overlap: waiting for the previous batch's write, which ran alongside this batch's stages).
             var writes = running.Elapsed - published - result.Timings.Windows - result.Timings.Models - result.Timings.Explain;
             metrics.StageDuration.Record(Math.Max(0, writes.TotalSeconds), WritesStage);
             Record(result);
@@ -168,11 +208,12 @@ internal sealed class BatchProcessor(
         return decoded;
     }
 
-    private void AddRejected(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> messages, BatchResult result, List<DeadLetter> deadLetters)
+    private static void AddRejected(
+        IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> messages, List<int> messageOf, HashSet<int> rejected, BatchResult result, List<DeadLetter> deadLetters)
     {
         for (var b = 0; b < result.Events.Count; b++)
         {
-            if (result.Events[b].Outcome is not (EventOutcome.Invalid or EventOutcome.ReusedTransactionId) || !_rejected.Add(b))
+            if (result.Events[b].Outcome is not (EventOutcome.Invalid or EventOutcome.ReusedTransactionId) || !rejected.Add(b))
             {
                 continue;
             }
@@ -180,10 +221,10 @@ internal sealed class BatchProcessor(
             switch (result.Events[b].Outcome)
             {
                 case EventOutcome.Invalid:
-                    deadLetters.Add(new DeadLetter(messages[_messageOf[b]], DlqErrorClass.InvalidValue, result.Events[b].Error ?? "invalid for the feature spec"));
+                    deadLetters.Add(new DeadLetter(messages[messageOf[b]], DlqErrorClass.InvalidValue, result.Events[b].Error ?? "invalid for the feature spec"));
                     break;
                 case EventOutcome.ReusedTransactionId:
-                    deadLetters.Add(new DeadLetter(messages[_messageOf[b]], DlqErrorClass.ReusedTransactionId,
+                    deadLetters.Add(new DeadLetter(messages[messageOf[b]], DlqErrorClass.ReusedTransactionId,
                         result.Events[b].Error ?? "transaction id already applied to this card with different content"));
                     break;
             }

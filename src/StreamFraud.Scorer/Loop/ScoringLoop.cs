@@ -50,7 +50,9 @@ public sealed class ScoringLoop : IDisposable
     private readonly IBatchCommitter _committer;
     private readonly BatchProcessor _processor;
     private readonly Outages _outages;
-    private readonly List<ConsumeResult<byte[]?, byte[]?>> _messages = [];
+    private readonly List<ConsumeResult<byte[]?, byte[]?>>[] _lists = [[], []]; // used in turn: one may be in flight
+    private List<ConsumeResult<byte[]?, byte[]?>>? _inFlight; // published, states being written, positions not stored yet
+    private bool _revoked;
 
     /// <summary>Creates the loop and its Kafka clients.</summary>
     public ScoringLoop(ScoringLoopClients clients, ScorerOptions options, ScoringOptions scoring, ILogger logger, ScorerMetrics metrics, DependencyHealth? health = null)
@@ -61,7 +63,11 @@ public sealed class ScoringLoop : IDisposable
         _metrics = metrics;
         Health = health ?? new DependencyHealth(clients.Time);
         var limiter = new RepeatLimiter(clients.Time, TimeSpan.FromMinutes(1));
-        _input = new KafkaInput(clients.Consumer, options.ExactlyOnce, logger, metrics.Input, limiter, () => clients.Store.ForgetCachedState());
+        _input = new KafkaInput(clients.Consumer, options.ExactlyOnce, logger, metrics.Input, limiter, () =>
+        {
+            clients.Store.ForgetCachedState();
+            _revoked = true;
+        });
         _output = new KafkaOutput(clients.Producer, options.ExactlyOnce, clients.Consumer.GroupId ?? "streamfraud-scorer", logger, limiter);
         _outages = new Outages(options, logger, metrics, Health, clients.Time)
         {
@@ -83,6 +89,7 @@ public sealed class ScoringLoop : IDisposable
         {
             SourceId = options.SourceId,
             Decisions = clients.Decisions,
+            Overlap = !options.ExactlyOnce, // a transaction cannot commit before its batch's states are written
         };
     }
 
@@ -92,11 +99,15 @@ public sealed class ScoringLoop : IDisposable
     /// <summary>Batches completed (for readiness checks and tests).</summary>
     public long Batches => Interlocked.Read(ref _batches);
 
+    /// <summary>Batches prepared and scored while the previous batch's window states were being written (at-least-once under load).</summary>
+    public long OverlappedBatches => Interlocked.Read(ref _overlapped);
+
     /// <summary>Dependency outages seen by this loop (readiness).</summary>
     public DependencyHealth Health { get; }
 
     private static readonly KeyValuePair<string, object?> PollStage = new("stage", "poll");
     private long _batches;
+    private long _overlapped;
 
     /// <summary>
     /// Consumes and scores until <paramref name="stop"/> is cancelled. A healthy batch in flight finishes; a batch
@@ -124,29 +135,50 @@ public sealed class ScoringLoop : IDisposable
         {
             while (!stop.IsCancellationRequested)
             {
+                var messages = ReferenceEquals(_inFlight, _lists[0]) ? _lists[1] : _lists[0];
                 var polling = Stopwatch.StartNew();
-                _input.Collect(_messages, _options.BatchSize, _options.BatchTimeout);
-                if (_messages.Count > 0)
+                _revoked = false;
+                _input.Collect(messages, _options.BatchSize, _options.BatchTimeout);
+                if (messages.Count > 0)
                 {
                     _metrics.StageDuration.Record(polling.Elapsed.TotalSeconds, PollStage);
                 }
 
-                if (_messages.Count > 0)
+                try
                 {
-                    try
+                    if (messages.Count > 0)
                     {
-                        await ProcessBatchAsync(stop).ConfigureAwait(true);
+                        await ProcessBatchAsync(messages, stop).ConfigureAwait(true);
                     }
-                    catch (OperationCanceledException) when (stop.IsCancellationRequested)
+
+                    // Not under full load, or partitions moved: nothing to overlap with, so the batch in flight is written now.
+                    if (_inFlight is not null && (messages.Count < _options.BatchSize || _revoked))
                     {
-                        _committer.Abandon(_messages);
-                        _input.Finished();
-                        Log.AbandonedOnStop(_log);
-                        break;
+                        await FlushAsync(stop).ConfigureAwait(true);
                     }
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    Abandon(messages);
+                    _input.Finished();
+                    Log.AbandonedOnStop(_log);
+                    break;
                 }
 
                 _input.UpdateLag();
+            }
+
+            if (_inFlight is not null)
+            {
+                // Stopping: a healthy write finishes; one that has to wait out an outage is abandoned (read again).
+                try
+                {
+                    await FlushAsync(stop).ConfigureAwait(true);
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    Log.AbandonedOnStop(_log);
+                }
             }
         }
         finally
@@ -156,22 +188,77 @@ public sealed class ScoringLoop : IDisposable
         }
     }
 
-    private async Task ProcessBatchAsync(CancellationToken stop)
+    private async Task ProcessBatchAsync(List<ConsumeResult<byte[]?, byte[]?>> messages, CancellationToken stop)
     {
         var clock = Stopwatch.StartNew();
         _committer.Begin();
         try
         {
-            await _processor.ProcessAsync(_messages, records => _committer.PublishAsync(records, stop), stop).ConfigureAwait(true);
+            await _processor.ProcessAsync(messages, records => _committer.PublishAsync(records, stop), stop).ConfigureAwait(true);
         }
         catch
         {
-            _committer.Abandon(_messages);
+            Abandon(messages);
             throw;
         }
 
+        _metrics.BatchDuration.Record(clock.Elapsed.TotalSeconds);
+
+        // The batch in flight before this one is durable now; this one is either durable too or left in flight.
+        if (_inFlight is { } previous)
+        {
+            _inFlight = null;
+            Done(previous, stop);
+            Interlocked.Increment(ref _overlapped);
+        }
+
+        if (_processor.LastInFlight)
+        {
+            _inFlight = messages;
+            return;
+        }
+
+        Done(messages, stop);
+    }
+
+    /// <summary>Writes the states of the batch left in flight and takes its positions as done.</summary>
+    private async Task FlushAsync(CancellationToken stop)
+    {
+        try
+        {
+            await _processor.FlushAsync(stop).ConfigureAwait(true);
+        }
+        catch
+        {
+            Abandon([]);
+            throw;
+        }
+
+        if (_inFlight is { } inFlight)
+        {
+            _inFlight = null;
+            Done(inFlight, stop);
+        }
+    }
+
+    /// <summary>Gives up <paramref name="messages"/> and the batch in flight: none of their positions is stored (read again).</summary>
+    private void Abandon(List<ConsumeResult<byte[]?, byte[]?>> messages)
+    {
+        _processor.DropInFlight();
+        if (_inFlight is { } inFlight)
+        {
+            _inFlight = null;
+            _committer.Abandon(inFlight);
+        }
+
+        _committer.Abandon(messages);
+    }
+
+    /// <summary>A batch whose states are written: its positions are committed (stored for auto-commit in at-least-once mode).</summary>
+    private void Done(List<ConsumeResult<byte[]?, byte[]?>> messages, CancellationToken stop)
+    {
         var produce = Stopwatch.StartNew();
-        var committed = _committer.Commit(_messages, stop);
+        var committed = _committer.Commit(messages, stop);
         _input.Resume(); // partitions paused by an outage wait, a slow produce or a rewind flow again (no-op otherwise)
         _outages.Resumed();
 
@@ -180,7 +267,6 @@ public sealed class ScoringLoop : IDisposable
         {
             _input.Finished();
             Interlocked.Increment(ref _batches);
-            _metrics.BatchDuration.Record(clock.Elapsed.TotalSeconds);
         }
     }
 }
