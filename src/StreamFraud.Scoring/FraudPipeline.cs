@@ -6,6 +6,7 @@ using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
 using StreamFraud.Core.Windows;
 using StreamFraud.Scoring.Bundles;
+using StreamFraud.XgBoost;
 
 namespace StreamFraud.Scoring;
 
@@ -125,6 +126,8 @@ public sealed class FraudPipeline
     private float[] _occluded = [];        // every alert's occlusion variants of one batch, [variants, 7, F]
     private float[] _occludedScores = [];  // their LSTM scores
     private (int StepsBack, double Delta)[] _influence = []; // per alert row of _alertRows
+    private float[] _alertNewest = [];     // every alert's newest step of one batch, [alerts, F]
+    private float[] _contributions = [];   // their XGBoost contributions, [alerts, F + 1] (bias last)
 
     /// <summary>Creates a pipeline over a window store and a fixed bundle.</summary>
     public FraudPipeline(IWindowStore store, Func<ModelBundle> servingBundle, ScoringOptions? options = null, TimeProvider? time = null, int capacity = 1024)
@@ -403,6 +406,11 @@ public sealed class FraudPipeline
             ExplainSequences(batch, bundle);
         }
 
+        if (_options.TopFeatures > 0)
+        {
+            ExplainTrees(batch, bundle);
+        }
+
         var alerts = new List<Alert>(_alertRows.Count);
         for (var a = 0; a < _alertRows.Count; a++)
         {
@@ -451,10 +459,10 @@ public sealed class FraudPipeline
         IReadOnlyList<(string, double, double)> top = [];
         if (_options.TopFeatures > 0)
         {
-            var newest = window[(spec.WindowSize - spec.Dimension)..];
-            var contributions = bundle.Xgb.TopContributions(newest, _options.TopFeatures,
-                bundle.Manifest.XgbIterations);
-            var list = new List<(string, double, double)>(contributions.Count);
+            var dim = spec.Dimension;
+            var newest = window[(spec.WindowSize - dim)..];
+            var contributions = XgbContributions.TopK(_contributions.AsSpan(alert * (dim + 1), dim), _options.TopFeatures);
+            var list = new List<(string, double, double)>(contributions.Length);
             foreach (var c in contributions)
             {
                 list.Add((spec.Features[c.Feature].Name, newest[c.Feature], c.Value));
@@ -477,6 +485,37 @@ public sealed class FraudPipeline
             i, AlertId(tx.CardId, tx.TransactionId), tx.TransactionId, tx.CardId, tx.EventTimeMs, scoredAt,
             _scores.Ensemble[i], _scores.Lstm[i], _scores.Xgb[i], threshold, _options.Policy, bundle.Version,
             WindowHash(window), realSteps, batch.Position(i), top, stepsBack, influentialTime, delta);
+    }
+
+    /// <summary>
+    /// XGBoost contributions (exact TreeSHAP) of every alert's newest step in ONE libxgboost call; TreeSHAP computes
+    /// each row on its own, so an alert's row is what a call with its step alone gives. Buffers are the pipeline's,
+    /// grown when a batch needs more.
+    /// </summary>
+    private void ExplainTrees(WindowBatch batch, ModelBundle bundle)
+    {
+        var count = _alertRows.Count;
+        if (count == 0)
+        {
+            return;
+        }
+
+        var size = bundle.Spec.WindowSize;
+        var dim = bundle.Spec.Dimension;
+        if (_alertNewest.Length < count * dim || _contributions.Length < count * (dim + 1))
+        {
+            var rows = Math.Max(count, _scores.Capacity);
+            _alertNewest = new float[rows * dim];
+            _contributions = new float[rows * (dim + 1)];
+        }
+
+        for (var a = 0; a < count; a++)
+        {
+            batch.Window(_alertRows[a])[(size - dim)..].CopyTo(_alertNewest.AsSpan(a * dim, dim));
+        }
+
+        bundle.Xgb.PredictContributions(
+            _alertNewest.AsSpan(0, count * dim), count, _contributions.AsSpan(0, count * (dim + 1)), bundle.Manifest.XgbIterations);
     }
 
     /// <summary>

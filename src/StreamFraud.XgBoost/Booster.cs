@@ -473,10 +473,62 @@ public sealed unsafe class Booster : IDisposable
         return PredictContributions(data, iterationEnd, approximate);
     }
 
+    /// <summary>
+    /// Per-feature contributions of dense rows written to <paramref name="destination"/> (rows × (features + 1), bias
+    /// last in each row, as in <see cref="XgbContributions.Values"/>), so a caller can reuse one buffer across calls.
+    /// One libxgboost call for all rows: each row's values are those a call with that row alone gives (TreeSHAP
+    /// computes every row on its own). See the overload returning <see cref="XgbContributions"/>. Thread-safe.
+    /// </summary>
+    /// <param name="values">Row-major features, rows × <see cref="NumFeatures"/>; NaN is missing.</param>
+    /// <param name="rows">Number of rows.</param>
+    /// <param name="destination">Receives rows × (<see cref="NumFeatures"/> + 1) values; entries past them are untouched.</param>
+    /// <param name="iterationEnd">Rounds to use, as for <see cref="PredictDense(ReadOnlySpan{float}, int, Span{float}, bool, int?)"/>.</param>
+    /// <param name="approximate">Use Saabas' approximation instead of exact TreeSHAP.</param>
+    public void PredictContributions(
+        ReadOnlySpan<float> values, int rows, Span<float> destination, int? iterationEnd = null, bool approximate = false)
+    {
+        var columns = CheckDense(values, rows);
+        if (destination.Length < (long)rows * (columns + 1))
+        {
+            throw new ArgumentException(
+                $"destination holds {destination.Length} values; {rows} rows × ({columns} features + bias) need {(long)rows * (columns + 1)}.",
+                nameof(destination));
+        }
+
+        if (rows == 0)
+        {
+            return;
+        }
+
+        using var data = DMatrix.FromDense(values, rows, columns, threads: 1);
+        ContributionsFromDMatrix(data, iterationEnd, approximate).CopyTo(destination);
+    }
+
     /// <summary>Per-feature contributions for every row of <paramref name="data"/>; see the dense overload.</summary>
     public XgbContributions PredictContributions(DMatrix data, int? iterationEnd = null, bool approximate = false)
     {
         ArgumentNullException.ThrowIfNull(data);
+        return new XgbContributions(data.Rows, data.Columns, ContributionsFromDMatrix(data, iterationEnd, approximate).ToArray());
+    }
+
+    /// <summary>
+    /// The <paramref name="k"/> features of one row with the largest |contribution|; see <see cref="XgbContributions.Top"/>.
+    /// One libxgboost call (and its per-call setup) per row: for many rows, one call with the destination overload of
+    /// <c>PredictContributions</c> and <see cref="XgbContributions.TopK"/> on each row gives the same result.
+    /// </summary>
+    public IReadOnlyList<FeatureContribution> TopContributions(
+        ReadOnlySpan<float> row, int k, int? iterationEnd = null, bool approximate = false) =>
+        PredictContributions(row, 1, iterationEnd, approximate).Top(0, k);
+
+    /// <summary>Frees the native booster once no call is using it.</summary>
+    public void Dispose() => _handle.Dispose();
+
+    /// <summary>
+    /// Runs a contribution prediction on <paramref name="data"/> and checks its shape; the span is this thread's
+    /// buffer in libxgboost, valid until this thread's next prediction on this booster.
+    /// </summary>
+    private ReadOnlySpan<float> ContributionsFromDMatrix(DMatrix data, int? iterationEnd, bool approximate)
+    {
         var (shape, dim, result) = PredictFromDMatrix(data, approximate ? 3 : 2, ResolveIterationEnd(iterationEnd));
         var width = data.Columns + 1;
         var total = 1UL;
@@ -492,16 +544,8 @@ public sealed unsafe class Booster : IDisposable
                 "(multi-output models are not supported).");
         }
 
-        return new XgbContributions(data.Rows, data.Columns, new ReadOnlySpan<float>((float*)result, (int)total).ToArray());
+        return new ReadOnlySpan<float>((float*)result, (int)total);
     }
-
-    /// <summary>The <paramref name="k"/> features of one row with the largest |contribution|; see <see cref="XgbContributions.Top"/>.</summary>
-    public IReadOnlyList<FeatureContribution> TopContributions(
-        ReadOnlySpan<float> row, int k, int? iterationEnd = null, bool approximate = false) =>
-        PredictContributions(row, 1, iterationEnd, approximate).Top(0, k);
-
-    /// <summary>Frees the native booster once no call is using it.</summary>
-    public void Dispose() => _handle.Dispose();
 
     /// <summary>Runs <c>XGBoosterPredictFromDMatrix</c>; the pointers refer to this thread's buffer in libxgboost.</summary>
     private (nint Shape, ulong Dim, nint Result) PredictFromDMatrix(DMatrix data, int type, int end)

@@ -162,6 +162,53 @@ public sealed class BoosterTests
         }
     }
 
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData(7, false)]
+    [InlineData(null, true)]
+    public void PredictContributions_RowsInOneCall_EachRowBitIdenticalToItsOneRowCall(int? iterationEnd, bool approximate)
+    {
+        var (x, y) = XgbTestData.Noisy(800, Columns, seed: 10);
+        for (var r = 0; r < 800; r += 5)
+        {
+            x[(r * Columns) + (r % Columns)] = float.NaN;
+        }
+
+        using var train = DMatrix.FromDense(x, 800, Columns, y);
+        using var result = Disposable(XgbTrainer.Train(train, train, XgbTestData.Quick() with { MaxDepth = 6 }));
+        var booster = result.Value.Booster;
+        booster.SetParameter("nthread", "2"); // the batch's rows are spread over threads
+
+        // Scattered rows in shuffled order, some with a missing value, as a batch's alerts would be.
+        var picked = Enumerable.Range(0, 800).Where(r => r % 13 == 0 || r % 5 == 0).OrderBy(r => (r * 7919) % 800).Take(40).ToArray();
+        var rows = new float[picked.Length * Columns];
+        for (var i = 0; i < picked.Length; i++)
+        {
+            x.AsSpan(picked[i] * Columns, Columns).CopyTo(rows.AsSpan(i * Columns));
+        }
+
+        const float Sentinel = -12345f;
+        var width = Columns + 1;
+        var batched = Enumerable.Repeat(Sentinel, (picked.Length * width) + 3).ToArray();
+        booster.PredictContributions(rows, picked.Length, batched, iterationEnd, approximate);
+
+        Assert.Equal([Sentinel, Sentinel, Sentinel], batched[^3..]); // nothing written past the rows
+        var nonZero = 0;
+        for (var i = 0; i < picked.Length; i++)
+        {
+            var alone = booster.PredictContributions(rows.AsSpan(i * Columns, Columns), 1, iterationEnd, approximate);
+            var row = batched.AsSpan(i * width, width);
+            Assert.Equal(Bits(alone.Values.ToArray()), Bits(row.ToArray()));
+            Assert.Equal(
+                booster.TopContributions(rows.AsSpan(i * Columns, Columns), 3, iterationEnd, approximate),
+                XgbContributions.TopK(row[..Columns], 3));
+            nonZero += row[..Columns].ToArray().Count(v => v != 0);
+        }
+
+        Assert.True(nonZero > picked.Length * 2, $"only {nonZero} non-zero contributions: the comparison would be thin");
+        Assert.Throws<ArgumentException>(() => booster.PredictContributions(rows, picked.Length, new float[(picked.Length * width) - 1]));
+    }
+
     [Fact]
     public void PredictDense_NaNAsMissing_MatchesDMatrixPrediction()
     {

@@ -3,12 +3,14 @@ using StreamFraud.Core.Features;
 using StreamFraud.Core.Windows;
 using StreamFraud.Scoring.Bundles;
 using StreamFraud.Scoring.Lstm;
+using StreamFraud.XgBoost;
 
 namespace StreamFraud.Scoring.Tests.Pipeline;
 
 /// <summary>
-/// The alerts' occlusion explanations, computed for all alerts of a batch in one LSTM run, against the brute force:
-/// every occluded window of every alert scored on its own.
+/// The alerts' explanations, computed for all alerts of a batch at once, against the brute force: every occluded
+/// window of every alert scored on its own (one LSTM run per batch), every alert's newest step explained by its own
+/// libxgboost call (one contribution call per batch).
 /// </summary>
 public sealed class ExplanationTests : IDisposable
 {
@@ -87,6 +89,54 @@ public sealed class ExplanationTests : IDisposable
 
             Assert.Equal(bestStep, a.InfluentialStepsBack);
             Assert.Equal((double)bestDelta, a.InfluentialScoreDelta);
+        }
+    }
+
+    [Fact]
+    public async Task RunBatchAsync_BatchedTreeContributions_EqualEachAlertsOneRowCall()
+    {
+        var spec = FeatureSpec.CardV1;
+        var history = TinyBundle.Stream(seed: 3, cards: 30, count: 800);
+        var live = TinyBundle.Stream(seed: 4, cards: 30, count: 600, start: history[^1].EventTimeMs + 1000);
+        var tiny = TinyBundle.Create(Path.Combine(_root, "trees"), "v1", history, costMinThreshold: 0.3);
+        using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 8 });
+        using var xgb = Booster.Load(tiny.XgbModel, threads: 1);
+
+        var offline = new OfflineFeaturizer(spec);
+        var newest = new Dictionary<string, float[]>();
+        foreach (var tx in live)
+        {
+            var w = new float[spec.WindowSize];
+            offline.Apply(tx, w);
+            newest[FraudPipeline.AlertId(tx.CardId, tx.TransactionId)] = w[(spec.WindowSize - spec.Dimension)..];
+        }
+
+        var pipeline = new FraudPipeline(new InMemoryWindowStore(spec), () => bundle, new ScoringOptions { TopFeatures = 4, ExplainSequence = false }, capacity: 100);
+        var batch = new WindowBatch(spec, 100);
+        var alerts = new List<Alert>();
+        var batchesWithSeveral = 0;
+        for (var start = 0; start < live.Count; start += 100)
+        {
+            batch.Clear();
+            for (var i = start; i < start + 100; i++)
+            {
+                batch.Add(live[i], new SourcePosition(0, i, SourcePosition.OfflineSource));
+            }
+
+            var result = await pipeline.RunBatchAsync(batch);
+            batchesWithSeveral += result.Alerts.Count > 1 ? 1 : 0;
+            alerts.AddRange(result.Alerts);
+        }
+
+        // Several alerts per batch in most batches: a row mix-up inside a batch's one call would show.
+        Assert.True(batchesWithSeveral >= 4 && alerts.Count >= 30, $"{alerts.Count} alerts, {batchesWithSeveral} batches with several");
+        foreach (var a in alerts)
+        {
+            // The code before batching: one libxgboost call on this alert's newest step alone (0 = every tree).
+            var row = newest[a.AlertId];
+            var alone = xgb.TopContributions(row, 4, iterationEnd: 0);
+            Assert.NotEmpty(alone);
+            Assert.Equal(alone.Select(c => (spec.Features[c.Feature].Name, (double)row[c.Feature], (double)c.Value)), a.TopFeatures);
         }
     }
 }
