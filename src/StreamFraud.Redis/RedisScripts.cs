@@ -140,22 +140,24 @@ internal static class RedisScripts
           local a, b, c, d = string.byte(s, at, at + 3)
           return a + b * 256 + c * 65536 + d * 16777216
         end
+        -- Only the version is read: GETRANGE 0 7 answers a value's first 8 bytes (a shorter value whole, '' for a
+        -- missing key, which only the expected '' of an absent card equals), so the stored value never becomes a Lua
+        -- string (Redis hashes every byte of one) except for a conflict's answer.
+        local call, keys, argv = redis.call, KEYS, ARGV
+        local at = 4
         for i = 1, n do
-          local at = 4 + per * (i - 1)
-          local expected = ARGV[at]
-          local cur = redis.call('GET', KEYS[i])
-          local ok
-          if cur then ok = (string.sub(cur, 1, 8) == expected) else ok = (expected == '') end
-          if ok then
-            redis.call('SET', KEYS[i], ARGV[at + 1], 'PX', ttl)
+          local key = keys[i]
+          if call('GETRANGE', key, '0', '7') == argv[at] then
+            call('SET', key, argv[at + 1], 'PX', ttl)
             if undo then
-              local before = ARGV[at + 2]
-              if before == '' then redis.call('DEL', KEYS[n + i]) else redis.call('SET', KEYS[n + i], before, 'PX', ttl) end
+              local before = argv[at + 2]
+              if before == '' then call('DEL', keys[n + i]) else call('SET', keys[n + i], before, 'PX', ttl) end
             end
           else
             conflicts[#conflicts + 1] = i
-            conflicts[#conflicts + 1] = cur or ''
+            conflicts[#conflicts + 1] = call('GET', key) or ''
           end
+          at = at + per
         end
         if bumps then
           local m = u32(bumps, 1)
