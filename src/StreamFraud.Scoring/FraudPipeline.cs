@@ -112,7 +112,8 @@ public delegate Task PublishBatch(WindowBatch batch, BatchResult result, Cancell
 /// THE scoring path, independent of Kafka: a batch of decoded events → one window-store call (append each event to
 /// its card's state, get its window) → one LSTM run over all windows and XGBoost on the newest steps → 50/50 ensemble
 /// → threshold → alerts with explanations. <see cref="RunBatchAsync"/> is the one batch protocol the Kafka scorer,
-/// replay/backtest and tests all run. One instance per worker; not thread-safe.
+/// replay/backtest and tests all run; <see cref="RunOverlappedAsync"/> runs the same steps one batch deep (the
+/// at-least-once scorer under load). One instance per worker; not thread-safe.
 /// </summary>
 public sealed class FraudPipeline
 {
