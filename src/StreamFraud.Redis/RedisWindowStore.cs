@@ -123,6 +123,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     private readonly LuaScript _bumpRings = new(RedisScripts.BumpRings);
     private readonly Dictionary<string, byte[]?> _current = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly HashSet<string> _overlaid = new(StringComparer.Ordinal); // scratch of one PrepareAsync: cards read from pending writes
+    private readonly Dictionary<string, byte[]> _laidStates = new(StringComparer.Ordinal); // scratch of one PrepareAsync: the pending writes' states
     private long _roundTrips;
     private long _conflicts;
     private readonly Dictionary<string, byte[]?> _undo = new(StringComparer.Ordinal); // scratch of one PrepareAsync
@@ -245,6 +246,13 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
         var overlaid = _overlaid;
         overlaid.Clear();
+        var laidStates = _laidStates;
+        laidStates.Clear();
+        foreach (var w in pending?.States ?? [])
+        {
+            laidStates[w.Card] = w.Value;
+        }
+
         var current = _current;
         var undo = _undo;
         var cold = _cold;
@@ -255,7 +263,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         _counted.Clear();
         foreach (var card in groups.Keys)
         {
-            if (pending is not null && pending.StateOf(card) is { } laid)
+            if (laidStates.TryGetValue(card, out var laid))
             {
                 current[card] = laid;
                 overlaid.Add(card);
@@ -928,15 +936,6 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
         /// <summary>The merchant counts the commit adds when every card is written: per (merchant, day), its transactions.</summary>
         public List<(string Merchant, uint Stamp, uint Count)> MerchantCounts { get; } = [];
-
-        private Dictionary<string, byte[]>? _byCard;
-
-        /// <summary>The state these writes give <paramref name="card"/>, or null when they do not write it.</summary>
-        public byte[]? StateOf(string card)
-        {
-            _byCard ??= States.ToDictionary(w => w.Card, w => w.Value, StringComparer.Ordinal);
-            return _byCard.GetValueOrDefault(card);
-        }
 
         public override int Cards => States.Count;
 
