@@ -124,6 +124,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     private readonly Dictionary<string, byte[]?> _current = new(StringComparer.Ordinal); // scratch of one PrepareAsync
     private readonly HashSet<string> _overlaid = new(StringComparer.Ordinal); // scratch of one PrepareAsync: cards read from pending writes
     private readonly Dictionary<string, byte[]> _laidStates = new(StringComparer.Ordinal); // scratch of one PrepareAsync: the pending writes' states
+    private readonly bool _overlaps; // see CanPrepareOnPending
     private long _roundTrips;
     private long _conflicts;
     private readonly Dictionary<string, byte[]?> _undo = new(StringComparer.Ordinal); // scratch of one PrepareAsync
@@ -152,6 +153,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         _probe = new CardState(spec);
         _usesRisk = spec.UsesEntityRisk;
         _cluster = _options.Cluster ?? ClusterAccess.IsCluster(database);
+        _overlaps = !_cluster && !_options.KeepUndo && database.Multiplexer.GetEndPoints().Length == 1;
         // A prefix with a brace already decides the slot (the previous advice for clusters was a hash-tag prefix such
         // as {sf}:): such deployments keep their keys, all in the prefix's slot.
         _tagCards = _cluster && !_options.KeyPrefix.Contains('{', StringComparison.Ordinal);
@@ -217,9 +219,10 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     /// On one server without undo copies (at-least-once mode): commands on one connection run in the order they were
     /// sent, so reads sent before the pending commit see the store without it, and its states and merchant counts
     /// are laid over them here exactly as the commit script will count them. Not on a cluster, where a redirected
-    /// read may be answered after the commit.
+    /// read may be answered after the commit, nor with more than one endpoint configured (replicas, sentinel), where
+    /// a read may go to a replica that already holds the commit, or lags.
     /// </summary>
-    public bool CanPrepareOnPending => !_cluster && !_options.KeepUndo;
+    public bool CanPrepareOnPending => _overlaps;
 
     /// <inheritdoc />
     public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default)

@@ -1,8 +1,10 @@
+using System.Diagnostics.Metrics;
 using System.Text;
 using Confluent.Kafka;
 using Confluent.SchemaRegistry;
 using Confluent.SchemaRegistry.Serdes;
 using Microsoft.Extensions.Logging.Abstractions;
+using StreamFraud.Core.Evaluation;
 using StreamFraud.Core.Features;
 using StreamFraud.Core.Windows;
 using StreamFraud.IntegrationTests.Infrastructure;
@@ -86,6 +88,105 @@ public sealed class Scorer_BatchProcessor(StackFixture stack)
         }, CancellationToken.None);
         Assert.DoesNotContain(published, r => r.Topic == "a");
         Assert.Single(published, r => r.Topic == "d");
+    }
+
+    /// <summary>
+    /// Overlap (at-least-once under load): a batch is left in flight and written while the next one is processed. The
+    /// in-flight batch's commit is raced by another writer, so it is settled during the next batch: its alerts are
+    /// published again (same ids) before anything of the next batch, and the alerts metric counts every publish. A
+    /// batch of only DLQ records writes the batch in flight first.
+    /// </summary>
+    [Fact]
+    public async Task Overlap_InFlightBatchRaced_SettledBeforeTheNextIsPublished_DlqOnlyBatchWritesItFirst()
+    {
+        using var scenario = ScorerScenario.Create("overlap", seed: 93, cards: 30, events: 300);
+        using var bundle = scenario.LoadBundle();
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
+        var topic = $"overlap-{Guid.NewGuid():N}";
+        var serializer = new AvroSerializer<Contracts.Transaction>(registry);
+        var all = new List<ConsumeResult<byte[]?, byte[]?>>();
+        foreach (var tx in scenario.Live.Take(200))
+        {
+            var value = await serializer.SerializeAsync(Contracts.Transaction.FromDomain(tx), new SerializationContext(MessageComponentType.Value, topic));
+            all.Add(Consumed(topic, all.Count, Encoding.UTF8.GetBytes(tx.CardId), value));
+        }
+
+        List<ConsumeResult<byte[]?, byte[]?>>[] batches = [all[..100], all[100..200], [Consumed(topic, 200, [1], [7, 7])]];
+        var options = new ScorerOptions { InputTopic = topic, AlertsTopic = "a", DlqTopic = "d", BatchSize = 100 };
+        using var metrics = new ScorerMetrics();
+        long alertsCounted = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument, metrics.Alerts))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref alertsCounted, value));
+        listener.Start();
+
+        var inner = new InMemoryWindowStore(FeatureSpec.CardV1);
+        var store = new FirstCommitRaced(inner, scenario.Live[0]);
+        var processor = new BatchProcessor(
+            new TransactionDecoder(registry), new FraudPipeline(store, () => bundle, new ScoringOptions { Policy = ThresholdPolicy.Fixed, FixedThreshold = 0 }, capacity: 100),
+            new WindowBatch(FeatureSpec.CardV1, 100),
+            new OutputBuilder(options, new AvroSerializer<Contracts.FraudAlert>(registry), TimeProvider.System), metrics,
+            new Outages(options, NullLogger.Instance, metrics, new DependencyHealth(TimeProvider.System), TimeProvider.System), NullLogger.Instance,
+            new RepeatLimiter(TimeProvider.System, TimeSpan.FromMinutes(1)))
+        {
+            Overlap = true,
+        };
+
+        var log = new List<(int Batch, int Alerts, int DeadLetters, int CardsStored)>();
+        for (var b = 0; b < batches.Length; b++)
+        {
+            var number = b;
+            await processor.ProcessAsync(batches[b], records =>
+            {
+                log.Add((number, records.Count(r => r.Topic == "a"), records.Count(r => r.Topic == "d"), inner.Cards));
+                return Task.CompletedTask;
+            }, CancellationToken.None);
+            Assert.Equal(b < 2, processor.LastInFlight); // the DLQ-only batch leaves nothing in flight
+        }
+
+        // Batch 0 is published with nothing stored; its commit loses the race during batch 1, so its 100 alerts are
+        // published again (events applied only now) before batch 1's; batch 1 is still in flight when the DLQ-only batch
+        // comes, which writes it before publishing its dead letter.
+        var cards0 = batches[0].Select(m => Encoding.UTF8.GetString(m.Message.Key!)).Distinct().Count();
+        var cards01 = batches[..2].SelectMany(m => m).Select(m => Encoding.UTF8.GetString(m.Message.Key!)).Distinct().Count();
+        Assert.Equal([(0, 100, 0, 0), (0, 100, 0, 1), (1, 100, 0, cards0), (2, 0, 1, cards01)], log);
+        Assert.Equal(300, Interlocked.Read(ref alertsCounted));
+        Assert.Equal(3, store.Commits); // batch 0 twice, batch 1 once (by the DLQ-only batch)
+    }
+
+    /// <summary>
+    /// A store whose first commit loses a race: another writer applied one transaction to a card first, and nothing
+    /// of the batch was written (every card reported as conflicting).
+    /// </summary>
+    private sealed class FirstCommitRaced(InMemoryWindowStore inner, Core.Transaction other) : IWindowStore
+    {
+        public int Commits { get; private set; }
+
+        public bool CanPrepareOnPending => true;
+
+        public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default) => inner.PrepareAsync(batch, cancellationToken);
+
+        public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default) =>
+            inner.PrepareOnPendingAsync(batch, pending, cancellationToken);
+
+        public async Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default)
+        {
+            if (++Commits > 1)
+            {
+                return await inner.CommitAsync(writes, cancellationToken);
+            }
+
+            var race = new WindowBatch(FeatureSpec.CardV1, 1);
+            race.Add(other with { TransactionId = "raced-" + other.TransactionId, EventTimeMs = other.EventTimeMs - 60_000 }, new SourcePosition(9, 0, SourcePosition.OfflineSource));
+            await inner.ApplyAsync(race, cancellationToken);
+            return writes.Cards;
+        }
     }
 
     private static ConsumeResult<byte[]?, byte[]?> Consumed(string topic, long offset, byte[]? key, byte[]? value) => new()

@@ -140,9 +140,11 @@ internal sealed class BatchProcessor(
                     await outages.RunAsync(Dependency.Redis, ErrorStages.Decisions, () => decisions.WriteAsync(made, onlyIfAbsent: false, CancellationToken.None), stop).ConfigureAwait(true);
                 }
 
+                // Counted per publish: a re-publish after a conflict may come after this method returned (Overlap).
+                metrics.Alerts.Add(r.Alerts.Count, new KeyValuePair<string, object?>("model.version", r.ModelVersion));
                 if (!first)
                 {
-                    CountDeadLetters(letters); // a re-publish may come after this method returned (Overlap)
+                    CountDeadLetters(letters);
                 }
 
                 first = false;
@@ -247,7 +249,6 @@ internal sealed class BatchProcessor(
             }
         }
 
-        metrics.Alerts.Add(result.Alerts.Count, new KeyValuePair<string, object?>("model.version", result.ModelVersion));
         metrics.StageDuration.Record(result.Timings.Windows.TotalSeconds, new KeyValuePair<string, object?>("stage", "redis"));
         metrics.StageDuration.Record(result.Timings.Models.TotalSeconds, new KeyValuePair<string, object?>("stage", "models"));
         metrics.StageDuration.Record(result.Timings.Explain.TotalSeconds, new KeyValuePair<string, object?>("stage", "explain"));
