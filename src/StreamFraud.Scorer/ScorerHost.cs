@@ -104,7 +104,7 @@ OPTIONS:
                                     ScoresTopic (optional, every score as JSON)
         --Scorer:SourceId           Extra input identity (default empty: the topic name). Set a new value after the
                                     input topic is re-created or on failover to a cluster with a same-named topic
-        --Scorer:BatchSize          Most events per batch (default 512); --Scorer:BatchTimeout (default 00:00:00.050)
+        --Scorer:BatchSize          Most events per batch (default 512); --Scorer:BatchTimeout (default 00:00:00.010)
         --Scorer:ExactlyOnce        Kafka transactions for alerts, DLQ and offsets (default false)
         --Scorer:RetryBaseDelay     First retry delay after a transient failure (default 00:00:00.200);
                                     --Scorer:RetryMaxDelay (default 00:00:10)
@@ -353,7 +353,7 @@ public sealed record Settings(
             ScoresTopic = config["Scorer:ScoresTopic"],
             ShadowTopic = config["Scorer:ShadowTopic"] ?? Topics.FraudAlertsShadow,
             BatchSize = Int(config, "Scorer:BatchSize", 512, problems),
-            BatchTimeout = Time(config, "Scorer:BatchTimeout", TimeSpan.FromMilliseconds(50), problems),
+            BatchTimeout = Time(config, "Scorer:BatchTimeout", new ScorerOptions().BatchTimeout, problems),
             RetryBaseDelay = Time(config, "Scorer:RetryBaseDelay", TimeSpan.FromMilliseconds(200), problems),
             RetryMaxDelay = Time(config, "Scorer:RetryMaxDelay", TimeSpan.FromSeconds(10), problems),
             ReadinessGrace = Time(config, "Scorer:ReadinessGrace", TimeSpan.FromSeconds(30), problems),

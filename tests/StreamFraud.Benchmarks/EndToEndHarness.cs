@@ -28,7 +28,7 @@ internal static class EndToEndHarness
         var redis = Str(args, "--redis") ?? Environment.GetEnvironmentVariable("STREAMFRAUD_REDIS") ?? "127.0.0.1:6379";
         var latencyEvents = Opt(args, "--latency-events", 10_000);
         var count = Opt(args, "--events", 50_000);
-        var batchSize = Opt(args, "--batch", 512);
+        var batching = (Size: Opt(args, "--batch", 512), Timeout: TimeSpan.FromMilliseconds(Opt(args, "--batch-timeout-ms", (int)new ScorerOptions().BatchTimeout.TotalMilliseconds)));
         var spec = FeatureSpec.CardV1;
         // The bundle is trained on at least 60k events (the first ones of a week hold too few frauds); the stream is the first --events.
         var history = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(Math.Max(count + latencyEvents, 60_000)).ToList();
@@ -70,11 +70,11 @@ internal static class EndToEndHarness
             using var stages = new StageClock();
 
             using var metrics = new ScorerMetrics();
-            using var loop = Loop(bootstrap, registry, mux, bundle, spec, topic, scoresTopic: null, batchSize, metrics);
+            using var loop = Loop(bootstrap, registry, mux, bundle, spec, topic, scoresTopic: null, batching, metrics);
             var rate = await Measure(count, () => Interlocked.Read(ref consumed), loop.Run, stages);
             if (latencyEvents > 0)
             {
-                await Latency(bootstrap, registry, mux, bundle, spec, history.Skip(count).Take(latencyEvents).ToList(), batchSize, rate / 2);
+                await Latency(bootstrap, registry, mux, bundle, spec, history.Skip(count).Take(latencyEvents).ToList(), batching, rate / 2);
             }
         }
         finally
@@ -85,13 +85,13 @@ internal static class EndToEndHarness
 
     /// <summary>The scorer's loop over <paramref name="topic"/> (a new group, from the start), its own Redis key prefix.</summary>
     private static ScoringLoop Loop(string bootstrap, CachedSchemaRegistryClient registry, ConnectionMultiplexer mux, ModelBundle bundle, FeatureSpec spec,
-        string topic, string? scoresTopic, int batchSize, ScorerMetrics metrics) => new(
+        string topic, string? scoresTopic, (int Size, TimeSpan Timeout) batching, ScorerMetrics metrics) => new(
         new ScoringLoopClients(
             new ConsumerConfig { BootstrapServers = bootstrap, GroupId = $"bench-{Guid.NewGuid():N}", FetchWaitMaxMs = 20, AutoOffsetReset = AutoOffsetReset.Earliest },
             new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 5 }, registry,
             new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = $"bench:{Guid.NewGuid():N}:" }),
             new FixedBundleSource(() => bundle), spec),
-        new ScorerOptions { InputTopic = topic, AlertsTopic = topic + "-alerts", DlqTopic = topic + "-dlq", ScoresTopic = scoresTopic, BatchSize = batchSize },
+        new ScorerOptions { InputTopic = topic, AlertsTopic = topic + "-alerts", DlqTopic = topic + "-dlq", ScoresTopic = scoresTopic, BatchSize = batching.Size, BatchTimeout = batching.Timeout },
         new ScoringOptions(), NullLogger.Instance, metrics);
 
     /// <summary>Events/s a plain consumer (new group, from the start) reads <paramref name="count"/> messages of <paramref name="topic"/> at.</summary>
@@ -126,7 +126,7 @@ internal static class EndToEndHarness
     /// the scorer produces it) − the transaction's.
     /// </summary>
     private static async Task Latency(string bootstrap, CachedSchemaRegistryClient registry, ConnectionMultiplexer mux, ModelBundle bundle, FeatureSpec spec,
-        List<StreamFraud.Core.Transaction> events, int batchSize, double rate)
+        List<StreamFraud.Core.Transaction> events, (int Size, TimeSpan Timeout) batching, double rate)
     {
         var topic = $"bench-lat-{Guid.NewGuid():N}";
         var scores = topic + "-scores";
@@ -138,7 +138,7 @@ internal static class EndToEndHarness
         }
 
         using var metrics = new ScorerMetrics();
-        using var loop = Loop(bootstrap, registry, mux, bundle, spec, topic, scores, batchSize, metrics);
+        using var loop = Loop(bootstrap, registry, mux, bundle, spec, topic, scores, batching, metrics);
         using var stop = new CancellationTokenSource();
         var thread = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
         using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 1 }).Build();

@@ -74,7 +74,7 @@ public sealed class Scorer_EndToEnd(StackFixture stack)
                 new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = group, FetchWaitMaxMs = 20, SessionTimeoutMs = 6000 },
                 new ProducerConfig { BootstrapServers = stack.Kafka, LingerMs = 5 },
                 registry, store, new FixedBundleSource(() => bundle), spec),
-            new ScorerOptions { InputTopic = input, AlertsTopic = alertsTopic, DlqTopic = dlqTopic, ScoresTopic = scoresTopic, BatchSize = 200 },
+            new ScorerOptions { InputTopic = input, AlertsTopic = alertsTopic, DlqTopic = dlqTopic, ScoresTopic = scoresTopic, BatchSize = 200, BatchTimeout = TimeSpan.FromMilliseconds(200) },
             new ScoringOptions(), NullLogger.Instance, metrics);
         using var stop = new CancellationTokenSource();
         var thread = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
