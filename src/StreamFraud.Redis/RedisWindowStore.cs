@@ -247,6 +247,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             pending = null;
         }
 
+        var epoch = _cache.Epoch; // a revocation meanwhile (ForgetCachedState) voids what this prepare would cache
         var overlaid = _overlaid;
         overlaid.Clear();
         var laidStates = _laidStates;
@@ -381,7 +382,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
                 // reads the undo copy again and can redo that write.
                 if (!_legacy.ContainsKey(card) && !(_options.KeepUndo && undo.GetValueOrDefault(card) is not null) && !overlaid.Contains(card))
                 {
-                    _cache.Set(card, stored);
+                    _cache.Set(card, stored, epoch);
                 }
 
                 continue;
@@ -418,6 +419,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     public async Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default)
     {
         var mine = Mine(writes);
+        var epoch = _cache.Epoch;
         if (mine.Committed || mine.States.Count == 0)
         {
             return 0;
@@ -450,14 +452,14 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             var i = (int)conflicts[c] - 1;
             conflicted.Add(i);
             var now = (byte[]?)conflicts[c + 1];
-            _cache.Set(mine.States[i].Card, now is { Length: > 0 } ? now : null);
+            _cache.Set(mine.States[i].Card, now is { Length: > 0 } ? now : null, epoch);
         }
 
         for (var i = 0; i < mine.States.Count; i++)
         {
             if (!conflicted.Contains(i))
             {
-                _cache.Set(mine.States[i].Card, mine.States[i].Value);
+                _cache.Set(mine.States[i].Card, mine.States[i].Value, epoch);
             }
         }
 
@@ -947,11 +949,13 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
     /// <summary>
     /// Two-generation approximate LRU of card values (null = known absent). Locked: a commit's continuation may update
-    /// it while the next batch's prepare reads it (<see cref="PrepareOnPendingAsync"/>).
+    /// it while the next batch's prepare reads it (<see cref="PrepareOnPendingAsync"/>). <see cref="Clear"/> starts a new
+    /// epoch, and a value read or written before it (a call that began before a revocation) is not cached after it.
     /// </summary>
     private sealed class StateCache(int capacity)
     {
         private readonly Lock _gate = new();
+        private long _epoch;
         private Dictionary<string, byte[]?> _young = new(StringComparer.Ordinal);
         private Dictionary<string, byte[]?> _old = new(StringComparer.Ordinal);
 
@@ -980,7 +984,18 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             }
         }
 
-        public void Set(string card, byte[]? value)
+        public long Epoch
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _epoch;
+                }
+            }
+        }
+
+        public void Set(string card, byte[]? value, long epoch)
         {
             if (capacity <= 0)
             {
@@ -989,7 +1004,10 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
             lock (_gate)
             {
-                SetLocked(card, value);
+                if (epoch == _epoch)
+                {
+                    SetLocked(card, value);
+                }
             }
         }
 
@@ -1006,6 +1024,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         {
             lock (_gate)
             {
+                _epoch++;
                 _young.Clear();
                 _old.Clear();
             }
