@@ -212,18 +212,18 @@ public sealed class FraudPipeline
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(publish);
-        if (!_store.CanPrepareOnPending || _inFlight is not { } previous)
+        if (!_store.CanPrepareOnPending)
+        {
+            return await RunBatchAsync(batch, publish, cancellationToken).ConfigureAwait(true);
+        }
+
+        if (_inFlight is not { } previous)
         {
             var clock = Stopwatch.StartNew();
             var first = await _store.PrepareAsync(batch, cancellationToken).ConfigureAwait(true);
             var scored = ScoreAll(batch, clock.Elapsed);
             await publish(batch, scored, cancellationToken).ConfigureAwait(true);
             _inFlight = new InFlight(batch, first, publish, scored);
-            if (!_store.CanPrepareOnPending)
-            {
-                await FlushAsync(cancellationToken).ConfigureAwait(true);
-            }
-
             return scored;
         }
 
