@@ -28,11 +28,13 @@ internal static class EndToEndHarness
         var redis = Str(args, "--redis") ?? Environment.GetEnvironmentVariable("STREAMFRAUD_REDIS") ?? "127.0.0.1:6379";
         var latencyEvents = Opt(args, "--latency-events", 10_000);
         var count = Opt(args, "--events", 50_000);
+        var warmup = Opt(args, "--warmup-events", 20_000);
         var batching = (Size: Opt(args, "--batch", 512), Timeout: TimeSpan.FromMilliseconds(Opt(args, "--batch-timeout-ms", (int)new ScorerOptions().BatchTimeout.TotalMilliseconds)));
         var spec = FeatureSpec.CardV1;
         // The bundle is trained on at least 60k events (the first ones of a week hold too few frauds); the stream is the first --events.
-        var history = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(Math.Max(count + latencyEvents, 60_000)).ToList();
-        var events = history.Take(count).ToList();
+        // The stream is --warmup-events unmeasured events (JIT tiering, group join, connections), then --events measured.
+        var history = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(Math.Max(warmup + count + latencyEvents, 60_000)).ToList();
+        var events = history.Take(warmup + count).ToList();
         var dir = Directory.CreateTempSubdirectory("sf-e2e-bench-").FullName;
         var topic = $"bench-tx-{Guid.NewGuid():N}";
         try
@@ -52,29 +54,39 @@ internal static class EndToEndHarness
             }
 
             // The broker's own ceiling: a bare consumer in this process draining the same topic (no decoding, no scoring).
-            var ceiling = DrainRate(bootstrap, topic, count);
+            var ceiling = DrainRate(bootstrap, topic, events.Count);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"broker: {bootstrap}; a bare consumer drains {ceiling:N0} events/s (the ceiling of any wall figure below)"));
 
             await using var mux = await ConnectionMultiplexer.ConnectAsync(redis);
-            long consumed = 0;
+            long consumed = 0, alerts = 0;
             using var listener = new MeterListener();
             listener.InstrumentPublished = (instrument, l) =>
             {
-                if (instrument.Name == "streamfraud.events.consumed")
+                if (instrument.Name is "streamfraud.events.consumed" or "streamfraud.alerts.emitted")
                 {
                     l.EnableMeasurementEvents(instrument);
                 }
             };
-            listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref consumed, value));
+            listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+            {
+                if (instrument.Name == "streamfraud.alerts.emitted")
+                {
+                    Interlocked.Add(ref alerts, value);
+                }
+                else
+                {
+                    Interlocked.Add(ref consumed, value);
+                }
+            });
             listener.Start();
             using var stages = new StageClock();
 
             using var metrics = new ScorerMetrics();
             using var loop = Loop(bootstrap, registry, mux, bundle, spec, topic, scoresTopic: null, batching, metrics);
-            var rate = await Measure(count, () => Interlocked.Read(ref consumed), loop.Run, stages);
+            var rate = await Measure(count, () => Interlocked.Read(ref consumed), loop.Run, stages, warmup, () => Interlocked.Read(ref alerts));
             if (latencyEvents > 0)
             {
-                await Latency(bootstrap, registry, mux, bundle, spec, history.Skip(count).Take(latencyEvents).ToList(), batching, rate / 2);
+                await Latency(bootstrap, registry, mux, bundle, spec, history.Skip(events.Count).Take(latencyEvents).ToList(), batching, rate / 2);
             }
         }
         finally
@@ -193,39 +205,59 @@ internal static class EndToEndHarness
             $"  latency          at {rate:N0} events/s (half the drain rate), {latencies.Count:N0} events: p50 {Pct(0.5):F0} ms, p99 {Pct(0.99):F0} ms, max {Pct(1):F0} ms (transaction timestamp → its score record's)"));
     }
 
-    /// <summary>Runs the loop until <paramref name="count"/> events were consumed; prints wall rate, CPU and allocations per event; returns the rate.</summary>
-    internal static async Task<double> Measure(int count, Func<long> consumed, Action<CancellationToken> run, StageClock? stages = null)
+    /// <summary>
+    /// Runs the loop until <paramref name="warmup"/> + <paramref name="count"/> events were consumed; prints wall rate,
+    /// CPU and allocations per event over the last <paramref name="count"/> (from the poll that saw the warm-up's
+    /// last event; the loop runs on across it); returns the rate.
+    /// </summary>
+    internal static async Task<double> Measure(int count, Func<long> consumed, Action<CancellationToken> run, StageClock? stages = null, int warmup = 0, Func<long>? alerts = null)
     {
-        stages?.Reset();
         using var stop = new CancellationTokenSource();
-        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-        var clock = Stopwatch.StartNew();
         var thread = new Thread(() => run(stop.Token)) { IsBackground = true };
         thread.Start();
-        while (consumed() < count && clock.Elapsed < TimeSpan.FromMinutes(10))
+        var deadline = Stopwatch.StartNew();
+        while (consumed() < warmup && deadline.Elapsed < TimeSpan.FromMinutes(10))
         {
-            await Task.Delay(20);
+            await Task.Delay(1);
+        }
+
+        stages?.Reset();
+        var alertsBefore = alerts?.Invoke() ?? 0;
+        var start = consumed(); // a batch may cross the boundary: the figures are per event of the window actually measured
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        int[] gcBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+        var pauseBefore = GC.GetTotalPauseDuration();
+        var clock = Stopwatch.StartNew();
+        while (consumed() < warmup + count && deadline.Elapsed < TimeSpan.FromMinutes(10))
+        {
+            await Task.Delay(5);
         }
 
         var seconds = clock.Elapsed.TotalSeconds;
-        var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / count;
-        var allocated = (double)(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / count;
+        var measured = Math.Max(1, consumed() - start);
+        var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / measured;
+        var allocated = (double)(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / measured;
+        var total = consumed();
+        var gcs = string.Create(CultureInfo.InvariantCulture,
+            $"GCs gen0 {GC.CollectionCount(0) - gcBefore[0]}, gen1 {GC.CollectionCount(1) - gcBefore[1]}, gen2 {GC.CollectionCount(2) - gcBefore[2]}, paused {(GC.GetTotalPauseDuration() - pauseBefore).TotalMilliseconds:F0} ms");
+        var alerted = (alerts?.Invoke() ?? 0) - alertsBefore;
         stop.Cancel();
         thread.Join(TimeSpan.FromSeconds(30));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"end-to-end: {consumed():N0} of {count:N0} events consumed, {Environment.ProcessorCount} cores"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  throughput       {count / seconds:N0} events/s (wall; the broker's ceiling is above)"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  per event        {cpuUs:F1} CPU-us (this process: the scorer's loop), {allocated:F0} managed bytes allocated"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"end-to-end: {total:N0} of {warmup + count:N0} events consumed, the {measured:N0} after the first {start:N0} (warm-up) measured, {Environment.ProcessorCount} cores"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  throughput       {measured / seconds:N0} events/s (wall; the broker's ceiling is above), {alerted:N0} alerts"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  per event        {cpuUs:F1} CPU-us (this process: the scorer's loop), {allocated:F0} managed bytes allocated; {gcs}"));
         if (stages is not null)
         {
             // The loop thread's time per event by stage (streamfraud.stage.duration); the rest is polling, batching and bookkeeping.
             var parts = stages.Totals();
             var staged = parts.Values.Sum();
             var line = string.Join(", ", parts.OrderByDescending(p => p.Value).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value * 1e6 / count:F1}")));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  loop thread      {seconds * 1e6 / count:F1} us per event wall: {line}, outside the stages {(seconds - staged) * 1e6 / count:F1}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  loop thread      {seconds * 1e6 / measured:F1} us per event wall: {line}, outside the stages {(seconds - staged) * 1e6 / measured:F1}"));
         }
 
-        return count / seconds;
+        return measured / seconds;
     }
 
     /// <summary>Sums <c>streamfraud.stage.duration</c> by stage.</summary>

@@ -25,6 +25,8 @@ internal static class LstmServeHarness
         using var ort1 = OnnxLstm.Load(onnx, "lstm.onnx", model.SequenceLength, features, intraOpThreads: 1);
         var managed = ManagedLstm.TryCreate(onnx, model.SequenceLength, features, 0, out var problem) ?? throw new InvalidOperationException(problem);
         var managed1 = ManagedLstm.TryCreate(onnx, model.SequenceLength, features, 1, out problem) ?? throw new InvalidOperationException(problem);
+        var int16 = ManagedLstm.TryCreate(onnx, model.SequenceLength, features, 0, LstmPrecision.Int16, out problem) ?? throw new InvalidOperationException(problem);
+        var int16x1 = ManagedLstm.TryCreate(onnx, model.SequenceLength, features, 1, LstmPrecision.Int16, out problem) ?? throw new InvalidOperationException(problem);
         var rng = new Random(1);
         var windows = new float[batch * model.SequenceLength * features];
         for (var i = 0; i < windows.Length; i++)
@@ -37,14 +39,18 @@ internal static class LstmServeHarness
         {
             ($"onnxruntime x{Environment.ProcessorCount}", () => ort.Run(windows, batch, scores)),
             ($"managed_fp32 x{managed.Threads}", () => managed.Run(windows, batch, scores)),
+            ($"managed_int16 x{int16.Threads}", () => int16.Run(windows, batch, scores)),
             ("onnxruntime x1", () => ort1.Run(windows, batch, scores)),
             ("managed_fp32 x1", () => managed1.Run(windows, batch, scores)),
+            ("managed_int16 x1", () => int16x1.Run(windows, batch, scores)),
         };
         var reference = new float[batch];
         ort.Run(windows, batch, reference);
         var mine = new float[batch];
         managed.Run(windows, batch, mine);
         var worst = reference.Zip(mine, (a, b) => Math.Abs(a - b)).Max();
+        int16.Run(windows, batch, mine);
+        var worst16 = reference.Zip(mine, (a, b) => Math.Abs(a - b)).Max();
 
         var wall = candidates.ToDictionary(c => c.Name, _ => new List<double>());
         var cpu = candidates.ToDictionary(c => c.Name, _ => new List<double>());
@@ -74,7 +80,7 @@ internal static class LstmServeHarness
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"lstm-serve: F={features}, T={model.SequenceLength}, hidden {model.Hidden1}/{model.Hidden2}, batch {batch}, {Environment.ProcessorCount} cores, {managed.KernelName}, {rounds} rounds alternating, medians"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  max |managed_fp32 - onnxruntime| = {worst:G3} (tolerance {LstmPaths.ManagedFp32Tolerance})"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  max |managed_fp32 - onnxruntime| = {worst:G3} (tolerance {LstmPaths.ManagedFp32Tolerance}), max |managed_int16 - onnxruntime| = {worst16:G3} ({int16.KernelName})"));
         foreach (var (name, r) in wall)
         {
             var c = cpu[name];

@@ -28,11 +28,14 @@ internal static class ScoringHarness
         var count = Opt(args, "--events", 100_000);
         var rounds = Opt(args, "--rounds", 3);
         var redis = Str(args, "--redis");
-        var spec = Str(args, "--spec") switch
+        var warmup = Opt(args, "--warmup", 1);
+        var lstmThreads = Opt(args, "--lstm-threads", 0);
+        FeatureSpec[] specs = Str(args, "--spec") switch
         {
-            null or "v1" => (FeatureSpec)FeatureSpec.CardV1,
-            "v2" => FeatureSpec.CardV2,
-            var other => throw new ArgumentException($"--spec must be v1 or v2, not '{other}'."),
+            null or "v1" => [FeatureSpec.CardV1],
+            "v2" => [FeatureSpec.CardV2],
+            "both" => [FeatureSpec.CardV1, FeatureSpec.CardV2],
+            var other => throw new ArgumentException($"--spec must be v1, v2 or both, not '{other}'."),
         };
         var pathText = Str(args, "--lstm-path") ?? "auto";
         LstmPathChoice[] paths = pathText == "both"
@@ -55,21 +58,34 @@ internal static class ScoringHarness
         var dir = Directory.CreateTempSubdirectory("sf-bench-").FullName;
         try
         {
-            BuildBundle(dir, spec, events).Dispose();
-            var bundles = paths.Select(p => ModelBundle.Load(dir, spec, new BundleLoadOptions { WarmupBatch = batchSize, LstmPath = p, Trees = trees })).ToList();
-            using var mux = redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis);
+            var bundles = new List<ModelBundle>();
+            foreach (var spec in specs)
+            {
+                var specDir = Directory.CreateDirectory(Path.Combine(dir, $"v{spec.Version}")).FullName;
+                BuildBundle(specDir, spec, events).Dispose();
+                bundles.AddRange(paths.Select(p => ModelBundle.Load(specDir, spec, new BundleLoadOptions { WarmupBatch = batchSize, LstmPath = p, Trees = trees, LstmThreads = lstmThreads })));
+            }
+
+            using var mux = redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis + ",allowAdmin=true"); // admin: INFO cpu
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"scoring: {events.Count:N0} events, batch {batchSize}, spec {spec.Name} v{spec.Version} ({spec.Dimension} features), store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, {rounds} rounds alternating, medians"));
+                $"scoring: {events.Count:N0} events, batch {batchSize}, store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, {warmup} warm-up + {rounds} rounds alternating, medians"));
             var modes = bundles.SelectMany(b => overlaps.Select(o => (Bundle: b, Overlap: o))).ToList();
             var runs = modes.ToDictionary(m => m, _ => new List<Figures>());
-            for (var round = 0; round < rounds; round++)
+            for (var round = -warmup; round < rounds; round++)
             {
                 foreach (var mode in modes)
                 {
+                    var spec = mode.Bundle.Spec;
                     IWindowStore store = mux is null
                         ? new InMemoryWindowStore(spec)
                         : new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = $"bench:{Guid.NewGuid():N}:" });
-                    runs[mode].Add(await Measure(mode.Bundle, store, events, batchSize, mode.Overlap));
+                    var redisBefore = await RedisCpuSeconds(mux);
+                    var figures = await Measure(mode.Bundle, store, events, batchSize, mode.Overlap);
+                    figures = figures with { RedisCpuUs = (await RedisCpuSeconds(mux) - redisBefore) * 1e6 / events.Count };
+                    if (round >= 0)
+                    {
+                        runs[mode].Add(figures);
+                    }
                 }
             }
 
@@ -79,9 +95,13 @@ internal static class ScoringHarness
                 var r = runs[mode];
                 double M(Func<Figures, double> f) => r.Select(f).Order().ElementAt(r.Count / 2);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  LSTM path {bundle.LstmPath} on {bundle.LstmProvider}{(bundle.LstmPathNote is { } note ? $" ({note})" : "")}, commit {(overlap ? "overlapped with the next batch" : "before the next batch")}"));
+                    $"  spec {bundle.Spec.Name} v{bundle.Spec.Version} ({bundle.Spec.Dimension} features), LSTM path {bundle.LstmPath} ({(lstmThreads > 0 ? lstmThreads : Environment.ProcessorCount)} threads) on {bundle.LstmProvider}{(bundle.LstmPathNote is { } note ? $" ({note})" : "")}, commit {(overlap ? "overlapped with the next batch" : "before the next batch")}"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    throughput       {M(f => f.EventsPerSecond):N0} events/s ({r[0].Alerts:N0} alerts)   (runs: {string.Join(", ", r.Select(f => f.EventsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))})"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    per event        {M(f => f.CpuUs):F1} CPU-us (this process, all threads), {M(f => f.Bytes):F0} managed bytes allocated"));
+                if (mux is not null)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    redis-server     {M(f => f.RedisCpuUs):F1} CPU-us per event (its INFO cpu, user + sys)"));
+                }
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    batch latency    p50 {M(f => f.P50):F1} ms, p99 {M(f => f.P99):F1} ms"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"    time per stage   windows {M(f => f.Windows):F1}%, models {M(f => f.Models):F1}%, alerts+explanations {M(f => f.Explain):F1}%"));
@@ -98,7 +118,22 @@ internal static class ScoringHarness
         }
     }
 
-    private sealed record Figures(double EventsPerSecond, double CpuUs, double Bytes, double P50, double P99, double Windows, double Models, double Explain, long Alerts);
+    private sealed record Figures(double EventsPerSecond, double CpuUs, double Bytes, double P50, double P99, double Windows, double Models, double Explain, long Alerts)
+    {
+        public double RedisCpuUs { get; init; }
+    }
+
+    /// <summary>The Redis server's own CPU seconds so far (INFO cpu: used_cpu_user + used_cpu_sys); 0 without Redis.</summary>
+    private static async Task<double> RedisCpuSeconds(ConnectionMultiplexer? mux)
+    {
+        if (mux is null)
+        {
+            return 0;
+        }
+
+        var info = await mux.GetServers()[0].InfoAsync("cpu");
+        return info.SelectMany(g => g).Where(p => p.Key is "used_cpu_user" or "used_cpu_sys").Sum(p => double.Parse(p.Value, CultureInfo.InvariantCulture));
+    }
 
     private static async Task<Figures> Measure(ModelBundle bundle, IWindowStore store, List<Transaction> events, int batchSize, bool overlap)
     {

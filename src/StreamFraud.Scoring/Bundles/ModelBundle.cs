@@ -172,7 +172,9 @@ public sealed class ModelBundle : IDisposable
 {
     private readonly Booster _xgb;
     private OnnxLstm? _lstm;      // ONNX Runtime: the reference, and the path unless _managed is set (then disposed after load)
-    private ManagedLstm? _managed; // the managed fp32 path, when chosen and verified at load
+    private ManagedLstm? _managed; // a managed path (_managedPath), when chosen and verified at load
+    private string? _managedPath;
+    private List<(string Path, ManagedLstm Lstm)> _pendingPaths = []; // load only: admitted managed paths not yet golden-checked, fastest first
     private readonly TreeChoice _trees;
     private readonly ManagedTreeEnsemble? _managedTrees;
 
@@ -207,10 +209,13 @@ public sealed class ModelBundle : IDisposable
     /// <summary>Why CUDA was not used, when it was asked for and unavailable.</summary>
     public string? CudaUnavailableReason { get; }
 
-    /// <summary>The LSTM serving path in use: <see cref="LstmPaths.OnnxRuntime"/> or <see cref="LstmPaths.ManagedFp32"/>.</summary>
-    public string LstmPath => _managed is null ? LstmPaths.OnnxRuntime : LstmPaths.ManagedFp32;
+    /// <summary>The LSTM serving path in use: <see cref="LstmPaths.OnnxRuntime"/>, <see cref="LstmPaths.ManagedFp32"/> or <see cref="LstmPaths.ManagedInt16"/>.</summary>
+    public string LstmPath => _managedPath ?? LstmPaths.OnnxRuntime;
 
-    /// <summary>Why a faster LSTM path was not used on CPU under <see cref="LstmPathChoice.Auto"/> (null when it is used, or not applicable).</summary>
+    /// <summary>
+    /// Why faster LSTM paths were not used on CPU under <see cref="LstmPathChoice.Auto"/>, each with its reason, and
+    /// the path that serves instead (null when the fastest candidate serves, or not applicable).
+    /// </summary>
     public string? LstmPathNote { get; private set; }
 
     /// <summary>The XGBoost model (libxgboost: explanations, and scoring unless <see cref="Trees"/> is managed).</summary>
@@ -551,10 +556,10 @@ public sealed class ModelBundle : IDisposable
     }
 
     /// <summary>
-    /// Picks the LSTM path before the golden check: ONNX Runtime on CUDA or when asked for; otherwise the managed
-    /// path when the bundle admits it (<see cref="LstmPaths.AdmissionProblem"/>) and the model is the trainer's graph.
-    /// Under <see cref="LstmPathChoice.Auto"/> a refusal is a note and ONNX Runtime serves; under
-    /// <see cref="LstmPathChoice.ManagedFp32"/> it refuses the bundle.
+    /// Lists the managed LSTM paths to try before the golden check: none on CUDA or when ONNX Runtime is asked for;
+    /// the demanded path alone; under <see cref="LstmPathChoice.Auto"/> every <see cref="LstmPaths.Candidates"/> path
+    /// (fastest first) the bundle admits (<see cref="LstmPaths.AdmissionProblem"/>) and the model allows (the trainer's
+    /// graph). Under auto a path left out is a note; a demanded path left out refuses the bundle.
     /// </summary>
     private void ChooseLstmPath(byte[] onnx, BundleLoadOptions options)
     {
@@ -563,59 +568,85 @@ public sealed class ModelBundle : IDisposable
             return;
         }
 
-        string? problem;
-        if (LstmProvider != "CPU")
+        IReadOnlyList<string> paths = LstmPaths.Name(options.LstmPath) is { } demanded ? [demanded] : LstmPaths.Candidates;
+        foreach (var path in paths)
         {
-            problem = $"the LSTM runs on {LstmProvider} and {LstmPaths.ManagedFp32} is a CPU path";
-        }
-        else if (LstmPaths.AdmissionProblem(Manifest, LstmPaths.ManagedFp32) is { } refused)
-        {
-            problem = refused;
-        }
-        else
-        {
-            _managed = ManagedLstm.TryCreate(onnx, FeatureSpec.WindowLength, Spec.Dimension, options.LstmThreads, out problem);
-        }
+            string? problem;
+            ManagedLstm? managed = null;
+            if (LstmProvider != "CPU")
+            {
+                problem = $"the LSTM runs on {LstmProvider} and {path} is a CPU path";
+            }
+            else if (LstmPaths.AdmissionProblem(Manifest, path) is { } refused)
+            {
+                problem = refused;
+            }
+            else
+            {
+                managed = ManagedLstm.TryCreate(onnx, FeatureSpec.WindowLength, Spec.Dimension, options.LstmThreads, LstmPaths.Precision(path), out problem);
+            }
 
-        if (_managed is null)
-        {
-            NotUsed(options, problem ?? "unknown");
+            if (managed is null)
+            {
+                NotUsed(options, path, problem ?? "unknown");
+            }
+            else
+            {
+                _pendingPaths.Add((path, managed));
+            }
         }
     }
 
-    private void NotUsed(BundleLoadOptions options, string problem)
+    /// <summary>A managed path is not served: the bundle is refused when it was demanded, else the reason is noted.</summary>
+    private void NotUsed(BundleLoadOptions options, string path, string problem)
     {
-        _managed = null;
-        if (options.LstmPath == LstmPathChoice.ManagedFp32)
+        if (LstmPaths.Name(options.LstmPath) == path)
         {
             throw new BundleRejectedException(Version,
-                $"Scoring:LstmPath is {LstmPaths.ManagedFp32} but {problem}; serve it with Scoring:LstmPath=auto (ONNX Runtime) or retrain it",
+                $"Scoring:LstmPath is {path} but {problem}; serve it with Scoring:LstmPath=auto (another admitted path or ONNX Runtime) or retrain it",
                 RefusalKinds.LstmPath);
         }
 
-        LstmPathNote = $"{LstmPaths.ManagedFp32} not used ({problem}); the LSTM runs on ONNX Runtime";
+        var note = $"{path} not used ({problem})";
+        LstmPathNote = LstmPathNote is null ? note : $"{LstmPathNote}; {note}";
     }
 
     /// <summary>
-    /// The golden check on the path chosen: a managed path that fails it is dropped for ONNX Runtime (auto) or refuses
-    /// the bundle (demanded), and ONNX Runtime is checked in its place; once the managed path passes, the ONNX Runtime
-    /// session is freed (nothing else runs on it).
+    /// The golden check on the paths chosen, fastest first: the first managed path that passes serves (and the ONNX
+    /// Runtime session is freed, nothing else runs on it); one that fails is dropped with its reason (auto) or refuses
+    /// the bundle (demanded); with none left ONNX Runtime is checked and serves.
     /// </summary>
     private void VerifyGoldenWindows(BundleLoadOptions options)
     {
-        if (_managed is not null)
+        var pending = _pendingPaths;
+        _pendingPaths = [];
+        foreach (var (path, managed) in pending)
         {
+            _managed = managed;
+            _managedPath = path;
             try
             {
-                VerifyGoldenWindows(Math.Max(options.GoldenTolerance, LstmPaths.GoldenTolerance(LstmPaths.ManagedFp32)));
+                VerifyGoldenWindows(Math.Max(options.GoldenTolerance, LstmPaths.GoldenTolerance(path)));
                 _lstm?.Dispose();
                 _lstm = null;
+                if (LstmPathNote is not null)
+                {
+                    LstmPathNote += $"; the LSTM runs on {path}";
+                }
+
                 return;
             }
             catch (InvalidDataException e)
             {
-                NotUsed(options, $"it does not reproduce the golden windows here: {e.Message}");
+                _managed = null;
+                _managedPath = null;
+                NotUsed(options, path, $"it does not reproduce the golden windows here: {e.Message}");
             }
+        }
+
+        if (LstmPathNote is not null)
+        {
+            LstmPathNote += "; the LSTM runs on ONNX Runtime";
         }
 
         try

@@ -36,9 +36,10 @@ public sealed class ManagedLstm
     private readonly float[] _dense;
     private readonly float _denseBias;
     private readonly bool _vectorCell;
+    private readonly Int16Weights? _int16; // the managed_int16 path's quantized [W; R] per layer (null: fp32)
     private readonly ConcurrentBag<Workspace> _workspaces = [];
 
-    private ManagedLstm(LstmOnnxGraph graph, int steps, int threads, bool vectorCell)
+    private ManagedLstm(LstmOnnxGraph graph, int steps, int threads, bool vectorCell, LstmPrecision precision)
     {
         _steps = steps;
         _f = graph.Features;
@@ -52,7 +53,15 @@ public sealed class ManagedLstm
         _bias2 = graph.B2;
         _dense = graph.Dense;
         _denseBias = graph.DenseBias;
+        Precision = precision;
+        if (precision == LstmPrecision.Int16)
+        {
+            _int16 = new Int16Weights(Quantize(graph.W1, graph.R1, _f, _h1), Quantize(graph.W2, graph.R2, _h1, _h2));
+        }
     }
+
+    /// <summary>The arithmetic of the products: fp32, or int16 with exact int32 sums (<see cref="Igemm16"/>).</summary>
+    public LstmPrecision Precision { get; }
 
     /// <summary>Steps per window.</summary>
     public int Steps => _steps;
@@ -64,17 +73,24 @@ public sealed class ManagedLstm
     public int Threads { get; }
 
     /// <summary>The kernels in use, for logs: GEMM tile and cell.</summary>
-    public string KernelName => $"{Sgemm.KernelName} gemm, {(_vectorCell ? "avx512" : "scalar")} cell";
+    public string KernelName => $"{(_int16 is null ? Sgemm.KernelName : Igemm16.KernelName)} gemm, {(_vectorCell ? "avx512" : "scalar")} cell";
 
     /// <summary>
     /// Builds the path from a bundle's ONNX bytes; null with the reason when the model is not the trainer's graph
     /// (<see cref="LstmOnnxGraph"/>) or the shapes differ from the bundle's.
     /// </summary>
     public static ManagedLstm? TryCreate(ReadOnlySpan<byte> onnx, int steps, int features, int threads, out string? problem) =>
-        TryCreate(onnx, steps, features, threads, vectorCell: true, out problem);
+        TryCreate(onnx, steps, features, threads, vectorCell: true, LstmPrecision.Fp32, out problem);
+
+    /// <summary>As <see cref="TryCreate(ReadOnlySpan{byte}, int, int, int, out string?)"/> in the given <paramref name="precision"/>.</summary>
+    public static ManagedLstm? TryCreate(ReadOnlySpan<byte> onnx, int steps, int features, int threads, LstmPrecision precision, out string? problem) =>
+        TryCreate(onnx, steps, features, threads, vectorCell: true, precision, out problem);
 
     /// <summary>As <see cref="TryCreate(ReadOnlySpan{byte}, int, int, int, out string?)"/>; <paramref name="vectorCell"/> false forces the scalar cell (tests).</summary>
-    internal static ManagedLstm? TryCreate(ReadOnlySpan<byte> onnx, int steps, int features, int threads, bool vectorCell, out string? problem)
+    internal static ManagedLstm? TryCreate(ReadOnlySpan<byte> onnx, int steps, int features, int threads, bool vectorCell, out string? problem) =>
+        TryCreate(onnx, steps, features, threads, vectorCell, LstmPrecision.Fp32, out problem);
+
+    internal static ManagedLstm? TryCreate(ReadOnlySpan<byte> onnx, int steps, int features, int threads, bool vectorCell, LstmPrecision precision, out string? problem)
     {
         var graph = LstmOnnxGraph.TryRead(onnx, features, out problem);
         if (graph is null)
@@ -83,7 +99,7 @@ public sealed class ManagedLstm
         }
 
         vectorCell &= FloatKernels.Supports(graph.Hidden1) && FloatKernels.Supports(graph.Hidden2);
-        return new ManagedLstm(graph, steps, threads, vectorCell);
+        return new ManagedLstm(graph, steps, threads, vectorCell, precision);
     }
 
     /// <summary>Scores <paramref name="rows"/> windows ([rows, steps, features] row-major) into <paramref name="scores"/>.</summary>
@@ -126,6 +142,12 @@ public sealed class ManagedLstm
 
     private void RunChunk(Workspace ws, ReadOnlySpan<float> windows, int chunk, int rows, Span<float> scores)
     {
+        if (_int16 is { } q)
+        {
+            RunChunkInt16(ws, q, windows, chunk, rows, scores);
+            return;
+        }
+
         var start = chunk * ChunkRows;
         var m = Math.Min(ChunkRows, rows - start);
         var (f, h1, h2, g1, g2) = (_f, _h1, _h2, 4 * _h1, 4 * _h2);
@@ -154,6 +176,56 @@ public sealed class ManagedLstm
             Cell(ws.Gates2, _bias2, ws.C2, t == 0, m, h2, ws.Xh2.AsSpan(h1), ld2, default, 0);
         }
 
+        Dense(ws, start, m, scores);
+    }
+
+    /// <summary>
+    /// <see cref="RunChunk"/> with int16 products: per step and layer the input part x·W and the recurrent part h·R
+    /// are quantized and multiplied separately (each row of each part with its own scale, so a large feature never
+    /// coarsens h), then added in fp32 before the same cell.
+    /// </summary>
+    private void RunChunkInt16(Workspace ws, Int16Weights q, ReadOnlySpan<float> windows, int chunk, int rows, Span<float> scores)
+    {
+        var start = chunk * ChunkRows;
+        var m = Math.Min(ChunkRows, rows - start);
+        var (f, h1, h2, g1, g2) = (_f, _h1, _h2, 4 * _h1, 4 * _h2);
+        var ld1 = f + h1;
+        var ld2 = h1 + h2;
+        var window = _steps * f;
+        var packed = ws.PackedA16;
+        var scales = ws.RowScales;
+        for (var t = 0; t < _steps; t++)
+        {
+            // x_t is quantized straight from the windows (row stride: one window).
+            Igemm16.QuantizePackA(windows[((start * window) + (t * f))..], window, m, f, packed, scales);
+            Igemm16.Multiply(packed, scales, q.Layer1.W, q.Layer1.WScales, m, g1, f, ws.Gates1, g1, accumulate: false);
+            if (t > 0)
+            {
+                Igemm16.QuantizePackA(ws.Xh1.AsSpan(f), ld1, m, h1, packed, scales);
+                Igemm16.Multiply(packed, scales, q.Layer1.R, q.Layer1.RScales, m, g1, h1, ws.Gates1, g1, accumulate: true);
+            }
+
+            Cell(ws.Gates1, _bias1, ws.C1, t == 0, m, h1, ws.Xh1.AsSpan(f), ld1, ws.Xh2, ld2);
+
+            Igemm16.QuantizePackA(ws.Xh2, ld2, m, h1, packed, scales);
+            Igemm16.Multiply(packed, scales, q.Layer2.W, q.Layer2.WScales, m, g2, h1, ws.Gates2, g2, accumulate: false);
+            if (t > 0)
+            {
+                Igemm16.QuantizePackA(ws.Xh2.AsSpan(h1), ld2, m, h2, packed, scales);
+                Igemm16.Multiply(packed, scales, q.Layer2.R, q.Layer2.RScales, m, g2, h2, ws.Gates2, g2, accumulate: true);
+            }
+
+            Cell(ws.Gates2, _bias2, ws.C2, t == 0, m, h2, ws.Xh2.AsSpan(h1), ld2, default, 0);
+        }
+
+        Dense(ws, start, m, scores);
+    }
+
+    /// <summary>The dense head over the last h2 of each row: σ(h2·dense + bias).</summary>
+    private void Dense(Workspace ws, int start, int m, Span<float> scores)
+    {
+        var (h1, h2) = (_h1, _h2);
+        var ld2 = h1 + h2;
         for (var r = 0; r < m; r++)
         {
             var h = ws.Xh2.AsSpan((r * ld2) + h1, h2);
@@ -272,9 +344,43 @@ public sealed class ManagedLstm
         return (full, first);
     }
 
+    /// <summary>W (k = inputs) and R (k = hidden) of one layer quantized per gate column (<see cref="Igemm16.QuantizePackB"/>).</summary>
+    private static Int16Layer Quantize(float[] w, float[] r, int inputs, int hidden)
+    {
+        var g4 = 4 * hidden;
+        var wt = new float[inputs * g4]; // [inputs, 4H]: Wᵀ
+        var rt = new float[hidden * g4]; // [hidden, 4H]: Rᵀ
+        for (var j = 0; j < g4; j++)
+        {
+            for (var p = 0; p < inputs; p++)
+            {
+                wt[(p * g4) + j] = w[(j * inputs) + p];
+            }
+
+            for (var p = 0; p < hidden; p++)
+            {
+                rt[(p * g4) + j] = r[(j * hidden) + p];
+            }
+        }
+
+        var layer = new Int16Layer(
+            new int[Igemm16.PackedBLength(inputs, g4)], new float[g4], new int[Igemm16.PackedBLength(hidden, g4)], new float[g4]);
+        Igemm16.QuantizePackB(wt, g4, inputs, g4, layer.W, layer.WScales);
+        Igemm16.QuantizePackB(rt, g4, hidden, g4, layer.R, layer.RScales);
+        return layer;
+    }
+
+    private sealed record Int16Layer(int[] W, float[] WScales, int[] R, float[] RScales);
+
+    private sealed record Int16Weights(Int16Layer Layer1, Int16Layer Layer2);
+
     /// <summary>One chunk's buffers, reused across calls.</summary>
     private sealed class Workspace(int f, int h1, int h2)
     {
+        public int[] PackedA16 { get; } = new int[Igemm16.PackedALength(ChunkRows, Math.Max(f, Math.Max(h1, h2)))];
+
+        public float[] RowScales { get; } = new float[ChunkRows];
+
         public float[] Xh1 { get; } = new float[ChunkRows * (f + h1)];
 
         public float[] Xh2 { get; } = new float[ChunkRows * (h1 + h2)];
@@ -289,4 +395,14 @@ public sealed class ManagedLstm
 
         public float[] PackedA { get; } = new float[Sgemm.PackedALength(ChunkRows, Math.Max(f + h1, h1 + h2))];
     }
+}
+
+/// <summary>The arithmetic of <see cref="ManagedLstm"/>'s products.</summary>
+public enum LstmPrecision
+{
+    /// <summary>fp32 (<see cref="Sgemm"/>): the <c>managed_fp32</c> path.</summary>
+    Fp32,
+
+    /// <summary>int16 operands, exact int32 sums, per-row and per-column fp32 scales (<see cref="Igemm16"/>): the <c>managed_int16</c> path.</summary>
+    Int16,
 }

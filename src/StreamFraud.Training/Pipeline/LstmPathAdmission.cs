@@ -71,7 +71,7 @@ public sealed class LstmPathAdmission
         foreach (var path in LstmPaths.Candidates)
         {
             clock.Restart();
-            var managed = ManagedLstm.TryCreate(onnx, FeatureSpec.WindowLength, features, threads ?? 0, out var problem);
+            var managed = ManagedLstm.TryCreate(onnx, FeatureSpec.WindowLength, features, threads ?? 0, LstmPaths.Precision(path), out var problem);
             admission._candidates[path] = (managed, problem);
             if (managed is not null)
             {
