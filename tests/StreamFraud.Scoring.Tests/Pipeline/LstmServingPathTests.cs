@@ -103,6 +103,64 @@ public sealed class LstmServingPathTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(56, 128, 64, true)]   // production size, spec card v1
+    [InlineData(75, 128, 64, true)]   // spec card v2
+    [InlineData(11, 8, 4, false)]     // odd feature count (a padded k-pair), scalar cell
+    public void ManagedInt16_RandomWeights_WithinItsToleranceOfOnnxRuntime(int features, int hidden1, int hidden2, bool vectorCell)
+    {
+        var model = LstmModel.CreateInitial(features, new LstmOptions { Hidden1 = hidden1, Hidden2 = hidden2, Seed = features + hidden1 });
+        var onnx = LstmOnnxExporterBytes(model, scale: 3f);
+        const int count = 333;
+        var windows = Windows(count, features, seed: 5);
+        var reference = OnnxRuntime(onnx, windows, count, features);
+        var int16 = ManagedLstm.TryCreate(onnx, 7, features, threads: 2, vectorCell, LstmPrecision.Int16, out var problem);
+        Assert.Null(problem);
+        Assert.Equal(LstmPrecision.Int16, int16!.Precision);
+        var scores = new float[count];
+        int16.Run(windows, count, scores);
+        var worst = reference.Zip(scores, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= LstmPaths.ManagedInt16Tolerance, $"max |int16 - onnxruntime| = {worst}");
+        Assert.True(reference.Max() - reference.Min() > 0.3, "the scores must spread for the comparison to mean something");
+    }
+
+    [Fact]
+    public void ManagedInt16_TrainedModel_GoldenWindowsWithinTolerance_ApWithinTheLimit()
+    {
+        var (train, validation) = MarkerTask(features: 24, count: 3000);
+        var result = new LstmTrainer(new LstmOptions { Hidden1 = 32, Hidden2 = 16, MaxEpochs = 6, BatchSize = 128, Seed = 3 }).Train(train, validation);
+        var onnx = LstmOnnxExporterBytes(result.Model);
+        var n = validation.Labels.Length;
+        var golden = result.Model.Predict(validation.Windows);
+        var int16 = ManagedLstm.TryCreate(onnx, 7, 24, 0, LstmPrecision.Int16, out var problem) ?? throw new InvalidOperationException(problem);
+        var scores = new float[n];
+        int16.Run(validation.Windows, n, scores);
+        var worst = golden.Zip(scores, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= LstmPaths.ManagedInt16Tolerance, $"max |int16 - golden| = {worst}");
+        var truth = validation.Labels.Select(l => l != 0).ToArray();
+        var apGolden = StreamFraud.Core.Evaluation.ScoreCurve.Create(golden, truth).AveragePrecision();
+        var apInt16 = StreamFraud.Core.Evaluation.ScoreCurve.Create(scores, truth).AveragePrecision();
+        Assert.True(apGolden > 0.5, $"the model learned nothing (AP {apGolden})");
+        Assert.InRange(apInt16 - apGolden, -LstmPaths.MaxApDelta, LstmPaths.MaxApDelta);
+    }
+
+    [Fact]
+    public void ManagedInt16_ScoreOfAWindow_DoesNotDependOnItsBatch()
+    {
+        var model = LstmModel.CreateInitial(20, new LstmOptions { Hidden1 = 32, Hidden2 = 16, Seed = 9 });
+        var onnx = LstmOnnxExporterBytes(model, scale: 2f);
+        var windows = Windows(150, 20, seed: 8);
+        var int16 = ManagedLstm.TryCreate(onnx, 7, 20, 2, LstmPrecision.Int16, out _)!;
+        var all = new float[150];
+        int16.Run(windows, 150, all);
+        for (var i = 0; i < 150; i += 7)
+        {
+            var one = new float[1];
+            int16.Run(windows.AsMemory(i * 140, 140), 1, one);
+            Assert.Equal(all[i], one[0]); // bit for bit: each row has its own scales
+        }
+    }
+
     [Fact]
     public void ManagedFp32_AnotherGraph_IsNotRunWithTheReason()
     {
@@ -158,7 +216,16 @@ public sealed class LstmServingPathTests : IDisposable
         using var managed = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
         using var onnx = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8, LstmPath = LstmPathChoice.OnnxRuntime });
         Assert.Equal(LstmPaths.ManagedFp32, managed.LstmPath);
-        Assert.Null(managed.LstmPathNote);
+        if (LstmPaths.Candidates[0] == LstmPaths.ManagedInt16)
+        {
+            // A faster path than the one recorded exists here: the note says why it is not used and what serves.
+            Assert.Equal("managed_int16 not used (the bundle records no check of managed_int16 (trained before serving paths were checked, or not a candidate then)); the LSTM runs on managed_fp32", managed.LstmPathNote);
+        }
+        else
+        {
+            Assert.Null(managed.LstmPathNote);
+        }
+
         Assert.Equal(LstmPaths.OnnxRuntime, onnx.LstmPath);
         Assert.Null(onnx.LstmPathNote);
 
@@ -172,6 +239,53 @@ public sealed class LstmServingPathTests : IDisposable
             Assert.Equal(b.Lstm[i], a.Lstm[i], LstmPaths.ManagedFp32Tolerance);
             Assert.Equal(b.Xgb[i], a.Xgb[i]);
         }
+    }
+
+    [Fact]
+    public void Load_BothPathsAdmitted_AutoServesTheFastest_Int16WithinItsToleranceOfOnnxRuntime()
+    {
+        var tiny = TinyBundle.Create(Path.Combine(_root, "both"), "both", TinyBundle.Stream(1, 40, 600), hidden1: 32, hidden2: 16, checkManaged: true,
+            managedPaths: [LstmPaths.ManagedFp32, LstmPaths.ManagedInt16]);
+        using var auto = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
+        Assert.Equal(LstmPaths.Candidates[0], auto.LstmPath);
+        Assert.Null(auto.LstmPathNote);
+        using var int16 = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8, LstmPath = LstmPathChoice.ManagedInt16 });
+        using var fp32 = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8, LstmPath = LstmPathChoice.ManagedFp32 });
+        using var onnx = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8, LstmPath = LstmPathChoice.OnnxRuntime });
+        Assert.Equal((LstmPaths.ManagedInt16, LstmPaths.ManagedFp32), (int16.LstmPath, fp32.LstmPath));
+
+        var windows = Windows(200, FeatureSpec.CardV1.Dimension, seed: 4);
+        var (a, b, c) = (new ScoreBuffers(200), new ScoreBuffers(200), new ScoreBuffers(200));
+        int16.Score(windows, 200, a);
+        fp32.Score(windows, 200, b);
+        onnx.Score(windows, 200, c);
+        var (worst16, worst32) = (0.0, 0.0);
+        for (var i = 0; i < 200; i++)
+        {
+            worst16 = Math.Max(worst16, Math.Abs(a.Lstm[i] - c.Lstm[i]));
+            worst32 = Math.Max(worst32, Math.Abs(b.Lstm[i] - c.Lstm[i]));
+            Assert.Equal(c.Xgb[i], a.Xgb[i]);
+        }
+
+        Assert.InRange(worst16, 0, LstmPaths.ManagedInt16Tolerance);
+        Assert.InRange(worst32, 0, LstmPaths.ManagedFp32Tolerance);
+    }
+
+    [Fact]
+    public void Load_Int16NotAdmitted_AutoServesFp32WithTheReason_DemandingInt16Refuses()
+    {
+        var tiny = TinyBundle.Create(Path.Combine(_root, "no16"), "no16", TinyBundle.Stream(1, 40, 300), checkManaged: true,
+            managedPaths: [LstmPaths.ManagedInt16, LstmPaths.ManagedFp32]);
+        TinyBundle.EditManifest(tiny.Directory, m => m["lstm_paths"]![0]!["validation_ap_delta"] = -0.004);
+        using var bundle = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 4 });
+        Assert.Equal(LstmPaths.ManagedFp32, bundle.LstmPath);
+        Assert.StartsWith("managed_int16 not used (managed_int16 moves validation AP by -0.004 (ensemble)", bundle.LstmPathNote);
+        Assert.EndsWith("; the LSTM runs on managed_fp32", bundle.LstmPathNote);
+
+        var e = Assert.Throws<BundleRejectedException>(() =>
+            ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 4, LstmPath = LstmPathChoice.ManagedInt16 }));
+        Assert.Equal(RefusalKinds.LstmPath, e.Kind);
+        Assert.Contains("Scoring:LstmPath is managed_int16 but managed_int16 moves validation AP by -0.004", e.Reason);
     }
 
     [Fact]

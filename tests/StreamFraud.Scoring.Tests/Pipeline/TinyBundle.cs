@@ -27,13 +27,13 @@ internal sealed class TinyBundle
     /// A bundle of spec <paramref name="spec"/> (default <c>card</c> v1) trained on <paramref name="history"/>, featurised
     /// with <paramref name="labelFeed"/> merged in by label time when the spec reads labels (<c>card</c> v2); <paramref name="xgb"/>
     /// changes the XGBoost parameters (20 rounds of depth 6 by default). With <paramref name="checkManaged"/> the manifest
-    /// records the trainer's check of <see cref="LstmPaths.ManagedFp32"/>, computed as the trainer does (ONNX Runtime and
-    /// the managed path on every history window, AP on its labels).
+    /// records the trainer's check of each of <paramref name="managedPaths"/> (default <see cref="LstmPaths.ManagedFp32"/>
+    /// alone), computed as the trainer does (ONNX Runtime and the managed path on every history window, AP on its labels).
     /// </summary>
     public static TinyBundle Create(
         string directory, string version, IReadOnlyList<Transaction> history, double? costMinThreshold = null, int seed = 1,
         FeatureSpec? spec = null, StreamFraud.Core.Labels.LabelFeed? labelFeed = null, int hidden1 = 8, int hidden2 = 4, bool checkManaged = false,
-        Func<XgbParameters, XgbParameters>? xgb = null)
+        Func<XgbParameters, XgbParameters>? xgb = null, IReadOnlyList<string>? managedPaths = null)
     {
         spec ??= FeatureSpec.CardV1;
         System.IO.Directory.CreateDirectory(directory);
@@ -98,13 +98,15 @@ internal sealed class TinyBundle
                 TargetRecall = new RecallThreshold(0.3, 0.7),
             },
             GoldenWindows = golden,
-            LstmPaths = checkManaged ? [CheckManaged(File.ReadAllBytes(Path.Combine(directory, "lstm.onnx")), windows, history, golden, spec)] : [],
+            LstmPaths = checkManaged
+                ? [.. (managedPaths ?? [LstmPaths.ManagedFp32]).Select(p => CheckManaged(p, File.ReadAllBytes(Path.Combine(directory, "lstm.onnx")), windows, history, golden, spec))]
+                : [],
         };
         manifest.Write(Path.Combine(directory, BundleManifest.FileName));
         return new TinyBundle { Directory = directory, Lstm = lstm, XgbModel = xgbBytes, Manifest = manifest };
     }
 
-    private static LstmPathCheck CheckManaged(byte[] onnx, float[] windows, IReadOnlyList<Transaction> history, List<GoldenWindow> golden, FeatureSpec spec)
+    private static LstmPathCheck CheckManaged(string path, byte[] onnx, float[] windows, IReadOnlyList<Transaction> history, List<GoldenWindow> golden, FeatureSpec spec)
     {
         var n = history.Count;
         var reference = new float[n];
@@ -114,7 +116,7 @@ internal sealed class TinyBundle
             ort.Run(windows, n, reference);
         }
 
-        var managed = ManagedLstm.TryCreate(onnx, FeatureSpec.WindowLength, spec.Dimension, 0, out var problem) ?? throw new InvalidOperationException(problem);
+        var managed = ManagedLstm.TryCreate(onnx, FeatureSpec.WindowLength, spec.Dimension, 0, LstmPaths.Precision(path), out var problem) ?? throw new InvalidOperationException(problem);
         managed.Run(windows, n, managedScores);
         var goldenScores = new float[golden.Count];
         var goldenWindows = golden.SelectMany(g => g.Decode()).ToArray();
@@ -125,11 +127,11 @@ internal sealed class TinyBundle
         var deviation = golden.Select((g, i) => Math.Abs(goldenScores[i] - g.Lstm)).Max();
         return new LstmPathCheck
         {
-            Path = LstmPaths.ManagedFp32, Admitted = true, ValidationWindows = n,
+            Path = path, Admitted = true, ValidationWindows = n,
             ValidationAp = ap, ValidationApReference = apReference, ValidationApDelta = ap - apReference,
             LstmValidationAp = ap, LstmValidationApReference = apReference, LstmValidationApDelta = ap - apReference,
             MaxApDelta = LstmPaths.MaxApDelta, GoldenMaxDeviation = deviation, GoldenMaxDeviationReference = deviation,
-            GoldenTolerance = LstmPaths.ManagedFp32Tolerance, ValidationMaxDeviation = reference.Zip(managedScores, (a, b) => (double)Math.Abs(a - b)).Max(),
+            GoldenTolerance = LstmPaths.GoldenTolerance(path), ValidationMaxDeviation = reference.Zip(managedScores, (a, b) => (double)Math.Abs(a - b)).Max(),
         };
     }
 

@@ -40,21 +40,30 @@ public sealed class LstmPathAdmissionTests
         return (stream.ToArray(), model, windows, labels, xgb, golden);
     }
 
-    [Fact]
-    public void Check_ManagedFp32_AdmittedWithItsFigures()
+    [Theory]
+    [InlineData(LstmPaths.ManagedFp32)]
+    [InlineData(LstmPaths.ManagedInt16)]
+    public void Check_ManagedPath_AdmittedWithItsFigures(string path)
     {
         var (onnx, _, windows, labels, xgb, golden) = Setup();
         var admission = LstmPathAdmission.Score(onnx, windows, labels.Length, F, threads: 2);
-        var check = Assert.Single(admission.Check(xgb, labels, 0.5, 0.5, golden));
+        var checks = admission.Check(xgb, labels, 0.5, 0.5, golden);
+        Assert.Equal(LstmPaths.Candidates, checks.Select(c => c.Path));
+        var check = checks.Single(c => c.Path == path);
 
-        Assert.Equal(LstmPaths.ManagedFp32, check.Path);
         Assert.True(check.Admitted, check.Reason);
         Assert.Equal(labels.Length, check.ValidationWindows);
         Assert.InRange(check.LstmValidationApReference, 0.05, 0.999);
         Assert.InRange(Math.Abs(check.LstmValidationApDelta), 0, LstmPaths.MaxApDelta);
-        Assert.InRange(check.GoldenMaxDeviation, 0, LstmPaths.ManagedFp32Tolerance);
-        Assert.InRange(check.ValidationMaxDeviation, 0, LstmPaths.ManagedFp32Tolerance);
-        Assert.Null(LstmPaths.AdmissionProblem(Manifest(check), LstmPaths.ManagedFp32));
+        Assert.Equal(LstmPaths.GoldenTolerance(path), check.GoldenTolerance);
+        Assert.InRange(check.GoldenMaxDeviation, 0, LstmPaths.GoldenTolerance(path));
+        Assert.InRange(check.ValidationMaxDeviation, 0, LstmPaths.GoldenTolerance(path));
+        Assert.Null(LstmPaths.AdmissionProblem(Manifest(check), path));
+        if (path == LstmPaths.ManagedInt16)
+        {
+            // Not fp32's precision: the deviation is real, and larger than fp32's tolerance would allow.
+            Assert.True(check.ValidationMaxDeviation > 0, "int16 products equal fp32 bit for bit: the path is not quantized");
+        }
     }
 
     [Fact]
@@ -76,7 +85,7 @@ public sealed class LstmPathAdmissionTests
             }
         }
 
-        var check = Assert.Single(admission.Check(xgb, labels, 0.5, 0.5, golden));
+        var check = admission.Check(xgb, labels, 0.5, 0.5, golden).Single(c => c.Path == LstmPaths.ManagedFp32);
         Assert.False(check.Admitted);
         Assert.Contains("validation AP moves by", check.Reason);
         Assert.True(check.LstmValidationApDelta < -LstmPaths.MaxApDelta, $"delta {check.LstmValidationApDelta}");

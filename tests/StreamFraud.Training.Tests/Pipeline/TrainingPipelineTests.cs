@@ -58,7 +58,7 @@ public sealed class TrainingPipelineTests(PipelineFixture fixture)
     public void Run_CsvInput_ModelBundleLoadAcceptsAndGoldenWindowsReproduce()
     {
         var dir = fixture.Explicit.BundleDirectory;
-        using var bundle = ModelBundle.Load(dir, FeatureSpec.CardV2);
+        using var bundle = ModelBundle.Load(dir, FeatureSpec.CardV2, new BundleLoadOptions { LstmPath = LstmPathChoice.OnnxRuntime }); // the reference path: the trainer's forward pass to 1e-5
         var golden = bundle.Manifest.GoldenWindows;
 
         Assert.Equal(TrainingOptions.DefaultGoldenWindows, golden.Count);
@@ -310,10 +310,9 @@ public sealed class TrainingPipelineTests(PipelineFixture fixture)
     {
         var dir = fixture.Explicit.BundleDirectory;
         var manifest = BundleManifest.Read(Path.Combine(dir, BundleManifest.FileName));
-        var check = Assert.Single(manifest.LstmPaths);
-        Assert.Equal(LstmPaths.ManagedFp32, check.Path);
-        Assert.True(check.Admitted, check.Reason);
-        Assert.Equal(check, Assert.Single(fixture.Explicit.Report.LstmPaths));
+        Assert.Equal(LstmPaths.Candidates, manifest.LstmPaths.Select(c => c.Path));
+        Assert.Equal(manifest.LstmPaths, fixture.Explicit.Report.LstmPaths);
+        Assert.All(manifest.LstmPaths, c => Assert.True(c.Admitted, c.Reason));
         Assert.Contains("## LSTM serving paths", File.ReadAllText(Path.Combine(dir, MarkdownReport.FileName)));
 
         // Recompute from the published bundle: validation scored by ONNX Runtime (the reference) and by the managed
@@ -322,7 +321,7 @@ public sealed class TrainingPipelineTests(PipelineFixture fixture)
         var rows = Enumerable.Range(0, set.Count)
             .Where(i => set.Labels[i] >= 0 && set.EventTimesMs[i] >= PipelineFixture.ValidationFrom.ToUnixTimeMilliseconds() && set.EventTimesMs[i] < PipelineFixture.ValidationTo.ToUnixTimeMilliseconds())
             .ToArray();
-        Assert.Equal(rows.Length, check.ValidationWindows);
+        Assert.All(manifest.LstmPaths, c => Assert.Equal(rows.Length, c.ValidationWindows));
         var size = set.Spec.WindowSize;
         var windows = new float[rows.Length * size];
         for (var k = 0; k < rows.Length; k++)
@@ -334,32 +333,36 @@ public sealed class TrainingPipelineTests(PipelineFixture fixture)
         (double Lstm, double Ensemble) Ap(LstmPathChoice path)
         {
             using var bundle = ModelBundle.Load(dir, FeatureSpec.CardV2, new BundleLoadOptions { LstmPath = path });
-            Assert.Equal(path == LstmPathChoice.ManagedFp32 ? LstmPaths.ManagedFp32 : LstmPaths.OnnxRuntime, bundle.LstmPath);
+            Assert.Equal(LstmPaths.Name(path), bundle.LstmPath);
             var buffers = new ScoreBuffers(rows.Length);
             bundle.Score(windows, rows.Length, buffers);
             return (Reference.AveragePrecision([.. buffers.Lstm.Select(s => (double)s)], labels), Reference.AveragePrecision(buffers.Ensemble, labels));
         }
 
         var reference = Ap(LstmPathChoice.OnnxRuntime);
-        var managed = Ap(LstmPathChoice.ManagedFp32);
-        Assert.Equal(reference.Lstm, check.LstmValidationApReference, 1e-9);
-        Assert.Equal(managed.Lstm, check.LstmValidationAp, 1e-9);
-        Assert.Equal(reference.Ensemble, check.ValidationApReference, 1e-6);
-        Assert.Equal(managed.Ensemble, check.ValidationAp, 1e-6);
-        Assert.Equal(check.ValidationAp - check.ValidationApReference, check.ValidationApDelta, 1e-12);
-        Assert.InRange(Math.Abs(check.ValidationApDelta), 0, LstmPaths.MaxApDelta);
-        Assert.InRange(check.GoldenMaxDeviation, 0, LstmPaths.ManagedFp32Tolerance);
-        Assert.Equal(LstmPaths.ManagedFp32Tolerance, check.GoldenTolerance);
+        foreach (var (choice, path) in new[] { (LstmPathChoice.ManagedFp32, LstmPaths.ManagedFp32), (LstmPathChoice.ManagedInt16, LstmPaths.ManagedInt16) })
+        {
+            var check = manifest.LstmPaths.Single(c => c.Path == path);
+            var managed = Ap(choice);
+            Assert.Equal(reference.Lstm, check.LstmValidationApReference, 1e-9);
+            Assert.Equal(managed.Lstm, check.LstmValidationAp, 1e-9);
+            Assert.Equal(reference.Ensemble, check.ValidationApReference, 1e-6);
+            Assert.Equal(managed.Ensemble, check.ValidationAp, 1e-6);
+            Assert.Equal(check.ValidationAp - check.ValidationApReference, check.ValidationApDelta, 1e-12);
+            Assert.InRange(Math.Abs(check.ValidationApDelta), 0, LstmPaths.MaxApDelta);
+            Assert.InRange(check.GoldenMaxDeviation, 0, LstmPaths.GoldenTolerance(path));
+            Assert.Equal(LstmPaths.GoldenTolerance(path), check.GoldenTolerance);
+        }
 
-        // A scorer on auto serves the admitted path.
+        // A scorer on auto serves the fastest admitted path.
         using var served = ModelBundle.Load(dir, FeatureSpec.CardV2);
-        Assert.Equal(LstmPaths.ManagedFp32, served.LstmPath);
+        Assert.Equal(LstmPaths.Candidates[0], served.LstmPath);
     }
 
     private (Scored Test, Scored Validation) RebuildSplits()
     {
         var set = Rebuild(fixture.CsvPath);
-        using var bundle = ModelBundle.Load(fixture.Explicit.BundleDirectory, FeatureSpec.CardV2);
+        using var bundle = ModelBundle.Load(fixture.Explicit.BundleDirectory, FeatureSpec.CardV2, new BundleLoadOptions { LstmPath = LstmPathChoice.OnnxRuntime });
         Scored Score(DateTimeOffset from, DateTimeOffset to)
         {
             var rows = Enumerable.Range(0, set.Count)
