@@ -13,7 +13,7 @@ internal static class ScorerRuns
         var registryDir = Path.Combine(root, "registry-" + Guid.NewGuid().ToString("N")[..8]);
         var registry = new BundleRegistry(registryDir);
         var staging = registry.CreateStagingDirectory();
-        TinyBundle.Create(staging, version, history, costMinThreshold: threshold, checkManaged: checkManaged);
+        TinyBundle.Create(staging, version, history, costMinThreshold: threshold, checkManaged: checkManaged, managedPaths: Scoring.Lstm.LstmPaths.Candidates);
         registry.Publish(staging, version);
         registry.Promote(version);
         return registryDir;
