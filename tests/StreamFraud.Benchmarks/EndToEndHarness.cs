@@ -1,3 +1,4 @@
+using StreamFraud.Scoring.Lstm;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
@@ -29,17 +30,37 @@ internal static class EndToEndHarness
         var latencyEvents = Opt(args, "--latency-events", 10_000);
         var count = Opt(args, "--events", 50_000);
         var warmup = Opt(args, "--warmup-events", 20_000);
+        var lstmThreads = Opt(args, "--lstm-threads", 0);
+        var lstmPathText = Str(args, "--lstm-path") ?? "auto";
+        if (!LstmPaths.TryParseChoice(lstmPathText, out var lstmPath))
+        {
+            throw new ArgumentException($"--lstm-path must be auto, onnxruntime, managed_fp32 or managed_int16, not '{lstmPathText}'.");
+        }
+
         var batching = (Size: Opt(args, "--batch", 512), Timeout: TimeSpan.FromMilliseconds(Opt(args, "--batch-timeout-ms", (int)new ScorerOptions().BatchTimeout.TotalMilliseconds)));
         var spec = FeatureSpec.CardV1;
         // The bundle is trained on at least 60k events (the first ones of a week hold too few frauds); the stream is the first --events.
         // The stream is --warmup-events unmeasured events (JIT tiering, group join, connections), then --events measured.
-        var history = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(Math.Max(warmup + count + latencyEvents, 60_000)).ToList();
+        var needed = Math.Max(warmup + count + latencyEvents, 60_000);
+        List<StreamFraud.Core.Transaction> history = [];
+        for (var days = 7; history.Count < needed && days <= 448; days *= 2) // a week of 20,000 cards holds ~210k events
+        {
+            history = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = days, Seed = 3 }).Generate().Take(needed).ToList();
+        }
+
+        if (history.Count < needed)
+        {
+            throw new ArgumentException($"The generator gave {history.Count:N0} events; --warmup-events + --events + --latency-events ask for {needed:N0}.");
+        }
+
         var events = history.Take(warmup + count).ToList();
         var dir = Directory.CreateTempSubdirectory("sf-e2e-bench-").FullName;
         var topic = $"bench-tx-{Guid.NewGuid():N}";
         try
         {
-            using var bundle = ScoringHarness.BuildBundle(dir, spec, history);
+            using var bundle = ScoringHarness.BuildBundle(dir, spec, history, lstmPath: lstmPath, lstmThreads: lstmThreads);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"bundle: spec {spec.Name} v{spec.Version}, LSTM path {bundle.LstmPath} on {bundle.LstmProvider} ({(lstmThreads > 0 ? lstmThreads : Environment.ProcessorCount)} threads), trees {bundle.Trees}"));
             using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registryUrl });
             using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 20 }).Build())
             {

@@ -38,9 +38,10 @@ internal static class ScoringHarness
             var other => throw new ArgumentException($"--spec must be v1, v2 or both, not '{other}'."),
         };
         var pathText = Str(args, "--lstm-path") ?? "auto";
-        LstmPathChoice[] paths = pathText == "both"
-            ? [LstmPathChoice.OnnxRuntime, LstmPathChoice.ManagedFp32]
-            : LstmPaths.TryParseChoice(pathText, out var one) ? [one] : throw new ArgumentException($"--lstm-path must be auto, onnxruntime, managed_fp32 or both, not '{pathText}'.");
+        // A comma list of paths alternates them in one run; "both" is onnxruntime,managed_fp32.
+        var pathNames = (pathText == "both" ? "onnxruntime,managed_fp32" : pathText).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var paths = pathNames.Select(p => LstmPaths.TryParseChoice(p, out var one) ? one
+            : throw new ArgumentException($"--lstm-path must be auto, onnxruntime, managed_fp32, managed_int16, both, or a comma list of them, not '{pathText}'.")).ToArray();
         var treesText = Str(args, "--trees") ?? "auto";
         if (!TreeEvaluatorNames.TryParse(treesText, out var trees))
         {
@@ -247,9 +248,10 @@ internal static class ScoringHarness
         }
     }
 
-    internal static ModelBundle BuildBundle(string dir, FeatureSpec spec, List<Transaction> events, string version = "bench", TreeEvaluator trees = TreeEvaluator.Auto)
+    internal static ModelBundle BuildBundle(string dir, FeatureSpec spec, List<Transaction> events, string version = "bench", TreeEvaluator trees = TreeEvaluator.Auto,
+        LstmPathChoice lstmPath = LstmPathChoice.Auto, int lstmThreads = 0)
     {
-        var lstm = LstmModel.CreateInitial(spec.Dimension, new LstmOptions { Seed = version.GetHashCode(StringComparison.Ordinal) & 0xffff });
+        var lstm = LstmModel.CreateInitial(spec.Dimension, new LstmOptions { Seed = version.Aggregate(17, (h, c) => (h * 31) + c) & 0xffff /* stable across runs, unlike string.GetHashCode */ });
         lstm.ExportOnnx(Path.Combine(dir, "lstm.onnx"));
         var set = TrainingSet.Build(spec, events.Take(50_000));
         var labels = new float[set.Count];
@@ -310,7 +312,7 @@ internal static class ScoringHarness
             GoldenWindows = golden,
             LstmPaths = lstmPaths,
         }.Write(Path.Combine(dir, BundleManifest.FileName));
-        return ModelBundle.Load(dir, spec, new BundleLoadOptions { WarmupBatch = 512, Trees = trees });
+        return ModelBundle.Load(dir, spec, new BundleLoadOptions { WarmupBatch = 512, Trees = trees, LstmPath = lstmPath, LstmThreads = lstmThreads });
     }
 
     private static int Opt(string[] args, string name, int fallback)
