@@ -956,8 +956,8 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     {
         private readonly Lock _gate = new();
         private long _epoch;
-        private Dictionary<string, byte[]?> _young = new(StringComparer.Ordinal);
-        private Dictionary<string, byte[]?> _old = new(StringComparer.Ordinal);
+        private Dictionary<string, Entry> _young = new(StringComparer.Ordinal);
+        private Dictionary<string, Entry> _old = new(StringComparer.Ordinal);
 
         public bool TryGet(string card, out byte[]? value)
         {
@@ -969,17 +969,20 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
             lock (_gate)
             {
-                if (_young.TryGetValue(card, out value))
+                if (_young.TryGetValue(card, out var entry))
                 {
+                    value = entry.Value;
                     return true;
                 }
 
-                if (_old.Remove(card, out value))
+                if (_old.Remove(card, out entry))
                 {
-                    SetLocked(card, value);
+                    SetLocked(card, entry);
+                    value = entry.Value;
                     return true;
                 }
 
+                value = null;
                 return false;
             }
         }
@@ -1006,9 +1009,41 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             {
                 if (epoch == _epoch)
                 {
-                    SetLocked(card, value);
+                    SetLocked(card, EntryLocked(card, value));
                 }
             }
+        }
+
+        /// <summary>
+        /// The entry for a new value of <paramref name="card"/>. Once a card's state keeps its size (its window is
+        /// full) the cache refills its own array in place, so steady writes leave no garbage behind and nothing new to
+        /// promote to older GC generations: a value whose length differs from the cached one is kept as it is (the
+        /// caller's array, not owned); the next value of the same length is copied once into an array the cache owns,
+        /// and later ones are copied into that. Only an owned array is ever refilled, so a write never changes an
+        /// array that a batch still holds (the pending writes laid under the next batch); an owned array handed out by
+        /// <see cref="TryGet"/> is refilled only by a later write of the same card, and the batch after a write reads
+        /// that card from its pending writes, not from here.
+        /// </summary>
+        private Entry EntryLocked(string card, byte[]? value)
+        {
+            if (value is null)
+            {
+                return default;
+            }
+
+            if ((_young.TryGetValue(card, out var entry) || _old.Remove(card, out entry)) && entry.Value is { } cached && cached.Length == value.Length)
+            {
+                if (ReferenceEquals(cached, value))
+                {
+                    return entry;
+                }
+
+                var mine = entry.Owned ? cached : new byte[value.Length];
+                value.CopyTo(mine, 0);
+                return new Entry(mine, Owned: true);
+            }
+
+            return new Entry(value, Owned: false);
         }
 
         public void Remove(string card)
@@ -1030,14 +1065,17 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             }
         }
 
-        private void SetLocked(string card, byte[]? value)
+        private void SetLocked(string card, Entry entry)
         {
-            _young[card] = value;
+            _young[card] = entry;
             if (_young.Count >= (capacity + 1) / 2)
             {
                 _old = _young;
-                _young = new Dictionary<string, byte[]?>(StringComparer.Ordinal);
+                _young = new Dictionary<string, Entry>(StringComparer.Ordinal);
             }
         }
+
+        /// <summary>A cached state (null: the card is known to be absent) and whether the cache owns its array.</summary>
+        private readonly record struct Entry(byte[]? Value, bool Owned);
     }
 }
