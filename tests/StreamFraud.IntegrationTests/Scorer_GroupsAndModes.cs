@@ -69,6 +69,57 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
     }
 
     [Fact]
+    public async Task SecondInstanceJoinsMidStream_RevokedWithABatchInFlight_NoAlertLost_EveryOffsetCommitted()
+    {
+        // One instance drains a backlog with overlapped batches (a batch is in flight at almost every poll); a second
+        // joins the group mid-stream, so the first loses partitions while a batch is in flight.
+        using var scenario = ScorerScenario.Create("rebalance", seed: 57, cards: 1500, events: 60_000);
+        var (_, live, expected) = scenario;
+        using var bundle = scenario.LoadBundle(warmupBatch: 8);
+        var (input, alerts, dlq) = (await stack.CreateTopicAsync("join-tx", 4), await stack.CreateTopicAsync("join-alerts", 4), await stack.CreateTopicAsync("join-dlq", 1));
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
+        await stack.ProduceAsync(input, live, registry);
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        var group = $"join-{Guid.NewGuid():N}";
+        var prefix = $"join:{Guid.NewGuid():N}:";
+        using var stop = new CancellationTokenSource();
+        var loops = new List<ScoringLoop>();
+        var threads = new List<Thread>();
+        void Start()
+        {
+            var loop = Loop(group, input, alerts, dlq, registry, new RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = prefix }), bundle, exactlyOnce: false);
+            loops.Add(loop);
+            var t = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
+            threads.Add(t);
+            t.Start();
+        }
+
+        try
+        {
+            Start();
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (loops[0].OverlappedBatches < 2 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(5);
+            }
+
+            Assert.True(loops[0].OverlappedBatches >= 2, "the first instance never overlapped two batches");
+            Start();
+            var read = stack.ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(120));
+            Assert.Equal(expected.Keys.Order(), read.Select(a => a.AlertId).Distinct().Order());
+            Assert.True(await ScorerRuns.WaitForCommitted(stack.Kafka, group, input, 4, live.Count, TimeSpan.FromSeconds(60)), "the group did not commit every position");
+            Assert.True(loops[0].RevokedWithBatchInFlight > 0, $"no revocation met a batch in flight (overlapped {loops[0].OverlappedBatches}, batches {loops[0].Batches}); the test proved nothing");
+            Assert.All(loops, l => Assert.NotEmpty(l.Assignment));
+        }
+        finally
+        {
+            stop.Cancel();
+            threads.ForEach(t => t.Join(TimeSpan.FromSeconds(30)));
+            loops.ForEach(l => l.Dispose());
+        }
+    }
+
+    [Fact]
     public async Task ExactlyOnce_SigKilledTwice_EveryAlertCommitted_NoDuplicatesOnARealBroker()
     {
         using var scenario = ScorerScenario.Create("modes", seed: 61, cards: 200, events: 6000, promote: true);

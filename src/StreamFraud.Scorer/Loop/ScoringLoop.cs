@@ -53,6 +53,7 @@ public sealed class ScoringLoop : IDisposable
     private readonly List<ConsumeResult<byte[]?, byte[]?>>[] _lists = [[], []]; // used in turn: one may be in flight
     private List<ConsumeResult<byte[]?, byte[]?>>? _inFlight; // published, states being written, positions not stored yet
     private bool _revoked;
+    private long _revokedInFlight;
 
     /// <summary>Creates the loop and its Kafka clients.</summary>
     public ScoringLoop(ScoringLoopClients clients, ScorerOptions options, ScoringOptions scoring, ILogger logger, ScorerMetrics metrics, DependencyHealth? health = null)
@@ -102,6 +103,13 @@ public sealed class ScoringLoop : IDisposable
     /// <summary>Batches prepared and scored while the previous batch's window states were being written (at-least-once under load).</summary>
     public long OverlappedBatches => Interlocked.Read(ref _overlapped);
 
+    /// <summary>
+    /// Polls during which partitions were revoked or lost while a batch was in flight (published, its states being
+    /// written). That batch settles and its positions are stored as usual; a position of a partition no longer
+    /// assigned is not committed, so its new owner reads those events again and the store recognises them.
+    /// </summary>
+    public long RevokedWithBatchInFlight => Interlocked.Read(ref _revokedInFlight);
+
     /// <summary>Dependency outages seen by this loop (readiness).</summary>
     public DependencyHealth Health { get; }
 
@@ -139,6 +147,11 @@ public sealed class ScoringLoop : IDisposable
                 var polling = Stopwatch.StartNew();
                 _revoked = false;
                 _input.Collect(messages, _options.BatchSize, _options.BatchTimeout);
+                if (_revoked && _inFlight is not null)
+                {
+                    Interlocked.Increment(ref _revokedInFlight);
+                }
+
                 if (messages.Count > 0)
                 {
                     _metrics.StageDuration.Record(polling.Elapsed.TotalSeconds, PollStage);
