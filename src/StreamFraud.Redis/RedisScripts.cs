@@ -86,9 +86,22 @@ internal static class RedisScripts
         -- Adds dt > 0 transactions on a day to a ring in place, by the same rule as bump: reads and writes only the
         -- day's 12-byte slot (GETRANGE/SETRANGE, no 480-byte strings built). The TTL is refreshed when a day takes
         -- over its slot; a value that is not a 480-byte ring string is replaced by an empty ring with the count.
+        -- A slot's byte offsets as strings (start, start + 4, start + 11), made once per slot per script: a number
+        -- passed to redis.call is formatted with printf each time, which showed in the script's profile.
+        local slot_offsets = {}
+        local function offsets(slot)
+          local o = slot_offsets[slot]
+          if not o then
+            local at = slot * 12
+            o = { string.format('%d', at), string.format('%d', at + 4), string.format('%d', at + 11) }
+            slot_offsets[slot] = o
+          end
+          return o
+        end
         local function count_in_place(key, stamp, dt, ttl)
           local at = (stamp % 40) * 12
-          local slot = redis.pcall('GETRANGE', key, at, at + 11)
+          local o = offsets(stamp % 40)
+          local slot = redis.pcall('GETRANGE', key, o[1], o[3])
           local cur, t = 0, 0
           if type(slot) == 'string' and #slot == 12 then
             local s0, s1, s2, s3, t0, t1, t2, t3 = string.byte(slot, 1, 8)
@@ -97,9 +110,9 @@ internal static class RedisScripts
           end
           local len, fresh
           if cur == stamp then
-            len = redis.pcall('SETRANGE', key, at + 4, le32s(add(t, dt)))
+            len = redis.pcall('SETRANGE', key, o[2], le32s(add(t, dt)))
           elseif cur < stamp then
-            len = redis.pcall('SETRANGE', key, at, le32s(stamp) .. le32s(add(0, dt)) .. le32s(0))
+            len = redis.pcall('SETRANGE', key, o[1], le32s(stamp) .. le32s(add(0, dt)) .. le32s(0))
             fresh = true
           else
             len = redis.pcall('STRLEN', key)
