@@ -92,7 +92,8 @@ OPTIONS:
                                     lstm_device label show the choice
         --Scoring:LstmPath          LSTM serving path: auto (default: on CPU the fastest managed path the bundle's
                                     trainer admitted that reproduces the golden windows, managed_int16 before
-                                    managed_fp32 where AVX-512BW runs, else ONNX Runtime; paths skipped are logged
+                                    managed_fp32 where AVX-512BW runs (managed_fp32 only elsewhere), else ONNX
+                                    Runtime; paths skipped are logged
                                     with the reason), onnxruntime (always; the only path on CUDA), managed_int16
                                     (int16 products, admitted by validation AP) or managed_fp32 (refuse a bundle
                                     that does not admit the path; both run on CPU, so Device=auto means cpu then

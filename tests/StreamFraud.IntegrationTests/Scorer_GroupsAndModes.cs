@@ -6,6 +6,7 @@ using Confluent.SchemaRegistry.Serdes;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 using StreamFraud.Core.Features;
+using StreamFraud.Core.Windows;
 using StreamFraud.IntegrationTests.Infrastructure;
 using StreamFraud.Kafka;
 using StreamFraud.Scorer;
@@ -24,98 +25,131 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
     public async Task TwoInstancesInOneGroup_SplitPartitions_UnionOfAlertsEqualsSingleInstance()
     {
         using var scenario = ScorerScenario.Create("modes", seed: 51, cards: 200, events: 4000);
-        var (_, live, expected) = scenario;
-        using var bundle = scenario.LoadBundle(warmupBatch: 8);
-        var (input, alerts, dlq) = (await stack.CreateTopicAsync("two-tx", 4), await stack.CreateTopicAsync("two-alerts", 4), await stack.CreateTopicAsync("two-dlq", 1));
-        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
-        await stack.ProduceAsync(input, live, registry);
-        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
-        var group = $"two-{Guid.NewGuid():N}";
-        var prefix = $"two:{Guid.NewGuid():N}:";
-        using var stop = new CancellationTokenSource();
-        var loops = new List<ScoringLoop>();
-        var threads = new List<Thread>();
-        for (var i = 0; i < 2; i++)
+        await using var group = await GroupRun.StartAsync(this, stack, scenario, "two");
+        group.Start();
+        group.Start();
+        var read = stack.ReadAlerts(group.Alerts, group.Registry, scenario.Expected.Count, TimeSpan.FromSeconds(120));
+        Assert.Equal(scenario.Expected.Keys.Order(), read.Select(a => a.AlertId).Distinct().Order());
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (group.Loops.Any(l => l.Assignment.Count == 0) && DateTime.UtcNow < deadline)
         {
-            var loop = Loop(group, input, alerts, dlq, registry, new RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = prefix }), bundle, exactlyOnce: false);
-            loops.Add(loop);
-            var t = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
-            threads.Add(t);
-            t.Start();
+            await Task.Delay(200);
         }
 
-        try
-        {
-            var read = stack.ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(120));
-            Assert.Equal(expected.Keys.Order(), read.Select(a => a.AlertId).Distinct().Order());
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (loops.Any(l => l.Assignment.Count == 0) && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(200);
-            }
-
-            // Both members own partitions, disjointly, covering the topic.
-            var owned = loops.Select(l => l.Assignment.Select(tp => tp.Partition.Value).ToHashSet()).ToList();
-            Assert.All(owned, o => Assert.NotEmpty(o));
-            Assert.Empty(owned[0].Intersect(owned[1]));
-            Assert.Equal(4, owned[0].Count + owned[1].Count);
-        }
-        finally
-        {
-            stop.Cancel();
-            threads.ForEach(t => t.Join(TimeSpan.FromSeconds(30)));
-            loops.ForEach(l => l.Dispose());
-        }
+        // Both members own partitions, disjointly, covering the topic.
+        var owned = group.Loops.Select(l => l.Assignment.Select(tp => tp.Partition.Value).ToHashSet()).ToList();
+        Assert.All(owned, o => Assert.NotEmpty(o));
+        Assert.Empty(owned[0].Intersect(owned[1]));
+        Assert.Equal(4, owned[0].Count + owned[1].Count);
     }
 
     [Fact]
     public async Task SecondInstanceJoinsMidStream_RevokedWithABatchInFlight_NoAlertLost_EveryOffsetCommitted()
     {
         // One instance drains a backlog with overlapped batches (a batch is in flight at almost every poll); a second
-        // joins the group mid-stream, so the first loses partitions while a batch is in flight.
-        using var scenario = ScorerScenario.Create("rebalance", seed: 57, cards: 1500, events: 60_000);
-        var (_, live, expected) = scenario;
-        using var bundle = scenario.LoadBundle(warmupBatch: 8);
-        var (input, alerts, dlq) = (await stack.CreateTopicAsync("join-tx", 4), await stack.CreateTopicAsync("join-alerts", 4), await stack.CreateTopicAsync("join-dlq", 1));
-        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
-        await stack.ProduceAsync(input, live, registry);
-        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
-        var group = $"join-{Guid.NewGuid():N}";
-        var prefix = $"join:{Guid.NewGuid():N}:";
-        using var stop = new CancellationTokenSource();
-        var loops = new List<ScoringLoop>();
-        var threads = new List<Thread>();
-        void Start()
+        // joins the group mid-stream, so the first loses partitions while a batch is in flight. Its commits take 40 ms
+        // more (at most 5,000 events/s), so the backlog outlasts the second member's join.
+        using var scenario = ScorerScenario.Create("rebalance", seed: 57, cards: 1000, events: 30_000);
+        await using var group = await GroupRun.StartAsync(this, stack, scenario, "join");
+        var first = group.Start(commitDelay: TimeSpan.FromMilliseconds(40));
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (first.OverlappedBatches < 2 && DateTime.UtcNow < deadline)
         {
-            var loop = Loop(group, input, alerts, dlq, registry, new RedisWindowStore(mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = prefix }), bundle, exactlyOnce: false);
-            loops.Add(loop);
-            var t = new Thread(() => loop.Run(stop.Token)) { IsBackground = true };
-            threads.Add(t);
-            t.Start();
+            await Task.Delay(5);
         }
 
-        try
+        Assert.True(first.OverlappedBatches >= 2, "the first instance never overlapped two batches");
+        group.Start();
+        var read = stack.ReadAlerts(group.Alerts, group.Registry, scenario.Expected.Count, TimeSpan.FromSeconds(120));
+        Assert.Equal(scenario.Expected.Keys.Order(), read.Select(a => a.AlertId).Distinct().Order());
+        Assert.True(await ScorerRuns.WaitForCommitted(stack.Kafka, group.Group, group.Input, 4, scenario.Live.Count, TimeSpan.FromSeconds(60)), "the group did not commit every position");
+        Assert.True(first.RevokedWithBatchInFlight > 0, $"no revocation met a batch in flight (overlapped {first.OverlappedBatches}, batches {first.Batches}); the test proved nothing");
+        Assert.All(group.Loops, l => Assert.NotEmpty(l.Assignment));
+    }
+
+    /// <summary>
+    /// A scenario's events in a new 4-partition topic and members of one new group (at-least-once, one Redis key
+    /// prefix) started on threads of their own; disposing stops and disposes them all.
+    /// </summary>
+    private sealed class GroupRun : IAsyncDisposable
+    {
+        private readonly Scorer_GroupsAndModes _test;
+        private readonly ModelBundle _bundle;
+        private readonly ConnectionMultiplexer _mux;
+        private readonly string _prefix = $"group:{Guid.NewGuid():N}:";
+        private readonly string _dlq;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly List<Thread> _threads = [];
+
+        private GroupRun(Scorer_GroupsAndModes test, ModelBundle bundle, ConnectionMultiplexer mux, CachedSchemaRegistryClient registry, string input, string alerts, string dlq)
         {
-            Start();
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (loops[0].OverlappedBatches < 2 && DateTime.UtcNow < deadline)
+            (_test, _bundle, _mux, Registry, Input, Alerts, _dlq) = (test, bundle, mux, registry, input, alerts, dlq);
+        }
+
+        public CachedSchemaRegistryClient Registry { get; }
+
+        public string Input { get; }
+
+        public string Alerts { get; }
+
+        public string Group { get; } = $"group-{Guid.NewGuid():N}";
+
+        public List<ScoringLoop> Loops { get; } = [];
+
+        public static async Task<GroupRun> StartAsync(Scorer_GroupsAndModes test, StackFixture stack, ScorerScenario scenario, string name)
+        {
+            var (input, alerts, dlq) = (await stack.CreateTopicAsync($"{name}-tx", 4), await stack.CreateTopicAsync($"{name}-alerts", 4), await stack.CreateTopicAsync($"{name}-dlq", 1));
+            var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
+            await stack.ProduceAsync(input, scenario.Live, registry);
+            var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+            return new GroupRun(test, scenario.LoadBundle(warmupBatch: 8), mux, registry, input, alerts, dlq);
+        }
+
+        /// <summary>Starts one more member of the group (its commits delayed by <paramref name="commitDelay"/>).</summary>
+        public ScoringLoop Start(TimeSpan commitDelay = default)
+        {
+            IWindowStore store = new RedisWindowStore(_mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = _prefix });
+            if (commitDelay > TimeSpan.Zero)
             {
-                await Task.Delay(5);
+                store = new SlowCommits(store, commitDelay);
             }
 
-            Assert.True(loops[0].OverlappedBatches >= 2, "the first instance never overlapped two batches");
-            Start();
-            var read = stack.ReadAlerts(alerts, registry, expected.Count, TimeSpan.FromSeconds(120));
-            Assert.Equal(expected.Keys.Order(), read.Select(a => a.AlertId).Distinct().Order());
-            Assert.True(await ScorerRuns.WaitForCommitted(stack.Kafka, group, input, 4, live.Count, TimeSpan.FromSeconds(60)), "the group did not commit every position");
-            Assert.True(loops[0].RevokedWithBatchInFlight > 0, $"no revocation met a batch in flight (overlapped {loops[0].OverlappedBatches}, batches {loops[0].Batches}); the test proved nothing");
-            Assert.All(loops, l => Assert.NotEmpty(l.Assignment));
+            var loop = _test.Loop(Group, Input, Alerts, _dlq, Registry, store, _bundle, exactlyOnce: false);
+            Loops.Add(loop);
+            var thread = new Thread(() => loop.Run(_stop.Token)) { IsBackground = true };
+            _threads.Add(thread);
+            thread.Start();
+            return loop;
         }
-        finally
+
+        /// <summary>A store whose commits start <paramref name="delay"/> late; everything else is the inner store's (overlap included).</summary>
+        private sealed class SlowCommits(IWindowStore inner, TimeSpan delay) : IWindowStore
         {
-            stop.Cancel();
-            threads.ForEach(t => t.Join(TimeSpan.FromSeconds(30)));
-            loops.ForEach(l => l.Dispose());
+            public bool CanPrepareOnPending => inner.CanPrepareOnPending;
+
+            public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default) => inner.PrepareAsync(batch, cancellationToken);
+
+            public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default) =>
+                inner.PrepareOnPendingAsync(batch, pending, cancellationToken);
+
+            public async Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default)
+            {
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                return await inner.CommitAsync(writes, cancellationToken).ConfigureAwait(false);
+            }
+
+            public void ForgetCachedState() => inner.ForgetCachedState();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _stop.Cancel();
+            _threads.ForEach(t => t.Join(TimeSpan.FromSeconds(30)));
+            Loops.ForEach(l => l.Dispose());
+            _bundle.Dispose();
+            Registry.Dispose();
+            await _mux.DisposeAsync();
+            _stop.Dispose();
         }
     }
 
@@ -274,7 +308,7 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
         Assert.Equal(expected.Keys.Order(), read.Select(a => a.AlertId).Distinct().Order());
     }
 
-    private ScoringLoop Loop(string group, string input, string alerts, string dlq, ISchemaRegistryClient registry, RedisWindowStore store, ModelBundle bundle, bool exactlyOnce) =>
+    private ScoringLoop Loop(string group, string input, string alerts, string dlq, ISchemaRegistryClient registry, IWindowStore store, ModelBundle bundle, bool exactlyOnce) =>
         new(
             new ScoringLoopClients(
                 new ConsumerConfig { BootstrapServers = stack.Kafka, GroupId = group, FetchWaitMaxMs = 20, SessionTimeoutMs = 6000, HeartbeatIntervalMs = 500 },

@@ -47,7 +47,7 @@ public sealed class Scorer_LstmPath(StackFixture stack) : IDisposable
     {
         using var scorer = await RunningScorer.StartAsync(stack, _root, "lstm-path", TinyBundle.Stream(seed: 93, cards: 20, count: 300), checkManaged: true);
         var metrics = await scorer.ScrapeAsync();
-        var fastest = LstmPaths.Candidates[0]; // managed_int16 where AVX-512BW runs
+        var fastest = LstmPaths.AutoCandidates[0]; // managed_int16 where AVX-512BW runs
 
         Assert.True(RunningScorer.Value(metrics, "streamfraud_model_serving", "model_version=\"v1\"", $"lstm_path=\"{fastest}\"") == 1, metrics);
         Assert.Contains($"Serving bundle v1 (LSTM path {fastest} on CPU, trees on ", scorer.Process.Output, StringComparison.Ordinal);

@@ -68,6 +68,10 @@ public sealed class ScoringLoop : IDisposable
         {
             clients.Store.ForgetCachedState();
             _revoked = true;
+            if (_inFlight is not null) // on the loop's thread, inside any poll (Collect, an outage's keep-alive, a slow produce)
+            {
+                Interlocked.Increment(ref _revokedInFlight);
+            }
         });
         _output = new KafkaOutput(clients.Producer, options.ExactlyOnce, clients.Consumer.GroupId ?? "streamfraud-scorer", logger, limiter);
         _outages = new Outages(options, logger, metrics, Health, clients.Time)
@@ -147,11 +151,6 @@ public sealed class ScoringLoop : IDisposable
                 var polling = Stopwatch.StartNew();
                 _revoked = false;
                 _input.Collect(messages, _options.BatchSize, _options.BatchTimeout);
-                if (_revoked && _inFlight is not null)
-                {
-                    Interlocked.Increment(ref _revokedInFlight);
-                }
-
                 if (messages.Count > 0)
                 {
                     _metrics.StageDuration.Record(polling.Elapsed.TotalSeconds, PollStage);

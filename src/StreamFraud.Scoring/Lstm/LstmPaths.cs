@@ -8,7 +8,7 @@ public enum LstmPathChoice
 {
     /// <summary>
     /// The fastest path the bundle admits here: ONNX Runtime when the LSTM runs on CUDA; on CPU the first of
-    /// <see cref="LstmPaths.Candidates"/> (fastest first) that the bundle's trainer admitted and that reproduces the
+    /// <see cref="LstmPaths.AutoCandidates"/> (fastest first) that the bundle's trainer admitted and that reproduces the
     /// golden windows at load, else ONNX Runtime; every faster path skipped is logged with its reason.
     /// </summary>
     Auto,
@@ -66,6 +66,13 @@ public static class LstmPaths
     /// runs the int16 kernel (about 1.2× the fp32 path per window on the dev machine), after it elsewhere.
     /// </summary>
     public static IReadOnlyList<string> Candidates { get; } = Igemm16.Accelerated ? [ManagedInt16, ManagedFp32] : [ManagedFp32, ManagedInt16];
+
+    /// <summary>
+    /// The paths <see cref="LstmPathChoice.Auto"/> tries, fastest first: <see cref="Candidates"/> without
+    /// <see cref="ManagedInt16"/> where AVX-512BW does not run its kernel (the portable int16 kernel is slower than
+    /// ONNX Runtime); it can still be demanded there.
+    /// </summary>
+    public static IReadOnlyList<string> AutoCandidates { get; } = Igemm16.Accelerated ? Candidates : [ManagedFp32];
 
     /// <summary>The documented golden-window tolerance of <paramref name="path"/> (NaN for a path this code does not know).</summary>
     public static double GoldenTolerance(string path) => path switch

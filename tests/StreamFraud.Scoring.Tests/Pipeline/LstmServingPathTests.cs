@@ -216,7 +216,7 @@ public sealed class LstmServingPathTests : IDisposable
         using var managed = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
         using var onnx = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8, LstmPath = LstmPathChoice.OnnxRuntime });
         Assert.Equal(LstmPaths.ManagedFp32, managed.LstmPath);
-        if (LstmPaths.Candidates[0] == LstmPaths.ManagedInt16)
+        if (LstmPaths.AutoCandidates[0] == LstmPaths.ManagedInt16)
         {
             // A faster path than the one recorded exists here: the note says why it is not used and what serves.
             Assert.Equal("managed_int16 not used (the bundle records no check of managed_int16 (trained before serving paths were checked, or not a candidate then)); the LSTM runs on managed_fp32", managed.LstmPathNote);
@@ -247,7 +247,7 @@ public sealed class LstmServingPathTests : IDisposable
         var tiny = TinyBundle.Create(Path.Combine(_root, "both"), "both", TinyBundle.Stream(1, 40, 600), hidden1: 32, hidden2: 16, checkManaged: true,
             managedPaths: [LstmPaths.ManagedFp32, LstmPaths.ManagedInt16]);
         using var auto = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
-        Assert.Equal(LstmPaths.Candidates[0], auto.LstmPath);
+        Assert.Equal(LstmPaths.AutoCandidates[0], auto.LstmPath);
         Assert.Null(auto.LstmPathNote);
         using var int16 = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8, LstmPath = LstmPathChoice.ManagedInt16 });
         using var fp32 = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8, LstmPath = LstmPathChoice.ManagedFp32 });
@@ -269,6 +269,26 @@ public sealed class LstmServingPathTests : IDisposable
 
         Assert.InRange(worst16, 0, LstmPaths.ManagedInt16Tolerance);
         Assert.InRange(worst32, 0, LstmPaths.ManagedFp32Tolerance);
+    }
+
+    [Fact]
+    public void Load_Int16Admitted_ItsToleranceNeverLoosensTheTreesGoldenCheck()
+    {
+        // A tree score 5e-4 off on one golden window: within int16's LSTM tolerance (2e-3), far outside the trees' (1e-5).
+        var tiny = TinyBundle.Create(Path.Combine(_root, "xgb-off"), "xgb-off", TinyBundle.Stream(1, 40, 300), checkManaged: true,
+            managedPaths: [LstmPaths.ManagedInt16, LstmPaths.ManagedFp32]);
+        TinyBundle.EditManifest(tiny.Directory, m =>
+        {
+            var g = m["golden_windows"]![2]!;
+            g["xgb"] = g["xgb"]!.GetValue<double>() + 5e-4;
+        });
+        var e = Assert.Throws<BundleRejectedException>(() => ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 4 }));
+        Assert.Equal(RefusalKinds.GoldenWindow, e.Kind);
+        Assert.Contains("golden window 2 not reproduced", e.Reason);
+        e = Assert.Throws<BundleRejectedException>(() =>
+            ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 4, LstmPath = LstmPathChoice.ManagedInt16 }));
+        Assert.Equal(RefusalKinds.LstmPath, e.Kind);
+        Assert.Contains("golden window 2 not reproduced", e.Reason);
     }
 
     [Fact]

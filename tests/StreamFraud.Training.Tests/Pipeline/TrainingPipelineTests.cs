@@ -356,7 +356,7 @@ public sealed class TrainingPipelineTests(PipelineFixture fixture)
 
         // A scorer on auto serves the fastest admitted path.
         using var served = ModelBundle.Load(dir, FeatureSpec.CardV2);
-        Assert.Equal(LstmPaths.Candidates[0], served.LstmPath);
+        Assert.Equal(LstmPaths.AutoCandidates[0], served.LstmPath);
     }
 
     private (Scored Test, Scored Validation) RebuildSplits()
