@@ -144,11 +144,20 @@ public sealed class ReplayArgs : CommandSettings
     [WholeNumber(1, 100_000)]
     public int Batch { get; init; } = 512;
 
+    /// <summary>The LSTM serving path, as the scorer's <c>Scoring:LstmPath</c>.</summary>
+    [CommandOption("--lstm-path <PATH>")]
+    [Description("LSTM serving path, as the scorer's Scoring:LstmPath: auto (default, what a scorer on this machine serves: managed_int16 where AVX-512BW runs and the bundle admits it), onnxruntime, managed_fp32 (the trainer's precision: reproduces its report's figures) or managed_int16.")]
+    public string LstmPath { get; init; } = "auto";
+
     /// <summary>The rules between flags: what is required, and never touching live state or live topics.</summary>
     public override ValidationResult Validate()
     {
         var problem = (string?)null;
-        if (Registry is null)
+        if (!Scoring.Lstm.LstmPaths.TryParseChoice(LstmPath, out _))
+        {
+            problem = $"--lstm-path '{LstmPath}': use auto, onnxruntime, managed_fp32 or managed_int16.";
+        }
+        else if (Registry is null)
         {
             problem = "--registry DIR is required: the bundle registry the trainer publishes to.";
         }
@@ -279,9 +288,14 @@ public static class ReplayCommand
                 }
 
                 spec = s;
-                var bundle = ModelBundle.Load(registry.PathOf(version), s, new BundleLoadOptions { WarmupBatch = a.Batch });
+                Scoring.Lstm.LstmPaths.TryParseChoice(a.LstmPath, out var lstmPath);
+                var bundle = ModelBundle.Load(registry.PathOf(version), s, new BundleLoadOptions { WarmupBatch = a.Batch, LstmPath = lstmPath });
                 bundles.Add(bundle);
-                console.MarkupLine($"  {Markup.Escape(version)}: trees on {TreeEvaluatorNames.Name(bundle.Trees)} ([grey]{Markup.Escape(bundle.TreeChoice.Reason)}[/])");
+                console.MarkupLine($"  {Markup.Escape(version)}: LSTM on {bundle.LstmPath}, trees on {TreeEvaluatorNames.Name(bundle.Trees)} ([grey]{Markup.Escape(bundle.TreeChoice.Reason)}[/])");
+                if (bundle.LstmPathNote is { } note)
+                {
+                    console.MarkupLine($"  [grey]{Markup.Escape(note)}[/]");
+                }
             }
 
             using var schemaRegistry = new CachedSchemaRegistryClient(clients.SchemaRegistry.Config());

@@ -149,6 +149,9 @@ public sealed class Replay_Backtest(StackFixture stack) : IDisposable
         (code, error) = await RunApp("--registry", "r", "--version", "v", "--topic", "transactions");
         Assert.Equal(ReplayApp.UsageExitCode, code);
         Assert.Contains("--from and --to", error);
+        (code, error) = await RunApp("--registry", "r", "--version", "v", "--input", "x.csv", "--lstm-path", "bf16");
+        Assert.Equal(ReplayApp.UsageExitCode, code);
+        Assert.Contains("--lstm-path 'bf16'", error);
     }
 
     private static double[] OfflineScores(TinyBundle tiny, List<Core.Transaction> events)
