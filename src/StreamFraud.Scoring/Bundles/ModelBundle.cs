@@ -174,7 +174,6 @@ public sealed class ModelBundle : IDisposable
     private OnnxLstm? _lstm;      // ONNX Runtime: the reference, and the path unless _managed is set (then disposed after load)
     private ManagedLstm? _managed; // a managed path (_managedPath), when chosen and verified at load
     private string? _managedPath;
-    private List<(string Path, ManagedLstm Lstm)> _pendingPaths = []; // load only: admitted managed paths not yet golden-checked, fastest first
     private readonly TreeChoice _trees;
     private readonly ManagedTreeEnsemble? _managedTrees;
 
@@ -442,9 +441,9 @@ public sealed class ModelBundle : IDisposable
             Step(options, "trees", cancellationToken);
             var trees = TreeSelection.Choose(xgb, manifest.XgbIterations, options.Trees, GoldenNewestSteps(manifest, servingSpec), options.WarmupBatch, options.EditTreesJson);
             var bundle = new ModelBundle(directory, manifest, servingSpec, lstm, xgb, trees) { ManifestSha256 = manifestSha };
-            bundle.ChooseLstmPath(lstmBytes!, options);
+            var managedPaths = bundle.ChooseLstmPath(lstmBytes!, options);
             Step(options, "golden", cancellationToken);
-            bundle.VerifyGoldenWindows(options);
+            bundle.VerifyGoldenWindows(options, managedPaths);
 
             Step(options, "warmup", cancellationToken);
             bundle.WarmUp(options.WarmupBatch);
@@ -561,11 +560,12 @@ public sealed class ModelBundle : IDisposable
     /// (fastest first) the bundle admits (<see cref="LstmPaths.AdmissionProblem"/>) and the model allows (the trainer's
     /// graph). Under auto a path left out is a note; a demanded path left out refuses the bundle.
     /// </summary>
-    private void ChooseLstmPath(byte[] onnx, BundleLoadOptions options)
+    private List<(string Path, ManagedLstm Lstm)> ChooseLstmPath(byte[] onnx, BundleLoadOptions options)
     {
+        var chosen = new List<(string Path, ManagedLstm Lstm)>();
         if (options.LstmPath == LstmPathChoice.OnnxRuntime || (options.LstmPath == LstmPathChoice.Auto && LstmProvider != "CPU"))
         {
-            return;
+            return chosen;
         }
 
         IReadOnlyList<string> paths = LstmPaths.Name(options.LstmPath) is { } demanded ? [demanded] : LstmPaths.AutoCandidates;
@@ -592,9 +592,11 @@ public sealed class ModelBundle : IDisposable
             }
             else
             {
-                _pendingPaths.Add((path, managed));
+                chosen.Add((path, managed));
             }
         }
+
+        return chosen;
     }
 
     /// <summary>A managed path is not served: the bundle is refused when it was demanded, else the reason is noted.</summary>
@@ -616,11 +618,9 @@ public sealed class ModelBundle : IDisposable
     /// Runtime session is freed, nothing else runs on it); one that fails is dropped with its reason (auto) or refuses
     /// the bundle (demanded); with none left ONNX Runtime is checked and serves.
     /// </summary>
-    private void VerifyGoldenWindows(BundleLoadOptions options)
+    private void VerifyGoldenWindows(BundleLoadOptions options, List<(string Path, ManagedLstm Lstm)> managedPaths)
     {
-        var pending = _pendingPaths;
-        _pendingPaths = [];
-        foreach (var (path, managed) in pending)
+        foreach (var (path, managed) in managedPaths)
         {
             _managed = managed;
             _managedPath = path;

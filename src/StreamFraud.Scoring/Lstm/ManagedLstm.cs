@@ -201,14 +201,15 @@ public sealed class ManagedLstm
             Igemm16.Multiply(packed, scales, q.Layer1.W, q.Layer1.WScales, m, g1, f, ws.Gates1, g1, accumulate: false);
             if (t > 0)
             {
-                Igemm16.QuantizePackA(ws.Xh1.AsSpan(f), ld1, m, h1, packed, scales);
-                Igemm16.Multiply(packed, scales, q.Layer1.R, q.Layer1.RScales, m, g1, h1, ws.Gates1, g1, accumulate: true);
+                // h1_{t-1}, quantized once at the previous step for layer 2.
+                Igemm16.Multiply(ws.PackedH1, ws.H1Scales, q.Layer1.R, q.Layer1.RScales, m, g1, h1, ws.Gates1, g1, accumulate: true);
             }
 
             Cell(ws.Gates1, _bias1, ws.C1, t == 0, m, h1, ws.Xh1.AsSpan(f), ld1, ws.Xh2, ld2);
 
-            Igemm16.QuantizePackA(ws.Xh2, ld2, m, h1, packed, scales);
-            Igemm16.Multiply(packed, scales, q.Layer2.W, q.Layer2.WScales, m, g2, h1, ws.Gates2, g2, accumulate: false);
+            // h1_t: layer 2's input now and layer 1's recurrent input at the next step.
+            Igemm16.QuantizePackA(ws.Xh2, ld2, m, h1, ws.PackedH1, ws.H1Scales);
+            Igemm16.Multiply(ws.PackedH1, ws.H1Scales, q.Layer2.W, q.Layer2.WScales, m, g2, h1, ws.Gates2, g2, accumulate: false);
             if (t > 0)
             {
                 Igemm16.QuantizePackA(ws.Xh2.AsSpan(h1), ld2, m, h2, packed, scales);
@@ -377,9 +378,13 @@ public sealed class ManagedLstm
     /// <summary>One chunk's buffers, reused across calls.</summary>
     private sealed class Workspace(int f, int h1, int h2)
     {
-        public int[] PackedA16 { get; } = new int[Igemm16.PackedALength(ChunkRows, Math.Max(f, Math.Max(h1, h2)))];
+        public int[] PackedA16 { get; } = new int[Igemm16.PackedALength(ChunkRows, Math.Max(f, h2))]; // x_t and h2_{t-1}; h1 has its own
 
         public float[] RowScales { get; } = new float[ChunkRows];
+
+        public int[] PackedH1 { get; } = new int[Igemm16.PackedALength(ChunkRows, h1)];
+
+        public float[] H1Scales { get; } = new float[ChunkRows];
 
         public float[] Xh1 { get; } = new float[ChunkRows * (f + h1)];
 
