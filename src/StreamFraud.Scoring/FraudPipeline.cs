@@ -255,6 +255,8 @@ public sealed class FraudPipeline
         catch (Exception e) when (e is not OperationCanceledException)
         {
             writes = null; // prepared again below, on the store, once the previous batch is settled
+            OverlapFailures++;
+            LastOverlapFailure = e;
         }
         finally
         {
@@ -282,6 +284,16 @@ public sealed class FraudPipeline
 
     /// <summary>Preparations of <see cref="RunOverlappedAsync"/> discarded because the commit before them conflicted or failed.</summary>
     public long OverlapsDiscarded { get; private set; }
+
+    /// <summary>
+    /// Overlapped preparations (or their scoring) of <see cref="RunOverlappedAsync"/> that threw, e.g. a read that timed
+    /// out: each such batch was prepared and scored again on the store once the batch before it had settled (counted in
+    /// <see cref="OverlapsDiscarded"/> too). A caller that logs compares this count before and after a call.
+    /// </summary>
+    public long OverlapFailures { get; private set; }
+
+    /// <summary>The error of the latest <see cref="OverlapFailures"/> (null until one happens).</summary>
+    public Exception? LastOverlapFailure { get; private set; }
 
     /// <summary>
     /// Commits the batch <see cref="RunOverlappedAsync"/> left in flight and settles it (no-op when none): afterwards

@@ -150,9 +150,14 @@ internal sealed class BatchProcessor(
                 first = false;
                 alerts += r.Alerts.Count;
             };
+            var failuresBefore = pipeline.OverlapFailures;
             var result = Overlap
                 ? await pipeline.RunOverlappedAsync(batch, publishBatch, stop).ConfigureAwait(true)
                 : await pipeline.RunBatchAsync(batch, publishBatch, stop).ConfigureAwait(true);
+            if (pipeline.OverlapFailures != failuresBefore && pipeline.LastOverlapFailure is { } overlapFailure && limiter.ShouldLog("overlap", out var overlapSuppressed))
+            {
+                Log.OverlapRetried(log, overlapFailure, overlapSuppressed);
+            }
             // What the batch protocol spent outside its timed stages and the publish: writing the window states (with
             // Overlap: waiting for the previous batch's write, which ran alongside this batch's stages).
             var writes = running.Elapsed - published - result.Timings.Windows - result.Timings.Models - result.Timings.Explain;

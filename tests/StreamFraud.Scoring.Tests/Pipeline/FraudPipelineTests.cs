@@ -295,6 +295,67 @@ public sealed class FraudPipelineTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task RunOverlappedAsync_OverlappedReadFails_BatchIsReadAgainAfterTheCommitSettles_AndTheFailureIsReported()
+    {
+        var spec = FeatureSpec.CardV1;
+        var history = TinyBundle.Stream(seed: 13, cards: 12, count: 500);
+        var tiny = TinyBundle.Create(Path.Combine(_root, "v1"), "v1", history, costMinThreshold: 0.0); // every event alerts
+        using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 0 });
+        var live = TinyBundle.Stream(seed: 15, cards: 12, count: 120, start: history[^1].EventTimeMs + 1000);
+
+        // The second overlapped read (batch 2's, sent alongside batch 1's commit) fails like a timed-out MGET.
+        var inner = new InMemoryWindowStore(spec);
+        var store = new FailingOverlapStore(inner, failingRead: 2);
+        var pipeline = new FraudPipeline(store, () => bundle, new ScoringOptions(), capacity: 30);
+        WindowBatch[] batches = [new(spec, 30), new(spec, 30)];
+        var publishes = new List<(int Batch, int Alerts)>();
+        for (var b = 0; b < 4; b++)
+        {
+            Fill(batches[b % 2], live, b * 30, 30);
+            var number = b;
+            await pipeline.RunOverlappedAsync(batches[b % 2], (_, r, _) =>
+            {
+                publishes.Add((number, r.Alerts.Count));
+                return Task.CompletedTask;
+            });
+        }
+
+        await pipeline.FlushAsync();
+
+        // Nothing lost or doubled: each batch published once with all its alerts, the states are the serial run's.
+        Assert.Equal([(0, 30), (1, 30), (2, 30), (3, 30)], publishes);
+        Assert.Equal(1, pipeline.OverlapFailures);
+        Assert.Equal(1, pipeline.OverlapsDiscarded);
+        Assert.Same(store.Thrown, pipeline.LastOverlapFailure);
+        Assert.Equal(3, store.OverlappedReads); // batch 2 was read again on the store, batch 3 overlapped again
+        var reference = new InMemoryWindowStore(spec);
+        var all = new WindowBatch(spec, 120);
+        Fill(all, live, 0, 120);
+        await reference.ApplyAsync(all);
+        foreach (var card in live.Select(t => t.CardId).Distinct())
+        {
+            Assert.Equal(reference.Get(card), inner.Get(card));
+        }
+    }
+
+    /// <summary>An in-memory store whose <paramref name="failingRead"/>-th overlapped read fails (a faulted task).</summary>
+    private sealed class FailingOverlapStore(InMemoryWindowStore inner, int failingRead) : IWindowStore
+    {
+        public int OverlappedReads { get; private set; }
+
+        public Exception Thrown { get; } = new TimeoutException("MGET timed out (test)");
+
+        public bool CanPrepareOnPending => true;
+
+        public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default) => inner.PrepareAsync(batch, cancellationToken);
+
+        public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default) =>
+            ++OverlappedReads == failingRead ? Task.FromException<PreparedWrites>(Thrown) : inner.PrepareOnPendingAsync(batch, pending, cancellationToken);
+
+        public Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default) => inner.CommitAsync(writes, cancellationToken);
+    }
+
     /// <summary>Batches of 1 to 63 events over <paramref name="count"/> events: (start, count) pairs.</summary>
     private static List<(int Start, int Count)> Batches(int count)
     {
