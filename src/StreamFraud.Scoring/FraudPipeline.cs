@@ -263,6 +263,7 @@ public sealed class FraudPipeline
             // Settled (durable, or the error that says why not) before anything of this batch is published.
             var conflicts = await committing.ConfigureAwait(true);
             await SettleAsync(previous, conflicts, cancellationToken).ConfigureAwait(true);
+            SettledInFlight++;
             if (conflicts > 0)
             {
                 writes = null;
@@ -309,7 +310,15 @@ public sealed class FraudPipeline
         _inFlight = null;
         var conflicts = await _store.CommitAsync(pending.Writes, cancellationToken).ConfigureAwait(true);
         await SettleAsync(pending, conflicts, cancellationToken).ConfigureAwait(true);
+        SettledInFlight++;
     }
+
+    /// <summary>
+    /// Batches left in flight that have since been written (their alerts published, their states durable), by
+    /// <see cref="RunOverlappedAsync"/> or <see cref="FlushAsync"/>. A call that throws may still have settled the batch
+    /// in flight before it: a caller that compares this count before and after knows that batch's positions are done.
+    /// </summary>
+    public long SettledInFlight { get; private set; }
 
     /// <summary>Forgets the batch in flight without committing it (the caller abandons it: it is read again).</summary>
     public void DropInFlight() => _inFlight = null;

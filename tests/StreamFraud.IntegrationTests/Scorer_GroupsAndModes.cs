@@ -67,6 +67,86 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
         Assert.All(group.Loops, l => Assert.NotEmpty(l.Assignment));
     }
 
+    [Fact]
+    public async Task StoppedDuringAnOutage_TheBatchInFlightWrittenMeanwhile_IsCommitted_NotReadAgain()
+    {
+        // Redis starts failing reads while the member's third overlapped batch is being read, and the member is
+        // stopped: the batch in flight is still written (its commit went out alongside the read), then the next
+        // batch's read waits out the outage until the stop. The written batch's positions must be committed and only
+        // the unread batch read again (before: both were given up, and the written one was redelivered).
+        using var scenario = ScorerScenario.Create("stopflight", seed: 58, cards: 500, events: 5_000);
+        await using var group = await GroupRun.StartAsync(this, stack, scenario, "stopflight");
+        ReadsFailFromTheThirdOverlap? store = null;
+        var loop = group.Start(wrap: inner => store = new ReadsFailFromTheThirdOverlap(inner));
+        Assert.True(await Task.Run(() => store!.Reached.Wait(TimeSpan.FromSeconds(60))), "the third overlapped read never came");
+        group.Stop(); // requested while the read is held; then the read fails, and every read after it
+        store!.Release();
+        group.Join();
+
+        // Every batch prepared before the failing read is written: batches before the one in flight, and that one.
+        Assert.True(store.BatchesBeforeOutage >= 3, $"only {store.BatchesBeforeOutage} batches before the outage");
+        Assert.Equal(store.BatchesBeforeOutage, loop.Batches);
+        Assert.Equal(store.EventsBeforeOutage, await ScorerRuns.Committed(stack.Kafka, group.Group, group.Input, 4));
+    }
+
+    /// <summary>
+    /// A store whose third overlapped read is held until <see cref="Release"/> and then fails like a timed-out Redis
+    /// read, as does every read after it; writes go through. It counts the batches prepared before.
+    /// </summary>
+    private sealed class ReadsFailFromTheThirdOverlap(IWindowStore inner) : IWindowStore
+    {
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _overlapped;
+
+        public ManualResetEventSlim Reached { get; } = new();
+
+        public long EventsBeforeOutage { get; private set; }
+
+        public long BatchesBeforeOutage { get; private set; }
+
+        public bool CanPrepareOnPending => inner.CanPrepareOnPending;
+
+        public void Release() => _released.TrySetResult();
+
+        public async Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+        {
+            await FailOnceReachedAsync().ConfigureAwait(false);
+            Count(batch);
+            return await inner.PrepareAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+
+        public async Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default)
+        {
+            if (++_overlapped == 3)
+            {
+                Reached.Set();
+            }
+
+            await FailOnceReachedAsync().ConfigureAwait(false);
+            Count(batch);
+            return await inner.PrepareOnPendingAsync(batch, pending, cancellationToken).ConfigureAwait(false);
+        }
+
+        public Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default) => inner.CommitAsync(writes, cancellationToken);
+
+        public void ForgetCachedState() => inner.ForgetCachedState();
+
+        private async Task FailOnceReachedAsync()
+        {
+            if (Reached.IsSet)
+            {
+                await _released.Task.ConfigureAwait(false);
+                throw new TimeoutException("Redis read timed out (test)");
+            }
+        }
+
+        private void Count(WindowBatch batch)
+        {
+            EventsBeforeOutage += batch.Count;
+            BatchesBeforeOutage++;
+        }
+    }
+
     /// <summary>
     /// A scenario's events in a new 4-partition topic and members of one new group (at-least-once, one Redis key
     /// prefix) started on threads of their own; disposing stops and disposes them all.
@@ -105,13 +185,21 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
             return new GroupRun(test, scenario.LoadBundle(warmupBatch: 8), mux, registry, input, alerts, dlq);
         }
 
-        /// <summary>Starts one more member of the group (its commits delayed by <paramref name="commitDelay"/>).</summary>
-        public ScoringLoop Start(TimeSpan commitDelay = default)
+        /// <summary>
+        /// Starts one more member of the group (its commits delayed by <paramref name="commitDelay"/>, its store wrapped
+        /// by <paramref name="wrap"/>).
+        /// </summary>
+        public ScoringLoop Start(TimeSpan commitDelay = default, Func<IWindowStore, IWindowStore>? wrap = null)
         {
             IWindowStore store = new RedisWindowStore(_mux.GetDatabase(), FeatureSpec.CardV1, new RedisWindowStoreOptions { KeyPrefix = _prefix });
             if (commitDelay > TimeSpan.Zero)
             {
                 store = new SlowCommits(store, commitDelay);
+            }
+
+            if (wrap is not null)
+            {
+                store = wrap(store);
             }
 
             var loop = _test.Loop(Group, Input, Alerts, _dlq, Registry, store, _bundle, exactlyOnce: false);
@@ -141,10 +229,16 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
             public void ForgetCachedState() => inner.ForgetCachedState();
         }
 
+        /// <summary>Requests every member to stop (<see cref="Join"/> waits for them).</summary>
+        public void Stop() => _stop.Cancel();
+
+        /// <summary>Waits for every member's thread to end.</summary>
+        public void Join() => _threads.ForEach(t => t.Join(TimeSpan.FromSeconds(30)));
+
         public async ValueTask DisposeAsync()
         {
-            _stop.Cancel();
-            _threads.ForEach(t => t.Join(TimeSpan.FromSeconds(30)));
+            Stop();
+            Join();
             Loops.ForEach(l => l.Dispose());
             _bundle.Dispose();
             Registry.Dispose();

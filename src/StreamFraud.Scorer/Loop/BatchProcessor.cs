@@ -55,6 +55,9 @@ internal sealed class BatchProcessor(
     /// </summary>
     public bool LastInFlight => pipeline.InFlightBatch is not null;
 
+    /// <summary>Batches left in flight that have been written since (see <see cref="FraudPipeline.SettledInFlight"/>).</summary>
+    public long SettledInFlight => pipeline.SettledInFlight;
+
     /// <summary>Writes the states of the batch left in flight (no-op when none); afterwards every processed batch is durable.</summary>
     public Task FlushAsync(CancellationToken stop) => pipeline.FlushAsync(stop);
 

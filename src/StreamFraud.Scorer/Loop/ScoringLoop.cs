@@ -204,12 +204,21 @@ public sealed class ScoringLoop : IDisposable
     {
         var clock = Stopwatch.StartNew();
         _committer.Begin();
+        var settled = _processor.SettledInFlight;
         try
         {
             await _processor.ProcessAsync(messages, records => _committer.PublishAsync(records, stop), stop).ConfigureAwait(true);
         }
         catch
         {
+            if (_inFlight is { } written && _processor.SettledInFlight != settled)
+            {
+                // The batch in flight was written before this one failed or was stopped: its positions are done, and
+                // only this batch is read again (abandoning both would redeliver a written batch: duplicates).
+                _inFlight = null;
+                Done(written, stop);
+            }
+
             Abandon(messages);
             throw;
         }
