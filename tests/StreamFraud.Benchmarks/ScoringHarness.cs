@@ -149,6 +149,7 @@ internal static class ScoringHarness
         WindowBatch[] batches = [new(spec, batchSize), new(spec, batchSize)]; // overlapped: the one in flight is kept
         var turn = 0;
         var latencies = new List<double>();
+        var slow = new List<string>(); // printed after the pass, so printing is not timed
         var stages = new double[3];
         long alerts = 0;
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
@@ -170,7 +171,7 @@ internal static class ScoringHarness
             if (slowMs > 0 && clock.Elapsed.TotalMilliseconds > slowMs)
             {
                 var t = result.Timings;
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                slow.Add(string.Create(CultureInfo.InvariantCulture,
                     $"      slow batch {start / batchSize,3}: {clock.Elapsed.TotalMilliseconds,5:F1} ms = windows {t.Windows.TotalMilliseconds:F1} + models {t.Models.TotalMilliseconds:F1} + explanations {t.Explain.TotalMilliseconds:F1} ({result.Alerts.Count} alerts) + rest; GCs gen0/1/2 {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}"));
             }
 
@@ -186,6 +187,12 @@ internal static class ScoringHarness
         var allocated = (double)(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / events.Count;
         latencies.Sort();
         var n = latencies.Count;
+        if (slow.Count > 0)
+        {
+            Console.WriteLine($"    slow batches of spec {spec.Name} v{spec.Version}, LSTM path {bundle.LstmPath}, overlap {(overlap ? "on" : "off")} ({slow.Count} of {n} over {slowMs} ms):");
+            slow.ForEach(Console.WriteLine);
+        }
+
         return new Figures(events.Count / seconds, cpuUs, allocated, latencies[n / 2], latencies[Math.Min(n - 1, (int)(n * 0.99))],
             stages[0] / seconds / 10, stages[1] / seconds / 10, stages[2] / seconds / 10, alerts);
     }

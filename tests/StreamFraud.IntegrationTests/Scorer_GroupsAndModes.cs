@@ -81,10 +81,9 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
         Assert.True(await Task.Run(() => store!.Reached.Wait(TimeSpan.FromSeconds(60))), "the third overlapped read never came");
         group.Stop(); // requested while the read is held; then the read fails, and every read after it
         store!.Release();
-        group.Join();
+        Assert.True(group.Join(), "the member did not stop");
 
         // Every batch prepared before the failing read is written: batches before the one in flight, and that one.
-        Assert.True(store.BatchesBeforeOutage >= 3, $"only {store.BatchesBeforeOutage} batches before the outage");
         Assert.Equal(store.BatchesBeforeOutage, loop.Batches);
         Assert.Equal(store.EventsBeforeOutage, await ScorerRuns.Committed(stack.Kafka, group.Group, group.Input, 4));
     }
@@ -111,8 +110,7 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
         public async Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
         {
             await FailOnceReachedAsync().ConfigureAwait(false);
-            Count(batch);
-            return await inner.PrepareAsync(batch, cancellationToken).ConfigureAwait(false);
+            return Count(batch, await inner.PrepareAsync(batch, cancellationToken).ConfigureAwait(false));
         }
 
         public async Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default)
@@ -123,8 +121,7 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
             }
 
             await FailOnceReachedAsync().ConfigureAwait(false);
-            Count(batch);
-            return await inner.PrepareOnPendingAsync(batch, pending, cancellationToken).ConfigureAwait(false);
+            return Count(batch, await inner.PrepareOnPendingAsync(batch, pending, cancellationToken).ConfigureAwait(false));
         }
 
         public Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default) => inner.CommitAsync(writes, cancellationToken);
@@ -140,10 +137,11 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
             }
         }
 
-        private void Count(WindowBatch batch)
+        private PreparedWrites Count(WindowBatch batch, PreparedWrites prepared)
         {
             EventsBeforeOutage += batch.Count;
             BatchesBeforeOutage++;
+            return prepared;
         }
     }
 
@@ -232,8 +230,8 @@ public sealed class Scorer_GroupsAndModes(StackFixture stack)
         /// <summary>Requests every member to stop (<see cref="Join"/> waits for them).</summary>
         public void Stop() => _stop.Cancel();
 
-        /// <summary>Waits for every member's thread to end.</summary>
-        public void Join() => _threads.ForEach(t => t.Join(TimeSpan.FromSeconds(30)));
+        /// <summary>Waits for every member's thread to end (at most 30 s each); false when one is still running.</summary>
+        public bool Join() => _threads.Aggregate(true, (all, t) => t.Join(TimeSpan.FromSeconds(30)) && all);
 
         public async ValueTask DisposeAsync()
         {

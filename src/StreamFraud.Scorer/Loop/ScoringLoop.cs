@@ -213,10 +213,20 @@ public sealed class ScoringLoop : IDisposable
         {
             if (_inFlight is { } written && _processor.SettledInFlight != settled)
             {
-                // The batch in flight was written before this one failed or was stopped: its positions are done, and
-                // only this batch is read again (abandoning both would redeliver a written batch: duplicates).
+                // The batch in flight was written before this one failed or was stopped: its positions are stored, and
+                // only this batch is read again (abandoning both would redeliver a written batch: duplicates). Only the
+                // offsets: the input stays paused while this batch's failure unwinds, and nothing here may replace it.
+                Debug.Assert(!_options.ExactlyOnce, "exactly-once never leaves a batch in flight");
                 _inFlight = null;
-                Done(written, stop);
+                try
+                {
+                    _committer.Commit(written, stop);
+                    Interlocked.Increment(ref _batches);
+                }
+                catch (KafkaException e)
+                {
+                    Log.WrittenBatchNotStored(_log, e.Error.Reason);
+                }
             }
 
             Abandon(messages);

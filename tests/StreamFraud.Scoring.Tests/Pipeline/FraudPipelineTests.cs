@@ -327,6 +327,7 @@ public sealed class FraudPipelineTests : IDisposable
         Assert.Equal([(0, 30), (1, 30), (2, 30), (3, 30)], publishes);
         Assert.Equal(1, pipeline.OverlapFailures);
         Assert.Equal(1, pipeline.OverlapsDiscarded);
+        Assert.Equal(4, pipeline.SettledInFlight); // batches 0–2 while the next ran, batch 3 by the flush
         Assert.Same(store.Thrown, pipeline.LastOverlapFailure);
         Assert.Equal(3, store.OverlappedReads); // batch 2 was read again on the store, batch 3 overlapped again
         var reference = new InMemoryWindowStore(spec);
