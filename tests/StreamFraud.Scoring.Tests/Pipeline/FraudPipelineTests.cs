@@ -256,65 +256,55 @@ public sealed class FraudPipelineTests : IDisposable
     [Fact]
     public async Task RunOverlappedAsync_CommitInFlightConflicts_ItIsSettled_AndTheNextBatchIsPreparedAgainOnTheStore()
     {
-        var spec = FeatureSpec.CardV1;
-        var history = TinyBundle.Stream(seed: 13, cards: 12, count: 500);
-        var tiny = TinyBundle.Create(Path.Combine(_root, "v1"), "v1", history, costMinThreshold: 0.0); // every event alerts
-        using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 0 });
-        var live = TinyBundle.Stream(seed: 14, cards: 12, count: 90, start: history[^1].EventTimeMs + 1000);
-
         // The second commit (batch 1's) loses a race to another writer that wrote the same states first.
-        var inner = new InMemoryWindowStore(spec);
-        var store = new RacedStore(inner, racedCommit: 2);
-        var pipeline = new FraudPipeline(store, () => bundle, new ScoringOptions(), capacity: 30);
-        WindowBatch[] batches = [new(spec, 30), new(spec, 30)];
-        var publishes = new List<(int Batch, int Alerts)>();
-        for (var b = 0; b < 3; b++)
-        {
-            Fill(batches[b % 2], live, b * 30, 30);
-            var number = b;
-            await pipeline.RunOverlappedAsync(batches[b % 2], (_, r, _) =>
-            {
-                publishes.Add((number, r.Alerts.Count));
-                return Task.CompletedTask;
-            });
-        }
-
-        await pipeline.FlushAsync();
+        var run = await RunThirtyEventBatchesAsync(seed: 14, batches: 3, inner => new RacedStore(inner, racedCommit: 2));
 
         // Batch 1 was prepared again (its events now duplicates: no new alert) and committed; batch 2's preparation on
         // batch 1's writes was discarded and made again on the store, after batch 1 settled.
-        Assert.Equal([(0, 30), (1, 30), (1, 0), (2, 30)], publishes);
-        Assert.Equal(1, pipeline.OverlapsDiscarded);
-        var reference = new InMemoryWindowStore(spec);
-        var all = new WindowBatch(spec, 90);
-        Fill(all, live, 0, 90);
-        await reference.ApplyAsync(all);
-        foreach (var card in live.Select(t => t.CardId).Distinct())
-        {
-            Assert.Equal(reference.Get(card), inner.Get(card));
-        }
+        Assert.Equal([(0, 30), (1, 30), (1, 0), (2, 30)], run.Publishes);
+        Assert.Equal(1, run.Pipeline.OverlapsDiscarded);
+        await AssertStatesOfOneSerialPassAsync(run);
     }
 
     [Fact]
     public async Task RunOverlappedAsync_OverlappedReadFails_BatchIsReadAgainAfterTheCommitSettles_AndTheFailureIsReported()
     {
+        // The second overlapped read (batch 2's, sent alongside batch 1's commit) fails like a timed-out MGET.
+        FailingOverlapStore? store = null;
+        var run = await RunThirtyEventBatchesAsync(seed: 15, batches: 4, inner => store = new FailingOverlapStore(inner, failingRead: 2));
+
+        // Nothing lost or doubled: each batch published once with all its alerts, the states are the serial run's.
+        Assert.Equal([(0, 30), (1, 30), (2, 30), (3, 30)], run.Publishes);
+        Assert.Equal(1, run.Pipeline.OverlapFailures);
+        Assert.Equal(1, run.Pipeline.OverlapsDiscarded);
+        Assert.Equal(4, run.Pipeline.SettledInFlight); // batches 0–2 while the next ran, batch 3 by the flush
+        Assert.Same(store!.Thrown, run.Pipeline.LastOverlapFailure);
+        Assert.Equal(3, store.OverlappedReads); // batch 2 was read again on the store, batch 3 overlapped again
+        await AssertStatesOfOneSerialPassAsync(run);
+    }
+
+    private sealed record OverlapRun(FraudPipeline Pipeline, InMemoryWindowStore Inner, List<Transaction> Live, List<(int Batch, int Alerts)> Publishes);
+
+    /// <summary>
+    /// Runs <paramref name="batches"/> batches of 30 live events overlapped (every event alerts) on a store that
+    /// <paramref name="wrap"/> puts around an in-memory one, then flushes; returns what each publish carried.
+    /// </summary>
+    private async Task<OverlapRun> RunThirtyEventBatchesAsync(int seed, int batches, Func<InMemoryWindowStore, IWindowStore> wrap)
+    {
         var spec = FeatureSpec.CardV1;
         var history = TinyBundle.Stream(seed: 13, cards: 12, count: 500);
         var tiny = TinyBundle.Create(Path.Combine(_root, "v1"), "v1", history, costMinThreshold: 0.0); // every event alerts
         using var bundle = ModelBundle.Load(tiny.Directory, spec, new BundleLoadOptions { WarmupBatch = 0 });
-        var live = TinyBundle.Stream(seed: 15, cards: 12, count: 120, start: history[^1].EventTimeMs + 1000);
-
-        // The second overlapped read (batch 2's, sent alongside batch 1's commit) fails like a timed-out MGET.
+        var live = TinyBundle.Stream(seed: seed, cards: 12, count: 30 * batches, start: history[^1].EventTimeMs + 1000);
         var inner = new InMemoryWindowStore(spec);
-        var store = new FailingOverlapStore(inner, failingRead: 2);
-        var pipeline = new FraudPipeline(store, () => bundle, new ScoringOptions(), capacity: 30);
-        WindowBatch[] batches = [new(spec, 30), new(spec, 30)];
+        var pipeline = new FraudPipeline(wrap(inner), () => bundle, new ScoringOptions(), capacity: 30);
+        WindowBatch[] pair = [new(spec, 30), new(spec, 30)];
         var publishes = new List<(int Batch, int Alerts)>();
-        for (var b = 0; b < 4; b++)
+        for (var b = 0; b < batches; b++)
         {
-            Fill(batches[b % 2], live, b * 30, 30);
+            Fill(pair[b % 2], live, b * 30, 30);
             var number = b;
-            await pipeline.RunOverlappedAsync(batches[b % 2], (_, r, _) =>
+            await pipeline.RunOverlappedAsync(pair[b % 2], (_, r, _) =>
             {
                 publishes.Add((number, r.Alerts.Count));
                 return Task.CompletedTask;
@@ -322,21 +312,20 @@ public sealed class FraudPipelineTests : IDisposable
         }
 
         await pipeline.FlushAsync();
+        return new OverlapRun(pipeline, inner, live, publishes);
+    }
 
-        // Nothing lost or doubled: each batch published once with all its alerts, the states are the serial run's.
-        Assert.Equal([(0, 30), (1, 30), (2, 30), (3, 30)], publishes);
-        Assert.Equal(1, pipeline.OverlapFailures);
-        Assert.Equal(1, pipeline.OverlapsDiscarded);
-        Assert.Equal(4, pipeline.SettledInFlight); // batches 0–2 while the next ran, batch 3 by the flush
-        Assert.Same(store.Thrown, pipeline.LastOverlapFailure);
-        Assert.Equal(3, store.OverlappedReads); // batch 2 was read again on the store, batch 3 overlapped again
+    /// <summary>Every card's stored state equals the one a single serial pass over the same events leaves.</summary>
+    private static async Task AssertStatesOfOneSerialPassAsync(OverlapRun run)
+    {
+        var spec = FeatureSpec.CardV1;
         var reference = new InMemoryWindowStore(spec);
-        var all = new WindowBatch(spec, 120);
-        Fill(all, live, 0, 120);
+        var all = new WindowBatch(spec, run.Live.Count);
+        Fill(all, run.Live, 0, run.Live.Count);
         await reference.ApplyAsync(all);
-        foreach (var card in live.Select(t => t.CardId).Distinct())
+        foreach (var card in run.Live.Select(t => t.CardId).Distinct())
         {
-            Assert.Equal(reference.Get(card), inner.Get(card));
+            Assert.Equal(reference.Get(card), run.Inner.Get(card));
         }
     }
 
