@@ -14,6 +14,12 @@ public sealed class UnsupportedTreeModelException(string message) : Exception(me
 /// <param name="DefaultLeft">Where a missing value (NaN) goes at each internal node.</param>
 public sealed record XgbTree(int[] Left, int[] Right, int[] Feature, float[] Value, bool[] DefaultLeft)
 {
+    /// <summary>
+    /// Cover of each node (<c>sum_hessian</c>: the training rows' hessian sum that reached it), what TreeSHAP weighs a
+    /// split's two sides by; null when the model does not store it.
+    /// </summary>
+    public float[]? Cover { get; init; }
+
     /// <summary>Depth of the deepest leaf reachable from the root (0: the root is a leaf).</summary>
     public int Depth
     {
@@ -208,7 +214,17 @@ public sealed class XgbForest
             stack.Push(left[node]);
         }
 
-        return new XgbTree(left, right, feature, value, defaultLeft);
+        float[]? cover = null;
+        if (tree.TryGetProperty("sum_hessian", out var hessians) && hessians.ValueKind == JsonValueKind.Array)
+        {
+            cover = hessians.EnumerateArray().Select(v => v.GetSingle()).ToArray();
+            if (cover.Length != n)
+            {
+                throw new InvalidDataException($"tree {index}: {cover.Length} sum_hessian values for {n} nodes");
+            }
+        }
+
+        return new XgbTree(left, right, feature, value, defaultLeft) { Cover = cover };
     }
 
     private static int[] Ints(JsonElement tree, string name) => tree.GetProperty(name).EnumerateArray().Select(v => v.GetInt32()).ToArray();
