@@ -291,7 +291,7 @@ public static class ReplayCommand
                 Scoring.Lstm.LstmPaths.TryParseChoice(a.LstmPath, out var lstmPath);
                 var bundle = ModelBundle.Load(registry.PathOf(version), s, new BundleLoadOptions { WarmupBatch = a.Batch, LstmPath = lstmPath });
                 bundles.Add(bundle);
-                console.MarkupLine($"  {Markup.Escape(version)}: LSTM on {bundle.LstmPath}, trees on {TreeEvaluatorNames.Name(bundle.Trees)} ([grey]{Markup.Escape(bundle.TreeChoice.Reason)}[/])");
+                console.MarkupLine($"  {Markup.Escape(version)}: LSTM on {bundle.LstmPath}, trees on {TreeEvaluatorNames.Name(bundle.Trees)} ([grey]{Markup.Escape(bundle.TreeChoice.Reason)}[/]), explanations on {bundle.Explainer.Name}");
                 if (bundle.LstmPathNote is { } note)
                 {
                     console.MarkupLine($"  [grey]{Markup.Escape(note)}[/]");

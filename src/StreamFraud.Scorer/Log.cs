@@ -54,8 +54,8 @@ internal static partial class Log
     [LoggerMessage(15, LogLevel.Warning, "CUDA unavailable, the LSTM runs on CPU: {Reason}")]
     public static partial void CudaUnavailable(ILogger logger, string reason);
 
-    [LoggerMessage(16, LogLevel.Information, "Challenger {Version} scores every batch into {Topic} (shadow only; trees on {Trees}: {TreesReason})")]
-    public static partial void ChallengerServing(ILogger logger, string version, string topic, string trees, string treesReason);
+    [LoggerMessage(16, LogLevel.Information, "Challenger {Version} scores every batch into {Topic} (shadow only; trees on {Trees}: {TreesReason}; explanations on {Explainer})")]
+    public static partial void ChallengerServing(ILogger logger, string version, string topic, string trees, string treesReason, string explainer);
 
     [LoggerMessage(17, LogLevel.Debug, "librdkafka {Client} {Facility}: {Message}")]
     public static partial void LibRdKafka(ILogger logger, string client, string facility, string message);

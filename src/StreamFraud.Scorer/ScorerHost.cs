@@ -647,7 +647,7 @@ public sealed class ScorerResources : IDisposable
             try
             {
                 Challenger = ModelBundle.Load(new BundleRegistry(settings.ModelRegistry).PathOf(challenger), settings.Spec, settings.LoadOptions);
-                Log.ChallengerServing(log, Challenger.Version, settings.Scorer.ShadowTopic, TreeEvaluatorNames.Name(Challenger.Trees), Challenger.TreeChoice.Reason);
+                Log.ChallengerServing(log, Challenger.Version, settings.Scorer.ShadowTopic, TreeEvaluatorNames.Name(Challenger.Trees), Challenger.TreeChoice.Reason, Challenger.Explainer.Name);
             }
             catch (BundleRejectedException e)
             {

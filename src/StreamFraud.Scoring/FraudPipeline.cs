@@ -510,8 +510,9 @@ public sealed class FraudPipeline
     }
 
     /// <summary>
-    /// XGBoost contributions (exact TreeSHAP) of every alert's newest step in ONE libxgboost call; TreeSHAP computes
-    /// each row on its own, so an alert's row is what a call with its step alone gives. Buffers are the pipeline's,
+    /// XGBoost contributions (exact TreeSHAP, by the bundle's explainer: the managed TreeSHAP, 8 rows per vector pass,
+    /// or libxgboost) of every alert's newest step in ONE call; TreeSHAP computes each row on its own, so an alert's row
+    /// is what a call with its step alone gives. Buffers are the pipeline's,
     /// grown when a batch needs more.
     /// </summary>
     private void ExplainTrees(WindowBatch batch, ModelBundle bundle)
@@ -536,8 +537,7 @@ public sealed class FraudPipeline
             batch.Window(_alertRows[a])[(size - dim)..].CopyTo(_alertNewest.AsSpan(a * dim, dim));
         }
 
-        bundle.Xgb.PredictContributions(
-            _alertNewest.AsSpan(0, count * dim), count, _contributions.AsSpan(0, count * (dim + 1)), bundle.Manifest.XgbIterations);
+        bundle.Explain(_alertNewest.AsSpan(0, count * dim), count, _contributions.AsSpan(0, count * (dim + 1)));
     }
 
     /// <summary>

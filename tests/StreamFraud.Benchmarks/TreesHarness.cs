@@ -94,6 +94,87 @@ internal static class TreesHarness
         }
     }
 
+    /// <summary>
+    /// Alert explanations: libxgboost's exact TreeSHAP (<c>pred_contribs</c>, a DMatrix per call, the trainer's library)
+    /// against the managed <see cref="TreeShap"/> on the same rows of the production-size bundle, per call of 1, 4 and
+    /// 16 alerts (an alert burst), medians of alternating runs; and the largest |difference| between the two on every row.
+    /// </summary>
+    public static void RunShap(string[] args)
+    {
+        var runs = Opt(args, "--runs", 7);
+        var spec = Str(args, "--spec") switch
+        {
+            null or "v1" => (FeatureSpec)FeatureSpec.CardV1,
+            "v2" => FeatureSpec.CardV2,
+            var other => throw new ArgumentException($"--spec must be v1 or v2, not '{other}'."),
+        };
+        var events = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(60_000).ToList();
+        var dir = Directory.CreateTempSubdirectory("sf-shap-bench-").FullName;
+        try
+        {
+            ScoringHarness.BuildBundle(dir, spec, events).Dispose();
+            using var bundle = ModelBundle.Load(dir, spec, new BundleLoadOptions { WarmupBatch = 64, Trees = TreeEvaluator.Libxgboost });
+            var end = bundle.Manifest.XgbIterations;
+            var forest = XgbForest.Parse(bundle.Xgb.SaveModelToBuffer("json"));
+            var shap = TreeShap.Compile(forest, end);
+            const int most = 16;
+            var set = TrainingSet.Build(spec, events);
+            var window = new float[spec.WindowSize];
+            var rows = new float[most * spec.Dimension];
+            for (var i = 0; i < most; i++)
+            {
+                set.CopyWindow(set.Count - 1 - (i * 97), window);
+                window.AsSpan(spec.WindowSize - spec.Dimension).CopyTo(rows.AsSpan(i * spec.Dimension));
+            }
+
+            var width = spec.Dimension + 1;
+            var lib = new float[most * width];
+            var own = new float[most * width];
+            bundle.Xgb.PredictContributions(rows, most, lib, end);
+            shap.Contributions(rows, most, own);
+            var worst = 0.0;
+            for (var k = 0; k < lib.Length; k++)
+            {
+                worst = Math.Max(worst, Math.Abs((double)lib[k] - own[k]));
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"shap: {shap.Trees} trees, depth {shap.Depth}, {spec.Dimension} features, {runs} alternating runs, {Environment.ProcessorCount} cores; max |managed - libxgboost| {worst:G3} over {most} rows"));
+            foreach (var count in new[] { 1, 4, most })
+            {
+                var (libTimes, ownTimes) = (new List<double>(), new List<double>());
+                for (var r = 0; r < runs; r++)
+                {
+                    libTimes.Add(Time(() => bundle.Xgb.PredictContributions(rows.AsSpan(0, count * spec.Dimension), count, lib, end)));
+                    ownTimes.Add(Time(() => shap.Contributions(rows.AsSpan(0, count * spec.Dimension), count, own)));
+                }
+
+                var (l, o) = (libTimes.Order().ElementAt(runs / 2), ownTimes.Order().ElementAt(runs / 2));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {count,2} alerts per call: libxgboost {l,9:N1} us ({l / count,8:N1} per alert), managed {o,9:N1} us ({o / count,8:N1} per alert): {l / o:F1}x"));
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>µs per call of <paramref name="run"/>: as many calls as fit in 200 ms, at least 3.</summary>
+    private static double Time(Action run)
+    {
+        run();
+        var clock = Stopwatch.StartNew();
+        var n = 0;
+        while (n < 3 || clock.ElapsedMilliseconds < 200)
+        {
+            run();
+            n++;
+        }
+
+        return clock.Elapsed.TotalMicroseconds / n;
+    }
+
     private static int Opt(string[] args, string name, int fallback)
     {
         var i = Array.IndexOf(args, name);

@@ -94,7 +94,7 @@ public sealed class BundleManager : IBundleSource, IDisposable
         _swaps = meter?.CreateCounter<long>("streamfraud.model.swaps", "{swap}", "Bundles swapped in (promotions, rollbacks, pins).");
         _refusals = meter?.CreateCounter<long>("streamfraud.model.refusals", "{bundle}", "Candidate bundles refused, by reason.");
         meter?.CreateObservableGauge("streamfraud.model.trees", ServingTrees, "1",
-            "1 for the serving bundle's tree evaluator: tag evaluator (managed or libxgboost, chosen at load; docs/ARCHITECTURE.md \"Tree evaluation\") and model.version.");
+            "1 for the serving bundle's tree evaluator: tags evaluator (managed or libxgboost, chosen at load; docs/ARCHITECTURE.md \"Tree evaluation\"), explainer (what computes alert explanations: managed or libxgboost) and model.version.");
         // Every reason at 0 from the start, so alert rules and dashboards have a series before the first refusal.
         foreach (var kind in RefusalKinds.All)
         {
@@ -438,15 +438,16 @@ public sealed class BundleManager : IBundleSource, IDisposable
         }
 
         var trees = bundle.TreeChoice;
-        if (trees.FellBack)
+        var explainer = bundle.Explainer;
+        if (trees.FellBack || explainer.FellBack)
         {
-            _log.LogWarning("Serving bundle {Version} (LSTM path {LstmPath} on {Provider}, trees on {Trees}): {TreesReason}",
-                bundle.Version, bundle.LstmPath, bundle.LstmProvider, TreeEvaluatorNames.Name(trees.Evaluator), trees.Reason);
+            _log.LogWarning("Serving bundle {Version} (LSTM path {LstmPath} on {Provider}, trees on {Trees}): {TreesReason}; explanations on {Explainer}: {ExplainerReason}",
+                bundle.Version, bundle.LstmPath, bundle.LstmProvider, TreeEvaluatorNames.Name(trees.Evaluator), trees.Reason, explainer.Name, explainer.Reason);
         }
         else
         {
-            _log.LogInformation("Serving bundle {Version} (LSTM path {LstmPath} on {Provider}, trees on {Trees}): {TreesReason}",
-                bundle.Version, bundle.LstmPath, bundle.LstmProvider, TreeEvaluatorNames.Name(trees.Evaluator), trees.Reason);
+            _log.LogInformation("Serving bundle {Version} (LSTM path {LstmPath} on {Provider}, trees on {Trees}): {TreesReason}; explanations on {Explainer}: {ExplainerReason}",
+                bundle.Version, bundle.LstmPath, bundle.LstmProvider, TreeEvaluatorNames.Name(trees.Evaluator), trees.Reason, explainer.Name, explainer.Reason);
         }
 
         if (bundle.LstmPathNote is { } note)
@@ -462,7 +463,8 @@ public sealed class BundleManager : IBundleSource, IDisposable
         {
             yield return new Measurement<int>(1,
                 new KeyValuePair<string, object?>("model.version", bundle.Version),
-                new KeyValuePair<string, object?>("evaluator", TreeEvaluatorNames.Name(bundle.Trees)));
+                new KeyValuePair<string, object?>("evaluator", TreeEvaluatorNames.Name(bundle.Trees)),
+                new KeyValuePair<string, object?>("explainer", bundle.Explainer.Name));
         }
     }
 

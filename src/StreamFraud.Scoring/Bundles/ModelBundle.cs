@@ -176,9 +176,11 @@ public sealed class ModelBundle : IDisposable
     private string? _managedPath;
     private readonly TreeChoice _trees;
     private readonly ManagedTreeEnsemble? _managedTrees;
+    private readonly ExplainerChoice _explainer;
 
-    private ModelBundle(string directory, BundleManifest manifest, FeatureSpec spec, OnnxLstm lstm, Booster xgb, TreeChoice trees)
+    private ModelBundle(string directory, BundleManifest manifest, FeatureSpec spec, OnnxLstm lstm, Booster xgb, TreeChoice trees, ExplainerChoice explainer)
     {
+        _explainer = explainer;
         Directory = directory;
         Manifest = manifest;
         Spec = spec;
@@ -225,6 +227,9 @@ public sealed class ModelBundle : IDisposable
 
     /// <summary>How <see cref="Trees"/> was chosen (what was compared and timed), for the load log.</summary>
     public TreeChoice TreeChoice => _trees;
+
+    /// <summary>What computes the XGBoost contributions that explain alerts (<see cref="Explain"/>), and why.</summary>
+    public ExplainerChoice Explainer => _explainer;
 
     /// <summary>SHA-256 of the manifest bytes this bundle was loaded from (lower-case hex).</summary>
     public string ManifestSha256 { get; private init; } = "";
@@ -439,8 +444,10 @@ public sealed class ModelBundle : IDisposable
             }
 
             Step(options, "trees", cancellationToken);
-            var trees = TreeSelection.Choose(xgb, manifest.XgbIterations, options.Trees, GoldenNewestSteps(manifest, servingSpec), options.WarmupBatch, options.EditTreesJson);
-            var bundle = new ModelBundle(directory, manifest, servingSpec, lstm, xgb, trees) { ManifestSha256 = manifestSha };
+            var golden = GoldenNewestSteps(manifest, servingSpec);
+            var trees = TreeSelection.Choose(xgb, manifest.XgbIterations, options.Trees, golden, options.WarmupBatch, options.EditTreesJson);
+            var explainer = TreeSelection.ChooseExplainer(xgb, manifest.XgbIterations, options.Trees, golden, options.EditTreesJson);
+            var bundle = new ModelBundle(directory, manifest, servingSpec, lstm, xgb, trees, explainer) { ManifestSha256 = manifestSha };
             var managedPaths = bundle.ChooseLstmPath(lstmBytes!, options);
             Step(options, "golden", cancellationToken);
             bundle.VerifyGoldenWindows(options, managedPaths);
@@ -467,6 +474,23 @@ public sealed class ModelBundle : IDisposable
     {
         cancellationToken.ThrowIfCancellationRequested();
         options.OnStep?.Invoke(step);
+    }
+
+    /// <summary>
+    /// Exact TreeSHAP contributions of <paramref name="rows"/> newest steps (row-major, F each) into
+    /// <paramref name="destination"/> (rows × (F + 1), bias last; each row adds up to its XGBoost margin), from the
+    /// rounds the bundle scores with, by the <see cref="Explainer"/> chosen at load.
+    /// </summary>
+    public void Explain(ReadOnlySpan<float> steps, int rows, Span<float> destination)
+    {
+        if (_explainer.Managed is { } shap)
+        {
+            shap.Contributions(steps, rows, destination);
+        }
+        else
+        {
+            _xgb.PredictContributions(steps, rows, destination, Manifest.XgbIterations);
+        }
     }
 
     /// <summary>

@@ -60,6 +60,16 @@ public sealed record TreeChoice(TreeEvaluator Evaluator, ManagedTreeEnsemble? Ma
     public double? ManagedMicroseconds { get; init; }
 }
 
+/// <summary>What explains a bundle's alerts (each feature's TreeSHAP contribution), and why.</summary>
+/// <param name="Managed">The managed <see cref="TreeShap"/> when chosen; null: libxgboost's <c>pred_contribs</c>.</param>
+/// <param name="Reason">One line for the load log: what was compared and timed.</param>
+/// <param name="FellBack">The managed TreeSHAP was wanted but could not be used (unsupported model or a mismatch): worth a warning.</param>
+public sealed record ExplainerChoice(TreeShap? Managed, string Reason, bool FellBack)
+{
+    /// <summary><c>managed</c> or <c>libxgboost</c>, as in logs and the metric's tag.</summary>
+    public string Name => Managed is null ? TreeEvaluatorNames.Name(TreeEvaluator.Libxgboost) : TreeEvaluatorNames.Name(TreeEvaluator.Managed);
+}
+
 /// <summary>
 /// Chooses a bundle's tree evaluator at load (docs/ARCHITECTURE.md "Tree evaluation"): compiles the managed evaluator
 /// from the model libxgboost loaded (its own JSON dump, so both see the same trees), checks that its margins and
@@ -114,7 +124,7 @@ public static class TreeSelection
         }
 
         var features = managed.Features;
-        var check = Probes(forest, managed, rows, Math.Max(Math.Max(probeRows, MinimumProbeRows), rows.Length / features));
+        var check = Probes(forest, managed.Trees, features, rows, Math.Max(Math.Max(probeRows, MinimumProbeRows), rows.Length / features));
         var count = check.Length / features;
         var (libMargin, libProbability) = (new float[count], new float[count]);
         var (ownMargin, ownProbability) = (new float[count], new float[count]);
@@ -155,14 +165,85 @@ public static class TreeSelection
     }
 
     /// <summary>
+    /// Chooses what computes the XGBoost contributions that explain alerts: the managed <see cref="TreeShap"/> unless
+    /// <paramref name="requested"/> is <see cref="TreeEvaluator.Libxgboost"/>, this machine has no 256-bit vector unit,
+    /// the model cannot be read, or its contributions differ from libxgboost's by more than
+    /// <see cref="TreeShap.Tolerance"/> on <paramref name="rows"/> (the golden windows' newest steps) and probe rows,
+    /// <see cref="ExplainerCheckRows"/> in all; libxgboost then explains, and the reason says why.
+    /// </summary>
+    public static ExplainerChoice ChooseExplainer(Booster booster, int iterationEnd, TreeEvaluator requested, ReadOnlySpan<float> rows, Func<byte[], byte[]>? editJson = null)
+    {
+        ArgumentNullException.ThrowIfNull(booster);
+        if (requested == TreeEvaluator.Libxgboost)
+        {
+            return new ExplainerChoice(null, "libxgboost (Scoring:Trees=libxgboost)", false);
+        }
+
+        if (!System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+        {
+            return new ExplainerChoice(null, "libxgboost: the managed TreeSHAP needs 256-bit vector instructions, which this machine lacks", false);
+        }
+
+        TreeShap shap;
+        XgbForest forest;
+        try
+        {
+            var json = booster.SaveModelToBuffer("json");
+            forest = XgbForest.Parse(editJson is null ? json : editJson(json));
+            shap = TreeShap.Compile(forest, iterationEnd);
+        }
+        catch (Exception e) when (e is UnsupportedTreeModelException or InvalidDataException or ArgumentException or XgbException)
+        {
+            return new ExplainerChoice(null, $"libxgboost: the managed TreeSHAP cannot read this model: {e.Message}", true);
+        }
+
+        // libxgboost builds a DMatrix for contributions, which refuses ±infinity: probes take ±MaxValue instead (the
+        // same side of every split).
+        var features = shap.Features;
+        var check = Probes(forest, shap.Trees, features, rows[..(Math.Min(rows.Length / features, ExplainerCheckRows) * features)], ExplainerCheckRows);
+        for (var k = 0; k < check.Length; k++)
+        {
+            check[k] = float.IsPositiveInfinity(check[k]) ? float.MaxValue : float.IsNegativeInfinity(check[k]) ? float.MinValue : check[k];
+        }
+
+        var count = check.Length / features;
+        var lib = new float[count * (features + 1)];
+        var own = new float[count * (features + 1)];
+        var clock = Stopwatch.StartNew();
+        booster.PredictContributions(check, count, lib, iterationEnd);
+        var libMicroseconds = clock.Elapsed.TotalMicroseconds;
+        shap.Contributions(check, count, own);
+        clock.Restart();
+        shap.Contributions(check, count, own);
+        var ownMicroseconds = clock.Elapsed.TotalMicroseconds;
+        var worst = 0.0;
+        for (var k = 0; k < lib.Length; k++)
+        {
+            var difference = Math.Abs((double)own[k] - lib[k]);
+            if (!(difference <= TreeShap.Tolerance))
+            {
+                return new ExplainerChoice(null, string.Create(CultureInfo.InvariantCulture,
+                    $"libxgboost: the managed TreeSHAP differs from libxgboost on load-time row {k / (features + 1)} of {count}, contribution {k % (features + 1)}: {own[k]:R} vs {lib[k]:R} (tolerance {TreeShap.Tolerance})"), true);
+            }
+
+            worst = Math.Max(worst, difference);
+        }
+
+        return new ExplainerChoice(shap, string.Create(CultureInfo.InvariantCulture,
+            $"managed TreeSHAP ({shap.Trees} trees): {ownMicroseconds:0} µs vs libxgboost {libMicroseconds:0} µs per {count} rows; contributions equal libxgboost's on {count} load-time rows (max |difference| {worst:G3})"), false);
+    }
+
+    /// <summary>Rows the managed TreeSHAP is compared with libxgboost on at load (libxgboost takes ≈ 2 ms per row for 300 trees).</summary>
+    public const int ExplainerCheckRows = 16;
+
+    /// <summary>
     /// <paramref name="rows"/> followed by probe rows up to <paramref name="total"/>: each a copy of a given row (zeros
     /// when none) with about a quarter of its features set, from a fixed seed, to a split threshold of the model, the
     /// float just below or above one, NaN, or ±infinity — the values where a wrong comparison or default direction
     /// would show.
     /// </summary>
-    private static float[] Probes(XgbForest forest, ManagedTreeEnsemble managed, ReadOnlySpan<float> rows, int total)
+    private static float[] Probes(XgbForest forest, int trees, int features, ReadOnlySpan<float> rows, int total)
     {
-        var features = managed.Features;
         var given = rows.Length / features;
         var result = new float[total * features];
         rows[..(given * features)].CopyTo(result);
@@ -172,7 +253,7 @@ public static class TreeSelection
             thresholds[f] = [];
         }
 
-        foreach (var tree in forest.Trees.Take(managed.Trees))
+        foreach (var tree in forest.Trees.Take(trees))
         {
             for (var k = 0; k < tree.Left.Length; k++)
             {

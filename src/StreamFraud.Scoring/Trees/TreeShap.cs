@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace StreamFraud.Scoring.Trees;
 
 /// <summary>
@@ -39,6 +42,9 @@ public sealed class TreeShap
     private readonly float[] _shrink;
     private readonly int _stride;
 
+    /// <summary>Rows computed together, one per lane of a 256-bit vector: the recursion does not depend on the row, only its fractions do.</summary>
+    private const int Lanes = 8;
+
     private TreeShap(int features, int trees, int depth, float bias, List<int> roots, List<int> left, List<int> right,
         List<int> feature, List<float> value, List<bool> defaultLeft, List<float> cover)
     {
@@ -69,6 +75,12 @@ public sealed class TreeShap
             }
         }
     }
+
+    /// <summary>
+    /// Largest |managed − libxgboost| accepted on a contribution (log-odds) when a bundle is loaded; in practice they
+    /// differ by a few float32 roundings (≈ 1e-6 on the production-size model).
+    /// </summary>
+    public const double Tolerance = 1e-4;
 
     /// <summary>Number of features (a row's length; its contributions are one longer, the bias last).</summary>
     public int Features { get; }
@@ -165,24 +177,48 @@ public sealed class TreeShap
             throw new ArgumentException($"destination holds {destination.Length} values; {rows} rows × ({Features} features + bias) need {(long)rows * width}.", nameof(destination));
         }
 
-        var path = new Path(_stride);
-        var tree = new float[width];
-        for (var r = 0; r < rows; r++)
+        if (rows == 0)
         {
-            var row = values.Slice(r * Features, Features);
-            var phi = destination.Slice(r * width, width);
-            phi.Clear();
-            for (var t = 0; t < _root.Length; t++)
+            return;
+        }
+
+        var work = new Work(_stride, Features);
+        for (var first = 0; first < rows; first += Lanes)
+        {
+            var block = Math.Min(Lanes, rows - first);
+
+            // The block's rows as columns, one lane per row (lanes past the block stay 0 and are never read back).
+            Array.Clear(work.Columns);
+            for (var r = 0; r < block; r++)
             {
-                tree.AsSpan().Clear();
-                Recurse(row, tree, path, _root[t], 0, 0, 1f, 1f, -1);
+                var row = values.Slice((first + r) * Features, Features);
                 for (var f = 0; f < Features; f++)
                 {
-                    phi[f] += tree[f];
+                    work.Columns[(f * Lanes) + r] = row[f];
                 }
             }
 
-            phi[Features] = Bias;
+            Array.Clear(work.Total);
+            for (var t = 0; t < _root.Length; t++)
+            {
+                Array.Clear(work.Tree);
+                Recurse(work, _root[t], 0, 0, 1f, Vector256<float>.One, -1);
+                for (var f = 0; f < Features; f++)
+                {
+                    work.Total[f] += work.Tree[f];
+                }
+            }
+
+            for (var r = 0; r < block; r++)
+            {
+                var phi = destination.Slice((first + r) * width, width);
+                for (var f = 0; f < Features; f++)
+                {
+                    phi[f] = work.Total[f].GetElement(r);
+                }
+
+                phi[Features] = Bias;
+            }
         }
     }
 
@@ -202,150 +238,182 @@ public sealed class TreeShap
     }
 
     /// <summary>
-    /// One node of the recursion: the parent's path (elements 0 … <paramref name="length"/> − 1 at level
-    /// <paramref name="level"/> − 1) copied to this level and extended by the parent's split.
+    /// One node of the recursion, for every row of the block at once: the parent's path (elements 0 …
+    /// <paramref name="length"/> − 1 at level <paramref name="level"/> − 1) copied to this level and extended by the
+    /// parent's split: <paramref name="zero"/> is the same for every row, <paramref name="one"/> is 1 in the lanes
+    /// of the rows that took this side of it (and of its earlier splits on the feature), 0 in the others.
     /// </summary>
-    private void Recurse(ReadOnlySpan<float> row, float[] phi, Path path, int node, int level, int length, float zero, float one, int feature)
+    private void Recurse(Work work, int node, int level, int length, float zero, Vector256<float> one, int feature)
     {
-        var at = level * _stride;
+        ref var path = ref work.Level(level, _stride);
         if (level > 0)
         {
-            var from = at - _stride;
-            Array.Copy(path.Feature, from, path.Feature, at, length);
-            Array.Copy(path.Zero, from, path.Zero, at, length);
-            Array.Copy(path.One, from, path.One, at, length);
-            Array.Copy(path.Weight, from, path.Weight, at, length);
+            ref var parent = ref Unsafe.Subtract(ref path, _stride);
+            for (var i = 0; i < length; i++)
+            {
+                Unsafe.Add(ref path, i) = Unsafe.Add(ref parent, i);
+            }
         }
 
-        Extend(path, at, length, zero, one, feature);
+        Extend(ref path, length, zero, one, feature);
         var left = _left[node];
         if (left < 0)
         {
-            Leaf(phi, path, at, length, _value[node]);
+            Leaf(work, ref path, length, _value[node]);
             return;
         }
 
         var split = _feature[node];
-        var x = row[split];
+        var x = work.Column(split);
+
+        // Left where x < threshold; a missing value (NaN: false in any ordered comparison) where the split sends it.
+        var goLeft = Vector256.LessThan(x, Vector256.Create(_value[node]));
+        if (_defaultLeft[node])
+        {
+            goLeft |= ~Vector256.Equals(x, x);
+        }
+
         var right = _right[node];
-        var goLeft = float.IsNaN(x) ? _defaultLeft[node] : x < _value[node];
-        var (hot, cold) = goLeft ? (left, right) : (right, left);
         var cover = _cover[node];
-        var hotZero = _cover[hot] / cover;
-        var coldZero = _cover[cold] / cover;
         var incomingZero = 1f;
-        var incomingOne = 1f;
+        var incomingOne = Vector256<float>.One;
         var unique = length;
         for (var k = 1; k <= length; k++)
         {
-            if (path.Feature[at + k] == split)
+            ref var element = ref Unsafe.Add(ref path, k);
+            if (element.Feature == split)
             {
-                incomingZero = path.Zero[at + k];
-                incomingOne = path.One[at + k];
-                Unwind(path, at, unique, k);
+                incomingZero = element.Zero;
+                incomingOne = element.One;
+                Unwind(ref path, unique, k);
                 unique--;
                 break;
             }
         }
 
-        Recurse(row, phi, path, hot, level + 1, unique + 1, hotZero * incomingZero, incomingOne, split);
-        Recurse(row, phi, path, cold, level + 1, unique + 1, coldZero * incomingZero, 0f, split);
+        Recurse(work, left, level + 1, unique + 1, _cover[left] / cover * incomingZero, incomingOne & goLeft, split);
+        Recurse(work, right, level + 1, unique + 1, _cover[right] / cover * incomingZero, Vector256.AndNot(incomingOne, goLeft), split);
     }
 
     /// <summary>Adds the element (<paramref name="feature"/>, zero, one) at position <paramref name="d"/> and updates the weights.</summary>
-    private void Extend(Path path, int at, int d, float zero, float one, int feature)
+    private void Extend(ref Element path, int d, float zero, Vector256<float> one, int feature)
     {
-        var w = path.Weight;
-        path.Feature[at + d] = feature;
-        path.Zero[at + d] = zero;
-        path.One[at + d] = one;
-        w[at + d] = d == 0 ? 1f : 0f;
-        var c = d * _stride;
+        ref var added = ref Unsafe.Add(ref path, d);
+        added.Feature = feature;
+        added.Zero = zero;
+        added.One = one;
+        added.Weight = d == 0 ? Vector256<float>.One : Vector256<float>.Zero;
+        var up = _up.AsSpan(d * _stride, d);
+        var down = _down.AsSpan(d * _stride, d);
+        var anyOne = one != Vector256<float>.Zero;
         for (var i = d - 1; i >= 0; i--)
         {
-            if (one != 0)
+            ref var element = ref Unsafe.Add(ref path, i);
+            if (anyOne)
             {
-                w[at + i + 1] += one * w[at + i] * _up[c + i];
+                Unsafe.Add(ref element, 1).Weight += one * element.Weight * up[i];
             }
 
-            w[at + i] = zero * w[at + i] * _down[c + i];
+            element.Weight = zero * element.Weight * down[i];
         }
     }
 
     /// <summary>Removes the element at <paramref name="k"/> from a path of elements 0 … <paramref name="d"/>, undoing its extension.</summary>
-    private void Unwind(Path path, int at, int d, int k)
+    private void Unwind(ref Element path, int d, int k)
     {
-        var w = path.Weight;
-        var one = path.One[at + k];
-        var zero = path.Zero[at + k];
-        var c = d * _stride;
-        var next = w[at + d];
+        ref var removed = ref Unsafe.Add(ref path, k);
+        var passed = Vector256.Equals(removed.One, Vector256<float>.One);
+        var zero = removed.Zero;
+        var grow = _grow.AsSpan(d * _stride, d);
+        var down = _down.AsSpan(d * _stride, d);
+        var shrink = _shrink.AsSpan(d * _stride, d);
+        var next = Unsafe.Add(ref path, d).Weight;
         for (var i = d - 1; i >= 0; i--)
         {
-            if (one != 0)
-            {
-                var kept = w[at + i];
-                w[at + i] = next * _grow[c + i];
-                next = kept - (w[at + i] * zero * _down[c + i]);
-            }
-            else
-            {
-                w[at + i] = w[at + i] * _shrink[c + i] / zero;
-            }
+            // Rows that pass the element (one = 1) peel its share off from the top; the others divide out its zero fraction.
+            ref var element = ref Unsafe.Add(ref path, i);
+            var kept = element.Weight;
+            var peeled = next * grow[i];
+            next = kept - (peeled * zero * down[i]);
+            element.Weight = Vector256.ConditionalSelect(passed, peeled, kept * shrink[i] / zero);
         }
 
         for (var i = k; i < d; i++)
         {
-            path.Feature[at + i] = path.Feature[at + i + 1];
-            path.Zero[at + i] = path.Zero[at + i + 1];
-            path.One[at + i] = path.One[at + i + 1];
+            ref var element = ref Unsafe.Add(ref path, i);
+            ref var following = ref Unsafe.Add(ref element, 1);
+            element.Feature = following.Feature;
+            element.Zero = following.Zero;
+            element.One = following.One;
         }
     }
 
     /// <summary>A leaf's share for each feature of the path (elements 1 … <paramref name="d"/>; element 0 is the root's placeholder).</summary>
-    private void Leaf(float[] phi, Path path, int at, int d, float value)
+    private void Leaf(Work work, ref Element path, int d, float value)
     {
-        var w = path.Weight;
-        var c = d * _stride;
+        var grow = _grow.AsSpan(d * _stride, d);
+        var down = _down.AsSpan(d * _stride, d);
+        var shrink = _shrink.AsSpan(d * _stride, d);
 
-        // A feature the row does not pass (one = 0): Σ_i w_i (d + 1) / (d − i), divided by its zero fraction.
-        var notPassed = 0f;
+        // A feature a row does not pass (one = 0) has the unwound sum Σ_i w_i (d + 1) / (d − i) divided by its zero
+        // fraction z, and its share is that sum times (0 − z) times the leaf value: −value Σ_i w_i (d + 1) / (d − i),
+        // the same for every such feature.
+        var notPassed = Vector256<float>.Zero;
         for (var i = d - 1; i >= 0; i--)
         {
-            notPassed += w[at + i] * _shrink[c + i];
+            notPassed += Unsafe.Add(ref path, i).Weight * shrink[i];
         }
 
+        var notPassedShare = notPassed * -value;
+        var top = Unsafe.Add(ref path, d).Weight;
         for (var k = 1; k <= d; k++)
         {
-            var zero = path.Zero[at + k];
-            float total;
-            if (path.One[at + k] != 0)
+            ref var element = ref Unsafe.Add(ref path, k);
+            ref var phi = ref work.Tree[element.Feature];
+            var one = element.One;
+            if (one == Vector256<float>.Zero)
             {
-                total = 0f;
-                var next = w[at + d];
-                for (var i = d - 1; i >= 0; i--)
-                {
-                    var share = next * _grow[c + i];
-                    total += share;
-                    next = w[at + i] - (share * zero * _down[c + i]);
-                }
+                phi += notPassedShare;
+                continue;
+            }
 
-                phi[path.Feature[at + k]] += total * (1f - zero) * value;
-            }
-            else
+            var zero = element.Zero;
+            var total = Vector256<float>.Zero;
+            var next = top;
+            for (var i = d - 1; i >= 0; i--)
             {
-                total = notPassed / zero;
-                phi[path.Feature[at + k]] += total * -zero * value;
+                var share = next * grow[i];
+                total += share;
+                next = Unsafe.Add(ref path, i).Weight - (share * zero * down[i]);
             }
+
+            phi += Vector256.ConditionalSelect(Vector256.Equals(one, Vector256<float>.One), total * ((1f - zero) * value), notPassedShare);
         }
     }
 
-    /// <summary>Path storage, one level per tree depth: feature, zero fraction, one fraction and weight of each element.</summary>
-    private sealed class Path(int stride)
+    /// <summary>One element of a path: the same feature and zero fraction for every row, one fraction and weight per row.</summary>
+    private struct Element
     {
-        public readonly int[] Feature = new int[stride * stride];
-        public readonly float[] Zero = new float[stride * stride];
-        public readonly float[] One = new float[stride * stride];
-        public readonly float[] Weight = new float[stride * stride];
+        public Vector256<float> One;
+        public Vector256<float> Weight;
+        public float Zero;
+        public int Feature;
+    }
+
+    /// <summary>
+    /// Scratch of one call: path storage, one level per tree depth, the block's columns, and the contributions of the
+    /// tree and of the trees so far.
+    /// </summary>
+    private sealed class Work(int stride, int features)
+    {
+        private readonly Element[] _path = new Element[stride * stride];
+        public readonly float[] Columns = new float[features * Lanes];
+        public readonly Vector256<float>[] Tree = new Vector256<float>[features];
+        public readonly Vector256<float>[] Total = new Vector256<float>[features];
+
+        /// <summary>The first element of level <paramref name="level"/>'s path (each level holds <paramref name="stride"/> elements).</summary>
+        public ref Element Level(int level, int stride) => ref _path[level * stride];
+
+        public Vector256<float> Column(int feature) => Vector256.Create(Columns.AsSpan(feature * Lanes, Lanes));
     }
 }

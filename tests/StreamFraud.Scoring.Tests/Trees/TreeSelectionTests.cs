@@ -94,6 +94,7 @@ public sealed class TreeSelectionTests : IDisposable
             Assert.Equal(TreeEvaluator.Libxgboost, bundle.Trees);
             Assert.True(bundle.TreeChoice.FellBack);
             Assert.Contains("cannot read this model: booster dart", bundle.TreeChoice.Reason, StringComparison.Ordinal);
+            Assert.Null(bundle.Explainer.Managed);
         }
 
         var e = Assert.Throws<BundleRejectedException>(() => ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, Fast with { Trees = TreeEvaluator.Managed }));
@@ -135,16 +136,74 @@ public sealed class TreeSelectionTests : IDisposable
         Assert.Empty(series); // nothing served yet
         manager.LoadInitial();
         listener.RecordObservableInstruments();
-        Assert.Equal(["model.version=v1,evaluator=managed:1"], series);
+        Assert.Equal([$"model.version=v1,evaluator=managed,explainer={ExpectedExplainer}:1"], series);
         Assert.Contains(log.Lines, l => l.StartsWith("Information: Serving bundle v1 (LSTM path ", StringComparison.Ordinal)
-            && l.Contains(" on CPU, trees on managed): managed (", StringComparison.Ordinal));
+            && l.Contains(" on CPU, trees on managed): managed (", StringComparison.Ordinal)
+            && l.Contains($"; explanations on {ExpectedExplainer}: ", StringComparison.Ordinal));
 
         registry.Promote("v2");
         Assert.True(manager.CheckOnce());
         series.Clear();
         listener.RecordObservableInstruments();
-        Assert.Equal(["model.version=v2,evaluator=managed:1"], series);
+        Assert.Equal([$"model.version=v2,evaluator=managed,explainer={ExpectedExplainer}:1"], series);
     }
+
+    [Fact]
+    public void Load_Explainer_ManagedTreeShapExplainsAsLibxgboostDoes_UnlessLibxgboostIsAskedFor()
+    {
+        var tiny = Make("explain");
+        using var auto = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, Fast);
+        using var reference = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, Fast with { Trees = TreeEvaluator.Libxgboost });
+        var dim = FeatureSpec.CardV1.Dimension;
+        var size = FeatureSpec.CardV1.WindowSize;
+        var windows = Windows(tiny, count: 40, seed: 9);
+        var steps = new float[40 * dim];
+        for (var i = 0; i < 40; i++)
+        {
+            windows.AsSpan((i * size) + size - dim, dim).CopyTo(steps.AsSpan(i * dim));
+        }
+
+        var (own, lib) = (new float[40 * (dim + 1)], new float[40 * (dim + 1)]);
+        auto.Explain(steps, 40, own);
+        reference.Explain(steps, 40, lib);
+
+        Assert.Equal(ExpectedExplainer, auto.Explainer.Name);
+        Assert.False(auto.Explainer.FellBack);
+        if (auto.Explainer.Managed is not null)
+        {
+            Assert.Contains($"contributions equal libxgboost's on {TreeSelection.ExplainerCheckRows} load-time rows", auto.Explainer.Reason, StringComparison.Ordinal);
+        }
+
+        Assert.Null(reference.Explainer.Managed);
+        Assert.Equal("libxgboost (Scoring:Trees=libxgboost)", reference.Explainer.Reason);
+        for (var k = 0; k < own.Length; k++)
+        {
+            Assert.True(Math.Abs(own[k] - lib[k]) <= TreeShap.Tolerance, $"row {k / (dim + 1)}, contribution {k % (dim + 1)}: {own[k]:R} vs libxgboost {lib[k]:R}");
+        }
+
+        Assert.Contains(lib, c => Math.Abs(c) > 0.01f); // contributions that say something
+    }
+
+    [Fact]
+    public void Load_ManagedTreeShapDisagrees_LibxgboostExplains_TreesUnaffected()
+    {
+        // The covers of every left child tripled in the model the managed code compiles: margins do not use covers,
+        // so the managed evaluator still agrees, but TreeSHAP weighs each split by them and its contributions differ.
+        var tiny = Make("covers");
+        using var bundle = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, Fast with { Trees = TreeEvaluator.Managed, EditTreesJson = TripleLeftCovers });
+
+        Assert.Equal(TreeEvaluator.Managed, bundle.Trees);
+        Assert.Null(bundle.Explainer.Managed);
+        Assert.Equal("libxgboost", bundle.Explainer.Name);
+        if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+        {
+            Assert.True(bundle.Explainer.FellBack);
+            Assert.Contains("libxgboost: the managed TreeSHAP differs from libxgboost on load-time row 0 of ", bundle.Explainer.Reason, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>The explainer a bundle gets here: the managed TreeSHAP wherever 256-bit vectors run.</summary>
+    private static string ExpectedExplainer => System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "managed" : "libxgboost";
 
     private TinyBundle Make(string name, Func<XgBoost.XgbParameters, XgBoost.XgbParameters>? xgb = null) =>
         TinyBundle.Create(Path.Combine(_root, name), name, TinyBundle.Stream(seed: 17, cards: 40, count: 800), xgb: xgb);
@@ -158,6 +217,22 @@ public sealed class TreeSelectionTests : IDisposable
             for (var i = 0; i < flags.Count; i++)
             {
                 flags[i] = 1 - flags[i]!.GetValue<int>();
+            }
+        }
+
+        return Encoding.UTF8.GetBytes(model.ToJsonString());
+    }
+
+    private static byte[] TripleLeftCovers(byte[] json)
+    {
+        var model = JsonNode.Parse(json)!.AsObject();
+        foreach (var tree in TreeModels.TreesOf(model))
+        {
+            var left = tree!["left_children"]!.AsArray();
+            var covers = tree["sum_hessian"]!.AsArray();
+            foreach (var child in left.Select(c => c!.GetValue<int>()).Where(c => c >= 0))
+            {
+                covers[child] = covers[child]!.GetValue<float>() * 3;
             }
         }
 
