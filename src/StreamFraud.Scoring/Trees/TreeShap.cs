@@ -202,7 +202,7 @@ public sealed class TreeShap
             for (var t = 0; t < _root.Length; t++)
             {
                 Array.Clear(work.Tree);
-                Recurse(work, _root[t], 0, 0, 1f, Vector256<float>.One, -1);
+                Recurse(work, _root[t], 0, false, 0, 1f, Vector256<float>.One, -1);
                 for (var f = 0; f < Features; f++)
                 {
                     work.Total[f] += work.Tree[f];
@@ -239,14 +239,16 @@ public sealed class TreeShap
 
     /// <summary>
     /// One node of the recursion, for every row of the block at once: the parent's path (elements 0 …
-    /// <paramref name="length"/> − 1 at level <paramref name="level"/> − 1) copied to this level and extended by the
-    /// parent's split: <paramref name="zero"/> is the same for every row, <paramref name="one"/> is 1 in the lanes
-    /// of the rows that took this side of it (and of its earlier splits on the feature), 0 in the others.
+    /// <paramref name="length"/> − 1) extended by the parent's split: <paramref name="zero"/> is the same for every
+    /// row, <paramref name="one"/> is 1 in the lanes of the rows that took this side of it (and of its earlier splits
+    /// on the feature), 0 in the others. The path lives at storage level <paramref name="level"/>: a left child copies
+    /// its parent's path there from the level above (<paramref name="copy"/>), a right child, visited last, takes over
+    /// its parent's storage in place, since the parent no longer needs it.
     /// </summary>
-    private void Recurse(Work work, int node, int level, int length, float zero, Vector256<float> one, int feature)
+    private void Recurse(Work work, int node, int level, bool copy, int length, float zero, Vector256<float> one, int feature)
     {
         ref var path = ref work.Level(level, _stride);
-        if (level > 0)
+        if (copy)
         {
             ref var parent = ref Unsafe.Subtract(ref path, _stride);
             for (var i = 0; i < length; i++)
@@ -291,8 +293,8 @@ public sealed class TreeShap
             }
         }
 
-        Recurse(work, left, level + 1, unique + 1, _cover[left] / cover * incomingZero, incomingOne & goLeft, split);
-        Recurse(work, right, level + 1, unique + 1, _cover[right] / cover * incomingZero, Vector256.AndNot(incomingOne, goLeft), split);
+        Recurse(work, left, level + 1, true, unique + 1, _cover[left] / cover * incomingZero, incomingOne & goLeft, split);
+        Recurse(work, right, level, false, unique + 1, _cover[right] / cover * incomingZero, Vector256.AndNot(incomingOne, goLeft), split);
     }
 
     /// <summary>Adds the element (<paramref name="feature"/>, zero, one) at position <paramref name="d"/> and updates the weights.</summary>
