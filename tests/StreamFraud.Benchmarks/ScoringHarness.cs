@@ -70,7 +70,7 @@ internal static class ScoringHarness
 
             using var mux = redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis + ",allowAdmin=true"); // admin: INFO cpu
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"scoring: {events.Count:N0} events, batch {batchSize}, store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, {warmup} warm-up + {rounds} rounds alternating, medians"));
+                $"scoring: {events.Count:N0} events, batch {batchSize}, store {(redis is null ? "in-memory" : "redis " + redis)}, {Environment.ProcessorCount} cores, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, {warmup} warm-up + {rounds} rounds alternating, medians"));
             var modes = bundles.SelectMany(b => overlaps.Select(o => (Bundle: b, Overlap: o))).ToList();
             var runs = modes.ToDictionary(m => m, _ => new List<Figures>());
             for (var round = -warmup; round < rounds; round++)
