@@ -28,7 +28,7 @@ internal static class ScoringHarness
         var count = Opt(args, "--events", 100_000);
         var rounds = Opt(args, "--rounds", 3);
         var redis = Str(args, "--redis");
-        var warmup = Opt(args, "--warmup", 1);
+        var warmup = Opt(args, "--warmup", 2);
         var lstmThreads = Opt(args, "--lstm-threads", 0);
         var slowMs = Opt(args, "--slow-ms", 0);
         FeatureSpec[] specs = Str(args, "--spec") switch
@@ -78,12 +78,14 @@ internal static class ScoringHarness
                 foreach (var mode in modes)
                 {
                     var spec = mode.Bundle.Spec;
+                    var prefix = $"bench:{Guid.NewGuid():N}:";
                     IWindowStore store = mux is null
                         ? new InMemoryWindowStore(spec)
-                        : new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = $"bench:{Guid.NewGuid():N}:" });
+                        : new RedisWindowStore(mux.GetDatabase(), spec, new RedisWindowStoreOptions { KeyPrefix = prefix });
                     var redisBefore = await RedisCpuSeconds(mux);
                     var figures = await Measure(mode.Bundle, store, events, batchSize, mode.Overlap, round >= 0 ? slowMs : 0);
                     figures = figures with { RedisCpuUs = (await RedisCpuSeconds(mux) - redisBefore) * 1e6 / events.Count };
+                    await DeleteKeys(mux, prefix);
                     if (round >= 0)
                     {
                         runs[mode].Add(figures);
@@ -126,6 +128,38 @@ internal static class ScoringHarness
     }
 
     /// <summary>The Redis server's own CPU seconds so far (INFO cpu: used_cpu_user + used_cpu_sys); 0 without Redis.</summary>
+    /// <summary>
+    /// Deletes a round's keys (unmeasured), so that redis-server does not grow from run to run: a database left with
+    /// millions of keys by earlier runs slows every later one (rehashing, memory).
+    /// </summary>
+    private static async Task DeleteKeys(ConnectionMultiplexer? mux, string prefix)
+    {
+        if (mux is null)
+        {
+            return;
+        }
+
+        var db = mux.GetDatabase();
+        foreach (var server in mux.GetServers())
+        {
+            var batch = new List<RedisKey>(1000);
+            await foreach (var key in server.KeysAsync(pattern: prefix + "*", pageSize: 1000))
+            {
+                batch.Add(key);
+                if (batch.Count == 1000)
+                {
+                    await db.KeyDeleteAsync([.. batch]);
+                    batch.Clear();
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                await db.KeyDeleteAsync([.. batch]);
+            }
+        }
+    }
+
     private static async Task<double> RedisCpuSeconds(ConnectionMultiplexer? mux)
     {
         if (mux is null)
