@@ -56,7 +56,10 @@ internal static class ScoringHarness
             "both" => [false, true],
             var other => throw new ArgumentException($"--overlap must be on, off or both, not '{other}'."),
         };
-        var events = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(count).ToList();
+        // The bundle is always trained on the stream's first 50,000 events (fewer may hold no fraud at all, which
+        // libxgboost refuses); the first --events of the same stream are scored.
+        var history = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(Math.Max(count, 50_000)).ToList();
+        var events = history.Take(count).ToList();
         var dir = Directory.CreateTempSubdirectory("sf-bench-").FullName;
         try
         {
@@ -64,7 +67,7 @@ internal static class ScoringHarness
             foreach (var spec in specs)
             {
                 var specDir = Directory.CreateDirectory(Path.Combine(dir, $"v{spec.Version}")).FullName;
-                BuildBundle(specDir, spec, events).Dispose();
+                BuildBundle(specDir, spec, history).Dispose();
                 bundles.AddRange(paths.Select(p => ModelBundle.Load(specDir, spec, new BundleLoadOptions { WarmupBatch = batchSize, LstmPath = p, Trees = trees, LstmThreads = lstmThreads })));
             }
 
