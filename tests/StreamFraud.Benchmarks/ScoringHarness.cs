@@ -130,7 +130,6 @@ internal static class ScoringHarness
         public double RedisCpuUs { get; init; }
     }
 
-    /// <summary>The Redis server's own CPU seconds so far (INFO cpu: used_cpu_user + used_cpu_sys); 0 without Redis.</summary>
     /// <summary>
     /// Deletes a round's keys (unmeasured), so that redis-server does not grow from run to run: a database left with
     /// millions of keys by earlier runs slows every later one (rehashing, memory).
@@ -142,26 +141,26 @@ internal static class ScoringHarness
             return;
         }
 
+        // Primaries only, one key per command (a cluster refuses a multi-key DEL across slots), pipelined 1,000 at a time.
         var db = mux.GetDatabase();
-        foreach (var server in mux.GetServers())
+        foreach (var server in mux.GetServers().Where(s => !s.IsReplica))
         {
-            var batch = new List<RedisKey>(1000);
+            var pending = new List<Task>(1000);
             await foreach (var key in server.KeysAsync(pattern: prefix + "*", pageSize: 1000))
             {
-                batch.Add(key);
-                if (batch.Count == 1000)
+                pending.Add(db.KeyDeleteAsync(key));
+                if (pending.Count == 1000)
                 {
-                    await db.KeyDeleteAsync([.. batch]);
-                    batch.Clear();
+                    await Task.WhenAll(pending);
+                    pending.Clear();
                 }
             }
 
-            if (batch.Count > 0)
-            {
-                await db.KeyDeleteAsync([.. batch]);
-            }
+            await Task.WhenAll(pending);
         }
     }
+
+    /// <summary>The Redis server's own CPU seconds so far (INFO cpu: used_cpu_user + used_cpu_sys); 0 without Redis.</summary>
 
     private static async Task<double> RedisCpuSeconds(ConnectionMultiplexer? mux)
     {

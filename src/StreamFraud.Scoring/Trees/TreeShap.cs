@@ -42,6 +42,9 @@ public sealed class TreeShap
     private readonly float[] _shrink;
     private readonly int _stride;
 
+    [ThreadStatic]
+    private static Work? t_work;
+
     /// <summary>Rows computed together, one per lane of a 256-bit vector: the recursion does not depend on the row, only its fractions do.</summary>
     private const int Lanes = 8;
 
@@ -182,7 +185,8 @@ public sealed class TreeShap
             return;
         }
 
-        var work = new Work(_stride, Features);
+        // This thread's scratch, kept between calls (no allocation per batch of alerts); a call never re-enters it.
+        var work = t_work is { } cached && cached.Fits(_stride, Features) ? cached : (t_work = new Work(_stride, Features));
         for (var first = 0; first < rows; first += Lanes)
         {
             var block = Math.Min(Lanes, rows - first);
@@ -408,6 +412,8 @@ public sealed class TreeShap
     /// </summary>
     private sealed class Work(int stride, int features)
     {
+        public bool Fits(int s, int f) => s == stride && f == features;
+
         private readonly Element[] _path = new Element[stride * stride];
         public readonly float[] Columns = new float[features * Lanes];
         public readonly Vector256<float>[] Tree = new Vector256<float>[features];

@@ -75,6 +75,14 @@ public sealed class TreeSelectionTests : IDisposable
             Assert.Equal(TreeEvaluator.Libxgboost, bundle.Trees);
             Assert.True(bundle.TreeChoice.FellBack);
             Assert.Contains("differs from libxgboost on load-time row", bundle.TreeChoice.Reason, StringComparison.Ordinal);
+            // The managed TreeSHAP compiles the same edited trees; half its load-time rows are probes, whose missing
+            // values take the flipped directions, so it differs too and libxgboost explains.
+            Assert.Null(bundle.Explainer.Managed);
+            if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+            {
+                Assert.True(bundle.Explainer.FellBack);
+                Assert.Contains("the managed TreeSHAP differs from libxgboost on load-time row", bundle.Explainer.Reason, StringComparison.Ordinal);
+            }
         }
 
         var e = Assert.Throws<BundleRejectedException>(() => ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, options with { Trees = TreeEvaluator.Managed }));

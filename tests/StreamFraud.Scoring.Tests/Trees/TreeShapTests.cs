@@ -46,6 +46,17 @@ public sealed class TreeShapTests
         AssertSame(booster, shap, TreeModels.ThresholdRows(booster, 100, seed: 5), 100);
     }
 
+    [Fact]
+    public void Contributions_TreesThatAreOneLeaf_EqualLibxgboost()
+    {
+        // A split must gain more than gamma: none does, so every tree is its root leaf and only the bias moves.
+        using var booster = TreeModels.Train(rounds: 5, change: p => p with { Gamma = 1e6 });
+        var shap = Compile(booster);
+
+        Assert.Equal(0, shap.Depth);
+        AssertSame(booster, shap, TreeModels.RandomRows(20, seed: 14), 20);
+    }
+
     [Theory]
     [InlineData(0.5)]
     [InlineData(0.0137)]
