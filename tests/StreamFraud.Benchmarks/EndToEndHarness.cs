@@ -60,7 +60,7 @@ internal static class EndToEndHarness
         {
             using var bundle = ScoringHarness.BuildBundle(dir, spec, history, lstmPath: lstmPath, lstmThreads: lstmThreads);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bundle: spec {spec.Name} v{spec.Version}, LSTM path {bundle.LstmPath} on {bundle.LstmProvider} ({(lstmThreads > 0 ? lstmThreads : Environment.ProcessorCount)} threads), trees {bundle.Trees}"));
+                $"bundle: spec {spec.Name} v{spec.Version}, LSTM path {bundle.LstmPath} on {bundle.LstmProvider} ({(lstmThreads > 0 ? lstmThreads : Environment.ProcessorCount)} threads), trees {bundle.Trees}, explanations on {bundle.Explainer.Name}"));
             using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registryUrl });
             using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 20 }).Build())
             {
