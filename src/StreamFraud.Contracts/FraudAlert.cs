@@ -68,6 +68,15 @@ public sealed class FraudAlert : ISpecificRecord
     /// <summary>LSTM score with minus without that transaction.</summary>
     public double? InfluentialScoreDelta { get; set; }
 
+    /// <summary>Merchant of the scored transaction (null in alerts of scorers before this field).</summary>
+    public string? MerchantId { get; set; }
+
+    /// <summary>Amount of the scored transaction in <see cref="Currency"/> (null in alerts of scorers before this field).</summary>
+    public double? Amount { get; set; }
+
+    /// <summary>ISO-4217 currency of <see cref="Amount"/>.</summary>
+    public string? Currency { get; set; }
+
     /// <inheritdoc />
     public Schema Schema => _SCHEMA;
 
@@ -93,6 +102,9 @@ public sealed class FraudAlert : ISpecificRecord
         16 => InfluentialStepsBack,
         17 => InfluentialEventTimeMs is { } t ? Field.Utc(t) : null,
         18 => InfluentialScoreDelta,
+        19 => MerchantId,
+        20 => Amount,
+        21 => Currency,
         _ => Bad(fieldPos),
     };
 
@@ -120,6 +132,9 @@ public sealed class FraudAlert : ISpecificRecord
             case 16: InfluentialStepsBack = (int?)fieldValue; break;
             case 17: InfluentialEventTimeMs = fieldValue is null ? null : Field.Millis(fieldValue); break;
             case 18: InfluentialScoreDelta = (double?)fieldValue; break;
+            case 19: MerchantId = (string?)fieldValue; break;
+            case 20: Amount = (double?)fieldValue; break;
+            case 21: Currency = (string?)fieldValue; break;
             default: Bad(fieldPos); break;
         }
     }

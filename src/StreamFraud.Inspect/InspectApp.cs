@@ -30,7 +30,7 @@ public static class InspectApp
     {
         ExitCodeOf = e => e is InspectException or Confluent.Kafka.KafkaException ? FailureExitCode : null,
     }
-        .Command<AlertsCommand>("alerts", "Alerts (default topic fraud-alerts; --topic fraud-alerts.shadow for a challenger's): event time, card, transaction, its amount (looked up in the scorer's input topic), score with its LSTM and XGBoost parts, threshold and policy, model version, the top XGBoost feature contributions and the earlier transaction that moved the LSTM most. With --from-beginning and without --follow the partitions are merged by event time, oldest first.",
+        .Command<AlertsCommand>("alerts", "Alerts (default topic fraud-alerts; --topic fraud-alerts.shadow for a challenger's): event time, card, transaction, its amount (the alert's own; looked up in the scorer's input topic for alerts of scorers that did not write it), score with its LSTM and XGBoost parts, threshold and policy, model version, the top XGBoost feature contributions and the earlier transaction that moved the LSTM most. With --from-beginning and without --follow the partitions are merged by event time, oldest first.",
             ["alerts", "--from-beginning", "--max", "20"],
             ["alerts", "--follow"],
             ["alerts", "--topic", "fraud-alerts.shadow", "--from-beginning", "--json"],

@@ -15,5 +15,6 @@ public static class AlertRecords
         WindowLength = a.WindowLength, Partition = a.Position.Partition, Offset = a.Position.Offset,
         TopFeatures = [.. a.TopFeatures.Select(f => new FeatureContribution { Name = f.Name, Value = f.Value, Contribution = f.Contribution })],
         InfluentialStepsBack = a.InfluentialStepsBack, InfluentialEventTimeMs = a.InfluentialEventTimeMs, InfluentialScoreDelta = a.InfluentialScoreDelta,
+        MerchantId = a.MerchantId, Amount = a.Amount, Currency = a.Currency,
     };
 }

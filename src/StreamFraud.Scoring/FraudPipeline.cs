@@ -84,7 +84,17 @@ public sealed record Alert(
     IReadOnlyList<(string Name, double Value, double Contribution)> TopFeatures,
     int? InfluentialStepsBack,
     long? InfluentialEventTimeMs,
-    double? InfluentialScoreDelta);
+    double? InfluentialScoreDelta)
+{
+    /// <summary>Merchant of the scored transaction.</summary>
+    public string? MerchantId { get; init; }
+
+    /// <summary>Amount of the scored transaction, in <see cref="Currency"/>.</summary>
+    public double? Amount { get; init; }
+
+    /// <summary>ISO-4217 currency of <see cref="Amount"/>.</summary>
+    public string? Currency { get; init; }
+}
 
 /// <summary>Stage timings of one batch, for metrics.</summary>
 public readonly record struct StageTimings(TimeSpan Windows, TimeSpan Models, TimeSpan Explain);
@@ -506,7 +516,10 @@ public sealed class FraudPipeline
         return new Alert(
             i, AlertId(tx.CardId, tx.TransactionId), tx.TransactionId, tx.CardId, tx.EventTimeMs, scoredAt,
             _scores.Ensemble[i], _scores.Lstm[i], _scores.Xgb[i], threshold, _options.Policy, bundle.Version,
-            WindowHash(window), realSteps, batch.Position(i), top, stepsBack, influentialTime, delta);
+            WindowHash(window), realSteps, batch.Position(i), top, stepsBack, influentialTime, delta)
+        {
+            MerchantId = tx.MerchantId, Amount = tx.Amount, Currency = tx.Currency,
+        };
     }
 
     /// <summary>

@@ -96,8 +96,12 @@ public class ContractSchemaTests
             Threshold = 0.31, ThresholdPolicy = "cost_min", ModelVersion = "v7", WindowHash = "ab", WindowLength = 5, Partition = 3, Offset = 99,
             TopFeatures = [new FeatureContribution { Name = "amount_log", Value = 7.1, Contribution = 1.25 }],
             InfluentialStepsBack = 2, InfluentialEventTimeMs = 500, InfluentialScoreDelta = 0.2,
+            MerchantId = "m-9", Amount = 42.5, Currency = "EUR",
         };
         var generic = ReadGeneric(Write(alert), AvroSchemas.FraudAlert);
+        Assert.Equal("m-9", generic["merchant_id"]);
+        Assert.Equal(42.5, generic["amount"]);
+        Assert.Equal("EUR", generic["currency"]);
         Assert.Equal("a", generic["alert_id"]);
         Assert.Equal(DateTime.UnixEpoch.AddSeconds(2), generic["scored_at"]);
         Assert.Equal(0.31, generic["threshold"]);
@@ -118,6 +122,48 @@ public class ContractSchemaTests
         Assert.Equal(7.1, Assert.Single(back.TopFeatures).Value);
         Assert.Equal(alert.InfluentialScoreDelta, back.InfluentialScoreDelta);
         Assert.Equal((2, 500L), (back.InfluentialStepsBack, back.InfluentialEventTimeMs));
+        Assert.Equal(("m-9", 42.5, "EUR"), (back.MerchantId, back.Amount, back.Currency));
+    }
+
+    [Fact]
+    public void FraudAlert_WrittenByAnEarlierScorer_ReadsWithoutMerchantAndAmount()
+    {
+        // The schema before merchant_id, amount and currency were added (the same fields up to influential_score_delta):
+        // an alert an earlier scorer wrote must still read, the new fields null (their defaults).
+        var added = new[] { "merchant_id", "amount", "currency" };
+        var current = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(RepoRoot(), "schemas", "fraud-alert.avsc")))!.AsObject();
+        var fields = current["fields"]!.AsArray();
+        Assert.Equal(added, fields.Skip(fields.Count - 3).Select(f => (string)f!["name"]!));
+        foreach (var field in fields.Where(f => added.Contains((string)f!["name"]!)).ToList())
+        {
+            fields.Remove(field);
+        }
+
+        var earlier = (RecordSchema)Schema.Parse(current.ToJsonString());
+        var old = new GenericRecord(earlier);
+        foreach (var f in earlier.Fields)
+        {
+            old.Add(f.Name, f.Name switch
+            {
+                "event_time" or "scored_at" => DateTime.UnixEpoch.AddSeconds(1),
+                "score" or "lstm_score" or "xgb_score" or "threshold" => 0.5,
+                "window_length" or "partition" => 1,
+                "offset" => 7L,
+                "top_features" => Array.Empty<object>(),
+                "influential_steps_back" or "influential_event_time" or "influential_score_delta" => null,
+                _ => "x",
+            });
+        }
+
+        using var stream = new MemoryStream();
+        new GenericDatumWriter<GenericRecord>(earlier).Write(old, new BinaryEncoder(stream));
+        stream.Position = 0;
+        var back = new SpecificDatumReader<FraudAlert>(earlier, AvroSchemas.FraudAlert).Read(null!, new BinaryDecoder(stream));
+
+        Assert.Equal((7L, "x"), (back.Offset, back.AlertId));
+        Assert.Null(back.MerchantId);
+        Assert.Null(back.Amount);
+        Assert.Null(back.Currency);
     }
 
     [Fact]

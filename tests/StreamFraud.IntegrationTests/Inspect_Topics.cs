@@ -86,8 +86,12 @@ public sealed partial class Inspect_Topics(StackFixture stack)
             Assert.Equal(hash, j.GetProperty("window_hash").GetString());
             Assert.Equal(transactionId, j.GetProperty("transaction_id").GetString());
 
-            // The amount and the rest of the scored transaction: the transaction that was produced.
+            // The alert's own merchant and amount, and the rest of the scored transaction: the transaction that was produced.
             var tx = run.Produced[a.TransactionId];
+            Assert.Equal((tx.MerchantId, tx.Amount, tx.Currency), (a.MerchantId, a.Amount, a.Currency));
+            Assert.Equal(tx.MerchantId, j.GetProperty("merchant_id").GetString());
+            Assert.Equal(tx.Amount, j.GetProperty("amount").GetDouble());
+            Assert.Equal(tx.Currency, j.GetProperty("currency").GetString());
             Assert.Equal("found", j.GetProperty("transaction_lookup").GetString());
             var found = j.GetProperty("transaction");
             Assert.Equal(run.InputTopic, found.GetProperty("topic").GetString());
@@ -158,12 +162,12 @@ public sealed partial class Inspect_Topics(StackFixture stack)
             }
         }
 
-        // --max and --no-lookup: the first rows, without amounts.
+        // --max and --no-lookup: the first rows, their amounts the alerts' own (nothing looked up).
         (code, output, error) = await Inspect("alerts", "--topic", run.AlertsTopic, "--from-beginning", "--max", "3", "--no-lookup");
         Assert.True(code == 0, error);
         var rows = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(l => Columns().Split(l)).ToList();
         Assert.Equal(lines.Skip(1).Take(3).Select(l => Columns().Split(l)[2]), rows.Select(r => r[2]));
-        Assert.All(rows, r => Assert.Equal("-", r[3]));
+        Assert.All(rows, r => Assert.Equal(run.Produced[r[2]].Amount, double.Parse(r[3].Split(' ')[0], NumberStyles.Number, CultureInfo.InvariantCulture), 0.005));
     }
 
     [Fact]
@@ -189,10 +193,43 @@ public sealed partial class Inspect_Topics(StackFixture stack)
             Assert.True(reason.Contains("not this alert's", StringComparison.Ordinal) || reason.Contains("is not there", StringComparison.Ordinal), reason);
         }
 
+        // The table shows the alerts' own amounts and needs no lookup.
         (code, output, error) = await Inspect("alerts", "--topic", run.AlertsTopic, "--transactions-topic", other, "--from-beginning", "--max", "2");
+        Assert.True(code == 0, error);
+        Assert.All(output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1), l => Assert.NotEqual("?", Columns().Split(l)[3]));
+        Assert.DoesNotContain("amount unknown for alert", error);
+
+        // Alerts as a scorer before merchant and amount were added wrote them: the table looks the amount up, and a
+        // position holding another transaction gives '?' with the reason; the right input topic gives the amounts.
+        var earlier = await stack.CreateTopicAsync("inspect-earlier-alerts", partitions: 1);
+        using (var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry }))
+        using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = stack.Kafka }).Build())
+        {
+            var serializer = new AvroSerializer<FraudAlert>(registry);
+            foreach (var a in run.Alerts.Values.OrderBy(a => a.EventTimeMs).Take(3))
+            {
+                var value = await serializer.SerializeAsync(
+                    new FraudAlert
+                    {
+                        AlertId = a.AlertId, TransactionId = a.TransactionId, CardId = a.CardId, EventTimeMs = a.EventTimeMs, ScoredAtMs = a.ScoredAtMs,
+                        Score = a.Score, LstmScore = a.LstmScore, XgbScore = a.XgbScore, Threshold = a.Threshold, ThresholdPolicy = a.ThresholdPolicy,
+                        ModelVersion = a.ModelVersion, WindowHash = a.WindowHash, WindowLength = a.WindowLength, Partition = a.Partition, Offset = a.Offset,
+                        TopFeatures = a.TopFeatures,
+                    },
+                    new SerializationContext(MessageComponentType.Value, earlier));
+                await producer.ProduceAsync(earlier, new Message<string, byte[]> { Key = a.CardId, Value = value });
+            }
+        }
+
+        (code, output, error) = await Inspect("alerts", "--topic", earlier, "--transactions-topic", other, "--from-beginning");
         Assert.True(code == 0, error);
         Assert.All(output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1), l => Assert.Equal("?", Columns().Split(l)[3]));
         Assert.Contains("amount unknown for alert", error);
+        (code, output, error) = await Inspect("alerts", "--topic", earlier, "--transactions-topic", run.InputTopic, "--from-beginning");
+        Assert.True(code == 0, error);
+        var found = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(l => Columns().Split(l)).ToList();
+        Assert.Equal(3, found.Count);
+        Assert.All(found, r => Assert.Equal(run.Produced[r[2]].Amount, double.Parse(r[3].Split(' ')[0], NumberStyles.Number, CultureInfo.InvariantCulture), 0.005));
     }
 
     [Fact]

@@ -18,12 +18,12 @@ public sealed class AlertsSettings : ReadSettings
 {
     /// <summary><c>--transactions-topic</c>.</summary>
     [CommandOption("--transactions-topic <NAME>")]
-    [Description($"Where the amount, merchant and currency are looked up: an alert names its transaction's partition and offset in the scorer's input topic (default {Topics.Transactions}).")]
+    [Description($"Where the scored transactions are looked up (the whole transaction in --json, the amount of an alert that does not carry its own): an alert names its transaction's partition and offset in the scorer's input topic (default {Topics.Transactions}).")]
     public string TransactionsTopic { get; init; } = Topics.Transactions;
 
     /// <summary><c>--no-lookup</c>.</summary>
     [CommandOption("--no-lookup")]
-    [Description("Do not look up the scored transactions (the AMOUNT column shows '-'): alerts do not carry the amount themselves.")]
+    [Description("Do not look up the scored transactions: --json shows no transaction, and the AMOUNT column shows '-' for an alert that does not carry its own amount (alerts of scorers before the amount was added).")]
     public bool NoLookup { get; init; }
 
     /// <inheritdoc />

@@ -11,8 +11,9 @@ namespace StreamFraud.Inspect.Views;
 /// <summary>
 /// Alerts (<c>fraud-alerts</c>, <c>fraud-alerts.shadow</c>, a backtest's alerts topic): when, which card, how much,
 /// the score and its two parts against the threshold and its policy, the model version, and why — the top XGBoost
-/// feature contributions and the earlier transaction that moved the LSTM most. The amount is not in the alert: it
-/// comes from the scored transaction (<see cref="TransactionLookup"/>).
+/// feature contributions and the earlier transaction that moved the LSTM most. The amount is the alert's own (its
+/// <c>amount</c> and <c>currency</c>); for alerts of scorers that did not write it yet, it is looked up in the scored
+/// transaction (<see cref="TransactionLookup"/>), as is the whole transaction for <c>--json</c>.
 /// </summary>
 /// <param name="registry">Registry client.</param>
 /// <param name="lookup">Where the scored transactions are looked up; null with <c>--no-lookup</c>.</param>
@@ -49,7 +50,8 @@ public sealed class AlertView(ISchemaRegistryClient registry, TransactionLookup?
             return null;
         }
 
-        var found = lookup?.Find(alert.Partition, alert.Offset, alert.TransactionId);
+        // A row needs the transaction only for an alert without its own amount; --json shows the whole transaction.
+        var found = json || alert.Amount is null ? lookup?.Find(alert.Partition, alert.Offset, alert.TransactionId) : null;
         return json ? Json(record, alert, found) : Row(alert, found);
     }
 
@@ -92,7 +94,11 @@ public sealed class AlertView(ISchemaRegistryClient registry, TransactionLookup?
     private string Row(FraudAlert a, LookupResult? found)
     {
         var amount = "-";
-        if (found is { Transaction: { } t })
+        if (a.Amount is { } own)
+        {
+            amount = LineTable.Money(own, a.Currency);
+        }
+        else if (found is { Transaction: { } t })
         {
             amount = LineTable.Money(t.Amount, t.Currency);
         }
@@ -130,6 +136,9 @@ public sealed class AlertView(ISchemaRegistryClient registry, TransactionLookup?
         w.WriteNumber("window_length", a.WindowLength);
         w.WriteNumber("partition", a.Partition);
         w.WriteNumber("offset", a.Offset);
+        JsonLine.Text(w, "merchant_id", a.MerchantId);
+        JsonLine.Number(w, "amount", a.Amount);
+        JsonLine.Text(w, "currency", a.Currency);
         w.WriteStartArray("top_features");
         foreach (var f in a.TopFeatures)
         {
