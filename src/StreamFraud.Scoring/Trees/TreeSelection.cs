@@ -114,8 +114,7 @@ public static class TreeSelection
         XgbForest forest;
         try
         {
-            var json = booster.SaveModelToBuffer("json");
-            forest = XgbForest.Parse(editJson is null ? json : editJson(json));
+            forest = ReadForest(booster, editJson);
             managed = ManagedTreeEnsemble.Compile(forest, iterationEnd);
         }
         catch (Exception e) when (e is UnsupportedTreeModelException or InvalidDataException or ArgumentException or XgbException)
@@ -189,8 +188,7 @@ public static class TreeSelection
         XgbForest forest;
         try
         {
-            var json = booster.SaveModelToBuffer("json");
-            forest = XgbForest.Parse(editJson is null ? json : editJson(json));
+            forest = ReadForest(booster, editJson);
             shap = TreeShap.Compile(forest, iterationEnd);
         }
         catch (Exception e) when (e is UnsupportedTreeModelException or InvalidDataException or ArgumentException or XgbException)
@@ -250,6 +248,13 @@ public static class TreeSelection
 
         return new ExplainerChoice(shap, string.Create(CultureInfo.InvariantCulture,
             $"managed TreeSHAP ({shap.Trees} trees): {ownMicroseconds:0} µs vs libxgboost {libMicroseconds:0} µs per {timed} rows; contributions equal libxgboost's on {count} load-time rows ({golden} golden, {count - golden} probes; max |difference| {worst:G3})"), false);
+    }
+
+    /// <summary>The model as libxgboost dumps it (its own JSON, so managed code sees the trees it scores), edited by tests.</summary>
+    private static XgbForest ReadForest(Booster booster, Func<byte[], byte[]>? editJson)
+    {
+        var json = booster.SaveModelToBuffer("json");
+        return XgbForest.Parse(editJson is null ? json : editJson(json));
     }
 
     /// <summary>Rows the managed TreeSHAP is compared with libxgboost on at load (libxgboost takes ≈ 2 ms per row for 300 trees).</summary>
