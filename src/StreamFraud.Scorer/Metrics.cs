@@ -279,6 +279,12 @@ public static class ErrorStages
     /// <summary>Exactly-once: sending offsets to or committing the Kafka transaction.</summary>
     public const string Transaction = "transaction";
 
+    /// <summary>
+    /// A batch's reads or scoring, run alongside the previous batch's write (at-least-once mode), failed; the batch
+    /// is prepared again on its own once that write has settled.
+    /// </summary>
+    public const string Overlap = "overlap";
+
     /// <summary>The label consumer applying a batch to the label store.</summary>
     public const string Apply = "apply";
 
@@ -294,7 +300,7 @@ public static class ErrorStages
     /// <summary>Every stage tag either consumer can record.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
-        Decode, Registry, Decisions, Redis, Produce, Transaction,
+        Decode, Registry, Decisions, Redis, Produce, Transaction, Overlap,
         LabelsPrefix + Decode, LabelsPrefix + Apply, LabelsPrefix + Quality, LabelsPrefix + Produce, LabelsPrefix + Loop,
     ];
 }

@@ -160,6 +160,121 @@ public sealed class Scorer_BatchProcessor(StackFixture stack)
         Assert.Equal(3, store.Commits); // batch 0 twice, batch 1 once (by the DLQ-only batch)
     }
 
+    [Fact]
+    public async Task Overlap_OverlappedReadFails_ThenItsRetryIsStopped_TheFailureIsStillLoggedAndCounted()
+    {
+        // Batch 1's reads, run alongside batch 0's write, fail; its serial retry then waits (as it would for a Redis
+        // outage) until the scorer is stopped. The failure must show in the log and in streamfraud.errors{stage=overlap}
+        // although the call ends in the stop (before: reported only when the call returned normally).
+        using var scenario = ScorerScenario.Create("overlapfail", seed: 95, cards: 30, events: 200);
+        using var bundle = scenario.LoadBundle();
+        using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
+        var topic = $"overlapfail-{Guid.NewGuid():N}";
+        var serializer = new AvroSerializer<Contracts.Transaction>(registry);
+        var all = new List<ConsumeResult<byte[]?, byte[]?>>();
+        foreach (var tx in scenario.Live.Take(200))
+        {
+            var value = await serializer.SerializeAsync(Contracts.Transaction.FromDomain(tx), new SerializationContext(MessageComponentType.Value, topic));
+            all.Add(Consumed(topic, all.Count, Encoding.UTF8.GetBytes(tx.CardId), value));
+        }
+
+        var options = new ScorerOptions { InputTopic = topic, AlertsTopic = "a", DlqTopic = "d", BatchSize = 100 };
+        using var metrics = new ScorerMetrics();
+        var overlapErrors = new List<long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument, metrics.Errors))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag is { Key: "stage", Value: ErrorStages.Overlap } && value > 0)
+                {
+                    lock (overlapErrors)
+                    {
+                        overlapErrors.Add(value);
+                    }
+                }
+            }
+        });
+        listener.Start();
+        var log = new ListLogger();
+        var store = new OverlappedReadFailsThenHangs(new InMemoryWindowStore(FeatureSpec.CardV1));
+        var processor = new BatchProcessor(
+            new TransactionDecoder(registry), new FraudPipeline(store, () => bundle, capacity: 100), new WindowBatch(FeatureSpec.CardV1, 100),
+            new OutputBuilder(options, new AvroSerializer<Contracts.FraudAlert>(registry), TimeProvider.System), metrics,
+            new Outages(options, NullLogger.Instance, metrics, new DependencyHealth(TimeProvider.System), TimeProvider.System), log,
+            new RepeatLimiter(TimeProvider.System, TimeSpan.FromMinutes(1)))
+        {
+            Overlap = true,
+        };
+
+        await processor.ProcessAsync(all[..100], _ => Task.CompletedTask, CancellationToken.None);
+        using var stop = new CancellationTokenSource();
+        var second = processor.ProcessAsync(all[100..], _ => Task.CompletedTask, stop.Token);
+        Assert.True(await Task.Run(() => store.RetryWaiting.Wait(TimeSpan.FromSeconds(30))), "the serial retry never came");
+        stop.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => second);
+        Assert.Equal([1L], overlapErrors);
+        var warning = Assert.Single(log.Lines, l => l.Contains("run alongside the previous batch's write, failed", StringComparison.Ordinal));
+        Assert.StartsWith("Warning 26:", warning, StringComparison.Ordinal);
+        Assert.Contains("overlapped read failed (test)", warning, StringComparison.Ordinal);
+    }
+
+    /// <summary>A store whose first overlapped read fails and whose serial reads after it wait until cancelled.</summary>
+    private sealed class OverlappedReadFailsThenHangs(InMemoryWindowStore inner) : IWindowStore
+    {
+        private bool _failed;
+
+        public ManualResetEventSlim RetryWaiting { get; } = new();
+
+        public bool CanPrepareOnPending => true;
+
+        public async Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
+        {
+            if (_failed)
+            {
+                RetryWaiting.Set();
+                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+            }
+
+            return await inner.PrepareAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+
+        public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default)
+        {
+            _failed = true;
+            throw new InvalidOperationException("overlapped read failed (test)");
+        }
+
+        public Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default) => inner.CommitAsync(writes, cancellationToken);
+    }
+
+    /// <summary>Log lines as <c>Level EventId: message (exception message)</c>.</summary>
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Lines { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (Lines)
+            {
+                Lines.Add($"{logLevel} {eventId.Id}: {formatter(state, exception)} ({exception?.Message})");
+            }
+        }
+    }
+
     /// <summary>
     /// A store whose first commit loses a race: another writer applied one transaction to a card first, and nothing
     /// of the batch was written (every card reported as conflicting).

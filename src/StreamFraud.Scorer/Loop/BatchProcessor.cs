@@ -154,13 +154,19 @@ internal sealed class BatchProcessor(
                 alerts += r.Alerts.Count;
             };
             var failuresBefore = pipeline.OverlapFailures;
-            var result = Overlap
-                ? await pipeline.RunOverlappedAsync(batch, publishBatch, stop).ConfigureAwait(true)
-                : await pipeline.RunBatchAsync(batch, publishBatch, stop).ConfigureAwait(true);
-            if (pipeline.OverlapFailures != failuresBefore && pipeline.LastOverlapFailure is { } overlapFailure && limiter.ShouldLog("overlap", out var overlapSuppressed))
+            BatchResult result;
+            try
             {
-                Log.OverlapRetried(log, overlapFailure, overlapSuppressed);
+                result = Overlap
+                    ? await pipeline.RunOverlappedAsync(batch, publishBatch, stop).ConfigureAwait(true)
+                    : await pipeline.RunBatchAsync(batch, publishBatch, stop).ConfigureAwait(true);
             }
+            finally
+            {
+                // Also when the batch then fails or is stopped (e.g. its serial retry waits out an outage until SIGTERM).
+                ReportOverlapFailures(failuresBefore);
+            }
+
             // What the batch protocol spent outside its timed stages and the publish: writing the window states (with
             // Overlap: waiting for the previous batch's write, which ran alongside this batch's stages).
             var writes = running.Elapsed - published - result.Timings.Windows - result.Timings.Models - result.Timings.Explain;
@@ -170,6 +176,22 @@ internal sealed class BatchProcessor(
 
         CountDeadLetters(deadLetters);
         return alerts;
+    }
+
+    /// <summary>Counts (<c>streamfraud.errors{stage="overlap"}</c>) and logs, rate-limited, the overlapped reads or scoring that failed since <paramref name="before"/>.</summary>
+    private void ReportOverlapFailures(long before)
+    {
+        var failed = pipeline.OverlapFailures - before;
+        if (failed <= 0)
+        {
+            return;
+        }
+
+        metrics.Errors.Add(failed, new KeyValuePair<string, object?>("stage", ErrorStages.Overlap));
+        if (pipeline.LastOverlapFailure is { } failure && limiter.ShouldLog("overlap", out var suppressed))
+        {
+            Log.OverlapRetried(log, failure, suppressed);
+        }
     }
 
     private uint Source(string topic)
