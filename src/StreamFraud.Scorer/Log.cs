@@ -84,7 +84,7 @@ internal static partial class Log
     [LoggerMessage(24, LogLevel.Critical, "Label consumer stopped for good; scoring goes on without labels until the scorer restarts")]
     public static partial void LabelConsumerStoppedForGood(ILogger logger, Exception exception);
 
-    [LoggerMessage(26, LogLevel.Warning, "The next batch's reads or scoring, run alongside the previous batch's write, failed; the batch is read and scored again on its own once that write has settled ({Suppressed} such warnings suppressed since the last one)")]
+    [LoggerMessage(26, LogLevel.Warning, "The next batch's reads or scoring, run alongside the previous batch's write, failed; the batch is read and scored again on its own once that write has settled, unless it fails or is stopped first ({Suppressed} such warnings suppressed since the last one)")]
     public static partial void OverlapRetried(ILogger logger, Exception exception, int suppressed);
 
     [LoggerMessage(27, LogLevel.Warning, "A written batch's positions could not be stored while the next batch failed ({Reason}); it is read again after the restart, where its events are recognised as duplicates")]

@@ -47,7 +47,7 @@ public sealed class ScorerMetrics : IDisposable
         Duplicates = _meter.CreateCounter<long>("streamfraud.events.duplicates", "{event}", "Redelivered events recognised by the window store.");
         Alerts = _meter.CreateCounter<long>("streamfraud.alerts.emitted", "{alert}", "Alerts produced to the alerts topic, by model.version.");
         Dlq = _meter.CreateCounter<long>("streamfraud.dlq.messages", "{message}", "Messages sent to the dead-letter topic, by error class.");
-        Errors = _meter.CreateCounter<long>("streamfraud.errors", "{error}", "Transient failures retried (Redis, broker, registry), by stage.");
+        Errors = _meter.CreateCounter<long>("streamfraud.errors", "{error}", "Transient failures retried (Redis, broker, registry, overlapped reads), by stage.");
         BatchSize = _meter.CreateHistogram<int>("streamfraud.batch.size", "{event}", "Events per batch.");
         BatchDuration = _meter.CreateHistogram<double>("streamfraud.batch.duration", "s", "Wall time of a batch from decode to stored offsets.");
         StageDuration = _meter.CreateHistogram<double>("streamfraud.stage.duration", "s", "Time per batch stage: poll (collecting the batch from the consumer), decode, redis (window reads), models, explain, publish (alerts and DLQ acknowledged), writes (the rest of the batch protocol: window states written, and output records built, shadow scoring, decision records, conflicts re-scored), commit (offsets or the Kafka transaction).");

@@ -202,22 +202,39 @@ public sealed partial class Inspect_Topics(StackFixture stack)
         // Alerts as a scorer before merchant and amount were added wrote them: the table looks the amount up, and a
         // position holding another transaction gives '?' with the reason; the right input topic gives the amounts.
         var earlier = await stack.CreateTopicAsync("inspect-earlier-alerts", partitions: 1);
+        var schema = EarlierAlertSchema();
+        var item = (Avro.RecordSchema)((Avro.ArraySchema)schema["top_features"].Schema).ItemSchema;
         using (var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry }))
         using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = stack.Kafka }).Build())
         {
-            var serializer = new AvroSerializer<FraudAlert>(registry);
+            // Registered under the earlier schema, read through the registry by the current class (Avro resolution).
+            var serializer = new AvroSerializer<Avro.Generic.GenericRecord>(registry);
             foreach (var a in run.Alerts.Values.OrderBy(a => a.EventTimeMs).Take(3))
             {
-                var value = await serializer.SerializeAsync(
-                    new FraudAlert
+                var record = new Avro.Generic.GenericRecord(schema);
+                foreach (var (name, value) in new (string, object?)[]
+                {
+                    ("alert_id", a.AlertId), ("transaction_id", a.TransactionId), ("card_id", a.CardId),
+                    ("event_time", DateTime.UnixEpoch.AddMilliseconds(a.EventTimeMs)), ("scored_at", DateTime.UnixEpoch.AddMilliseconds(a.ScoredAtMs)),
+                    ("score", a.Score), ("lstm_score", a.LstmScore), ("xgb_score", a.XgbScore), ("threshold", a.Threshold),
+                    ("threshold_policy", a.ThresholdPolicy), ("model_version", a.ModelVersion), ("window_hash", a.WindowHash),
+                    ("window_length", a.WindowLength), ("partition", a.Partition), ("offset", a.Offset),
+                    ("top_features", a.TopFeatures.Select(f =>
                     {
-                        AlertId = a.AlertId, TransactionId = a.TransactionId, CardId = a.CardId, EventTimeMs = a.EventTimeMs, ScoredAtMs = a.ScoredAtMs,
-                        Score = a.Score, LstmScore = a.LstmScore, XgbScore = a.XgbScore, Threshold = a.Threshold, ThresholdPolicy = a.ThresholdPolicy,
-                        ModelVersion = a.ModelVersion, WindowHash = a.WindowHash, WindowLength = a.WindowLength, Partition = a.Partition, Offset = a.Offset,
-                        TopFeatures = a.TopFeatures,
-                    },
-                    new SerializationContext(MessageComponentType.Value, earlier));
-                await producer.ProduceAsync(earlier, new Message<string, byte[]> { Key = a.CardId, Value = value });
+                        var c = new Avro.Generic.GenericRecord(item);
+                        c.Add("name", f.Name);
+                        c.Add("value", f.Value);
+                        c.Add("contribution", f.Contribution);
+                        return (object)c;
+                    }).ToArray()),
+                    ("influential_steps_back", null), ("influential_event_time", null), ("influential_score_delta", null),
+                })
+                {
+                    record.Add(name, value);
+                }
+
+                var value2 = await serializer.SerializeAsync(record, new SerializationContext(MessageComponentType.Value, earlier));
+                await producer.ProduceAsync(earlier, new Message<string, byte[]> { Key = a.CardId, Value = value2 });
             }
         }
 
@@ -230,6 +247,20 @@ public sealed partial class Inspect_Topics(StackFixture stack)
         var found = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(l => Columns().Split(l)).ToList();
         Assert.Equal(3, found.Count);
         Assert.All(found, r => Assert.Equal(run.Produced[r[2]].Amount, double.Parse(r[3].Split(' ')[0], NumberStyles.Number, CultureInfo.InvariantCulture), 0.005));
+    }
+
+    /// <summary>The alert schema before <c>merchant_id</c>, <c>amount</c> and <c>currency</c> were added (its last three fields).</summary>
+    private static Avro.RecordSchema EarlierAlertSchema()
+    {
+        var current = System.Text.Json.Nodes.JsonNode.Parse(AvroSchemas.Text("fraud-alert.avsc"))!.AsObject();
+        var fields = current["fields"]!.AsArray();
+        Assert.Equal(["merchant_id", "amount", "currency"], fields.Skip(fields.Count - 3).Select(f => (string)f!["name"]!));
+        for (var k = 0; k < 3; k++)
+        {
+            fields.RemoveAt(fields.Count - 1);
+        }
+
+        return (Avro.RecordSchema)Avro.Schema.Parse(current.ToJsonString());
     }
 
     [Fact]

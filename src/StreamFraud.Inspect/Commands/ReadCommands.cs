@@ -34,7 +34,7 @@ public sealed class AlertsSettings : ReadSettings
     {
         var common = base.Validate();
         return !common.Successful ? common
-            : NoLookup && TransactionsTopic != Topics.Transactions ? ValidationResult.Error("--transactions-topic names where amounts are looked up, and --no-lookup turns the lookup off: give one of them")
+            : NoLookup && TransactionsTopic != Topics.Transactions ? ValidationResult.Error("--transactions-topic names where scored transactions are looked up, and --no-lookup turns the lookup off: give one of them")
             : ValidationResult.Success();
     }
 }

@@ -161,11 +161,22 @@ internal sealed class BatchProcessor(
                     ? await pipeline.RunOverlappedAsync(batch, publishBatch, stop).ConfigureAwait(true)
                     : await pipeline.RunBatchAsync(batch, publishBatch, stop).ConfigureAwait(true);
             }
-            finally
+            catch
             {
-                // Also when the batch then fails or is stopped (e.g. its serial retry waits out an outage until SIGTERM).
-                ReportOverlapFailures(failuresBefore);
+                // Also when the batch then fails or is stopped (e.g. its serial retry waits out an outage until SIGTERM);
+                // reporting never replaces the error on its way out.
+                try
+                {
+                    ReportOverlapFailures(failuresBefore);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                }
+
+                throw;
             }
+
+            ReportOverlapFailures(failuresBefore);
 
             // What the batch protocol spent outside its timed stages and the publish: writing the window states (with
             // Overlap: waiting for the previous batch's write, which ran alongside this batch's stages).
