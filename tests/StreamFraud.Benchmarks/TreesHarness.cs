@@ -16,13 +16,8 @@ internal static class TreesHarness
     {
         var batchSize = Opt(args, "--batch", 512);
         var runs = Opt(args, "--runs", 15);
-        var spec = Str(args, "--spec") switch
-        {
-            null or "v1" => (FeatureSpec)FeatureSpec.CardV1,
-            "v2" => FeatureSpec.CardV2,
-            var other => throw new ArgumentException($"--spec must be v1 or v2, not '{other}'."),
-        };
-        var events = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(60_000).ToList();
+        var spec = SpecOption(args);
+        var events = Events();
         var dir = Directory.CreateTempSubdirectory("sf-trees-bench-").FullName;
         try
         {
@@ -102,13 +97,8 @@ internal static class TreesHarness
     public static void RunShap(string[] args)
     {
         var runs = Opt(args, "--runs", 7);
-        var spec = Str(args, "--spec") switch
-        {
-            null or "v1" => (FeatureSpec)FeatureSpec.CardV1,
-            "v2" => FeatureSpec.CardV2,
-            var other => throw new ArgumentException($"--spec must be v1 or v2, not '{other}'."),
-        };
-        var events = new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(60_000).ToList();
+        var spec = SpecOption(args);
+        var events = Events();
         var dir = Directory.CreateTempSubdirectory("sf-shap-bench-").FullName;
         try
         {
@@ -174,6 +164,18 @@ internal static class TreesHarness
 
         return clock.Elapsed.TotalMicroseconds / n;
     }
+
+    /// <summary><c>--spec v1|v2</c> (default v1).</summary>
+    private static FeatureSpec SpecOption(string[] args) => Str(args, "--spec") switch
+    {
+        null or "v1" => FeatureSpec.CardV1,
+        "v2" => FeatureSpec.CardV2,
+        var other => throw new ArgumentException($"--spec must be v1 or v2, not '{other}'."),
+    };
+
+    /// <summary>The 60,000 events both harnesses train on (the first 50,000) and take rows from.</summary>
+    private static List<StreamFraud.Core.Transaction> Events() =>
+        new TransactionSimulator(new SimulationOptions { Cards = 20_000, Days = 7, Seed = 3 }).Generate().Take(60_000).ToList();
 
     private static int Opt(string[] args, string name, int fallback)
     {

@@ -31,13 +31,7 @@ public sealed class Scorer_BatchProcessor(StackFixture stack)
         using var bundle = scenario.LoadBundle();
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
         var topic = $"processor-{Guid.NewGuid():N}";
-        var serializer = new AvroSerializer<Contracts.Transaction>(registry);
-        var messages = new List<ConsumeResult<byte[]?, byte[]?>>();
-        foreach (var tx in scenario.Live)
-        {
-            var value = await serializer.SerializeAsync(Contracts.Transaction.FromDomain(tx), new SerializationContext(MessageComponentType.Value, topic));
-            messages.Add(Consumed(topic, messages.Count, Encoding.UTF8.GetBytes(tx.CardId), value));
-        }
+        var messages = await Serialized(registry, topic, scenario.Live);
 
         messages.Insert(7, Consumed(topic, 7, [1, 2], [9, 9, 9])); // not Confluent-framed Avro
         for (var i = 8; i < messages.Count; i++)
@@ -47,12 +41,8 @@ public sealed class Scorer_BatchProcessor(StackFixture stack)
 
         var options = new ScorerOptions { InputTopic = topic, AlertsTopic = "a", DlqTopic = "d", BatchSize = messages.Count };
         using var metrics = new ScorerMetrics();
-        var outages = new Outages(options, NullLogger.Instance, metrics, new DependencyHealth(TimeProvider.System), TimeProvider.System);
         var store = new InMemoryWindowStore(FeatureSpec.CardV1);
-        var processor = new BatchProcessor(
-            new TransactionDecoder(registry), new FraudPipeline(store, () => bundle, capacity: messages.Count), new WindowBatch(FeatureSpec.CardV1, messages.Count),
-            new OutputBuilder(options, new AvroSerializer<Contracts.FraudAlert>(registry), TimeProvider.System), metrics, outages, NullLogger.Instance,
-            new RepeatLimiter(TimeProvider.System, TimeSpan.FromMinutes(1)));
+        var processor = Processor(registry, options, metrics, new FraudPipeline(store, () => bundle, capacity: messages.Count), messages.Count);
 
         var published = new List<OutputRecord>();
         var cardsAtPublish = -1;
@@ -103,13 +93,7 @@ public sealed class Scorer_BatchProcessor(StackFixture stack)
         using var bundle = scenario.LoadBundle();
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
         var topic = $"overlap-{Guid.NewGuid():N}";
-        var serializer = new AvroSerializer<Contracts.Transaction>(registry);
-        var all = new List<ConsumeResult<byte[]?, byte[]?>>();
-        foreach (var tx in scenario.Live.Take(200))
-        {
-            var value = await serializer.SerializeAsync(Contracts.Transaction.FromDomain(tx), new SerializationContext(MessageComponentType.Value, topic));
-            all.Add(Consumed(topic, all.Count, Encoding.UTF8.GetBytes(tx.CardId), value));
-        }
+        var all = await Serialized(registry, topic, scenario.Live.Take(200));
 
         List<ConsumeResult<byte[]?, byte[]?>>[] batches = [all[..100], all[100..200], [Consumed(topic, 200, [1], [7, 7])]];
         var options = new ScorerOptions { InputTopic = topic, AlertsTopic = "a", DlqTopic = "d", BatchSize = 100 };
@@ -128,15 +112,8 @@ public sealed class Scorer_BatchProcessor(StackFixture stack)
 
         var inner = new InMemoryWindowStore(FeatureSpec.CardV1);
         var store = new FirstCommitRaced(inner, scenario.Live[0]);
-        var processor = new BatchProcessor(
-            new TransactionDecoder(registry), new FraudPipeline(store, () => bundle, new ScoringOptions { Policy = ThresholdPolicy.Fixed, FixedThreshold = 0 }, capacity: 100),
-            new WindowBatch(FeatureSpec.CardV1, 100),
-            new OutputBuilder(options, new AvroSerializer<Contracts.FraudAlert>(registry), TimeProvider.System), metrics,
-            new Outages(options, NullLogger.Instance, metrics, new DependencyHealth(TimeProvider.System), TimeProvider.System), NullLogger.Instance,
-            new RepeatLimiter(TimeProvider.System, TimeSpan.FromMinutes(1)))
-        {
-            Overlap = true,
-        };
+        var processor = Processor(
+            registry, options, metrics, new FraudPipeline(store, () => bundle, new ScoringOptions { Policy = ThresholdPolicy.Fixed, FixedThreshold = 0 }, capacity: 100), 100, overlap: true);
 
         var log = new List<(int Batch, int Alerts, int DeadLetters, int CardsStored)>();
         for (var b = 0; b < batches.Length; b++)
@@ -170,13 +147,7 @@ public sealed class Scorer_BatchProcessor(StackFixture stack)
         using var bundle = scenario.LoadBundle();
         using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = stack.Registry });
         var topic = $"overlapfail-{Guid.NewGuid():N}";
-        var serializer = new AvroSerializer<Contracts.Transaction>(registry);
-        var all = new List<ConsumeResult<byte[]?, byte[]?>>();
-        foreach (var tx in scenario.Live.Take(200))
-        {
-            var value = await serializer.SerializeAsync(Contracts.Transaction.FromDomain(tx), new SerializationContext(MessageComponentType.Value, topic));
-            all.Add(Consumed(topic, all.Count, Encoding.UTF8.GetBytes(tx.CardId), value));
-        }
+        var all = await Serialized(registry, topic, scenario.Live.Take(200));
 
         var options = new ScorerOptions { InputTopic = topic, AlertsTopic = "a", DlqTopic = "d", BatchSize = 100 };
         using var metrics = new ScorerMetrics();
@@ -205,14 +176,7 @@ public sealed class Scorer_BatchProcessor(StackFixture stack)
         listener.Start();
         var log = new ListLogger();
         var store = new OverlappedReadFailsThenHangs(new InMemoryWindowStore(FeatureSpec.CardV1));
-        var processor = new BatchProcessor(
-            new TransactionDecoder(registry), new FraudPipeline(store, () => bundle, capacity: 100), new WindowBatch(FeatureSpec.CardV1, 100),
-            new OutputBuilder(options, new AvroSerializer<Contracts.FraudAlert>(registry), TimeProvider.System), metrics,
-            new Outages(options, NullLogger.Instance, metrics, new DependencyHealth(TimeProvider.System), TimeProvider.System), log,
-            new RepeatLimiter(TimeProvider.System, TimeSpan.FromMinutes(1)))
-        {
-            Overlap = true,
-        };
+        var processor = Processor(registry, options, metrics, new FraudPipeline(store, () => bundle, capacity: 100), 100, overlap: true, log);
 
         await processor.ProcessAsync(all[..100], _ => Task.CompletedTask, CancellationToken.None);
         using var stop = new CancellationTokenSource();
@@ -303,6 +267,32 @@ public sealed class Scorer_BatchProcessor(StackFixture stack)
             return writes.Cards;
         }
     }
+
+    /// <summary>The transactions as Confluent-framed Avro messages of <paramref name="topic"/> (registered there), offsets 0, 1, …, keyed by card.</summary>
+    private static async Task<List<ConsumeResult<byte[]?, byte[]?>>> Serialized(ISchemaRegistryClient registry, string topic, IEnumerable<Core.Transaction> transactions)
+    {
+        var serializer = new AvroSerializer<Contracts.Transaction>(registry);
+        var messages = new List<ConsumeResult<byte[]?, byte[]?>>();
+        foreach (var tx in transactions)
+        {
+            var value = await serializer.SerializeAsync(Contracts.Transaction.FromDomain(tx), new SerializationContext(MessageComponentType.Value, topic));
+            messages.Add(Consumed(topic, messages.Count, Encoding.UTF8.GetBytes(tx.CardId), value));
+        }
+
+        return messages;
+    }
+
+    /// <summary>A processor over <paramref name="pipeline"/> with the registry's decoder and alert serializer, batches of <paramref name="capacity"/>.</summary>
+    private static BatchProcessor Processor(
+        ISchemaRegistryClient registry, ScorerOptions options, ScorerMetrics metrics, FraudPipeline pipeline, int capacity, bool overlap = false, Microsoft.Extensions.Logging.ILogger? log = null) =>
+        new(
+            new TransactionDecoder(registry), pipeline, new WindowBatch(FeatureSpec.CardV1, capacity),
+            new OutputBuilder(options, new AvroSerializer<Contracts.FraudAlert>(registry), TimeProvider.System), metrics,
+            new Outages(options, NullLogger.Instance, metrics, new DependencyHealth(TimeProvider.System), TimeProvider.System), log ?? NullLogger.Instance,
+            new RepeatLimiter(TimeProvider.System, TimeSpan.FromMinutes(1)))
+        {
+            Overlap = overlap,
+        };
 
     private static ConsumeResult<byte[]?, byte[]?> Consumed(string topic, long offset, byte[]? key, byte[]? value) => new()
     {

@@ -445,8 +445,9 @@ public sealed class ModelBundle : IDisposable
 
             Step(options, "trees", cancellationToken);
             var golden = GoldenNewestSteps(manifest, servingSpec);
-            var trees = TreeSelection.Choose(xgb, manifest.XgbIterations, options.Trees, golden, options.WarmupBatch, options.EditTreesJson);
-            var explainer = TreeSelection.ChooseExplainer(xgb, manifest.XgbIterations, options.Trees, golden, options.EditTreesJson);
+            var model = new ForestSource(xgb, options.EditTreesJson);
+            var trees = TreeSelection.Choose(xgb, manifest.XgbIterations, options.Trees, golden, options.WarmupBatch, model);
+            var explainer = TreeSelection.ChooseExplainer(xgb, manifest.XgbIterations, options.Trees, golden, model);
             var bundle = new ModelBundle(directory, manifest, servingSpec, lstm, xgb, trees, explainer) { ManifestSha256 = manifestSha };
             var managedPaths = bundle.ChooseLstmPath(lstmBytes!, options);
             Step(options, "golden", cancellationToken);

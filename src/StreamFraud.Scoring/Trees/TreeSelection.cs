@@ -95,10 +95,10 @@ public static class TreeSelection
     /// </summary>
     /// <exception cref="InvalidDataException"><paramref name="requested"/> is <see cref="TreeEvaluator.Managed"/> and the managed evaluator cannot serve this model (the message says why).</exception>
     public static TreeChoice Choose(Booster booster, int iterationEnd, TreeEvaluator requested, ReadOnlySpan<float> rows, int probeRows) =>
-        Choose(booster, iterationEnd, requested, rows, probeRows, null);
+        Choose(booster, iterationEnd, requested, rows, probeRows, new ForestSource(booster, null));
 
-    /// <summary>As the public overload; <paramref name="editJson"/> changes the model the managed evaluator compiles (tests provoke a mismatch with it).</summary>
-    internal static TreeChoice Choose(Booster booster, int iterationEnd, TreeEvaluator requested, ReadOnlySpan<float> rows, int probeRows, Func<byte[], byte[]>? editJson)
+    /// <summary>As the public overload, on the model as <paramref name="source"/> reads it (shared with <see cref="ChooseExplainer(Booster, int, TreeEvaluator, ReadOnlySpan{float}, ForestSource)"/>).</summary>
+    internal static TreeChoice Choose(Booster booster, int iterationEnd, TreeEvaluator requested, ReadOnlySpan<float> rows, int probeRows, ForestSource source)
     {
         ArgumentNullException.ThrowIfNull(booster);
         if (requested == TreeEvaluator.Libxgboost)
@@ -114,7 +114,7 @@ public static class TreeSelection
         XgbForest forest;
         try
         {
-            forest = ReadForest(booster, editJson);
+            forest = source.Read();
             managed = ManagedTreeEnsemble.Compile(forest, iterationEnd);
         }
         catch (Exception e) when (e is UnsupportedTreeModelException or InvalidDataException or ArgumentException or XgbException)
@@ -171,7 +171,11 @@ public static class TreeSelection
     /// golden windows' newest steps) and probe rows for the rest, or that comparison fails; libxgboost then explains,
     /// and the reason says why. Never throws for the model: the bundle is not refused over its explanations.
     /// </summary>
-    public static ExplainerChoice ChooseExplainer(Booster booster, int iterationEnd, TreeEvaluator requested, ReadOnlySpan<float> rows, Func<byte[], byte[]>? editJson = null)
+    public static ExplainerChoice ChooseExplainer(Booster booster, int iterationEnd, TreeEvaluator requested, ReadOnlySpan<float> rows) =>
+        ChooseExplainer(booster, iterationEnd, requested, rows, new ForestSource(booster, null));
+
+    /// <summary>As the public overload, on the model as <paramref name="source"/> reads it (read once for both choices at load).</summary>
+    internal static ExplainerChoice ChooseExplainer(Booster booster, int iterationEnd, TreeEvaluator requested, ReadOnlySpan<float> rows, ForestSource source)
     {
         ArgumentNullException.ThrowIfNull(booster);
         if (requested == TreeEvaluator.Libxgboost)
@@ -188,7 +192,7 @@ public static class TreeSelection
         XgbForest forest;
         try
         {
-            forest = ReadForest(booster, editJson);
+            forest = source.Read();
             shap = TreeShap.Compile(forest, iterationEnd);
         }
         catch (Exception e) when (e is UnsupportedTreeModelException or InvalidDataException or ArgumentException or XgbException)
@@ -248,13 +252,6 @@ public static class TreeSelection
 
         return new ExplainerChoice(shap, string.Create(CultureInfo.InvariantCulture,
             $"managed TreeSHAP ({shap.Trees} trees): {ownMicroseconds:0} µs vs libxgboost {libMicroseconds:0} µs per {timed} rows; contributions equal libxgboost's on {count} load-time rows ({golden} golden, {count - golden} probes; max |difference| {worst:G3})"), false);
-    }
-
-    /// <summary>The model as libxgboost dumps it (its own JSON, so managed code sees the trees it scores), edited by tests.</summary>
-    private static XgbForest ReadForest(Booster booster, Func<byte[], byte[]>? editJson)
-    {
-        var json = booster.SaveModelToBuffer("json");
-        return XgbForest.Parse(editJson is null ? json : editJson(json));
     }
 
     /// <summary>Rows the managed TreeSHAP is compared with libxgboost on at load (libxgboost takes ≈ 2 ms per row for 300 trees).</summary>
@@ -337,5 +334,26 @@ public static class TreeSelection
         }
 
         return (lib.Min(), own.Min());
+    }
+}
+
+/// <summary>
+/// The booster's model as libxgboost dumps it (its own JSON, so managed code sees the trees libxgboost scores), read
+/// at most once for the evaluator and the explainer of one load; <paramref name="editJson"/> changes it (tests provoke
+/// mismatches with it). A read that throws is not kept: the next asks again and gets the same error.
+/// </summary>
+internal sealed class ForestSource(Booster booster, Func<byte[], byte[]>? editJson)
+{
+    private XgbForest? _forest;
+
+    public XgbForest Read()
+    {
+        if (_forest is null)
+        {
+            var json = booster.SaveModelToBuffer("json");
+            _forest = XgbForest.Parse(editJson is null ? json : editJson(json));
+        }
+
+        return _forest;
     }
 }
