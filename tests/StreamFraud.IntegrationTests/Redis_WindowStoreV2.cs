@@ -109,6 +109,80 @@ public sealed class Redis_WindowStoreV2(StackFixture stack)
         Assert.Equal(MathF.Log(1 + 4), mine.Newest(0)[Spec.IndexOf("merchant_txn_1d_log")], 5);
     }
 
+    /// <summary>
+    /// Another writer's first count of a new day at a cached merchant pushes a day 40 days older out of its slot: the
+    /// ring's version is raised, so a late event of this store that reads the pushed-out day gets what a fresh read
+    /// gets (nothing), not the cached count.
+    /// </summary>
+    [Fact]
+    public async Task RingCache_ADayPushedOutOfItsSlot_ReadAgain_SameWindowsAsNoCache()
+    {
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        var db = mux.GetDatabase();
+        var prefix = $"v2o:{Guid.NewGuid():N}:";
+        var a = new RedisWindowStore(db, Spec, new RedisWindowStoreOptions { KeyPrefix = prefix });
+        var b = new RedisWindowStore(db, Spec, new RedisWindowStoreOptions { KeyPrefix = prefix });
+        var today = RiskStreams.Start + (60 * RiskStreams.Day);
+        var old = today - (40 * RiskStreams.Day); // the same slot as today
+        var n = 0;
+        var offset = 0L;
+        Transaction At(string card, string merchant, long time) => new($"o{n++}", card, merchant, 20, "EUR", time, "5411", "DE", "pos");
+        WindowBatch Of(params Transaction[] events)
+        {
+            var batch = new WindowBatch(Spec, events.Length);
+            foreach (var e in events)
+            {
+                batch.Add(e, new SourcePosition(0, offset++, SourcePosition.OfflineSource));
+            }
+
+            return batch;
+        }
+
+        var olds = Enumerable.Range(0, 5).Select(i => At($"m{i}", "M", old + i)).ToArray();
+        await a.ApplyAsync(Of(olds)); // M's slot holds the old day, 5 transactions
+        await a.ApplyAsync(Of(At("n1", "N", today))); // the newest day is today
+        await a.ApplyAsync(Of(olds[0])); // a duplicate: nothing counted, M's ring read and cached as of today
+        await a.ApplyAsync(Of(olds[1]));
+        Assert.Equal(1, a.RingCacheHits);
+
+        await b.ApplyAsync(Of(At("b1", "M", today))); // today takes over the old day's slot at M
+        var late = Of(At("a9", "M", old + (15 * RiskStreams.Day))); // reads the 30 days before it: the old day among them
+        var fresh = Of(late.Event(0));
+        await new RedisWindowStore(db, Spec, new RedisWindowStoreOptions { KeyPrefix = prefix, RingCacheCapacity = 0 }).PrepareAsync(fresh);
+        await a.ApplyAsync(late);
+        Assert.Equal(1, a.RingsReadAgain);
+        Assert.True(fresh.Window(0).SequenceEqual(late.Window(0)));
+        Assert.Equal(0f, late.Newest(0)[Spec.IndexOf("merchant_txn_30d_log")]); // brute force: the old day is gone
+    }
+
+    /// <summary>An event dated decades ahead never moves the newest day counted past the server's tomorrow.</summary>
+    [Fact]
+    public async Task RingCache_NewestDay_NeverPastTheServersTomorrow()
+    {
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        var db = mux.GetDatabase();
+        var prefix = $"v2f:{Guid.NewGuid():N}:";
+        var store = new RedisWindowStore(db, Spec, new RedisWindowStoreOptions { KeyPrefix = prefix });
+        var future = new DateTimeOffset(2190, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+        var batch = new WindowBatch(Spec, 2);
+        batch.Add(new Transaction("f1", "c1", "M", 20, "EUR", RiskStreams.Start, "5411", "DE", "pos"), new SourcePosition(0, 0, SourcePosition.OfflineSource));
+        batch.Add(new Transaction("f2", "c2", "M", 20, "EUR", future, "5411", "DE", "pos"), new SourcePosition(0, 1, SourcePosition.OfflineSource));
+        await store.ApplyAsync(batch);
+        var time = (RedisResult[])(await db.ExecuteAsync("TIME"))!;
+        var tomorrow = RiskRing.Stamp((long)time[0] * 1000) + 1;
+        var newest = uint.Parse((string)(await db.StringGetAsync(prefix + "rd:"))!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(RiskRing.Stamp(RiskStreams.Start), newest); // the future day was counted on M's ring, not as the newest day
+        Assert.True(newest <= tomorrow);
+        Assert.Equal(1u, await RingTransactions(db, prefix + "rm:M", RiskRing.Stamp(future)));
+    }
+
+    private static async Task<uint> RingTransactions(IDatabase db, string key, uint stamp)
+    {
+        var ring = new RiskRing();
+        Assert.True(ring.Load(await RiskStreams.RingBytes(db, key)));
+        return ring.Transactions(stamp);
+    }
+
     /// <summary>What <see cref="EventsAndLabelsEqualOffline"/> saw: batches applied while its background task ran, and the scoring store's ring cache figures.</summary>
     internal sealed record ParityRun(int Overlapped, long RingCacheHits, long RingsReadAgain, int PreparedAgain);
 
