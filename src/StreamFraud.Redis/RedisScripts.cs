@@ -96,7 +96,6 @@ internal static class RedisScripts
         -- Adds dt > 0 transactions on a day to a ring in place, by the same rule as bump: reads and writes only the
         -- day's 12-byte slot (GETRANGE/SETRANGE, no 480-byte strings built). The TTL is refreshed when a day takes
         -- over its slot; a value that is not a 480-byte ring string is replaced by an empty ring with the count.
-        -- Returns true when the day took over a slot that held an older day.
         -- A slot's byte offsets as strings (start, start + 4, start + 11), made once per slot per script: a number
         -- passed to redis.call is formatted with printf each time, which showed in the script's profile.
         local slot_offsets = {}
@@ -127,17 +126,14 @@ internal static class RedisScripts
             fresh = true
           else
             len = redis.pcall('STRLEN', key)
-            if len == 480 then return false end
+            if len == 480 then return end
           end
           if len ~= 480 then
             local v = string.sub(EMPTY_RING, 1, at) .. le32s(stamp) .. le32s(add(0, dt)) .. le32s(0) .. string.sub(EMPTY_RING, at + 13)
             redis.call('SET', key, v, 'PX', ttl)
-            return false
           elseif fresh then
             redis.call('PEXPIRE', key, ttl)
           end
-          -- Whether an older day was pushed out of its slot (its counts are gone: readers of that day must know).
-          return fresh == true and cur > 0
         end
 
         """;
@@ -152,9 +148,8 @@ internal static class RedisScripts
     /// of its own (read only for a card whose write failed, whose bumps are taken off the sums). Each summed bump is
     /// counted in place (<c>count_in_place</c>). When one more argument '1' follows (one server: the ring cache,
     /// <see cref="RedisWindowStoreOptions.RingCacheCapacity"/>), the ring keys are followed by their version keys in the
-    /// same order and then the newest-day key: a count on a day before the newest day, or one that pushes an older day
-    /// out of its slot, raises its ring's version; a later day (up to the server's tomorrow) becomes the newest, and the
-    /// key is written with every such commit. Returns <c>{i, current value, ...}</c> for each card whose version
+    /// same order and then the newest-day key: a count on a day before the newest day raises its ring's version, and a
+    /// later day becomes the newest. Returns <c>{i, current value, ...}</c> for each card whose version
     /// did not match (nothing written or counted for it).
     /// </summary>
     public const string CompareAndSet = RingLibrary + """
@@ -214,36 +209,27 @@ internal static class RedisScripts
             end
           end
           -- Ring cache (versioned): after the ring keys come their version keys, then the newest day counted. A count on
-          -- a day before the newest, or one that pushes an older day out of its slot, raises the ring's version (a
-          -- reader may have read that day); a later day moves the newest day, but never past the server's tomorrow
-          -- (stamp = UTC day + 2^20): one event dated years ahead would otherwise make every later count "late".
+          -- a day before the newest raises the ring's version (a reader may have read that day); a later day moves
+          -- the newest day.
           local versioned = ARGV[5 + per * n] == '1'
-          local rings, newest, top, cap = #KEYS - ring_base, 0, 0, nil
+          local rings, newest, top = #KEYS - ring_base, 0, 0
           if versioned then
             rings = (rings - 1) / 2
-            local got = redis.pcall('GET', KEYS[#KEYS])
-            newest = type(got) == 'string' and tonumber(got) or 0
-            if newest ~= newest or newest < 0 or newest > 4294967295 then newest = 0 end
-            local now = redis.pcall('TIME')
-            if type(now) == 'table' then cap = math.floor(tonumber(now[1]) / 86400) + 1048577 end
-            if cap and newest > cap then newest = cap end
-            newest = math.floor(newest)
-            top = newest
+            newest = tonumber(redis.call('GET', KEYS[#KEYS]) or '0') or 0
           end
           for j = 0, m - 1 do
             local at = 5 + 12 * j
             local r, stamp, c = u32(bumps, at), u32(bumps, at + 4), u32(bumps, at + 8)
             if minus then c = c - (minus[r .. ':' .. stamp] or 0) end
             if c > 0 then
-              local replaced = count_in_place(KEYS[ring_base + r + 1], stamp, c, ttl)
+              count_in_place(KEYS[ring_base + r + 1], stamp, c, ttl)
               if versioned then
-                if stamp < newest or replaced then raise_version(KEYS[ring_base + rings + r + 1], ttl) end
-                if stamp > top and (cap == nil or stamp <= cap) then top = stamp end
+                if stamp < newest then raise_version(KEYS[ring_base + rings + r + 1], ttl) end
+                if stamp > top then top = stamp end
               end
             end
           end
-          -- Written with every commit: the TTL is refreshed, and a value that was not a day stamp is replaced.
-          if versioned then redis.call('SET', KEYS[#KEYS], string.format('%d', top), 'PX', ttl) end
+          if top > newest then redis.call('SET', KEYS[#KEYS], string.format('%d', top), 'PX', ttl) end
         end
         return conflicts
         """;

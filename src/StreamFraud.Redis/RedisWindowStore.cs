@@ -33,11 +33,10 @@ public sealed record RedisWindowStoreOptions
     public int CacheCapacity { get; init; } = 200_000;
 
     /// <summary>
-    /// Merchant rings kept in this process between batches (spec <c>card</c> v2, one server, at-least-once, an
-    /// <see cref="IdleTtl"/> over <see cref="RedisWindowStore.MinRingCacheTtl"/>; 0 disables): a batch then reads, per
-    /// merchant, only its small version key (<see cref="KeyKind.RingVersion"/>), and the 480-byte ring only when it is
-    /// not cached, its version moved, or the batch has a day later than the newest day counted when the copy was read.
-    /// See <see cref="RedisWindowStore"/>'s remarks for why such a copy reads what a fresh read would.
+    /// Merchant rings kept in this process between batches (spec <c>card</c> v2, one server; 0 disables): a batch then
+    /// reads, per merchant, only its small version key (<see cref="KeyKind.RingVersion"/>), and the 480-byte ring only
+    /// when it is not cached, its version moved, or the batch has a day later than the newest day counted when the copy
+    /// was read. See <see cref="RedisWindowStore"/>'s remarks for why such a copy reads exactly what a fresh read would.
     /// </summary>
     public int RingCacheCapacity { get; init; } = 100_000;
 
@@ -127,9 +126,6 @@ public enum KeyKind
 /// </remarks>
 public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 {
-    /// <summary>The ring cache needs rings to outlive the days features read (<see cref="RedisWindowStoreOptions.RingCacheCapacity"/>).</summary>
-    public static readonly TimeSpan MinRingCacheTtl = TimeSpan.FromDays(31);
-
     // The undo value of a card that had no state: version 0, empty state (redo then starts from nothing).
     private static readonly byte[] EmptyUndo = new byte[8];
 
@@ -190,10 +186,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             prefix + (_usesRisk ? "c2:" : "c:"), prefix + (_usesRisk ? "u2:" : "u:"), prefix + "rm:", prefix + "rc:", prefix + "l:",
             prefix + "rv:", prefix + "rd:",
         ];
-        // Rings expire IdleTtl after their last new day: with more than the 31 days features read, a ring that expires
-        // while cached holds only days no event up to IdleTtl − 31 days late reads.
-        _ringCache = _usesRisk && !_cluster && !_options.KeepUndo && _options.RingCacheCapacity > 0 && _options.IdleTtl > MinRingCacheTtl
-            ? new RingCache(_options.RingCacheCapacity) : null;
+        _ringCache = _usesRisk && !_cluster && !_options.KeepUndo && _options.RingCacheCapacity > 0 ? new RingCache(_options.RingCacheCapacity) : null;
     }
 
     /// <summary>Whether this store runs in Redis Cluster mode (<see cref="RedisWindowStoreOptions.Cluster"/>).</summary>
@@ -1202,31 +1195,16 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             }
         }
 
-        /// <summary>
-        /// Drops the copy that a count on <paramref name="stamp"/> changes in a day it was read for: a day before the
-        /// copy's newest day, or any day that pushes an older day out of its slot.
-        /// </summary>
+        /// <summary>Drops the copies that a count on <paramref name="stamp"/> changes in a day they were read for.</summary>
         public void Counted(string merchant, uint stamp)
         {
             lock (_gate)
             {
-                if (_rings.TryGetValue(merchant, out var copy) && (stamp < copy.Day || PushesOut(copy.Bytes, stamp)))
+                if (_rings.TryGetValue(merchant, out var copy) && stamp < copy.Day)
                 {
                     _rings.Remove(merchant);
                 }
             }
-        }
-
-        // Whether the ring's slot for the day holds another (older or newer) day: a count then takes it over or is dropped.
-        private static bool PushesOut(byte[] ring, uint stamp)
-        {
-            if (ring.Length != RiskRing.Size)
-            {
-                return false; // a missing or foreign ring reads as empty: no day to push out
-            }
-
-            var held = BinaryPrimitives.ReadUInt32LittleEndian(ring.AsSpan((int)(stamp % RiskRing.Days) * RiskRing.SlotSize));
-            return held != 0 && held != stamp;
         }
     }
 
