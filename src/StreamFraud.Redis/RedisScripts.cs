@@ -83,16 +83,6 @@ internal static class RedisScripts
         local function le32s(v)
           return string.char(le32(v))
         end
-        -- Raises a ring's version key (the ring cache's; absent = 0) and refreshes its TTL. A value INCR refuses
-        -- (not an integer) is replaced by the server time in microseconds, a number no earlier version held.
-        local function raise_version(key, ttl)
-          local v = redis.pcall('INCR', key)
-          if type(v) ~= 'number' then
-            local now = redis.call('TIME')
-            redis.call('SET', key, now[1] .. string.format('%06d', tonumber(now[2])))
-          end
-          redis.call('PEXPIRE', key, ttl)
-        end
         -- Adds dt > 0 transactions on a day to a ring in place, by the same rule as bump: reads and writes only the
         -- day's 12-byte slot (GETRANGE/SETRANGE, no 480-byte strings built). The TTL is refreshed when a day takes
         -- over its slot; a value that is not a 480-byte ring string is replaced by an empty ring with the count.
@@ -146,10 +136,7 @@ internal static class RedisScripts
     /// argument: <c>uint32 m</c> and m × <c>uint32 ring (0-based after the card and undo keys), uint32 day stamp,
     /// uint32 transactions</c> summed over all the cards, then per card in order <c>uint32 k</c> and k such triples
     /// of its own (read only for a card whose write failed, whose bumps are taken off the sums). Each summed bump is
-    /// counted in place (<c>count_in_place</c>). When one more argument '1' follows (one server: the ring cache,
-    /// <see cref="RedisWindowStoreOptions.RingCacheCapacity"/>), the ring keys are followed by their version keys in the
-    /// same order and then the newest-day key: a count on a day before the newest day raises its ring's version, and a
-    /// later day becomes the newest. Returns <c>{i, current value, ...}</c> for each card whose version
+    /// counted in place (<c>count_in_place</c>). Returns <c>{i, current value, ...}</c> for each card whose version
     /// did not match (nothing written or counted for it).
     /// </summary>
     public const string CompareAndSet = RingLibrary + """
@@ -208,28 +195,12 @@ internal static class RedisScripts
               end
             end
           end
-          -- Ring cache (versioned): after the ring keys come their version keys, then the newest day counted. A count on
-          -- a day before the newest raises the ring's version (a reader may have read that day); a later day moves
-          -- the newest day.
-          local versioned = ARGV[5 + per * n] == '1'
-          local rings, newest, top = #KEYS - ring_base, 0, 0
-          if versioned then
-            rings = (rings - 1) / 2
-            newest = tonumber(redis.call('GET', KEYS[#KEYS]) or '0') or 0
-          end
           for j = 0, m - 1 do
             local at = 5 + 12 * j
             local r, stamp, c = u32(bumps, at), u32(bumps, at + 4), u32(bumps, at + 8)
             if minus then c = c - (minus[r .. ':' .. stamp] or 0) end
-            if c > 0 then
-              count_in_place(KEYS[ring_base + r + 1], stamp, c, ttl)
-              if versioned then
-                if stamp < newest then raise_version(KEYS[ring_base + rings + r + 1], ttl) end
-                if stamp > top then top = stamp end
-              end
-            end
+            if c > 0 then count_in_place(KEYS[ring_base + r + 1], stamp, c, ttl) end
           end
-          if top > newest then redis.call('SET', KEYS[#KEYS], string.format('%d', top), 'PX', ttl) end
         end
         return conflicts
         """;
@@ -239,16 +210,14 @@ internal static class RedisScripts
     /// order, by the remaining rules of <see cref="Core.Labels.LabelRules.Decide"/>. KEYS: n label record keys, then
     /// the ring keys. ARGV[1] ring TTL ms; ARGV[2] record TTL ms; ARGV[3] n; then per label: '1'/'0' verdict, label
     /// time ms, content hash (16 lowercase hex digits), event-day stamp, merchant ring KEYS index (0: none), card ring
-    /// KEYS index (0: none; on Redis Cluster the rings are bumped afterwards by <see cref="BumpRings"/>), merchant ring
-    /// version KEYS index (0: none; raised with <c>raise_version</c> when the label moves a count: scorers' ring caches
-    /// read the ring again). A record is <c>{0|1}:{label time ms}:{content hash}</c>; anything else reads as no record. Returns
+    /// KEYS index (0: none; on Redis Cluster the rings are bumped afterwards by <see cref="BumpRings"/>). A record is <c>{0|1}:{label time ms}:{content hash}</c>; anything else reads as no record. Returns
     /// per label <c>{outcome, record before the label or ''}</c> (outcome = <see cref="Core.Labels.LabelOutcome"/>).
     /// </summary>
     public const string ApplyLabels = RingLibrary + """
         local n = tonumber(ARGV[3])
         local out = {}
         for i = 1, n do
-          local at = 4 + 7 * (i - 1)
+          local at = 4 + 6 * (i - 1)
           local fraud = ARGV[at] == '1'
           local time = tonumber(ARGV[at + 1])
           local hash = ARGV[at + 2]
@@ -294,8 +263,6 @@ internal static class RedisScripts
             if m > 0 then bump(KEYS[m], stamp, 0, delta) end
             local c = tonumber(ARGV[at + 5])
             if c > 0 then bump(KEYS[c], stamp, 0, delta) end
-            local v = tonumber(ARGV[at + 6])
-            if v > 0 then raise_version(KEYS[v], ARGV[1]) end
           end
           out[#out + 1] = code
           out[#out + 1] = prior

@@ -52,7 +52,7 @@ public sealed partial class RedisWindowStore
         var n = pending.Count;
         var rings = new Dictionary<RedisKey, int>(); // ring key → its KEYS number (1-based)
         var ringKeys = new List<RedisKey>();
-        var args = new RedisValue[3 + (7 * n)];
+        var args = new RedisValue[3 + (6 * n)];
         args[0] = (long)_options.IdleTtl.TotalMilliseconds;
         args[1] = (long)LabelRecordTtl.TotalMilliseconds;
         args[2] = n;
@@ -61,7 +61,7 @@ public sealed partial class RedisWindowStore
         {
             var label = labels[pending[j]];
             recordKeys[j] = Key(label.TransactionId, KeyKind.Label);
-            var at = 3 + (7 * j);
+            var at = 3 + (6 * j);
             args[at] = label.IsFraud ? "1" : "0";
             args[at + 1] = label.LabelTimeMs.ToString(CultureInfo.InvariantCulture);
             args[at + 2] = LabelRules.ContentHash(label).ToString("x16", CultureInfo.InvariantCulture);
@@ -69,8 +69,6 @@ public sealed partial class RedisWindowStore
             // On a cluster the rings are bumped after the records (ClusterBumpRingsAsync): no ring keys here.
             args[at + 4] = _cluster || string.IsNullOrEmpty(label.MerchantId) ? 0 : Ring(Key(label.MerchantId, KeyKind.MerchantRisk));
             args[at + 5] = _cluster ? 0 : Ring(Key(label.CardId, KeyKind.CardRisk));
-            // The merchant ring's version (ring caches of scorers on one server): raised when the label moves a count.
-            args[at + 6] = _cluster || string.IsNullOrEmpty(label.MerchantId) ? 0 : Ring(Key(label.MerchantId, KeyKind.RingVersion));
         }
 
         RedisResult[] outcomes;
@@ -146,14 +144,14 @@ public sealed partial class RedisWindowStore
         {
             var group = groups[g];
             var keys = new RedisKey[group.Length];
-            var slotArgs = new RedisValue[3 + (7 * group.Length)];
+            var slotArgs = new RedisValue[3 + (6 * group.Length)];
             slotArgs[0] = args[0];
             slotArgs[1] = args[1];
             slotArgs[2] = group.Length;
             for (var j = 0; j < group.Length; j++)
             {
                 keys[j] = recordKeys[group[j]];
-                Array.Copy(args, 3 + (7 * group[j]), slotArgs, 3 + (7 * j), 7); // ring indices 0: no rings in this step
+                Array.Copy(args, 3 + (6 * group[j]), slotArgs, 3 + (6 * j), 6); // ring indices 0: no rings in this step
             }
 
             calls[g] = ClusterAccess.RetryUnexecutedAsync(() => _applyLabels.EvaluateAsync(_db, keys, slotArgs, cancellationToken), cancellationToken);

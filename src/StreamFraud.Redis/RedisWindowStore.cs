@@ -33,14 +33,6 @@ public sealed record RedisWindowStoreOptions
     public int CacheCapacity { get; init; } = 200_000;
 
     /// <summary>
-    /// Merchant rings kept in this process between batches (spec <c>card</c> v2, one server; 0 disables): a batch then
-    /// reads, per merchant, only its small version key (<see cref="KeyKind.RingVersion"/>), and the 480-byte ring only
-    /// when it is not cached, its version moved, or the batch has a day later than the newest day counted when the copy
-    /// was read. See <see cref="RedisWindowStore"/>'s remarks for why such a copy reads exactly what a fresh read would.
-    /// </summary>
-    public int RingCacheCapacity { get; init; } = 100_000;
-
-    /// <summary>
     /// Exactly-once mode: keep each card's state from before its last write under its undo key. A batch whose
     /// Kafka transaction aborted after its states were written is then re-applied on the undo state, so every event
     /// gets back its exact window (and alert) instead of being seen as a duplicate.
@@ -80,15 +72,6 @@ public enum KeyKind
 
     /// <summary>A labelled transaction's <see cref="LabelRecord"/>, <c>{prefix}l:{transactionId}</c>.</summary>
     Label = 4,
-
-    /// <summary>
-    /// A merchant ring's version, <c>{prefix}rv:{merchantId}</c>: a counter raised by every change to a day of its ring
-    /// that readers may already have read (<see cref="RedisWindowStore"/>'s ring cache); absent = 0.
-    /// </summary>
-    RingVersion = 5,
-
-    /// <summary>The newest day stamp any merchant ring has counted, <c>{prefix}rd:</c> (id empty; see <see cref="RingVersion"/>).</summary>
-    NewestDay = 6,
 }
 
 /// <summary>
@@ -107,12 +90,9 @@ public enum KeyKind
 /// same two steps run per hash slot, pipelined to every node at once.
 /// </summary>
 /// <remarks>
-/// Entity risk (spec <c>card</c> v2): rings change under every scorer and the label consumer. Every batch reads the
-/// rings of all its merchants and cards in its one <c>MGET</c> (with the cold cards; a batch of warm cards therefore
-/// costs two round trips) — on one server, a merchant ring this store read before only when its version key moved or
-/// the batch's newest day is after the newest day counted when it was read (<see cref="RedisWindowStoreOptions.RingCacheCapacity"/>:
-/// features read only earlier days, and every write to a day before the newest day counted raises the ring's
-/// version in the same script) — computes on those copies, and the commit script counts each card's
+/// Entity risk (spec <c>card</c> v2): rings change under every scorer and the label consumer, so they are never cached.
+/// Every batch reads the rings of all its merchants and cards in its one <c>MGET</c> (with the cold cards; a batch of
+/// warm cards therefore costs two round trips), computes on those copies, and the commit script counts each card's
 /// newly applied transactions on its merchant's and its own ring only when that card's compare-and-set succeeds, in
 /// the same script. Counting is thus exactly once per applied transaction: a conflict re-reads the rings (they hold
 /// the cards that did get written) and re-applies only the cards that did not; a duplicate is never counted; a batch
@@ -154,9 +134,6 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     private readonly RiskBook _risk = new(); // the rings of one batch, as read and as its events apply
     private readonly Dictionary<string, int> _merchantRing = new(StringComparer.Ordinal); // merchant → ring number
     private readonly Dictionary<string, int> _cardRing = new(StringComparer.Ordinal); // card → ring number
-    private readonly List<string> _merchantNames = []; // ring number → merchant
-    private readonly List<int> _staleRings = []; // scratch of one PrepareAsync
-    private readonly RingCache? _ringCache;
     private readonly HashSet<int> _counted = []; // batch indices already counted by an aborted write (redo)
     private readonly List<(int Ring, uint Stamp, uint Count)> _bumps = [];
     private readonly ArrayBufferWriter<byte> _bumpBytes = new();
@@ -184,9 +161,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         _keyPrefixes =
         [
             prefix + (_usesRisk ? "c2:" : "c:"), prefix + (_usesRisk ? "u2:" : "u:"), prefix + "rm:", prefix + "rc:", prefix + "l:",
-            prefix + "rv:", prefix + "rd:",
         ];
-        _ringCache = _usesRisk && !_cluster && !_options.KeepUndo && _options.RingCacheCapacity > 0 ? new RingCache(_options.RingCacheCapacity) : null;
     }
 
     /// <summary>Whether this store runs in Redis Cluster mode (<see cref="RedisWindowStoreOptions.Cluster"/>).</summary>
@@ -204,20 +179,13 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     /// <summary>Risk rings read that were neither absent nor a ring (read as empty; the next bump replaces them).</summary>
     public long ForeignRings { get; private set; }
 
-    /// <summary>Merchant rings a batch took from the ring cache instead of reading them (<see cref="RedisWindowStoreOptions.RingCacheCapacity"/>).</summary>
-    public long RingCacheHits { get; private set; }
-
-    /// <summary>Cached merchant rings found stale by their version and read again in a second round trip (not counted in <see cref="RingCacheHits"/>).</summary>
-    public long RingsReadAgain { get; private set; }
-
     /// <summary>The Redis key of a card's state (<see cref="KeyKind.State"/>).</summary>
     public RedisKey Key(string cardId) => Key(cardId, KeyKind.State);
 
     /// <summary>
     /// The one place keys are built: <c>{prefix}{tag}{id}</c> with tag <c>c:</c> / <c>u:</c> (card state and undo,
     /// <c>c2:</c> / <c>u2:</c> for a spec that <see cref="FeatureSpec.UsesEntityRisk"/>), <c>rm:</c> (merchant ring),
-    /// <c>rc:</c> (card ring), <c>l:</c> (label record), <c>rv:</c> (merchant ring version) or <c>rd:</c> (the newest day
-    /// counted, id empty). No tag is a prefix of another, so keys of different kinds
+    /// <c>rc:</c> (card ring) or <c>l:</c> (label record). No tag is a prefix of another, so keys of different kinds
     /// differ right after the prefix and keys of one kind differ only in the id: no id can name another id's key or
     /// another kind's (the previous scheme, <c>{prefix}{cardId}</c> and <c>{prefix}{cardId}:undo</c>, let card
     /// <c>X:undo</c> write card X's undo state). In cluster mode a card's state and undo keys carry the card's hash
@@ -316,23 +284,11 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
         var stateKeys = _options.KeepUndo ? 2 * cold.Count : cold.Count;
         var rings = _usesRisk ? NumberRings(batch, groups) : 0;
-        var ringKeys = rings > 0 ? RingKeys(rings) : null;
-        var cache = _ringCache;
-        var merchants = _merchantRing.Count;
-        var versions = cache is not null && merchants > 0 ? stateKeys + 1 : -1; // where the merchants' versions are read
-        var ringAt = rings > 0 ? new int[rings] : []; // where each ring is read; -1: from the cache
-        var reads = versions >= 0 ? versions + merchants : stateKeys;
-        var newestDay = cache is not null ? NewestDay(batch) : 0;
-        for (var r = 0; r < rings; r++)
+        RedisKey[]? keys = null;
+        if (stateKeys + rings > 0)
         {
-            ringAt[r] = r < merchants && cache is not null && cache.Covers(_merchantNames[r], newestDay) ? -1 : reads++;
-        }
-
-        if (reads > 0)
-        {
-            // One MGET: the cold cards' states (and undo copies), then (ring cache) the newest day counted and every
-            // merchant's ring version, then every ring not taken from the cache.
-            var keys = new RedisKey[reads];
+            // One MGET: the cold cards' states (and undo copies), then every ring of the batch.
+            keys = new RedisKey[stateKeys + rings];
             for (var i = 0; i < cold.Count; i++)
             {
                 keys[i] = Key(cold[i]);
@@ -342,21 +298,14 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
                 }
             }
 
-            if (versions >= 0)
+            foreach (var (merchant, ring) in _merchantRing)
             {
-                keys[versions - 1] = Key(string.Empty, KeyKind.NewestDay);
-                for (var r = 0; r < merchants; r++)
-                {
-                    keys[versions + r] = Key(_merchantNames[r], KeyKind.RingVersion);
-                }
+                keys[stateKeys + ring] = Key(merchant, KeyKind.MerchantRisk);
             }
 
-            for (var r = 0; r < rings; r++)
+            foreach (var (card, ring) in _cardRing)
             {
-                if (ringAt[r] >= 0)
-                {
-                    keys[ringAt[r]] = ringKeys![r];
-                }
+                keys[stateKeys + ring] = Key(card, KeyKind.CardRisk);
             }
 
             var values = await ClusterAccess.GetAsync(_db, _cluster, keys, cancellationToken).ConfigureAwait(false);
@@ -372,20 +321,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
             if (_usesRisk)
             {
-                var stale = LoadRings(values, ringAt, versions);
-                if (stale.Count > 0)
-                {
-                    if (pending is not null)
-                    {
-                        // A read sent now might see the pending commit or not: prepare again once it has settled.
-                        var again = new Writes(this);
-                        again.MarkMustPrepareOnStore();
-                        return again;
-                    }
-
-                    await ReadStaleRingsAsync(stale, cancellationToken).ConfigureAwait(false);
-                }
-
+                LoadRings(values.AsSpan(stateKeys));
                 if (pending is not null)
                 {
                     // Counted as the pending commit's script counts them (RiskRing.Bump is that rule).
@@ -403,12 +339,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
         // Loads each card's base state, applies the batch's events in batch order and collects the changed states.
         // Merchants are numbered first, and only they are bumped: the commit gets their ring keys.
-        var writes = new Writes(this)
-        {
-            RingKeys = ringKeys is null ? default : new ArraySegment<RedisKey>(ringKeys, 0, merchants),
-            Versioned = _usesRisk && !_cluster, // whether or not this store caches: another reader may
-            MerchantNames = _usesRisk && !_cluster ? [.. _merchantNames] : [],
-        };
+        var writes = new Writes(this) { RingKeys = keys is null ? default : new ArraySegment<RedisKey>(keys, stateKeys, _merchantRing.Count) };
         var bases = _bases;
         bases.Clear();
         foreach (var (card, indices) in groups)
@@ -469,9 +400,15 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         if (_usesRisk && writes.States.Count > 0)
         {
             writes.Bumps = BumpArgument();
+            var merchants = new string[_merchantRing.Count];
+            foreach (var (merchant, ring) in _merchantRing)
+            {
+                merchants[ring] = merchant;
+            }
+
             foreach (var ((ring, stamp), count) in _bumpSums)
             {
-                writes.MerchantCounts.Add((_merchantNames[ring], stamp, count));
+                writes.MerchantCounts.Add((merchants[ring], stamp, count));
             }
         }
 
@@ -486,15 +423,6 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         if (mine.Committed || mine.States.Count == 0)
         {
             return 0;
-        }
-
-        if (_ringCache is { } rings)
-        {
-            // Whatever this commit counts on a day a cached copy covers changes that day: read it again next time.
-            foreach (var (merchant, stamp, _) in mine.MerchantCounts)
-            {
-                rings.Counted(merchant, stamp);
-            }
         }
 
         RedisResult[] conflicts;
@@ -543,7 +471,6 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     private int NumberRings(WindowBatch batch, IReadOnlyDictionary<string, List<int>> groups)
     {
         _merchantRing.Clear();
-        _merchantNames.Clear();
         _cardRing.Clear();
         _risk.Clear();
         var n = 0;
@@ -552,7 +479,6 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             var merchant = batch.Event(i).MerchantId;
             if (!string.IsNullOrEmpty(merchant) && _merchantRing.TryAdd(merchant, n))
             {
-                _merchantNames.Add(merchant);
                 n++;
             }
         }
@@ -568,133 +494,27 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         return n;
     }
 
-    /// <summary>The batch's ring keys in <see cref="NumberRings"/> order.</summary>
-    private RedisKey[] RingKeys(int rings)
+    /// <summary>Loads the rings read (in <see cref="NumberRings"/> order) into the batch's scratch book.</summary>
+    private void LoadRings(ReadOnlySpan<RedisValue> values)
     {
-        var keys = new RedisKey[rings];
-        for (var r = 0; r < _merchantNames.Count; r++)
+        foreach (var (merchant, ring) in _merchantRing)
         {
-            keys[r] = Key(_merchantNames[r], KeyKind.MerchantRisk);
+            Load(RiskEntity.Merchant, merchant, values[ring]);
         }
 
         foreach (var (card, ring) in _cardRing)
         {
-            keys[ring] = Key(card, KeyKind.CardRisk);
+            Load(RiskEntity.Card, card, values[ring]);
         }
 
-        return keys;
-    }
-
-    /// <summary>The newest day stamp of the batch's events that have a merchant (their features read earlier days only).</summary>
-    private static uint NewestDay(WindowBatch batch)
-    {
-        var newest = 0u;
-        for (var i = 0; i < batch.Count; i++)
+        void Load(RiskEntity entity, string id, RedisValue value)
         {
-            var tx = batch.Event(i);
-            if (!string.IsNullOrEmpty(tx.MerchantId))
+            if (!_risk.Load(entity, id, value.IsNull ? ReadOnlySpan<byte>.Empty : ((ReadOnlyMemory<byte>)value).Span))
             {
-                newest = Math.Max(newest, RiskRing.Stamp(tx.EventTimeMs));
-            }
-        }
-
-        return newest;
-    }
-
-    /// <summary>
-    /// Loads the rings into the batch's scratch book: each ring read (<paramref name="ringAt"/> ≥ 0) from
-    /// <paramref name="values"/>, each other merchant ring from the ring cache when its version read at
-    /// <paramref name="versions"/> still equals the cached copy's. A merchant read here is cached with its version and
-    /// the newest day read (just before <paramref name="versions"/>). Returns the merchants (ring numbers) whose cached
-    /// copy is stale: not loaded.
-    /// </summary>
-    private List<int> LoadRings(RedisValue[] values, int[] ringAt, int versions)
-    {
-        var stale = _staleRings;
-        stale.Clear();
-        var cache = _ringCache;
-        var day = versions >= 0 ? ReadNewestDay(values[versions - 1]) : 0;
-        for (var r = 0; r < _merchantNames.Count; r++)
-        {
-            var merchant = _merchantNames[r];
-            var version = versions >= 0 ? ReadVersion(values[versions + r]) : null;
-            if (ringAt[r] >= 0)
-            {
-                var value = values[ringAt[r]];
-                var bytes = value.IsNull ? [] : (byte[])value!;
-                Load(RiskEntity.Merchant, merchant, bytes);
-                if (cache is not null && version is { } v)
-                {
-                    cache.Set(merchant, bytes, v, day);
-                }
-            }
-            else if (cache!.TryGet(merchant, out var copy) && copy.Version == version)
-            {
-                Load(RiskEntity.Merchant, merchant, copy.Bytes);
-                RingCacheHits++;
-            }
-            else
-            {
-                stale.Add(r);
-            }
-        }
-
-        foreach (var (card, ring) in _cardRing)
-        {
-            var value = values[ringAt[ring]];
-            Load(RiskEntity.Card, card, value.IsNull ? ReadOnlySpan<byte>.Empty : ((ReadOnlyMemory<byte>)value).Span);
-        }
-
-        return stale;
-    }
-
-    /// <summary>Reads the stale cached merchant rings again (one MGET with their versions and the newest day), loads and caches them.</summary>
-    private async Task ReadStaleRingsAsync(List<int> stale, CancellationToken cancellationToken)
-    {
-        var m = stale.Count;
-        var keys = new RedisKey[1 + (2 * m)];
-        keys[0] = Key(string.Empty, KeyKind.NewestDay);
-        for (var j = 0; j < m; j++)
-        {
-            keys[1 + j] = Key(_merchantNames[stale[j]], KeyKind.RingVersion);
-            keys[1 + m + j] = Key(_merchantNames[stale[j]], KeyKind.MerchantRisk);
-        }
-
-        var values = await ClusterAccess.GetAsync(_db, _cluster, keys, cancellationToken).ConfigureAwait(false);
-        Interlocked.Increment(ref _roundTrips);
-        RingsReadAgain += m;
-        var day = ReadNewestDay(values[0]);
-        for (var j = 0; j < m; j++)
-        {
-            var merchant = _merchantNames[stale[j]];
-            var bytes = values[1 + m + j].IsNull ? [] : (byte[])values[1 + m + j]!;
-            Load(RiskEntity.Merchant, merchant, bytes);
-            if (ReadVersion(values[1 + j]) is { } v)
-            {
-                _ringCache!.Set(merchant, bytes, v, day);
-            }
-            else
-            {
-                _ringCache!.Remove(merchant);
+                ForeignRings++;
             }
         }
     }
-
-    private void Load(RiskEntity entity, string id, ReadOnlySpan<byte> bytes)
-    {
-        if (!_risk.Load(entity, id, bytes))
-        {
-            ForeignRings++;
-        }
-    }
-
-    // A version key holds INCR's decimal integer; absent = 0; anything else is no version (the ring is not cached).
-    private static long? ReadVersion(RedisValue value) =>
-        value.IsNull ? 0 : long.TryParse((string?)value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : null;
-
-    // The newest day key holds a decimal stamp; absent or anything else reads as 0 (no copy covers any day).
-    private static uint ReadNewestDay(RedisValue value) =>
-        !value.IsNull && uint.TryParse((string?)value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var d) ? d : 0;
 
     /// <summary>
     /// A card re-applied from its undo copy: its events that the aborted write applied (applied again now, at or below
@@ -883,10 +703,9 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         var cardKeys = undo ? 2 * n : n;
         var counts = writes.Bumps is not null;
         var rings = counts ? writes.RingKeys.Count : 0;
-        var versioned = counts && writes.Versioned;
-        var keys = new RedisKey[cardKeys + rings + (versioned ? rings + 1 : 0)];
+        var keys = new RedisKey[cardKeys + rings];
         var per = undo ? 3 : 2;
-        var args = new RedisValue[3 + (per * n) + (counts ? 1 : 0) + (versioned ? 1 : 0)];
+        var args = new RedisValue[3 + (per * n) + (counts ? 1 : 0)];
         args[0] = (long)_options.IdleTtl.TotalMilliseconds;
         args[1] = undo ? "1" : "0";
         args[2] = n;
@@ -906,19 +725,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         if (counts)
         {
             writes.RingKeys.AsSpan().CopyTo(keys.AsSpan(cardKeys));
-            args[3 + (per * n)] = writes.Bumps;
-        }
-
-        if (versioned)
-        {
-            // The rings' version keys in ring order, then the newest day counted (the ring cache's keys).
-            for (var r = 0; r < rings; r++)
-            {
-                keys[cardKeys + rings + r] = Key(writes.MerchantNames[r], KeyKind.RingVersion);
-            }
-
-            keys[^1] = Key(string.Empty, KeyKind.NewestDay);
-            args[^1] = "1";
+            args[^1] = writes.Bumps;
         }
 
         var (result, trips) = await _compareAndSet.EvaluateAsync(_db, keys, args, cancellationToken).ConfigureAwait(false);
@@ -1135,77 +942,9 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         /// <summary>The merchant counts the commit adds when every card is written: per (merchant, day), its transactions.</summary>
         public List<(string Merchant, uint Stamp, uint Count)> MerchantCounts { get; } = [];
 
-        /// <summary>Whether the commit raises the versions of the rings it counts on a day readers may have read (ring cache).</summary>
-        public bool Versioned { get; init; }
-
-        /// <summary>The merchants of <see cref="RingKeys"/>, in order.</summary>
-        public string[] MerchantNames { get; init; } = [];
-
         public override int Cards => States.Count;
 
         public void MarkCommitted() => Committed = true;
-
-        public void MarkMustPrepareOnStore() => MustPrepareOnStore = true;
-    }
-
-    /// <summary>
-    /// Merchant rings as read, with the ring's version and the newest day counted when read (one MGET). Bounded: full,
-    /// it starts afresh. Locked like <see cref="StateCache"/> (a commit's continuation drops entries).
-    /// </summary>
-    private sealed class RingCache(int capacity)
-    {
-        private readonly Dictionary<string, (byte[] Bytes, long Version, uint Day)> _rings = new(StringComparer.Ordinal);
-        private readonly Lock _gate = new();
-
-        /// <summary>Whether a copy is cached that may serve a batch whose newest day is <paramref name="newestDay"/> (its version still to be checked).</summary>
-        public bool Covers(string merchant, uint newestDay)
-        {
-            lock (_gate)
-            {
-                return _rings.TryGetValue(merchant, out var copy) && newestDay <= copy.Day;
-            }
-        }
-
-        public bool TryGet(string merchant, out (byte[] Bytes, long Version, uint Day) copy)
-        {
-            lock (_gate)
-            {
-                return _rings.TryGetValue(merchant, out copy);
-            }
-        }
-
-        public void Set(string merchant, byte[] bytes, long version, uint day)
-        {
-            lock (_gate)
-            {
-                if (_rings.Count >= capacity && !_rings.ContainsKey(merchant))
-                {
-                    _rings.Clear();
-                }
-
-                _rings[merchant] = (bytes, version, day);
-            }
-        }
-
-        public void Remove(string merchant)
-        {
-            lock (_gate)
-            {
-                _rings.Remove(merchant);
-            }
-        }
-
-        /// <summary>Drops the copies that a count on <paramref name="stamp"/> changes in a day they were read for.</summary>
-        public void Counted(string merchant, uint stamp)
-        {
-            lock (_gate)
-            {
-                if (_rings.TryGetValue(merchant, out var copy) && stamp < copy.Day)
-                {
-                    _rings.Remove(merchant);
-                }
-            }
-        }
     }
 
     /// <summary>

@@ -71,11 +71,6 @@ OPTIONS:
                                     on a Redis Cluster (detected) <prefix>c:{hhhh}<card>, a per-card hash tag
         --Redis:LegacyKeyPrefix     Migration: read a card without state from its old key <prefix><card> (e.g. sf:card:)
         --Redis:IdleTtl             Idle card expiry (default 60.00:00:00)
-        --Redis:RingCache           Spec card v2 on one Redis server, at-least-once: merchant risk rings kept between
-                                    batches (default 100000; 0: read them with every batch). A batch then reads each
-                                    merchant's version key, and its ring only when that moved or a new day began.
-                                    Every scorer and label consumer writing the same keys must be of a version that
-                                    raises ring versions (this one)
         --Models:Registry           Required. Bundle registry directory; serves what current.json names
         --Models:Pin                Serve this version instead of current.json (re-read while running); a plain name
                                     ([A-Za-z0-9][A-Za-z0-9._-]*, no '..', at most 128 characters)
@@ -386,13 +381,7 @@ public sealed record Settings(
             KeyPrefix = config["Redis:KeyPrefix"] ?? new RedisWindowStoreOptions().KeyPrefix,
             LegacyKeyPrefix = config["Redis:LegacyKeyPrefix"],
             IdleTtl = Time(config, "Redis:IdleTtl", TimeSpan.FromDays(60), problems),
-            RingCacheCapacity = Int(config, "Redis:RingCache", new RedisWindowStoreOptions().RingCacheCapacity, problems),
         };
-        if (redis.RingCacheCapacity < 0)
-        {
-            problems.Add($"Redis:RingCache {redis.RingCacheCapacity}: expected 0 (off) or the number of merchant rings to keep.");
-        }
-
         if (redis.LegacyKeyPrefix is { Length: > 0 } legacy && legacy == redis.KeyPrefix)
         {
             problems.Add($"Redis:LegacyKeyPrefix '{legacy}' equals Redis:KeyPrefix: old keys must live under another prefix (e.g. the previous default sf:card:).");

@@ -260,14 +260,7 @@ public sealed class FraudPipeline
         try
         {
             writes = await preparing.ConfigureAwait(true);
-            if (writes.MustPrepareOnStore)
-            {
-                writes = null; // prepared again below, on the store, once the previous batch is settled
-            }
-            else
-            {
-                result = ScoreAll(batch, running.Elapsed);
-            }
+            result = ScoreAll(batch, running.Elapsed);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -300,10 +293,7 @@ public sealed class FraudPipeline
         return result;
     }
 
-    /// <summary>
-    /// Preparations of <see cref="RunOverlappedAsync"/> discarded because the commit before them conflicted or failed, or
-    /// because the store asked to prepare the batch on the store (<see cref="PreparedWrites.MustPrepareOnStore"/>).
-    /// </summary>
+    /// <summary>Preparations of <see cref="RunOverlappedAsync"/> discarded because the commit before them conflicted or failed.</summary>
     public long OverlapsDiscarded { get; private set; }
 
     /// <summary>

@@ -87,7 +87,7 @@ public sealed class Redis_Cluster(RedisClusterFixture fixture, ITestOutputHelper
         var prefix = $"rs:{Guid.NewGuid():N}:";
         var cluster = fixture.Cluster;
         var moved = 0;
-        var (reshardOverlap, _, _, _) = await Redis_WindowStoreV2.EventsAndLabelsEqualOffline(db, prefix, count: 12_000, cards: 2_000, during: async () =>
+        var reshardOverlap = await Redis_WindowStoreV2.EventsAndLabelsEqualOffline(db, prefix, count: 12_000, cards: 2_000, during: async () =>
         {
             var primaries = await cluster.PrimariesAsync();
             var before = await cluster.SlotCountAsync(primaries[1]);
@@ -99,7 +99,7 @@ public sealed class Redis_Cluster(RedisClusterFixture fixture, ITestOutputHelper
         Assert.True(reshardOverlap >= 3, $"only {reshardOverlap} batches ran while slots moved");
 
         string? old = null, promoted = null;
-        var (failoverOverlap, _, _, _) = await Redis_WindowStoreV2.EventsAndLabelsEqualOffline(db, prefix + "f:", count: 12_000, cards: 2_000, during: async () =>
+        var failoverOverlap = await Redis_WindowStoreV2.EventsAndLabelsEqualOffline(db, prefix + "f:", count: 12_000, cards: 2_000, during: async () =>
         {
             old = (await cluster.PrimariesAsync())[^1];
             promoted = await cluster.FailoverAsync(old);

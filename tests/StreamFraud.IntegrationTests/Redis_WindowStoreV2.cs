@@ -39,96 +39,21 @@ public sealed class Redis_WindowStoreV2(StackFixture stack)
     }
 
     /// <summary>
-    /// The ring cache on a busy stream (every day's events in many batches), with labels and late events between them:
-    /// the windows still equal the offline featurizer's, merchant rings are taken from the cache, and copies made stale
-    /// by a label or a late count are read again (serially) or the batch is prepared again once the pending commit
-    /// settled (overlapped) — each path taken at least once.
-    /// </summary>
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task RingCache_ManyBatchesADay_EveryWindowEqualsOfflineFeaturizer_StaleCopiesReadAgain(bool onPending)
-    {
-        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
-        var run = await EventsAndLabelsEqualOffline(mux.GetDatabase(), $"v2c:{Guid.NewGuid():N}:", count: 3_000, cards: 120, onPending: onPending, days: 2);
-        Assert.True(run.RingCacheHits > 100, $"{run.RingCacheHits} merchant rings from the cache");
-        Assert.True(onPending ? run.PreparedAgain > 0 : run.RingsReadAgain > 0, $"{run.RingsReadAgain} stale rings read again, {run.PreparedAgain} batches prepared again");
-
-        // Without the cache: the same windows (checked inside), every ring read with its batch.
-        var uncached = await EventsAndLabelsEqualOffline(
-            mux.GetDatabase(), $"v2u:{Guid.NewGuid():N}:", count: 3_000, cards: 120, onPending: onPending, days: 2, options: new RedisWindowStoreOptions { RingCacheCapacity = 0 });
-        Assert.Equal(0, uncached.RingCacheHits);
-        Assert.Equal(0, uncached.PreparedAgain);
-    }
-
-    /// <summary>
-    /// Another writer's late count (a transaction of yesterday at a merchant this store has cached) raises the ring's
-    /// version, so this store's next batch reads the ring again and sees it — the same windows as a store without a
-    /// cache — while batches before it took the ring from the cache.
-    /// </summary>
-    [Fact]
-    public async Task RingCache_AnotherWritersLateCount_ReadAgain_SameWindowsAsNoCache()
-    {
-        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
-        var db = mux.GetDatabase();
-        var prefix = $"v2l:{Guid.NewGuid():N}:";
-        var a = new RedisWindowStore(db, Spec, new RedisWindowStoreOptions { KeyPrefix = prefix });
-        var b = new RedisWindowStore(db, Spec, new RedisWindowStoreOptions { KeyPrefix = prefix });
-        var yesterday = RiskStreams.Start;
-        var today = yesterday + RiskStreams.Day;
-        var n = 0;
-        var offset = 0L;
-        Transaction At(string card, long time) => new($"t{n++}", card, "M", 20, "EUR", time, "5411", "DE", "pos");
-        WindowBatch Of(params Transaction[] events)
-        {
-            var batch = new WindowBatch(Spec, events.Length);
-            foreach (var e in events)
-            {
-                batch.Add(e, new SourcePosition(0, offset++, SourcePosition.OfflineSource));
-            }
-
-            return batch;
-        }
-
-        await a.ApplyAsync(Of(At("a1", yesterday), At("a2", yesterday + 1), At("a3", yesterday + 2)));
-        for (var i = 0; i < 3; i++)
-        {
-            await a.ApplyAsync(Of(At($"c{i}", today + i))); // the third takes M's ring from the cache
-        }
-
-        Assert.Equal(1, a.RingCacheHits);
-        await b.ApplyAsync(Of(At("b1", yesterday + 3))); // late: yesterday, after today was counted
-
-        var mine = Of(At("a9", today + 10));
-        var fresh = Of(mine.Event(0));
-        await new RedisWindowStore(db, Spec, new RedisWindowStoreOptions { KeyPrefix = prefix, RingCacheCapacity = 0 }).PrepareAsync(fresh);
-        await a.ApplyAsync(mine);
-        Assert.Equal(1, a.RingsReadAgain);
-        Assert.True(fresh.Window(0).SequenceEqual(mine.Window(0)));
-        // Brute force: yesterday's four transactions at M, weight exp(0) = 1 at the 1-day horizon.
-        Assert.Equal(MathF.Log(1 + 4), mine.Newest(0)[Spec.IndexOf("merchant_txn_1d_log")], 5);
-    }
-
-    /// <summary>What <see cref="EventsAndLabelsEqualOffline"/> saw: batches applied while its background task ran, and the scoring store's ring cache figures.</summary>
-    internal sealed record ParityRun(int Overlapped, long RingCacheHits, long RingsReadAgain, int PreparedAgain);
-
-    /// <summary>
     /// Events and labels interleaved through a scoring store and a label store on <paramref name="db"/>: every window,
     /// status and label decision equals the offline featurizer's, and so do the rings and records at the end.
     /// <paramref name="during"/> (optional) starts after the first quarter of the batches and runs alongside the rest
     /// (a reshard, a failover); the number of batches applied while it ran is returned.
     /// </summary>
-    internal static async Task<ParityRun> EventsAndLabelsEqualOffline(
-        IDatabase db, string prefix, int count, int cards, Func<Task>? during = null, RedisWindowStoreOptions? options = null, bool onPending = false, int days = 14)
+    internal static async Task<int> EventsAndLabelsEqualOffline(
+        IDatabase db, string prefix, int count, int cards, Func<Task>? during = null, RedisWindowStoreOptions? options = null, bool onPending = false)
     {
         PreparedWrites? pending = null;
-        var events = RiskStreams.Events(seed: 21, count: count, cards: cards, merchants: 15, days: days);
+        var events = RiskStreams.Events(seed: 21, count: count, cards: cards, merchants: 15, days: 14);
         var labels = RiskStreams.Labels(seed: 22, events);
         var store = new RedisWindowStore(db, Spec, (options ?? new RedisWindowStoreOptions()) with { KeyPrefix = prefix });
         var labeller = new RedisWindowStore(db, Spec, new RedisWindowStoreOptions { KeyPrefix = prefix }); // the label consumer's own
         Task? background = null;
         var overlapped = 0;
-        var preparedAgain = 0;
 
         // Independent path: the offline featurizer, labels applied at the same points (after the same events).
         var offline = new OfflineFeaturizer(Spec);
@@ -186,14 +111,6 @@ public sealed class Redis_WindowStoreV2(StackFixture stack)
                 var committing = pending is null ? Task.FromResult(0) : store.CommitAsync(pending);
                 var writes = await preparing;
                 Assert.Equal(0, await committing);
-                if (writes.MustPrepareOnStore)
-                {
-                    // A cached ring turned out stale: prepared again once the pending commit settled, as the pipeline does.
-                    Assert.Equal(0, writes.Cards);
-                    preparedAgain++;
-                    writes = await store.PrepareAsync(batch);
-                }
-
                 pending = writes;
             }
             else
@@ -246,7 +163,7 @@ public sealed class Redis_WindowStoreV2(StackFixture stack)
         Assert.Contains(statuses, s => s == ApplyStatus.DuplicateTransactionId);
         await AssertRisk(db, prefix, offline.Risk, events, labels.Select(l => l.Label));
         Assert.Equal(0, store.ForeignRings);
-        return new ParityRun(overlapped, store.RingCacheHits, store.RingsReadAgain, preparedAgain);
+        return overlapped;
     }
 
     [Fact]
@@ -552,18 +469,13 @@ public sealed class Redis_WindowStoreV2(StackFixture stack)
             keys.Add(key.ToString()[prefix.Length..]);
         }
 
-        // A card's ring exists once a label names it (the card counts its own transactions in its state); a merchant's
-        // ring version once a count changes a day readers may have read (here the label), and the newest day once any
-        // merchant counted.
-        var expectedKeys = cards.SelectMany(c => new[] { "c:" + c, "c2:" + c }).Concat(merchants.Select(m => "rm:" + m))
-            .Append("l:X").Append("rc:X").Append("rv:X").Append("rd:");
+        // A card's ring exists once a label names it (the card counts its own transactions in its state).
+        var expectedKeys = cards.SelectMany(c => new[] { "c:" + c, "c2:" + c }).Concat(merchants.Select(m => "rm:" + m)).Append("l:X").Append("rc:X");
         Assert.Equal(expectedKeys.Order(StringComparer.Ordinal), keys.Order(StringComparer.Ordinal));
         Assert.Equal((RedisKey)(prefix + "c2:2:X"), v2.Key("2:X"));
         Assert.Equal((RedisKey)(prefix + "u2:X"), v2.UndoKey("X"));
         Assert.Equal((RedisKey)(prefix + "u:X"), v1.UndoKey("X"));
         Assert.Equal((RedisKey)(prefix + "l:X"), v1.Key("X", KeyKind.Label));
-        Assert.Equal((RedisKey)(prefix + "rv:X"), v2.Key("X", KeyKind.RingVersion));
-        Assert.Equal((RedisKey)(prefix + "rd:"), v2.Key(string.Empty, KeyKind.NewestDay));
     }
 
     [Fact]

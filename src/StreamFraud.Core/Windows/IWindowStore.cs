@@ -62,14 +62,6 @@ public abstract class PreparedWrites
 
     /// <summary>Whether a commit has written them (a second commit of the same writes writes nothing).</summary>
     public bool Committed { get; protected set; }
-
-    /// <summary>
-    /// Set only by <see cref="IWindowStore.PrepareOnPendingAsync"/>, when what it read showed that it cannot prepare on
-    /// the pending writes this time (a read it would still need could see the pending commit or not): nothing was
-    /// applied and there is nothing to commit. Prepare the batch again with <see cref="IWindowStore.PrepareAsync"/>
-    /// once the pending commit has settled.
-    /// </summary>
-    public bool MustPrepareOnStore { get; protected set; }
 }
 
 /// <summary>Store-level helpers.</summary>

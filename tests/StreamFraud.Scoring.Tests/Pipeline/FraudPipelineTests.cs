@@ -283,53 +283,6 @@ public sealed class FraudPipelineTests : IDisposable
         await AssertStatesOfOneSerialPassAsync(run);
     }
 
-    [Fact]
-    public async Task RunOverlappedAsync_StoreAsksToPrepareOnTheStore_BatchIsPreparedAgainAfterTheCommitSettles_NoFailureReported()
-    {
-        // The second overlapped preparation answers MustPrepareOnStore (the Redis store does when a cached ring turned
-        // out stale): nothing applied, so the batch is prepared again on the store once batch 1 has settled.
-        RedoOverlapStore? store = null;
-        var run = await RunThirtyEventBatchesAsync(seed: 16, batches: 4, inner => store = new RedoOverlapStore(inner, redoRead: 2));
-
-        Assert.Equal([(0, 30), (1, 30), (2, 30), (3, 30)], run.Publishes);
-        Assert.Equal(0, run.Pipeline.OverlapFailures);
-        Assert.Equal(1, run.Pipeline.OverlapsDiscarded);
-        Assert.Equal(3, store!.OverlappedReads);
-        Assert.Equal(5, store.Reads); // batch 0, batch 2 again on the store, and the three overlapped
-        await AssertStatesOfOneSerialPassAsync(run);
-    }
-
-    /// <summary>An in-memory store whose <paramref name="redoRead"/>-th overlapped preparation asks to prepare on the store instead.</summary>
-    private sealed class RedoOverlapStore(InMemoryWindowStore inner, int redoRead) : IWindowStore
-    {
-        public int OverlappedReads { get; private set; }
-
-        public int Reads { get; private set; }
-
-        public bool CanPrepareOnPending => true;
-
-        public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default)
-        {
-            Reads++;
-            return inner.PrepareAsync(batch, cancellationToken);
-        }
-
-        public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default)
-        {
-            Reads++;
-            return ++OverlappedReads == redoRead ? Task.FromResult<PreparedWrites>(new Redo()) : inner.PrepareOnPendingAsync(batch, pending, cancellationToken);
-        }
-
-        public Task<int> CommitAsync(PreparedWrites writes, CancellationToken cancellationToken = default) => inner.CommitAsync(writes, cancellationToken);
-
-        private sealed class Redo : PreparedWrites
-        {
-            public Redo() => MustPrepareOnStore = true;
-
-            public override int Cards => 0;
-        }
-    }
-
     private sealed record OverlapRun(FraudPipeline Pipeline, InMemoryWindowStore Inner, List<Transaction> Live, List<(int Batch, int Alerts)> Publishes);
 
     /// <summary>
