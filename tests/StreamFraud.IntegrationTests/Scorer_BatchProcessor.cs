@@ -99,16 +99,7 @@ public sealed class Scorer_BatchProcessor(StackFixture stack)
         var options = new ScorerOptions { InputTopic = topic, AlertsTopic = "a", DlqTopic = "d", BatchSize = 100 };
         using var metrics = new ScorerMetrics();
         long alertsCounted = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (ReferenceEquals(instrument, metrics.Alerts))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref alertsCounted, value));
-        listener.Start();
+        using var listener = MeterListeners.Listen(metrics.Alerts, (_, value, _, _) => Interlocked.Add(ref alertsCounted, value));
 
         var inner = new InMemoryWindowStore(FeatureSpec.CardV1);
         var store = new FirstCommitRaced(inner, scenario.Live[0]);
@@ -152,15 +143,7 @@ public sealed class Scorer_BatchProcessor(StackFixture stack)
         var options = new ScorerOptions { InputTopic = topic, AlertsTopic = "a", DlqTopic = "d", BatchSize = 100 };
         using var metrics = new ScorerMetrics();
         var overlapErrors = new List<long>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (ReferenceEquals(instrument, metrics.Errors))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        using var listener = MeterListeners.Listen(metrics.Errors, (_, value, tags, _) =>
         {
             foreach (var tag in tags)
             {
@@ -173,7 +156,6 @@ public sealed class Scorer_BatchProcessor(StackFixture stack)
                 }
             }
         });
-        listener.Start();
         var log = new ListLogger();
         var store = new OverlappedReadFailsThenHangs(new InMemoryWindowStore(FeatureSpec.CardV1));
         var processor = Processor(registry, options, metrics, new FraudPipeline(store, () => bundle, capacity: 100), 100, overlap: true, log);

@@ -95,15 +95,7 @@ public sealed class Scorer_SourceIdentity(StackFixture stack)
 
         using var metrics2 = new ScorerMetrics();
         var dlqByClass = new ConcurrentDictionary<string, long>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (ReferenceEquals(instrument, metrics2.Dlq))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        using var listener = MeterListeners.Listen(metrics2.Dlq, (_, value, tags, _) =>
         {
             foreach (var tag in tags)
             {
@@ -113,7 +105,6 @@ public sealed class Scorer_SourceIdentity(StackFixture stack)
                 }
             }
         });
-        listener.Start();
 
         var (loop2, stop2, thread2) = Start(topicB, group, prefix, mux, registry, bundle, alertsTopic, dlqTopic, scoresTopic, metrics2);
         List<Contracts.FraudAlert> alerts;
@@ -185,16 +176,7 @@ public sealed class Scorer_SourceIdentity(StackFixture stack)
             var ids = alerts[sourceId] = [];
             using var metrics = new ScorerMetrics();
             var duplicates = 0L;
-            using var listener = new MeterListener();
-            listener.InstrumentPublished = (instrument, l) =>
-            {
-                if (ReferenceEquals(instrument, metrics.Duplicates))
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            };
-            listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref duplicates, value));
-            listener.Start();
+            using var listener = MeterListeners.Listen(metrics.Duplicates, (_, value, _, _) => Interlocked.Add(ref duplicates, value));
             foreach (var (batch, source) in new[] { (first, (string?)null), (second, sourceId) })
             {
                 var options = new ScorerOptions { InputTopic = topic, AlertsTopic = "a", DlqTopic = "d", BatchSize = batch.Count, SourceId = source };
