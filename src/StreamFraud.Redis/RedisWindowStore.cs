@@ -75,7 +75,8 @@ public enum KeyKind
 }
 
 /// <summary>
-/// Window store in Redis: one string value per card, <c>[8-byte version][card state]</c>, with an idle TTL; for a
+/// Window store in Redis: one string value per card, <c>[8-byte version][card state]</c> (a random version per write,
+/// <see cref="NextVersion"/>), with an idle TTL; for a
 /// spec that <see cref="FeatureSpec.UsesEntityRisk"/> (<c>card</c> v2) also a <see cref="RiskRing"/> per merchant and
 /// per card, and (<see cref="ILabelStore"/>) a <see cref="LabelRecord"/> per labelled transaction.
 /// A batch costs one round trip for cards whose state this process already holds (the common case while it owns
@@ -389,7 +390,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             }
 
             var version = stored is null || stored.Length < 8 ? 0 : BinaryPrimitives.ReadInt64LittleEndian(stored);
-            BinaryPrimitives.WriteInt64LittleEndian(value, version + 1);
+            BinaryPrimitives.WriteInt64LittleEndian(value, NextVersion(version));
             writes.States.Add((card, stored, value, bases[card] ?? EmptyUndo));
             if (_usesRisk)
             {
@@ -413,6 +414,23 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
         }
 
         return writes;
+    }
+
+    /// <summary>
+    /// A new card version: random, never 0 and never the one it replaces. A counter (old + 1) would let a writer
+    /// holding a stale copy of a card pass the compare-and-set after the card's key expired and another writer
+    /// recreated it and wrote it as many times (ABA); a random 64-bit version makes that a 2⁻⁶⁴ chance.
+    /// </summary>
+    internal static long NextVersion(long old)
+    {
+        while (true)
+        {
+            var next = Random.Shared.NextInt64(long.MinValue, long.MaxValue);
+            if (next != 0 && next != old)
+            {
+                return next;
+            }
+        }
     }
 
     /// <inheritdoc />

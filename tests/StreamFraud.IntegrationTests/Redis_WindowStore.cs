@@ -121,6 +121,33 @@ public sealed class Redis_WindowStore(StackFixture stack)
     }
 
     [Fact]
+    public async Task ExpiredCardRecreatedByAnotherWriter_AsManyWrites_StaleCopyIsAConflictNotALostUpdate()
+    {
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
+        var db = mux.GetDatabase();
+        var prefix = $"t:{Guid.NewGuid():N}:";
+        var events = Stream(seed: 13, cards: 1, count: 5); // one card
+        var a = new RedisWindowStore(db, Spec, new RedisWindowStoreOptions { KeyPrefix = prefix });
+        var b = new RedisWindowStore(db, Spec, new RedisWindowStoreOptions { KeyPrefix = prefix });
+
+        // Writer A writes the card twice and keeps its state cached; the key then expires (idle TTL); writer B (the
+        // partition's new owner) recreates the card and also writes it twice; A, a zombie, then writes on its copy.
+        await a.ApplyAsync(Batch(events, 0, 1));
+        await a.ApplyAsync(Batch(events, 1, 1));
+        Assert.True(await db.KeyDeleteAsync(prefix + "c:" + events[0].CardId));
+        await b.ApplyAsync(Batch(events, 2, 1));
+        await b.ApplyAsync(Batch(events, 3, 1));
+        await a.ApplyAsync(Batch(events, 4, 1));
+
+        // A counter version (old + 1) matched after as many writes and A overwrote B's two events; a random version
+        // makes A's write a conflict, so A's event is applied on B's state.
+        Assert.Equal(1, a.Conflicts);
+        var expected = new InMemoryWindowStore(Spec);
+        await expected.ApplyAsync(Batch(events, 2, 3));
+        Assert.Equal(expected.Get(events[0].CardId), ((byte[])(await db.StringGetAsync(prefix + "c:" + events[0].CardId))!)[8..]);
+    }
+
+    [Fact]
     public async Task WarmCache_OneRoundTripPerBatch_ColdCards_TwoAndIdleTtlSet()
     {
         await using var mux = await ConnectionMultiplexer.ConnectAsync(stack.Redis);
@@ -155,7 +182,7 @@ public sealed class Redis_WindowStore(StackFixture stack)
             await onRedis.ApplyAsync(Batch(events, start, 100));
         }
 
-        Assert.Equal(await Snapshot(redis.GetDatabase(), prefix, events), await Snapshot(mux.GetDatabase(), prefix, events));
+        Assert.Equal(await Snapshot(redis.GetDatabase(), prefix, events, versions: false), await Snapshot(mux.GetDatabase(), prefix, events, versions: false));
     }
 
     private static WindowBatch Batch(List<Transaction> events, int start, int count)
@@ -169,12 +196,14 @@ public sealed class Redis_WindowStore(StackFixture stack)
         return batch;
     }
 
-    private static async Task<List<string>> Snapshot(IDatabase db, string prefix, List<Transaction> events)
+    /// <summary>Every card's stored value as hex; without its 8-byte version (random per write) when <paramref name="versions"/> is false.</summary>
+    private static async Task<List<string>> Snapshot(IDatabase db, string prefix, List<Transaction> events, bool versions = true)
     {
         var result = new List<string>();
         foreach (var card in events.Select(e => e.CardId).Distinct().Order(StringComparer.Ordinal))
         {
-            result.Add(card + "=" + Convert.ToHexString((byte[])(await db.StringGetAsync(prefix + "c:" + card))!));
+            var value = (byte[])(await db.StringGetAsync(prefix + "c:" + card))!;
+            result.Add(card + "=" + Convert.ToHexString(versions ? value : value[8..]));
         }
 
         return result;
