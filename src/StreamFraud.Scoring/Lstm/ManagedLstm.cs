@@ -38,6 +38,7 @@ public sealed class ManagedLstm
     private readonly bool _vectorCell;
     private readonly Int16Weights? _int16; // the managed_int16 path's quantized [W; R] per layer (null: fp32)
     private readonly ConcurrentBag<Workspace> _workspaces = [];
+    private readonly ZeroState[]? _zero; // the state after 1 … steps−1 zero steps (see Run)
 
     private ManagedLstm(LstmOnnxGraph graph, int steps, int threads, bool vectorCell, LstmPrecision precision)
     {
@@ -58,6 +59,8 @@ public sealed class ManagedLstm
         {
             _int16 = new Int16Weights(Quantize(graph.W1, graph.R1, _f, _h1), Quantize(graph.W2, graph.R2, _h1, _h2));
         }
+
+        _zero = ZeroStates();
     }
 
     /// <summary>The arithmetic of the products: fp32, or int16 with exact int32 sums (<see cref="Igemm16"/>).</summary>
@@ -103,6 +106,12 @@ public sealed class ManagedLstm
     }
 
     /// <summary>Scores <paramref name="rows"/> windows ([rows, steps, features] row-major) into <paramref name="scores"/>.</summary>
+    /// <remarks>
+    /// A window whose first s steps are all zero (+0.0: a card with fewer transactions than steps, padded) starts at
+    /// step s from the state the model reaches after s zero steps, computed once at load by this same code on an
+    /// all-zero window: the same bits as running the zero steps, since a row's result never depends on the other rows.
+    /// The windows are run ordered by that first step, so each step multiplies only the rows that have begun.
+    /// </remarks>
     public void Run(ReadOnlyMemory<float> windows, int rows, Memory<float> scores)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
@@ -112,13 +121,50 @@ public sealed class ManagedLstm
             throw new ArgumentException($"{rows} windows need {(long)rows * size} input floats and {rows} outputs; got {windows.Length} and {scores.Length}.");
         }
 
+        var order = Order.Rent(rows, size);
+        try
+        {
+            var sorted = order.Sort(windows.Span, rows, _steps, _f, SkipLeadingZeroSteps);
+            var input = sorted ? order.Windows.AsMemory(0, rows * size) : windows;
+            var output = sorted ? order.Scores.AsMemory(0, rows) : scores;
+            RunSorted(input, order.Starts, rows, output);
+            if (sorted)
+            {
+                var from = order.Scores;
+                var to = scores.Span;
+                for (var i = 0; i < rows; i++)
+                {
+                    to[order.Rows[i]] = from[i];
+                }
+            }
+        }
+        finally
+        {
+            order.Return();
+        }
+    }
+
+    /// <summary>Window steps multiplied so far, and the steps running every step would have taken: what the leading zero steps saved.</summary>
+    public (long Run, long Full) StepsRun => (Interlocked.Read(ref _stepsRun), Interlocked.Read(ref _stepsFull));
+
+    /// <summary>
+    /// Whether a window's leading zero steps start from the precomputed zero state (the default; see <see cref="Run"/>).
+    /// False runs every step of every window: the same scores bit for bit, which tests and the harness compare.
+    /// </summary>
+    internal bool SkipLeadingZeroSteps { get; set; } = true;
+
+    private long _stepsRun;
+    private long _stepsFull;
+
+    private void RunSorted(ReadOnlyMemory<float> windows, byte[] starts, int rows, Memory<float> scores)
+    {
         var chunks = (rows + ChunkRows - 1) / ChunkRows;
         if (chunks <= 1 || Threads == 1)
         {
             var ws = Rent();
             for (var c = 0; c < chunks; c++)
             {
-                RunChunk(ws, windows.Span, c, rows, scores.Span);
+                RunChunk(ws, windows.Span, starts, c, rows, scores.Span);
             }
 
             _workspaces.Add(ws);
@@ -132,7 +178,7 @@ public sealed class ManagedLstm
             Rent,
             (c, _, ws) =>
             {
-                RunChunk(ws, windows.Span, c, rows, scores.Span);
+                RunChunk(ws, windows.Span, starts, c, rows, scores.Span);
                 return ws;
             },
             _workspaces.Add);
@@ -140,86 +186,279 @@ public sealed class ManagedLstm
 
     private Workspace Rent() => _workspaces.TryTake(out var ws) ? ws : new Workspace(_f, _h1, _h2);
 
-    private void RunChunk(Workspace ws, ReadOnlySpan<float> windows, int chunk, int rows, Span<float> scores)
+    private void RunChunk(Workspace ws, ReadOnlySpan<float> windows, ReadOnlySpan<byte> starts, int chunk, int rows, Span<float> scores)
     {
-        if (_int16 is { } q)
-        {
-            RunChunkInt16(ws, q, windows, chunk, rows, scores);
-            return;
-        }
-
         var start = chunk * ChunkRows;
         var m = Math.Min(ChunkRows, rows - start);
+        var chunkStarts = starts.Slice(start, m);
+        var steps = 0;
+        for (var r = 0; r < m; r++)
+        {
+            steps += _steps - chunkStarts[r];
+        }
+
+        Interlocked.Add(ref _stepsRun, steps);
+        Interlocked.Add(ref _stepsFull, (long)m * _steps);
+        if (_int16 is { } q)
+        {
+            RunChunkInt16(ws, q, windows, chunkStarts, start, m, scores, record: null);
+        }
+        else
+        {
+            RunChunkFp32(ws, windows, chunkStarts, start, m, scores, record: null);
+        }
+    }
+
+    /// <summary>
+    /// Rows [<paramref name="from"/>, <paramref name="to"/>) begin at step <paramref name="t"/> &gt; 0: they take the
+    /// state after t zero steps (h1 where layer 1 and layer 2 read it, c1, h2, c2).
+    /// </summary>
+    private void Resume(Workspace ws, int t, int from, int to)
+    {
+        var (f, h1, h2) = (_f, _h1, _h2);
+        var ld1 = f + h1;
+        var ld2 = h1 + h2;
+        var z = _zero![t - 1];
+        for (var r = from; r < to; r++)
+        {
+            z.H1.CopyTo(ws.Xh1.AsSpan((r * ld1) + f, h1));
+            z.H1.CopyTo(ws.Xh2.AsSpan(r * ld2, h1));
+            z.H2.CopyTo(ws.Xh2.AsSpan((r * ld2) + h1, h2));
+            z.C1.CopyTo(ws.C1.AsSpan(r * h1, h1));
+            z.C2.CopyTo(ws.C2.AsSpan(r * h2, h2));
+        }
+    }
+
+    /// <summary>Number of rows (of a chunk sorted by start) that have begun by step <paramref name="t"/>.</summary>
+    private static int Begun(ReadOnlySpan<byte> starts, int active, int t)
+    {
+        while (active < starts.Length && starts[active] <= t)
+        {
+            active++;
+        }
+
+        return active;
+    }
+
+    private void RunChunkFp32(Workspace ws, ReadOnlySpan<float> windows, ReadOnlySpan<byte> starts, int start, int m, Span<float> scores, ZeroState[]? record)
+    {
         var (f, h1, h2, g1, g2) = (_f, _h1, _h2, 4 * _h1, 4 * _h2);
         var ld1 = f + h1;
         var ld2 = h1 + h2;
         var window = _steps * f;
+        var active = 0;
         for (var t = 0; t < _steps; t++)
         {
+            var before = active;
+            active = Begun(starts, active, t);
+            if (active == 0)
+            {
+                continue;
+            }
+
+            if (t > 0 && active > before)
+            {
+                Resume(ws, t, before, active);
+            }
+
             // Layer 1: [x_t | h1_{t-1}] · [W1; R1].
-            for (var r = 0; r < m; r++)
+            for (var r = 0; r < active; r++)
             {
                 windows.Slice(((start + r) * window) + (t * f), f).CopyTo(ws.Xh1.AsSpan(r * ld1, f));
             }
 
             var k1 = t == 0 ? f : ld1;
-            var packed = ws.PackedA.AsSpan(0, Sgemm.PackedALength(m, k1));
-            Sgemm.PackA(ws.Xh1, ld1, false, m, k1, packed);
-            Sgemm.Multiply(packed, t == 0 ? _layer1First : _layer1, m, g1, k1, ws.Gates1, g1, accumulate: false);
-            Cell(ws.Gates1, _bias1, ws.C1, t == 0, m, h1, ws.Xh1.AsSpan(f), ld1, ws.Xh2, ld2);
+            var packed = ws.PackedA.AsSpan(0, Sgemm.PackedALength(active, k1));
+            Sgemm.PackA(ws.Xh1, ld1, false, active, k1, packed);
+            Sgemm.Multiply(packed, t == 0 ? _layer1First : _layer1, active, g1, k1, ws.Gates1, g1, accumulate: false);
+            Cell(ws.Gates1, _bias1, ws.C1, t == 0, active, h1, ws.Xh1.AsSpan(f), ld1, ws.Xh2, ld2);
 
             // Layer 2: [h1_t | h2_{t-1}] · [W2; R2].
             var k2 = t == 0 ? h1 : ld2;
-            packed = ws.PackedA.AsSpan(0, Sgemm.PackedALength(m, k2));
-            Sgemm.PackA(ws.Xh2, ld2, false, m, k2, packed);
-            Sgemm.Multiply(packed, t == 0 ? _layer2First : _layer2, m, g2, k2, ws.Gates2, g2, accumulate: false);
-            Cell(ws.Gates2, _bias2, ws.C2, t == 0, m, h2, ws.Xh2.AsSpan(h1), ld2, default, 0);
+            packed = ws.PackedA.AsSpan(0, Sgemm.PackedALength(active, k2));
+            Sgemm.PackA(ws.Xh2, ld2, false, active, k2, packed);
+            Sgemm.Multiply(packed, t == 0 ? _layer2First : _layer2, active, g2, k2, ws.Gates2, g2, accumulate: false);
+            Cell(ws.Gates2, _bias2, ws.C2, t == 0, active, h2, ws.Xh2.AsSpan(h1), ld2, default, 0);
+            Record(ws, record, t);
         }
 
         Dense(ws, start, m, scores);
     }
 
     /// <summary>
-    /// <see cref="RunChunk"/> with int16 products: per step and layer the input part x·W and the recurrent part h·R
+    /// <see cref="RunChunkFp32"/> with int16 products: per step and layer the input part x·W and the recurrent part h·R
     /// are quantized and multiplied separately (each row of each part with its own scale, so a large feature never
     /// coarsens h), then added in fp32 before the same cell.
     /// </summary>
-    private void RunChunkInt16(Workspace ws, Int16Weights q, ReadOnlySpan<float> windows, int chunk, int rows, Span<float> scores)
+    private void RunChunkInt16(Workspace ws, Int16Weights q, ReadOnlySpan<float> windows, ReadOnlySpan<byte> starts, int start, int m, Span<float> scores, ZeroState[]? record)
     {
-        var start = chunk * ChunkRows;
-        var m = Math.Min(ChunkRows, rows - start);
         var (f, h1, h2, g1, g2) = (_f, _h1, _h2, 4 * _h1, 4 * _h2);
-        var ld1 = f + h1;
         var ld2 = h1 + h2;
         var window = _steps * f;
         var packed = ws.PackedA16;
         var scales = ws.RowScales;
+        var pairs1 = Igemm16.Pairs(h1);
+        var active = 0;
         for (var t = 0; t < _steps; t++)
         {
+            var before = active;
+            active = Begun(starts, active, t);
+            if (active == 0)
+            {
+                continue;
+            }
+
+            if (t > 0 && active > before)
+            {
+                // The rows beginning now also need their h1_{t-1} quantized, as the step before would have left it.
+                Resume(ws, t, before, active);
+                Igemm16.QuantizePackA(ws.Xh2.AsSpan(before * ld2), ld2, active - before, h1, ws.PackedH1.AsSpan(before * pairs1), ws.H1Scales.AsSpan(before));
+            }
+
             // x_t is quantized straight from the windows (row stride: one window).
-            Igemm16.QuantizePackA(windows[((start * window) + (t * f))..], window, m, f, packed, scales);
-            Igemm16.Multiply(packed, scales, q.Layer1.W, q.Layer1.WScales, m, g1, f, ws.Gates1, g1, accumulate: false);
+            Igemm16.QuantizePackA(windows[((start * window) + (t * f))..], window, active, f, packed, scales);
+            Igemm16.Multiply(packed, scales, q.Layer1.W, q.Layer1.WScales, active, g1, f, ws.Gates1, g1, accumulate: false);
             if (t > 0)
             {
                 // h1_{t-1}, quantized once at the previous step for layer 2.
-                Igemm16.Multiply(ws.PackedH1, ws.H1Scales, q.Layer1.R, q.Layer1.RScales, m, g1, h1, ws.Gates1, g1, accumulate: true);
+                Igemm16.Multiply(ws.PackedH1, ws.H1Scales, q.Layer1.R, q.Layer1.RScales, active, g1, h1, ws.Gates1, g1, accumulate: true);
             }
 
-            Cell(ws.Gates1, _bias1, ws.C1, t == 0, m, h1, ws.Xh1.AsSpan(f), ld1, ws.Xh2, ld2);
+            Cell(ws.Gates1, _bias1, ws.C1, t == 0, active, h1, ws.Xh1.AsSpan(f), f + h1, ws.Xh2, ld2);
 
             // h1_t: layer 2's input now and layer 1's recurrent input at the next step.
-            Igemm16.QuantizePackA(ws.Xh2, ld2, m, h1, ws.PackedH1, ws.H1Scales);
-            Igemm16.Multiply(ws.PackedH1, ws.H1Scales, q.Layer2.W, q.Layer2.WScales, m, g2, h1, ws.Gates2, g2, accumulate: false);
+            Igemm16.QuantizePackA(ws.Xh2, ld2, active, h1, ws.PackedH1, ws.H1Scales);
+            Igemm16.Multiply(ws.PackedH1, ws.H1Scales, q.Layer2.W, q.Layer2.WScales, active, g2, h1, ws.Gates2, g2, accumulate: false);
             if (t > 0)
             {
-                Igemm16.QuantizePackA(ws.Xh2.AsSpan(h1), ld2, m, h2, packed, scales);
-                Igemm16.Multiply(packed, scales, q.Layer2.R, q.Layer2.RScales, m, g2, h2, ws.Gates2, g2, accumulate: true);
+                Igemm16.QuantizePackA(ws.Xh2.AsSpan(h1), ld2, active, h2, packed, scales);
+                Igemm16.Multiply(packed, scales, q.Layer2.R, q.Layer2.RScales, active, g2, h2, ws.Gates2, g2, accumulate: true);
             }
 
-            Cell(ws.Gates2, _bias2, ws.C2, t == 0, m, h2, ws.Xh2.AsSpan(h1), ld2, default, 0);
+            Cell(ws.Gates2, _bias2, ws.C2, t == 0, active, h2, ws.Xh2.AsSpan(h1), ld2, default, 0);
+            Record(ws, record, t);
         }
 
         Dense(ws, start, m, scores);
+    }
+
+    /// <summary>While the zero states are computed: keeps row 0's state after step <paramref name="t"/>.</summary>
+    private void Record(Workspace ws, ZeroState[]? record, int t)
+    {
+        if (record is null || t + 1 >= _steps)
+        {
+            return;
+        }
+
+        var (f, h1, h2) = (_f, _h1, _h2);
+        record[t] = new ZeroState(
+            ws.Xh1.AsSpan(f, h1).ToArray(), ws.C1.AsSpan(0, h1).ToArray(), ws.Xh2.AsSpan(h1, h2).ToArray(), ws.C2.AsSpan(0, h2).ToArray());
+    }
+
+    /// <summary>The states after 1 … steps−1 zero steps, by the serving code itself on one all-zero window.</summary>
+    private ZeroState[] ZeroStates()
+    {
+        var record = new ZeroState[_steps - 1];
+        var ws = new Workspace(_f, _h1, _h2);
+        var zeros = new float[_steps * _f];
+        var score = new float[1];
+        if (_int16 is { } q)
+        {
+            RunChunkInt16(ws, q, zeros, [0], 0, 1, score, record);
+        }
+        else
+        {
+            RunChunkFp32(ws, zeros, [0], 0, 1, score, record);
+        }
+
+        return record;
+    }
+
+    /// <summary>One row's state after some zero steps: h1 (as layer 1 reads it), c1, h2, c2.</summary>
+    private sealed record ZeroState(float[] H1, float[] C1, float[] H2, float[] C2);
+
+    /// <summary>
+    /// A run's order: each window's first step that is not all +0.0 (its start; at most steps−1) and, when the windows
+    /// are not already in ascending order of start, a copy of them sorted by it (stable) with where each came from.
+    /// </summary>
+    private sealed class Order
+    {
+        private static readonly ConcurrentBag<Order> Pool = [];
+
+        private byte[] _own = [];
+
+        public float[] Windows { get; private set; } = [];
+
+        public float[] Scores { get; private set; } = [];
+
+        public int[] Rows { get; private set; } = [];
+
+        public byte[] Starts { get; private set; } = [];
+
+        public static Order Rent(int rows, int size)
+        {
+            var order = Pool.TryTake(out var o) ? o : new Order();
+            if (order.Starts.Length < rows)
+            {
+                order.Starts = new byte[rows];
+                order._own = new byte[rows];
+                order.Rows = new int[rows];
+                order.Scores = new float[rows];
+            }
+
+            if (order.Windows.Length < rows * size)
+            {
+                order.Windows = new float[rows * size];
+            }
+
+            return order;
+        }
+
+        public void Return() => Pool.Add(this);
+
+        /// <summary>Sets <see cref="Starts"/>; returns whether the windows had to be reordered (then in <see cref="Windows"/>).</summary>
+        public bool Sort(ReadOnlySpan<float> windows, int rows, int steps, int features, bool skip)
+        {
+            if (!skip)
+            {
+                Starts.AsSpan(0, rows).Clear();
+                return false;
+            }
+
+            var size = steps * features;
+            Span<int> counts = stackalloc int[steps + 1];
+            var ascending = true;
+            for (var i = 0; i < rows; i++)
+            {
+                var bits = System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(windows.Slice(i * size, size));
+                var first = bits.IndexOfAnyExcept(0u);
+                var s = (byte)(first < 0 ? steps - 1 : Math.Min(first / features, steps - 1));
+                _own[i] = s;
+                counts[s + 1]++;
+                ascending &= i == 0 || s >= _own[i - 1];
+            }
+
+            if (ascending)
+            {
+                _own.AsSpan(0, rows).CopyTo(Starts);
+                return false;
+            }
+
+            for (var s = 1; s <= steps; s++)
+            {
+                counts[s] += counts[s - 1];
+            }
+
+            for (var i = 0; i < rows; i++)
+            {
+                var at = counts[_own[i]]++;
+                Rows[at] = i;
+                Starts[at] = _own[i];
+                windows.Slice(i * size, size).CopyTo(Windows.AsSpan(at * size, size));
+            }
+
+            return true;
+        }
     }
 
     /// <summary>The dense head over the last h2 of each row: σ(h2·dense + bias).</summary>
@@ -382,9 +621,9 @@ public sealed class ManagedLstm
 
         public float[] RowScales { get; } = new float[ChunkRows];
 
-        public int[] PackedH1 { get; } = new int[Igemm16.PackedALength(ChunkRows, h1)];
+        public int[] PackedH1 { get; } = new int[Igemm16.PackedALength(ChunkRows + Igemm16.Mr, h1)]; // a resumed slice pads up to Mr rows
 
-        public float[] H1Scales { get; } = new float[ChunkRows];
+        public float[] H1Scales { get; } = new float[ChunkRows + Igemm16.Mr];
 
         public float[] Xh1 { get; } = new float[ChunkRows * (f + h1)];
 

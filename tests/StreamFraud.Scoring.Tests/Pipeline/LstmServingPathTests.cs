@@ -161,6 +161,51 @@ public sealed class LstmServingPathTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(56, LstmPrecision.Fp32, 2)]
+    [InlineData(56, LstmPrecision.Int16, 2)]
+    [InlineData(75, LstmPrecision.Int16, 1)]
+    [InlineData(11, LstmPrecision.Int16, 2)]
+    public void LeadingZeroSteps_StartFromTheZeroState_SameScoresBitForBitAsRunningEveryStep(int features, LstmPrecision precision, int threads)
+    {
+        var model = LstmModel.CreateInitial(features, new LstmOptions { Hidden1 = 128, Hidden2 = 64, Seed = features + 1 });
+        var onnx = LstmOnnxExporterBytes(model, scale: 3f, jitter: 0.3f); // non-zero biases: zero steps move the state
+        // Windows with 1..7 real steps in random order (so they are reordered), two all-zero windows, one whose
+        // first real step is all zero but for a -0.0 (not +0.0: it must be run), and one with a NaN in its first step.
+        const int count = 333;
+        var windows = Windows(count, features, seed: 21);
+        var size = 7 * features;
+        windows.AsSpan(10 * size, size).Clear();
+        windows.AsSpan(11 * size, size).Clear();
+        windows.AsSpan(12 * size, size).Clear();
+        windows[(12 * size) + (3 * features) + 1] = -0f;
+        windows[(13 * size) + 2] = float.NaN;
+        var skipping = ManagedLstm.TryCreate(onnx, 7, features, threads, vectorCell: true, precision, out _)!;
+        var every = ManagedLstm.TryCreate(onnx, 7, features, threads, vectorCell: true, precision, out _)!;
+        every.SkipLeadingZeroSteps = false;
+        var a = new float[count];
+        var b = new float[count];
+        skipping.Run(windows, count, a);
+        every.Run(windows, count, b);
+        Assert.Equal(b, a);
+        Assert.True(float.IsNaN(a[13]));
+        Assert.Equal(a[10], a[11]);
+        var finite = b.Where(float.IsFinite).ToArray();
+        Assert.True(finite.Max() - finite.Min() > 0.3, "the scores must spread for the comparison to mean something");
+        var (run, full) = skipping.StepsRun;
+        Assert.Equal(count * 7L, full);
+        Assert.InRange(run, (count * 7L / 2) - 200, (count * 7L / 2) + 200); // 1..7 real steps: 4 of 7 on average
+        Assert.Equal((count * 7L, count * 7L), every.StepsRun);
+
+        // And each window alone (no reordering, its own chunk) scores the same.
+        for (var i = 0; i < count; i += 17)
+        {
+            var one = new float[1];
+            skipping.Run(windows.AsMemory(i * size, size), 1, one);
+            Assert.Equal(b[i], one[0]);
+        }
+    }
+
     [Fact]
     public void ManagedFp32_AnotherGraph_IsNotRunWithTheReason()
     {
@@ -394,16 +439,18 @@ public sealed class LstmServingPathTests : IDisposable
     }
 
     /// <summary>The exporter's bytes, with every weight multiplied by <paramref name="scale"/>.</summary>
-    private static byte[] LstmOnnxExporterBytes(LstmModel model, float scale = 1f)
+    /// <summary>The model's ONNX bytes with every parameter scaled, and moved by up to ±<paramref name="jitter"/> (biases, which start at zero, too).</summary>
+    private static byte[] LstmOnnxExporterBytes(LstmModel model, float scale = 1f, float jitter = 0f)
     {
-        if (scale != 1f)
+        if (scale != 1f || jitter != 0f)
         {
             using var saved = new MemoryStream();
             model.Save(saved);
             var bytes = saved.ToArray();
+            var rng = new Random(17);
             for (var at = 32; at + 4 <= bytes.Length; at += 4)
             {
-                var v = BitConverter.ToSingle(bytes, at) * scale;
+                var v = (BitConverter.ToSingle(bytes, at) * scale) + (jitter * (float)((rng.NextDouble() * 2) - 1));
                 BitConverter.TryWriteBytes(bytes.AsSpan(at), v);
             }
 
