@@ -49,6 +49,13 @@ internal static class ScoringHarness
             throw new ArgumentException($"--trees must be auto, managed or libxgboost, not '{treesText}'.");
         }
 
+        bool[] zeroSkips = (Str(args, "--zero-steps") ?? "skip") switch
+        {
+            "skip" => [true],
+            "run" => [false],
+            "both" => [false, true],
+            var other => throw new ArgumentException($"--zero-steps must be skip, run or both, not '{other}'."),
+        };
         bool[] overlaps = (Str(args, "--overlap") ?? "on") switch
         {
             "on" => [true],
@@ -68,7 +75,19 @@ internal static class ScoringHarness
             {
                 var specDir = Directory.CreateDirectory(Path.Combine(dir, $"v{spec.Version}")).FullName;
                 BuildBundle(specDir, spec, history).Dispose();
-                bundles.AddRange(paths.Select(p => ModelBundle.Load(specDir, spec, new BundleLoadOptions { WarmupBatch = batchSize, LstmPath = p, Trees = trees, LstmThreads = lstmThreads })));
+                foreach (var p in paths)
+                {
+                    foreach (var skip in zeroSkips)
+                    {
+                        var bundle = ModelBundle.Load(specDir, spec, new BundleLoadOptions { WarmupBatch = batchSize, LstmPath = p, Trees = trees, LstmThreads = lstmThreads });
+                        if (bundle.ManagedLstm is { } managed)
+                        {
+                            managed.SkipLeadingZeroSteps = skip;
+                        }
+
+                        bundles.Add(bundle);
+                    }
+                }
             }
 
             using var mux = redis is null ? null : await ConnectionMultiplexer.ConnectAsync(redis + ",allowAdmin=true"); // admin: INFO cpu
@@ -112,6 +131,12 @@ internal static class ScoringHarness
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    batch latency    p50 {M(f => f.P50):F1} ms, p99 {M(f => f.P99):F1} ms"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"    time per stage   windows {M(f => f.Windows):F1}%, models {M(f => f.Models):F1}%, alerts+explanations {M(f => f.Explain):F1}%"));
+                if (bundle.ManagedLstm is { } lstm)
+                {
+                    var (run, full) = lstm.StepsRun;
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"    LSTM steps       {(double)run / Math.Max(1, full):P1} of {lstm.Steps} per window multiplied ({(lstm.SkipLeadingZeroSteps ? "a window's leading zero steps skipped: a card with fewer transactions than steps" : "every step run")}; all rounds)"));
+                }
             }
 
             foreach (var bundle in bundles)

@@ -213,6 +213,9 @@ public sealed class ModelBundle : IDisposable
     /// <summary>The LSTM serving path in use: <see cref="LstmPaths.OnnxRuntime"/>, <see cref="LstmPaths.ManagedFp32"/> or <see cref="LstmPaths.ManagedInt16"/>.</summary>
     public string LstmPath => _managedPath ?? LstmPaths.OnnxRuntime;
 
+    /// <summary>The managed LSTM serving the bundle (null on ONNX Runtime): its step counts, and the harness's A/B switch.</summary>
+    internal ManagedLstm? ManagedLstm => _managed;
+
     /// <summary>
     /// Why faster LSTM paths were not used on CPU under <see cref="LstmPathChoice.Auto"/>, each with its reason, and
     /// the path that serves instead (null when the fastest candidate serves, or not applicable).
