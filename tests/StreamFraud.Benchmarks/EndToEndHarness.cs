@@ -39,6 +39,12 @@ internal static class EndToEndHarness
 
         var batching = (Size: Opt(args, "--batch", 512), Timeout: TimeSpan.FromMilliseconds(Opt(args, "--batch-timeout-ms", (int)new ScorerOptions().BatchTimeout.TotalMilliseconds)));
         var spec = FeatureSpec.CardV1;
+        var zeroSteps = (Str(args, "--zero-steps") ?? "skip") switch
+        {
+            "skip" => true,
+            "run" => false,
+            var other => throw new ArgumentException($"--zero-steps must be skip or run, not '{other}'."),
+        };
         // The bundle is trained on at least 60k events (the first ones of a week hold too few frauds); the stream is the first --events.
         // The stream is --warmup-events unmeasured events (JIT tiering, group join, connections), then --events measured.
         var needed = Math.Max(warmup + count + latencyEvents, 60_000);
@@ -59,6 +65,11 @@ internal static class EndToEndHarness
         try
         {
             using var bundle = ScoringHarness.BuildBundle(dir, spec, history, lstmPath: lstmPath, lstmThreads: lstmThreads);
+            if (bundle.ManagedLstm is { } managed)
+            {
+                managed.SkipLeadingZeroSteps = zeroSteps;
+            }
+
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"bundle: spec {spec.Name} v{spec.Version}, LSTM path {bundle.LstmPath} on {bundle.LstmProvider} ({(lstmThreads > 0 ? lstmThreads : Environment.ProcessorCount)} threads), trees {bundle.Trees}, explanations on {bundle.Explainer.Name}"));
             using var registry = new CachedSchemaRegistryClient(new SchemaRegistryConfig { Url = registryUrl });
