@@ -82,7 +82,8 @@ internal static class ScoringHarness
             foreach (var spec in specs)
             {
                 var specDir = Directory.CreateDirectory(Path.Combine(dir, $"v{spec.Version}")).FullName;
-                BuildBundle(specDir, spec, warm.Count > 0 ? events : history).Dispose(); // trees from 50,000 events with frauds in them
+                // Trees from the first 50,000 events, or with --warm-events the last 50,000 (a 3-week simulation's first days hold no fraud).
+                BuildBundle(specDir, spec, warm.Count > 0 ? history.Skip(Math.Max(0, history.Count - 50_000)).ToList() : history).Dispose();
                 foreach (var p in paths)
                 {
                     foreach (var skip in zeroSkips)
@@ -91,6 +92,11 @@ internal static class ScoringHarness
                         if (bundle.ManagedLstm is { } managed)
                         {
                             managed.SkipLeadingZeroSteps = skip;
+                        }
+                        else if (skip && zeroSkips.Length > 1)
+                        {
+                            bundle.Dispose(); // ONNX Runtime runs every step: one mode is enough
+                            continue;
                         }
 
                         bundles.Add(bundle);

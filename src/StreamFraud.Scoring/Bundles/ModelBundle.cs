@@ -755,7 +755,22 @@ public sealed class ModelBundle : IDisposable
             return;
         }
 
+        // Windows with 1 to 7 non-zero steps, as real batches have: all-zero ones would start every window of the
+        // managed LSTM at its last step (ManagedLstm.Run) and leave its other code paths cold.
         var windows = new float[batch * Spec.WindowSize];
+        var steps = FeatureSpec.WindowLength;
+        for (var r = 0; r < batch; r++)
+        {
+            var row = windows.AsSpan(r * Spec.WindowSize, Spec.WindowSize);
+            for (var t = steps - 1 - (r % steps); t < steps; t++)
+            {
+                for (var f = 0; f < Spec.Dimension; f++)
+                {
+                    row[(t * Spec.Dimension) + f] = (0.25f * (((r + t + f) % 5) - 2)) + 0.1f; // never 0
+                }
+            }
+        }
+
         var scores = new ScoreBuffers(batch);
         for (var i = 0; i < 3; i++)
         {

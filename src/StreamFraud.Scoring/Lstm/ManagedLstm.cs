@@ -95,6 +95,12 @@ public sealed class ManagedLstm
 
     internal static ManagedLstm? TryCreate(ReadOnlySpan<byte> onnx, int steps, int features, int threads, bool vectorCell, LstmPrecision precision, out string? problem)
     {
+        if (steps is < 1 or > byte.MaxValue)
+        {
+            problem = $"{steps} steps per window: the managed path runs 1 to {byte.MaxValue}.";
+            return null;
+        }
+
         var graph = LstmOnnxGraph.TryRead(onnx, features, out problem);
         if (graph is null)
         {

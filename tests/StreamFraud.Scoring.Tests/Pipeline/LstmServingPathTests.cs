@@ -194,7 +194,7 @@ public sealed class LstmServingPathTests : IDisposable
         Assert.True(finite.Max() - finite.Min() > 0.3, "the scores must spread for the comparison to mean something");
         var (run, full) = skipping.StepsRun;
         Assert.Equal(count * 7L, full);
-        Assert.InRange(run, (count * 7L / 2) - 200, (count * 7L / 2) + 200); // 1..7 real steps: 4 of 7 on average
+        Assert.InRange(run, (count * 4L) - 150, (count * 4L) + 150); // 1..7 real steps: 4 of 7 on average (~±36)
         Assert.Equal((count * 7L, count * 7L), every.StepsRun);
 
         // And each window alone (no reordering, its own chunk) scores the same.
@@ -438,7 +438,6 @@ public sealed class LstmServingPathTests : IDisposable
         Assert.Contains("lstm_paths[0] (managed_fp32)", e.Reason);
     }
 
-    /// <summary>The exporter's bytes, with every weight multiplied by <paramref name="scale"/>.</summary>
     /// <summary>The model's ONNX bytes with every parameter scaled, and moved by up to ±<paramref name="jitter"/> (biases, which start at zero, too).</summary>
     private static byte[] LstmOnnxExporterBytes(LstmModel model, float scale = 1f, float jitter = 0f)
     {
