@@ -235,12 +235,27 @@ public sealed class ManagedLstm
         }
     }
 
-    /// <summary>Number of rows (of a chunk sorted by start) that have begun by step <paramref name="t"/>.</summary>
-    private static int Begun(ReadOnlySpan<byte> starts, int active, int t)
+    /// <summary>
+    /// The number of rows (of a chunk sorted by start) that have begun by step <paramref name="t"/>, from the
+    /// <paramref name="active"/> of the step before. The rows beginning now (t &gt; 0) take the state after t zero steps
+    /// (<see cref="Resume"/>), and on the int16 path their h1_{t-1} quantized as the step before would have left it.
+    /// </summary>
+    private int Begin(Workspace ws, ReadOnlySpan<byte> starts, int active, int t, bool int16)
     {
+        var before = active;
         while (active < starts.Length && starts[active] <= t)
         {
             active++;
+        }
+
+        if (t > 0 && active > before)
+        {
+            Resume(ws, t, before, active);
+            if (int16)
+            {
+                var ld2 = _h1 + _h2;
+                Igemm16.QuantizePackA(ws.Xh2.AsSpan(before * ld2), ld2, active - before, _h1, ws.PackedH1.AsSpan(before * Igemm16.Pairs(_h1)), ws.H1Scales.AsSpan(before));
+            }
         }
 
         return active;
@@ -255,16 +270,10 @@ public sealed class ManagedLstm
         var active = 0;
         for (var t = 0; t < _steps; t++)
         {
-            var before = active;
-            active = Begun(starts, active, t);
+            active = Begin(ws, starts, active, t, int16: false);
             if (active == 0)
             {
                 continue;
-            }
-
-            if (t > 0 && active > before)
-            {
-                Resume(ws, t, before, active);
             }
 
             // Layer 1: [x_t | h1_{t-1}] · [W1; R1].
@@ -303,22 +312,13 @@ public sealed class ManagedLstm
         var window = _steps * f;
         var packed = ws.PackedA16;
         var scales = ws.RowScales;
-        var pairs1 = Igemm16.Pairs(h1);
         var active = 0;
         for (var t = 0; t < _steps; t++)
         {
-            var before = active;
-            active = Begun(starts, active, t);
+            active = Begin(ws, starts, active, t, int16: true);
             if (active == 0)
             {
                 continue;
-            }
-
-            if (t > 0 && active > before)
-            {
-                // The rows beginning now also need their h1_{t-1} quantized, as the step before would have left it.
-                Resume(ws, t, before, active);
-                Igemm16.QuantizePackA(ws.Xh2.AsSpan(before * ld2), ld2, active - before, h1, ws.PackedH1.AsSpan(before * pairs1), ws.H1Scales.AsSpan(before));
             }
 
             // x_t is quantized straight from the windows (row stride: one window).
