@@ -38,7 +38,7 @@ public sealed class ManagedLstm
     private readonly bool _vectorCell;
     private readonly Int16Weights? _int16; // the managed_int16 path's quantized [W; R] per layer (null: fp32)
     private readonly ConcurrentBag<Workspace> _workspaces = [];
-    private readonly ZeroState[]? _zero; // the state after 1 … steps−1 zero steps (see Run)
+    private readonly ZeroState[] _zero; // the state after 1 … steps−1 zero steps (see Run)
 
     private ManagedLstm(LstmOnnxGraph graph, int steps, int threads, bool vectorCell, LstmPrecision precision)
     {
@@ -130,7 +130,9 @@ public sealed class ManagedLstm
         var order = Order.Rent(rows, size);
         try
         {
-            var sorted = order.Sort(windows.Span, rows, _steps, _f, SkipLeadingZeroSteps);
+            var sorted = order.Sort(windows.Span, rows, _steps, _f, SkipLeadingZeroSteps, out var skipped);
+            Interlocked.Add(ref _stepsRun, ((long)rows * _steps) - skipped);
+            Interlocked.Add(ref _windows, rows);
             var input = sorted ? order.Windows.AsMemory(0, rows * size) : windows;
             var output = sorted ? order.Scores.AsMemory(0, rows) : scores;
             RunSorted(input, order.Starts, rows, output);
@@ -151,7 +153,7 @@ public sealed class ManagedLstm
     }
 
     /// <summary>Window steps multiplied so far, and the steps running every step would have taken: what the leading zero steps saved.</summary>
-    public (long Run, long Full) StepsRun => (Interlocked.Read(ref _stepsRun), Interlocked.Read(ref _stepsFull));
+    public (long Run, long Full) StepsRun => (Interlocked.Read(ref _stepsRun), Interlocked.Read(ref _windows) * _steps);
 
     /// <summary>
     /// Whether a window's leading zero steps start from the precomputed zero state (the default; see <see cref="Run"/>).
@@ -160,7 +162,7 @@ public sealed class ManagedLstm
     internal bool SkipLeadingZeroSteps { get; set; } = true;
 
     private long _stepsRun;
-    private long _stepsFull;
+    private long _windows;
 
     private void RunSorted(ReadOnlyMemory<float> windows, byte[] starts, int rows, Memory<float> scores)
     {
@@ -197,14 +199,6 @@ public sealed class ManagedLstm
         var start = chunk * ChunkRows;
         var m = Math.Min(ChunkRows, rows - start);
         var chunkStarts = starts.Slice(start, m);
-        var steps = 0;
-        for (var r = 0; r < m; r++)
-        {
-            steps += _steps - chunkStarts[r];
-        }
-
-        Interlocked.Add(ref _stepsRun, steps);
-        Interlocked.Add(ref _stepsFull, (long)m * _steps);
         if (_int16 is { } q)
         {
             RunChunkInt16(ws, q, windows, chunkStarts, start, m, scores, record: null);
@@ -224,7 +218,7 @@ public sealed class ManagedLstm
         var (f, h1, h2) = (_f, _h1, _h2);
         var ld1 = f + h1;
         var ld2 = h1 + h2;
-        var z = _zero![t - 1];
+        var z = _zero[t - 1];
         for (var r = from; r < to; r++)
         {
             z.H1.CopyTo(ws.Xh1.AsSpan((r * ld1) + f, h1));
@@ -422,9 +416,13 @@ public sealed class ManagedLstm
 
         public void Return() => Pool.Add(this);
 
-        /// <summary>Sets <see cref="Starts"/>; returns whether the windows had to be reordered (then in <see cref="Windows"/>).</summary>
-        public bool Sort(ReadOnlySpan<float> windows, int rows, int steps, int features, bool skip)
+        /// <summary>
+        /// Sets <see cref="Starts"/> and <paramref name="skipped"/> (their sum: the steps not multiplied); returns
+        /// whether the windows had to be reordered (then in <see cref="Windows"/>).
+        /// </summary>
+        public bool Sort(ReadOnlySpan<float> windows, int rows, int steps, int features, bool skip, out long skipped)
         {
+            skipped = 0;
             if (!skip)
             {
                 Starts.AsSpan(0, rows).Clear();
@@ -440,6 +438,7 @@ public sealed class ManagedLstm
                 var first = bits.IndexOfAnyExcept(0u);
                 var s = (byte)(first < 0 ? steps - 1 : Math.Min(first / features, steps - 1));
                 _own[i] = s;
+                skipped += s;
                 counts[s + 1]++;
                 ascending &= i == 0 || s >= _own[i - 1];
             }
