@@ -28,8 +28,8 @@ internal static class EndToEndHarness
         var registryUrl = Str(args, "--schema-registry") ?? Environment.GetEnvironmentVariable("STREAMFRAUD_SCHEMA_REGISTRY_URL") ?? "http://127.0.0.1:8081";
         var redis = Str(args, "--redis") ?? Environment.GetEnvironmentVariable("STREAMFRAUD_REDIS") ?? "127.0.0.1:6379";
         var latencyEvents = Opt(args, "--latency-events", 10_000);
-        var count = Opt(args, "--events", 50_000);
-        var warmup = Opt(args, "--warmup-events", 20_000);
+        var count = Opt(args, "--events", 80_000);
+        var warmup = Opt(args, "--warmup-events", 100_000);
         var lstmThreads = Opt(args, "--lstm-threads", 0);
         var lstmPathText = Str(args, "--lstm-path") ?? "auto";
         if (!LstmPaths.TryParseChoice(lstmPathText, out var lstmPath))
@@ -47,6 +47,8 @@ internal static class EndToEndHarness
         };
         // The bundle is trained on at least 60k events (the first ones of a week hold too few frauds); the stream is the first --events.
         // The stream is --warmup-events unmeasured events (JIT tiering, group join, connections), then --events measured.
+        // Tiering takes long here: with both cores scoring, the background JIT gets little CPU, and after 40,000 events it
+        // still took 14-21 CPU-us per event of the window; after 100,000, 1-2 (the "JIT in window" line says which).
         var needed = Math.Max(warmup + count + latencyEvents, 60_000);
         List<StreamFraud.Core.Transaction> history = [];
         for (var days = 7; history.Count < needed && days <= 448; days *= 2) // a week of 20,000 cards holds ~210k events
@@ -260,6 +262,7 @@ internal static class EndToEndHarness
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         int[] gcBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
         var pauseBefore = GC.GetTotalPauseDuration();
+        var jitBefore = (Methods: System.Runtime.JitInfo.GetCompiledMethodCount(), Time: System.Runtime.JitInfo.GetCompilationTime());
         var clock = Stopwatch.StartNew();
         while (consumed() < warmup + count && deadline.Elapsed < TimeSpan.FromMinutes(10))
         {
@@ -274,12 +277,15 @@ internal static class EndToEndHarness
         var gcs = string.Create(CultureInfo.InvariantCulture,
             $"GCs gen0 {GC.CollectionCount(0) - gcBefore[0]}, gen1 {GC.CollectionCount(1) - gcBefore[1]}, gen2 {GC.CollectionCount(2) - gcBefore[2]}, paused {(GC.GetTotalPauseDuration() - pauseBefore).TotalMilliseconds:F0} ms");
         var alerted = (alerts?.Invoke() ?? 0) - alertsBefore;
+        var jitMethods = System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore.Methods;
+        var jitUs = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore.Time).TotalMicroseconds;
         stop.Cancel();
         thread.Join(TimeSpan.FromSeconds(30));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"end-to-end: {total:N0} of {warmup + count:N0} events consumed, the {measured:N0} after the first {start:N0} (warm-up) measured, {Environment.ProcessorCount} cores"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  throughput       {measured / seconds:N0} events/s (wall; the broker's ceiling is above), {alerted:N0} alerts"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  per event        {cpuUs:F1} CPU-us (this process: the scorer's loop), {allocated:F0} managed bytes allocated; {gcs}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  JIT in window    {jitMethods:N0} methods compiled, {jitUs / measured:F1} CPU-us per event of JIT compiling inside the figure above (tiering still at work: a longer --warmup-events leaves it out)"));
         if (stages is not null)
         {
             // The loop thread's time per event by stage (streamfraud.stage.duration); the rest is polling, batching and bookkeeping.

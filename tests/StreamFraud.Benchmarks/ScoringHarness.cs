@@ -126,9 +126,14 @@ internal static class ScoringHarness
 
                     var stepsBefore = mode.Bundle.ManagedLstm?.StepsRun ?? default;
                     var redisBefore = await RedisCpuSeconds(mux);
+                    var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
                     var figures = await Measure(mode.Bundle, store, events, batchSize, mode.Overlap, round >= 0 ? slowMs : 0, firstOffset: warm.Count); // offsets after the warm events
                     var stepsAfter = mode.Bundle.ManagedLstm?.StepsRun ?? default;
-                    figures = figures with { RedisCpuUs = (await RedisCpuSeconds(mux) - redisBefore) * 1e6 / events.Count };
+                    figures = figures with
+                    {
+                        JitUs = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore).TotalMicroseconds / events.Count,
+                        RedisCpuUs = (await RedisCpuSeconds(mux) - redisBefore) * 1e6 / events.Count,
+                    };
                     await DeleteKeys(mux, prefix);
                     if (round >= 0)
                     {
@@ -147,7 +152,7 @@ internal static class ScoringHarness
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  spec {bundle.Spec.Name} v{bundle.Spec.Version} ({bundle.Spec.Dimension} features), LSTM path {bundle.LstmPath} ({(lstmThreads > 0 ? lstmThreads : Environment.ProcessorCount)} threads) on {bundle.LstmProvider}{(bundle.LstmPathNote is { } note ? $" ({note})" : "")}, commit {(overlap ? "overlapped with the next batch" : "before the next batch")}"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    throughput       {M(f => f.EventsPerSecond):N0} events/s ({r[0].Alerts:N0} alerts)   (runs: {string.Join(", ", r.Select(f => f.EventsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))})"));
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    per event        {M(f => f.CpuUs):F1} CPU-us (this process, all threads), {M(f => f.Bytes):F0} managed bytes allocated"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    per event        {M(f => f.CpuUs):F1} CPU-us (this process, all threads; of which JIT compiling {M(f => f.JitUs):F1}), {M(f => f.Bytes):F0} managed bytes allocated"));
                 if (mux is not null)
                 {
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    redis-server     {M(f => f.RedisCpuUs):F1} CPU-us per event (its INFO cpu, user + sys)"));
@@ -177,6 +182,9 @@ internal static class ScoringHarness
     private sealed record Figures(double EventsPerSecond, double CpuUs, double Bytes, double P50, double P99, double Windows, double Models, double Explain, long Alerts)
     {
         public double RedisCpuUs { get; init; }
+
+        /// <summary>Time the JIT spent compiling during the round, per event (tiering not yet settled when &gt; 0).</summary>
+        public double JitUs { get; init; }
     }
 
     /// <summary>
