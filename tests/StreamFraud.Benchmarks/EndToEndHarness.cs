@@ -48,7 +48,7 @@ internal static class EndToEndHarness
         // The bundle is trained on at least 60k events (the first ones of a week hold too few frauds); the stream is the first --events.
         // The stream is --warmup-events unmeasured events (JIT tiering, group join, connections), then --events measured.
         // Tiering takes long here: with both cores scoring, the background JIT gets little CPU, and after 40,000 events it
-        // still took 14-21 CPU-us per event of the window; after 100,000, 1-2 (the "JIT in window" line says which).
+        // still compiled for 14-21 us per event of the window; after 100,000, 1-2 (the "JIT in window" line says which).
         var needed = Math.Max(warmup + count + latencyEvents, 60_000);
         List<StreamFraud.Core.Transaction> history = [];
         for (var days = 7; history.Count < needed && days <= 448; days *= 2) // a week of 20,000 cards holds ~210k events
@@ -285,7 +285,7 @@ internal static class EndToEndHarness
             $"end-to-end: {total:N0} of {warmup + count:N0} events consumed, the {measured:N0} after the first {start:N0} (warm-up) measured, {Environment.ProcessorCount} cores"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  throughput       {measured / seconds:N0} events/s (wall; the broker's ceiling is above), {alerted:N0} alerts"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  per event        {cpuUs:F1} CPU-us (this process: the scorer's loop), {allocated:F0} managed bytes allocated; {gcs}"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  JIT in window    {jitMethods:N0} methods compiled, {jitUs / measured:F1} CPU-us per event of JIT compiling inside the figure above (tiering still at work: a longer --warmup-events leaves it out)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  JIT in window    {jitMethods:N0} methods compiled, {jitUs / measured:F1} us per event compiling (JitInfo: time on the compiling threads, at most their CPU; when it is more than ~1, tiering is still at work inside the figure above and a longer --warmup-events leaves it out)"));
         if (stages is not null)
         {
             // The loop thread's time per event by stage (streamfraud.stage.duration); the rest is polling, batching and bookkeeping.

@@ -152,7 +152,7 @@ internal static class ScoringHarness
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  spec {bundle.Spec.Name} v{bundle.Spec.Version} ({bundle.Spec.Dimension} features), LSTM path {bundle.LstmPath} ({(lstmThreads > 0 ? lstmThreads : Environment.ProcessorCount)} threads) on {bundle.LstmProvider}{(bundle.LstmPathNote is { } note ? $" ({note})" : "")}, commit {(overlap ? "overlapped with the next batch" : "before the next batch")}"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    throughput       {M(f => f.EventsPerSecond):N0} events/s ({r[0].Alerts:N0} alerts)   (runs: {string.Join(", ", r.Select(f => f.EventsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))})"));
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    per event        {M(f => f.CpuUs):F1} CPU-us (this process, all threads; of which JIT compiling {M(f => f.JitUs):F1}), {M(f => f.Bytes):F0} managed bytes allocated"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    per event        {M(f => f.CpuUs):F1} CPU-us (this process, all threads; the JIT compiled for {M(f => f.JitUs):F1} us of it), {M(f => f.Bytes):F0} managed bytes allocated"));
                 if (mux is not null)
                 {
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    redis-server     {M(f => f.RedisCpuUs):F1} CPU-us per event (its INFO cpu, user + sys)"));
@@ -183,7 +183,7 @@ internal static class ScoringHarness
     {
         public double RedisCpuUs { get; init; }
 
-        /// <summary>Time the JIT spent compiling during the round, per event (tiering not yet settled when &gt; 0).</summary>
+        /// <summary>Time the JIT spent compiling during the round (JitInfo), per event: tiering not yet settled when well above 0.</summary>
         public double JitUs { get; init; }
     }
 
