@@ -11,7 +11,7 @@ var harnesses = new Dictionary<string, (string Help, Action<string[]> Run)>
     ["features"] = ("offline TrainingSet.Build and online load→apply→write rates over simulated events [--cards N --days D --runs R]", Features),
     ["lstm"] = ("LSTM training throughput (forward+backward+Adam), sequences/s [--features F --sequences N --epochs E]", Lstm),
     ["reload"] = ("batch latency p50/p99 without swaps and while bundles are swapped every --every ms [--batches N --batch B]", args => ScoringHarness.Reload(args).GetAwaiter().GetResult()),
-    ["e2e"] = ("the scorer's Kafka loop in this process against an external broker, registry and Redis (DevStack app): the broker's ceiling (a bare consumer), events/s, CPU-us and allocations per event, then p50/p99 latency at half that rate [--bootstrap H:P (default $STREAMFRAUD_KAFKA_BOOTSTRAP) --schema-registry URL --redis H:P --events N (measured, default 80000) --warmup-events W (unmeasured first, default 100000: JIT tiering settles; the 'JIT in window' line shows what is left; DevStack's mock broker slows to a crawl past ~190,000 events in one topic) --lstm-path P --lstm-threads N --zero-steps skip|run --batch B --batch-timeout-ms T (default Scorer:BatchTimeout's) --latency-events N (0: skip)]", args => EndToEndHarness.Run(args).GetAwaiter().GetResult()),
+    ["e2e"] = ("the scorer's Kafka loop in this process against an external broker, registry and Redis (DevStack app): the broker's ceiling (a bare consumer), events/s, CPU-us and allocations per event, then p50/p99 latency at half that rate [--bootstrap H:P (default $STREAMFRAUD_KAFKA_BOOTSTRAP) --schema-registry URL --redis H:P --events N (measured, default 80000) --warmup-events W (unmeasured first, default 100000: JIT tiering settles; the 'JIT in window' line shows what is left; the DevStack's mock broker keeps about 5 MB per partition, ~190,000 of these events: more is refused) --lstm-path P --lstm-threads N --zero-steps skip|run --batch B --batch-timeout-ms T (default Scorer:BatchTimeout's) --latency-events N (0: skip)]", args => EndToEndHarness.Run(args).GetAwaiter().GetResult()),
     ["lstm-serve"] = ("LSTM serving windows/s and CPU-us per window at one batch: ONNX Runtime fp32 against managed_fp32 [--features F --batch B --rounds R]", LstmServeHarness.Run),
     ["scoring"] = ("FraudPipeline events/s, CPU-us and bytes per event, batch latency with a production-size bundle [--batch B --events N --warm-events W (first apply the W events before them, unmeasured: cards with a history) --redis HOST:PORT --spec v1|v2|both --lstm-path auto|onnxruntime|managed_fp32|managed_int16|both|P1,P2,.. --trees auto|managed|libxgboost --overlap on|off|both --zero-steps skip|run|both (a window's leading zero steps: start from the precomputed zero state, or run them; the same scores) --lstm-threads N (0: every core) --rounds R --warmup W (unmeasured rounds, default 2: after one, the first measured round still had 4–8x the slow batches of later ones) --slow-ms T (print each measured batch slower than T ms: stages, alerts, GCs)]", args => ScoringHarness.Run(args).GetAwaiter().GetResult()),
     ["shap"] = ("Alert explanations: libxgboost's exact TreeSHAP vs the managed TreeSHAP, 300 trees of depth 6, per call of 1, 4 and 16 alerts, and their largest difference [--runs R --spec v1|v2]", TreesHarness.RunShap),
@@ -29,7 +29,17 @@ if (args.Length == 0 || !harnesses.TryGetValue(args[0], out var harness))
     return args.Length == 0 || args[0] is "help" or "--help" ? 0 : 2;
 }
 
-harness.Run(args[1..]);
+try
+{
+    harness.Run(args[1..]);
+}
+catch (ArgumentException e)
+{
+    // Options the harness cannot run with (the message says which and what to ask for instead).
+    Console.Error.WriteLine($"{args[0]}: {e.Message}");
+    return 2;
+}
+
 return 0;
 
 static int Option(string[] args, string name, int fallback)
