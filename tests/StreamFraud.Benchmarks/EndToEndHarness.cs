@@ -48,8 +48,8 @@ internal static class EndToEndHarness
         // The bundle is trained on at least 60k events (the first ones of a week hold too few frauds); the stream is the first --events.
         // The stream is --warmup-events unmeasured events (JIT tiering, group join, connections), then --events measured.
         // Tiering takes long here: with both cores scoring, the background JIT gets little CPU, and after 40,000 events it
-        // still compiled for 14-21 us per event of the window; after 100,000, 1-2 (the "JIT in window" line says which).
-        // The DevStack's mock broker keeps about 5 MB per partition (~190,000 of these events in 8): more is refused below.
+        // still compiled for 14-21 us per event of the window; after 100,000, 0.5-2.3 (the "JIT in window" line says which).
+        // The DevStack's mock broker keeps about 5 MB per partition (~190,000 of these events): more is refused below.
         var needed = Math.Max(warmup + count + latencyEvents, 60_000);
         List<StreamFraud.Core.Transaction> history = [];
         for (var days = 7; history.Count < needed && days <= 448; days *= 2) // a week of 20,000 cards holds ~210k events
@@ -59,7 +59,7 @@ internal static class EndToEndHarness
 
         if (history.Count < needed)
         {
-            throw new ArgumentException($"The generator gave {history.Count:N0} events; --warmup-events + --events + --latency-events ask for {needed:N0}.");
+            throw new HarnessUsageException($"The generator gave {history.Count:N0} events; --warmup-events + --events + --latency-events ask for {needed:N0}.");
         }
 
         var events = history.Take(warmup + count).ToList();
@@ -85,14 +85,23 @@ internal static class EndToEndHarness
                     producer.Produce(topic, new Message<string, byte[]> { Key = tx.CardId, Value = value });
                 }
 
-                producer.Flush(TimeSpan.FromMinutes(2));
+                var unsent = producer.Flush(TimeSpan.FromMinutes(2));
+                if (unsent > 0)
+                {
+                    throw new InvalidOperationException($"{unsent:N0} of the {events.Count:N0} events were still undelivered to {bootstrap} after 2 minutes.");
+                }
             }
 
             var (kept, dropped) = Kept(bootstrap, topic);
-            if (dropped > 0 || kept < events.Count)
+            if (dropped > 0)
             {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                throw new HarnessUsageException(string.Create(CultureInfo.InvariantCulture,
                     $"The broker kept {kept:N0} of the {events.Count:N0} events produced to {topic} (it dropped the oldest {dropped:N0}; librdkafka's mock broker, the DevStack's, keeps about 5 MB per partition), so the loop would wait for events that are gone. Ask for fewer --warmup-events + --events (about 190,000 fit in the DevStack's broker)."));
+            }
+
+            if (kept < events.Count)
+            {
+                throw new InvalidOperationException($"{topic} holds {kept:N0} events, {events.Count:N0} were produced and none dropped: a delivery failed.");
             }
 
             // The broker's own ceiling: a bare consumer in this process draining the same topic (no decoding, no scoring).
@@ -148,12 +157,17 @@ internal static class EndToEndHarness
         new ScorerOptions { InputTopic = topic, AlertsTopic = topic + "-alerts", DlqTopic = topic + "-dlq", ScoresTopic = scoresTopic, BatchSize = batching.Size, BatchTimeout = batching.Timeout },
         new ScoringOptions(), NullLogger.Instance, metrics);
 
-    /// <summary>Events/s a plain consumer (new group, from the start) reads <paramref name="count"/> messages of <paramref name="topic"/> at.</summary>
     /// <summary>Events a topic holds (high − low watermarks, summed over its partitions) and the ones it dropped (the lows).</summary>
     private static (long Kept, long Dropped) Kept(string bootstrap, string topic)
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
-        var partitions = admin.GetMetadata(topic, TimeSpan.FromSeconds(30)).Topics.Single().Partitions;
+        var metadata = admin.GetMetadata(topic, TimeSpan.FromSeconds(30)).Topics.Single();
+        if (metadata.Error.IsError)
+        {
+            throw new InvalidOperationException($"The broker at {bootstrap} gave no metadata for {topic}: {metadata.Error.Reason}.");
+        }
+
+        var partitions = metadata.Partitions;
         using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = $"bench-watermarks-{Guid.NewGuid():N}" }).Build();
         long kept = 0, dropped = 0;
         foreach (var partition in partitions)
@@ -166,6 +180,7 @@ internal static class EndToEndHarness
         return (kept, dropped);
     }
 
+    /// <summary>Events/s a plain consumer (new group, from the start) reads <paramref name="count"/> messages of <paramref name="topic"/> at.</summary>
     private static double DrainRate(string bootstrap, string topic, int count)
     {
         using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
@@ -310,13 +325,13 @@ internal static class EndToEndHarness
             $"end-to-end: {total:N0} of {warmup + count:N0} events consumed, the {measured:N0} after the first {start:N0} (warm-up) measured, {Environment.ProcessorCount} cores"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  throughput       {measured / seconds:N0} events/s (wall; the broker's ceiling is above), {alerted:N0} alerts"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  per event        {cpuUs:F1} CPU-us (this process: the scorer's loop), {allocated:F0} managed bytes allocated; {gcs}"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  JIT in window    {jitMethods:N0} methods compiled, {jitUs / measured:F1} us per event compiling (JitInfo: time on the compiling threads, at most their CPU; when it is more than ~1, tiering is still at work inside the figure above and a longer --warmup-events leaves it out)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  JIT in window    {jitMethods:N0} methods compiled, {jitUs / measured:F1} us per event compiling (JitInfo: elapsed time while compiling, an upper bound on its CPU; a few us or more: tiering is still at work inside the figure above, and a longer --warmup-events leaves it out)"));
         if (stages is not null)
         {
             // The loop thread's time per event by stage (streamfraud.stage.duration); the rest is polling, batching and bookkeeping.
             var parts = stages.Totals();
             var staged = parts.Values.Sum();
-            var line = string.Join(", ", parts.OrderByDescending(p => p.Value).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value * 1e6 / count:F1}")));
+            var line = string.Join(", ", parts.OrderByDescending(p => p.Value).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {p.Value * 1e6 / measured:F1}")));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  loop thread      {seconds * 1e6 / measured:F1} us per event wall: {line}, outside the stages {(seconds - staged) * 1e6 / measured:F1}"));
         }
 

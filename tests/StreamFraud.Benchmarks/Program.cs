@@ -33,7 +33,7 @@ try
 {
     harness.Run(args[1..]);
 }
-catch (ArgumentException e)
+catch (HarnessUsageException e)
 {
     // Options the harness cannot run with (the message says which and what to ask for instead).
     Console.Error.WriteLine($"{args[0]}: {e.Message}");
@@ -123,3 +123,6 @@ static void Lstm(string[] args)
         r => Console.WriteLine($"  epoch {r.Epoch}: {r.SequencesPerSecond:N0} sequences/s"));
     Console.WriteLine($"  median {Median(result.History.Select(h => h.SequencesPerSecond).ToList()):N0} sequences/s per epoch (training only; validation excluded)");
 }
+
+/// <summary>A harness refuses its options: the message says why and what to ask for instead (printed without a stack trace).</summary>
+internal sealed class HarnessUsageException(string message) : Exception(message);
