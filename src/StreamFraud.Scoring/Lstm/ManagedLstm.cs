@@ -234,7 +234,7 @@ public sealed class ManagedLstm
     /// <paramref name="active"/> of the step before. The rows beginning now (t &gt; 0) take the state after t zero steps
     /// (<see cref="Resume"/>), and on the int16 path their h1_{t-1} quantized as the step before would have left it.
     /// </summary>
-    private int Begin(Workspace ws, ReadOnlySpan<byte> starts, int active, int t, bool int16)
+    private int Begin(Workspace ws, ReadOnlySpan<byte> starts, int active, int t)
     {
         var before = active;
         while (active < starts.Length && starts[active] <= t)
@@ -245,7 +245,7 @@ public sealed class ManagedLstm
         if (t > 0 && active > before)
         {
             Resume(ws, t, before, active);
-            if (int16)
+            if (_int16 is not null)
             {
                 var ld2 = _h1 + _h2;
                 Igemm16.QuantizePackA(ws.Xh2.AsSpan(before * ld2), ld2, active - before, _h1, ws.PackedH1.AsSpan(before * Igemm16.Pairs(_h1)), ws.H1Scales.AsSpan(before));
@@ -264,7 +264,7 @@ public sealed class ManagedLstm
         var active = 0;
         for (var t = 0; t < _steps; t++)
         {
-            active = Begin(ws, starts, active, t, int16: false);
+            active = Begin(ws, starts, active, t);
             if (active == 0)
             {
                 continue;
@@ -309,7 +309,7 @@ public sealed class ManagedLstm
         var active = 0;
         for (var t = 0; t < _steps; t++)
         {
-            active = Begin(ws, starts, active, t, int16: true);
+            active = Begin(ws, starts, active, t);
             if (active == 0)
             {
                 continue;
