@@ -254,7 +254,9 @@ public sealed class FraudPipeline
             preparing = Task.FromException<PreparedWrites>(e);
         }
 
-        var committing = _store.CommitAsync(previous.Writes, cancellationToken);
+        // Started on a pool thread: building and sending the commit (a batch of card states) then runs beside this
+        // batch's preparation instead of before it. It is sent after this batch's reads, which are already out.
+        var committing = Task.Run(() => _store.CommitAsync(previous.Writes, cancellationToken), CancellationToken.None);
         PreparedWrites? writes = null;
         BatchResult? result = null;
         try

@@ -516,7 +516,6 @@ public sealed class ModelBundle : IDisposable
 
         var dim = Spec.Dimension;
         var windowSize = Spec.WindowSize;
-        ScoreLstm(windows, rows, output.Lstm);
         var newest = output.Newest ??= new float[output.Capacity * dim];
         var source = windows.Span;
         for (var i = 0; i < rows; i++)
@@ -524,19 +523,37 @@ public sealed class ModelBundle : IDisposable
             source.Slice((i * windowSize) + windowSize - dim, dim).CopyTo(newest.AsSpan(i * dim, dim));
         }
 
-        if (_managedTrees is { } trees)
+        // The trees run beside the LSTM (they read the copy above, the LSTM the windows; each writes its own buffer):
+        // on a parallel LSTM path they fill the cores its workers leave idle while the last chunks finish.
+        var trees = Task.Run(() => ScoreTrees(newest, rows, output.Xgb));
+        try
         {
-            trees.Predict(newest.AsSpan(0, rows * dim), rows, output.Xgb); // compiled for the manifest's rounds
+            ScoreLstm(windows, rows, output.Lstm);
         }
-        else
+        catch
         {
-            _xgb.PredictDense(newest.AsSpan(0, rows * dim), rows, output.Xgb, iterationEnd: Manifest.XgbIterations); // 0 = every tree, as the manifest says
+            ((IAsyncResult)trees).AsyncWaitHandle.WaitOne(); // the buffers are the trees' until they are done; the LSTM's error wins
+            throw;
         }
+
+        trees.GetAwaiter().GetResult();
 
         var (wl, wx) = (Manifest.Ensemble.Lstm, Manifest.Ensemble.Xgb);
         for (var i = 0; i < rows; i++)
         {
             output.Ensemble[i] = (wl * output.Lstm[i]) + (wx * output.Xgb[i]);
+        }
+    }
+
+    private void ScoreTrees(float[] newest, int rows, float[] margins)
+    {
+        if (_managedTrees is { } trees)
+        {
+            trees.Predict(newest.AsSpan(0, rows * Spec.Dimension), rows, margins); // compiled for the manifest's rounds
+        }
+        else
+        {
+            _xgb.PredictDense(newest.AsSpan(0, rows * Spec.Dimension), rows, margins, iterationEnd: Manifest.XgbIterations); // 0 = every tree, as the manifest says
         }
     }
 

@@ -15,7 +15,8 @@ namespace StreamFraud.Scoring.Lstm;
 /// first step has h = 0 and multiplies only [x_0]·W), so the gates of a step never leave the cache and no per-step
 /// input projection is stored; the cell fuses bias, σ/tanh and the state update and writes h straight into the next
 /// products' inputs. The batch is cut into chunks of <see cref="ChunkRows"/> windows run in parallel on up to
-/// <see cref="Threads"/> cores; a window's score depends only on that window (every row goes through the same
+/// <see cref="Threads"/> cores, each worker taking the next chunk as it finishes one (chunks differ in cost: a batch is
+/// sorted by the step its windows begin at); a window's score depends only on that window (every row goes through the same
 /// kernels in the same order), never on the batch it came in.
 /// </remarks>
 public sealed class ManagedLstm
@@ -179,17 +180,22 @@ public sealed class ManagedLstm
             return;
         }
 
+        var next = -1;
         Parallel.For(
             0,
-            chunks,
+            Math.Min(Threads, chunks),
             new ParallelOptions { MaxDegreeOfParallelism = Threads },
-            Rent,
-            (c, _, ws) =>
+            _ =>
             {
-                RunChunk(ws, windows.Span, starts, c, rows, scores.Span);
-                return ws;
-            },
-            _workspaces.Add);
+                var ws = Rent();
+                int c;
+                while ((c = Interlocked.Increment(ref next)) < chunks)
+                {
+                    RunChunk(ws, windows.Span, starts, c, rows, scores.Span);
+                }
+
+                _workspaces.Add(ws);
+            });
     }
 
     private Workspace Rent() => _workspaces.TryTake(out var ws) ? ws : new Workspace(_f, _h1, _h2);
