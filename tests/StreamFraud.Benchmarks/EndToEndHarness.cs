@@ -303,6 +303,7 @@ internal static class EndToEndHarness
         int[] gcBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
         var pauseBefore = GC.GetTotalPauseDuration();
         var jitBefore = (Methods: System.Runtime.JitInfo.GetCompiledMethodCount(), Time: System.Runtime.JitInfo.GetCompilationTime());
+        var machineBefore = MachineTime.Read();
         var clock = Stopwatch.StartNew();
         while (consumed() < warmup + count && deadline.Elapsed < TimeSpan.FromMinutes(10))
         {
@@ -312,6 +313,7 @@ internal static class EndToEndHarness
         var seconds = clock.Elapsed.TotalSeconds;
         var measured = Math.Max(1, consumed() - start);
         var cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / measured;
+        var steal = MachineTime.StealSince(machineBefore);
         var allocated = (double)(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / measured;
         var total = consumed();
         var gcs = string.Create(CultureInfo.InvariantCulture,
@@ -324,7 +326,7 @@ internal static class EndToEndHarness
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"end-to-end: {total:N0} of {warmup + count:N0} events consumed, the {measured:N0} after the first {start:N0} (warm-up) measured, {Environment.ProcessorCount} cores"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  throughput       {measured / seconds:N0} events/s (wall; the broker's ceiling is above), {alerted:N0} alerts"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  per event        {cpuUs:F1} CPU-us (this process: the scorer's loop), {allocated:F0} managed bytes allocated; {gcs}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  per event        {cpuUs:F1} CPU-us (this process: the scorer's loop), {allocated:F0} managed bytes allocated; {gcs}; {MachineTime.Format(steal)} of the machine's CPU time in the window (/proc/stat: a shared host's other guests; every figure reads slower with it)"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  JIT in window    {jitMethods:N0} methods compiled, {jitUs / measured:F1} us per event compiling (JitInfo: elapsed time while compiling, an upper bound on its CPU; a few us or more: tiering is still at work inside the figure above, and a longer --warmup-events leaves it out)"));
         if (stages is not null)
         {

@@ -126,9 +126,11 @@ internal static class ScoringHarness
 
                     var stepsBefore = mode.Bundle.ManagedLstm?.StepsRun ?? default;
                     var redisBefore = await RedisCpuSeconds(mux);
+                    var machineBefore = MachineTime.Read();
                     var figures = await Measure(mode.Bundle, store, events, batchSize, mode.Overlap, round >= 0 ? slowMs : 0, firstOffset: warm.Count); // offsets after the warm events
+                    var steal = MachineTime.StealSince(machineBefore);
                     var stepsAfter = mode.Bundle.ManagedLstm?.StepsRun ?? default;
-                    figures = figures with { RedisCpuUs = (await RedisCpuSeconds(mux) - redisBefore) * 1e6 / events.Count };
+                    figures = figures with { RedisCpuUs = (await RedisCpuSeconds(mux) - redisBefore) * 1e6 / events.Count, Steal = steal };
                     await DeleteKeys(mux, prefix);
                     if (round >= 0)
                     {
@@ -152,6 +154,13 @@ internal static class ScoringHarness
                 {
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    redis-server     {M(f => f.RedisCpuUs):F1} CPU-us per event (its INFO cpu, user + sys)"));
                 }
+
+                // What limits the wall figure: the cores kept busy (CPU per event × events/s, this process and redis-server),
+                // and the share of the machine's time its hypervisor gave to others meanwhile (then every figure reads slower).
+                var steals = r.Select(f => f.Steal).Where(v => !double.IsNaN(v)).Order().ToList();
+                var steal = steals.Count == 0 ? double.NaN : steals[steals.Count / 2];
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"    cores busy       {M(f => (f.CpuUs + f.RedisCpuUs) * f.EventsPerSecond / 1e6):F2} of {Environment.ProcessorCount} ({(mux is null ? "this process" : "this process + redis-server")}, median of the rounds); {MachineTime.Format(steal)} of the machine's CPU time (/proc/stat)"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    batch latency    p50 {M(f => f.P50):F1} ms, p99 {M(f => f.P99):F1} ms"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"    time per stage   windows {M(f => f.Windows):F1}%, models {M(f => f.Models):F1}%, alerts+explanations {M(f => f.Explain):F1}%"));
@@ -180,6 +189,9 @@ internal static class ScoringHarness
 
         /// <summary>Time the JIT spent compiling over the same span as <c>CpuUs</c> (JitInfo: elapsed, an upper bound on its CPU), per event.</summary>
         public double JitUs { get; init; }
+
+        /// <summary>Stolen share of the machine's CPU time over the round (<see cref="MachineTime"/>; NaN where unknown).</summary>
+        public double Steal { get; init; } = double.NaN;
     }
 
     /// <summary>
