@@ -532,7 +532,8 @@ public sealed class ModelBundle : IDisposable
         }
         catch
         {
-            ((IAsyncResult)trees).AsyncWaitHandle.WaitOne(); // the buffers are the trees' until they are done; the LSTM's error wins
+            // The buffers are the trees' until they are done; the LSTM's error is the one that goes up.
+            trees.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing).GetAwaiter().GetResult();
             throw;
         }
 

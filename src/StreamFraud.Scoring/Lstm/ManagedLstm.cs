@@ -185,16 +185,26 @@ public sealed class ManagedLstm
             0,
             Math.Min(Threads, chunks),
             new ParallelOptions { MaxDegreeOfParallelism = Threads },
-            _ =>
+            (_, state) =>
             {
-                var ws = Rent();
-                int c;
-                while ((c = Interlocked.Increment(ref next)) < chunks)
+                var c = Interlocked.Increment(ref next);
+                if (c >= chunks)
                 {
-                    RunChunk(ws, windows.Span, starts, c, rows, scores.Span);
+                    return; // the other workers took every chunk
                 }
 
-                _workspaces.Add(ws);
+                var ws = Rent();
+                try
+                {
+                    for (; c < chunks && !state.ShouldExitCurrentIteration; c = Interlocked.Increment(ref next))
+                    {
+                        RunChunk(ws, windows.Span, starts, c, rows, scores.Span);
+                    }
+                }
+                finally
+                {
+                    _workspaces.Add(ws);
+                }
             });
     }
 
