@@ -214,7 +214,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
     /// <inheritdoc />
     public Task<PreparedWrites> PrepareAsync(WindowBatch batch, CancellationToken cancellationToken = default) =>
-        PrepareAsync(batch, null, null, cancellationToken);
+        PrepareAsync(batch, null, cancellationToken);
 
     /// <summary>
     /// On one server without undo copies (at-least-once mode): commands on one connection run in the order they were
@@ -226,30 +226,20 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
     public bool CanPrepareOnPending => _overlaps;
 
     /// <inheritdoc />
-    public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default) =>
-        PrepareOnPending(batch, pending, null, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, Action readsAnswered, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(readsAnswered);
-        return PrepareOnPending(batch, pending, readsAnswered, cancellationToken);
-    }
-
-    private Task<PreparedWrites> PrepareOnPending(WindowBatch batch, PreparedWrites pending, Action? readsAnswered, CancellationToken cancellationToken)
+    public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default)
     {
         if (!CanPrepareOnPending)
         {
             throw new NotSupportedException("Preparing on uncommitted writes needs one Redis server and no undo copies (at-least-once mode).");
         }
 
-        return PrepareAsync(batch, Mine(pending), readsAnswered, cancellationToken);
+        return PrepareAsync(batch, Mine(pending), cancellationToken);
     }
 
     private Writes Mine(PreparedWrites writes) =>
         writes is Writes mine && ReferenceEquals(mine.Store, this) ? mine : throw new ArgumentException("These writes were prepared by another store.", nameof(writes));
 
-    private async Task<PreparedWrites> PrepareAsync(WindowBatch batch, Writes? pending, Action? readsAnswered, CancellationToken cancellationToken)
+    private async Task<PreparedWrites> PrepareAsync(WindowBatch batch, Writes? pending, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var groups = _applier.Group(batch);
@@ -348,7 +338,6 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
             }
         }
 
-        readsAnswered?.Invoke(); // every read of this batch is answered: the pending commit can go now
         // Loads each card's base state, applies the batch's events in batch order and collects the changed states.
         // Merchants are numbered first, and only they are bumped: the commit gets their ring keys.
         var writes = new Writes(this) { RingKeys = keys is null ? default : new ArraySegment<RedisKey>(keys, stateKeys, _merchantRing.Count) };
@@ -978,7 +967,7 @@ public sealed partial class RedisWindowStore : IWindowStore, ILabelStore
 
     /// <summary>
     /// Two-generation approximate LRU of card values (null = known absent). Locked: a commit's continuation may update
-    /// it while the next batch's prepare reads it (<see cref="PrepareOnPendingAsync(WindowBatch, PreparedWrites, CancellationToken)"/>). <see cref="Clear"/> starts a new
+    /// it while the next batch's prepare reads it (<see cref="PrepareOnPendingAsync"/>). <see cref="Clear"/> starts a new
     /// epoch, and a value read or written before it (a call that began before a revocation) is not cached after it.
     /// </summary>
     private sealed class StateCache(int capacity)

@@ -208,7 +208,7 @@ public sealed class FraudPipeline
     /// <summary>
     /// The batch protocol, one batch deep (at-least-once): the previous batch's commit runs in the store while this
     /// batch is prepared and scored. This batch's reads are sent first and see the previous batch's states and counts
-    /// laid over the store (<see cref="IWindowStore.PrepareOnPendingAsync(WindowBatch, PreparedWrites, Action, CancellationToken)"/>); then that commit is sent; once it has
+    /// laid over the store (<see cref="IWindowStore.PrepareOnPendingAsync"/>); then that commit is sent; once it has
     /// written every card, this batch is published and its own commit is left in flight. A conflict or an error in
     /// that commit discards this batch's preparation: the previous batch is settled as <see cref="RunBatchAsync"/>
     /// settles it (prepared again, its new alerts published, committed again), and this batch is prepared again on
@@ -245,20 +245,17 @@ public sealed class FraudPipeline
 
         _inFlight = null;
         var running = Stopwatch.StartNew();
-        // The previous batch's commit is sent once this batch's reads are answered (they never see it): building and
-        // sending it (a batch of card states) then runs beside the rest of this batch's preparation, and neither
-        // delays the answers nor waits for the preparation. Started below if the store never calls back.
-        var commit = new CommitStarter(() => _store.CommitAsync(previous.Writes, cancellationToken), SynchronizationContext.Current);
         Task<PreparedWrites> preparing;
         try
         {
-            preparing = _store.PrepareOnPendingAsync(batch, previous.Writes, commit.Start, cancellationToken);
+            preparing = _store.PrepareOnPendingAsync(batch, previous.Writes, cancellationToken); // its reads go out first
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             preparing = Task.FromException<PreparedWrites>(e);
         }
 
+        var committing = _store.CommitAsync(previous.Writes, cancellationToken);
         PreparedWrites? writes = null;
         BatchResult? result = null;
         try
@@ -275,8 +272,7 @@ public sealed class FraudPipeline
         finally
         {
             // Settled (durable, or the error that says why not) before anything of this batch is published.
-            commit.Start();
-            var conflicts = await commit.Task.ConfigureAwait(true);
+            var conflicts = await committing.ConfigureAwait(true);
             await SettleAsync(previous, conflicts, cancellationToken).ConfigureAwait(true);
             SettledInFlight++;
             if (conflicts > 0)
@@ -339,57 +335,6 @@ public sealed class FraudPipeline
     public void DropInFlight() => _inFlight = null;
 
     private sealed record InFlight(WindowBatch Batch, PreparedWrites Writes, PublishBatch? Publish, BatchResult Result);
-
-    /// <summary>
-    /// Starts a commit once, from whichever thread asks first, on the caller's synchronization context (the scorer's
-    /// loop thread, where the store's retries must run: they poll the consumer) or, without one, on a pool thread.
-    /// </summary>
-    private sealed class CommitStarter(Func<Task<int>> commit, SynchronizationContext? context)
-    {
-        private readonly Lock _gate = new();
-        private Task<int>? _task;
-
-        /// <summary>The commit; <see cref="Start"/> first.</summary>
-        public Task<int> Task => _task ?? throw new InvalidOperationException("The commit was not started.");
-
-        public void Start()
-        {
-            lock (_gate)
-            {
-                if (_task is not null)
-                {
-                    return;
-                }
-
-                if (context is null)
-                {
-                    _task = System.Threading.Tasks.Task.Run(commit, CancellationToken.None);
-                }
-                else if (SynchronizationContext.Current == context)
-                {
-                    _task = Run(commit);
-                }
-                else
-                {
-                    var started = new TaskCompletionSource<Task<int>>(TaskCreationOptions.RunContinuationsAsynchronously);
-                    context.Post(_ => started.SetResult(Run(commit)), null);
-                    _task = started.Task.Unwrap();
-                }
-            }
-        }
-
-        private static Task<int> Run(Func<Task<int>> commit)
-        {
-            try
-            {
-                return commit();
-            }
-            catch (Exception e)
-            {
-                return System.Threading.Tasks.Task.FromException<int>(e); // surfaces where the commit is awaited
-            }
-        }
-    }
 
     private InFlight? _inFlight;
 

@@ -12,9 +12,7 @@ namespace StreamFraud.Core.Windows;
 /// <see cref="CommitAsync"/> writes exactly those states. An event whose state is durable has therefore had its alert
 /// acknowledged, so a redelivered duplicate never needs its alert re-emitted. The batch protocol that drives both
 /// phases lives in one place, <c>FraudPipeline.RunBatchAsync</c> (docs/ARCHITECTURE.md); tests of a store alone use
-/// <see cref="WindowStoreExtensions.ApplyAsync"/>. One batch at a time per instance; a store that
-/// <see cref="CanPrepareOnPending"/> also runs one batch's <see cref="CommitAsync"/> (from another thread) while the next
-/// batch is prepared on its writes.
+/// <see cref="WindowStoreExtensions.ApplyAsync"/>. One batch at a time per instance.
 /// </remarks>
 public interface IWindowStore
 {
@@ -37,7 +35,7 @@ public interface IWindowStore
     {
     }
 
-    /// <summary>Whether <see cref="PrepareOnPendingAsync(WindowBatch, PreparedWrites, CancellationToken)"/> is supported (a store that can overlap one batch's commit with the next batch's reads).</summary>
+    /// <summary>Whether <see cref="PrepareOnPendingAsync"/> is supported (a store that can overlap one batch's commit with the next batch's reads).</summary>
     bool CanPrepareOnPending => false;
 
     /// <summary>
@@ -50,21 +48,6 @@ public interface IWindowStore
     /// </summary>
     Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default) =>
         throw new NotSupportedException($"{GetType().Name} cannot prepare a batch on uncommitted writes.");
-
-    /// <summary>
-    /// <see cref="PrepareOnPendingAsync(WindowBatch, PreparedWrites, CancellationToken)"/> that calls
-    /// <paramref name="readsAnswered"/> once the batch's reads have been answered (or at once when it reads nothing),
-    /// before it computes the windows; not at all when it fails before. The caller sends the pending commit from there:
-    /// the commit then neither delays the reads' answers (on a busy machine, building and running it held the cores
-    /// the answers waited for) nor waits for the whole preparation. The default calls it as soon as the reads are sent.
-    /// </summary>
-    Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, Action readsAnswered, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(readsAnswered);
-        var preparing = PrepareOnPendingAsync(batch, pending, cancellationToken);
-        readsAnswered();
-        return preparing;
-    }
 }
 
 /// <summary>

@@ -29,8 +29,4 @@ internal sealed class RetryingWindowStore(IWindowStore inner, Outages outages) :
     /// </summary>
     public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, CancellationToken cancellationToken = default) =>
         inner.PrepareOnPendingAsync(batch, pending, CancellationToken.None);
-
-    /// <inheritdoc cref="PrepareOnPendingAsync(WindowBatch, PreparedWrites, CancellationToken)"/>
-    public Task<PreparedWrites> PrepareOnPendingAsync(WindowBatch batch, PreparedWrites pending, Action readsAnswered, CancellationToken cancellationToken = default) =>
-        inner.PrepareOnPendingAsync(batch, pending, readsAnswered, CancellationToken.None);
 }
