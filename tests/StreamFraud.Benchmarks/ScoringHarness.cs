@@ -157,10 +157,8 @@ internal static class ScoringHarness
 
                 // What limits the wall figure: the cores kept busy (CPU per event × events/s, this process and redis-server),
                 // and the share of the machine's time its hypervisor gave to others meanwhile (then every figure reads slower).
-                var steals = r.Select(f => f.Steal).Where(v => !double.IsNaN(v)).Order().ToList();
-                var steal = steals.Count == 0 ? double.NaN : steals[steals.Count / 2];
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"    cores busy       {M(f => (f.CpuUs + f.RedisCpuUs) * f.EventsPerSecond / 1e6):F2} of {Environment.ProcessorCount} ({(mux is null ? "this process" : "this process + redis-server")}, median of the rounds); {MachineTime.Format(steal)} of the machine's CPU time (/proc/stat)"));
+                    $"    cores busy       {M(f => (f.CpuUs + f.RedisCpuUs) * f.EventsPerSecond / 1e6):F2} of {Environment.ProcessorCount} ({(mux is null ? "this process" : "this process + redis-server")}, median of the rounds); {MachineTime.Format(M(f => f.Steal))} of the machine's CPU time (/proc/stat)"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    batch latency    p50 {M(f => f.P50):F1} ms, p99 {M(f => f.P99):F1} ms"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"    time per stage   windows {M(f => f.Windows):F1}%, models {M(f => f.Models):F1}%, alerts+explanations {M(f => f.Explain):F1}%"));

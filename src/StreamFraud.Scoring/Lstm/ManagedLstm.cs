@@ -187,23 +187,20 @@ public sealed class ManagedLstm
             new ParallelOptions { MaxDegreeOfParallelism = Threads },
             (_, state) =>
             {
-                var c = Interlocked.Increment(ref next);
-                if (c >= chunks)
-                {
-                    return; // the other workers took every chunk
-                }
-
-                var ws = Rent();
+                Workspace? ws = null; // rented by a worker that gets a chunk
                 try
                 {
-                    for (; c < chunks && !state.ShouldExitCurrentIteration; c = Interlocked.Increment(ref next))
+                    for (var c = Interlocked.Increment(ref next); c < chunks && !state.ShouldExitCurrentIteration; c = Interlocked.Increment(ref next))
                     {
-                        RunChunk(ws, windows.Span, starts, c, rows, scores.Span);
+                        RunChunk(ws ??= Rent(), windows.Span, starts, c, rows, scores.Span);
                     }
                 }
                 finally
                 {
-                    _workspaces.Add(ws);
+                    if (ws is not null)
+                    {
+                        _workspaces.Add(ws);
+                    }
                 }
             });
     }
