@@ -146,7 +146,7 @@ public sealed class ReplayArgs : CommandSettings
 
     /// <summary>The LSTM serving path, as the scorer's <c>Scoring:LstmPath</c>.</summary>
     [CommandOption("--lstm-path <PATH>")]
-    [Description("LSTM serving path, as the scorer's Scoring:LstmPath: auto (default, what a scorer on this machine serves: managed_int16 where AVX-512BW runs and the bundle admits it), onnxruntime, managed_fp32 (the trainer's precision: reproduces its report's figures) or managed_int16.")]
+    [Description("LSTM serving path, as the scorer's Scoring:LstmPath: auto (default, what a scorer on this machine serves: managed_bf16 where AMX-BF16 runs, else managed_int16 where AVX-512BW runs, when the bundle admits it), onnxruntime, managed_fp32 (the trainer's precision: reproduces its report's figures), managed_int16 or managed_bf16.")]
     public string LstmPath { get; init; } = "auto";
 
     /// <summary>The rules between flags: what is required, and never touching live state or live topics.</summary>
@@ -155,7 +155,7 @@ public sealed class ReplayArgs : CommandSettings
         var problem = (string?)null;
         if (!Scoring.Lstm.LstmPaths.TryParseChoice(LstmPath, out _))
         {
-            problem = $"--lstm-path '{LstmPath}': use auto, onnxruntime, managed_fp32 or managed_int16.";
+            problem = $"--lstm-path '{LstmPath}': use auto, onnxruntime, managed_fp32, managed_int16 or managed_bf16.";
         }
         else if (Registry is null)
         {

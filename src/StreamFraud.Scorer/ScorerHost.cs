@@ -91,13 +91,13 @@ OPTIONS:
                                     --Scoring:DeviceId (default 0). /readyz details and streamfraud_model_serving's
                                     lstm_device label show the choice
         --Scoring:LstmPath          LSTM serving path: auto (default: on CPU the fastest managed path the bundle's
-                                    trainer admitted that reproduces the golden windows, managed_int16 before
-                                    managed_fp32 where AVX-512BW runs (managed_fp32 only elsewhere), else ONNX
-                                    Runtime; paths skipped are logged
-                                    with the reason), onnxruntime (always; the only path on CUDA), managed_int16
-                                    (int16 products, admitted by validation AP) or managed_fp32 (refuse a bundle
-                                    that does not admit the path; both run on CPU, so Device=auto means cpu then
-                                    and Device=cuda is refused)
+                                    trainer admitted that reproduces the golden windows: managed_bf16 where AMX-BF16
+                                    runs, then managed_int16 where AVX-512BW runs, then managed_fp32; else ONNX
+                                    Runtime; paths skipped are logged with the reason), onnxruntime (always; the
+                                    only path on CUDA), managed_bf16 (bf16 products on Intel AMX), managed_int16
+                                    (int16 products) or managed_fp32 (refuse a bundle that does not admit the path;
+                                    bf16 and int16 are admitted by validation AP; all three run on CPU, so
+                                    Device=auto means cpu then and Device=cuda is refused)
         --Scoring:LstmThreads       Cores one LSTM run may use on CPU, either path (default 0: every core)
         --Scoring:Trees             XGBoost evaluator: auto (default: the managed one when it reproduces libxgboost
                                     within 1e-6 at bundle load and is faster), managed (refuse a bundle it cannot
@@ -324,13 +324,13 @@ public sealed record Settings(
         var lstmPathText = config["Scoring:LstmPath"] ?? "auto";
         if (!LstmPaths.TryParseChoice(lstmPathText, out var lstmPath))
         {
-            problems.Add($"Scoring:LstmPath '{lstmPathText}': use auto, {LstmPaths.OnnxRuntime}, {LstmPaths.ManagedInt16} or {LstmPaths.ManagedFp32}.");
+            problems.Add($"Scoring:LstmPath '{lstmPathText}': use auto, {LstmPaths.OnnxRuntime}, {LstmPaths.ManagedBf16}, {LstmPaths.ManagedInt16} or {LstmPaths.ManagedFp32}.");
         }
-        else if (lstmPath is LstmPathChoice.ManagedFp32 or LstmPathChoice.ManagedInt16 && device == InferenceDevice.Cuda)
+        else if (lstmPath is LstmPathChoice.ManagedFp32 or LstmPathChoice.ManagedInt16 or LstmPathChoice.ManagedBf16 && device == InferenceDevice.Cuda)
         {
             problems.Add($"Scoring:LstmPath {LstmPaths.Name(lstmPath)} runs on CPU but Scoring:Device is {deviceText}: set Scoring:Device=cpu or auto, or Scoring:LstmPath=auto (ONNX Runtime on CUDA when present).");
         }
-        else if (lstmPath is LstmPathChoice.ManagedFp32 or LstmPathChoice.ManagedInt16)
+        else if (lstmPath is LstmPathChoice.ManagedFp32 or LstmPathChoice.ManagedInt16 or LstmPathChoice.ManagedBf16)
         {
             device = InferenceDevice.Cpu; // a CPU path asked for: Device=auto does not try CUDA
         }

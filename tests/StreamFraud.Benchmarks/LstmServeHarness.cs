@@ -27,6 +27,8 @@ internal static class LstmServeHarness
         var managed1 = ManagedLstm.TryCreate(onnx, model.SequenceLength, features, 1, out problem) ?? throw new InvalidOperationException(problem);
         var int16 = ManagedLstm.TryCreate(onnx, model.SequenceLength, features, 0, LstmPrecision.Int16, out problem) ?? throw new InvalidOperationException(problem);
         var int16x1 = ManagedLstm.TryCreate(onnx, model.SequenceLength, features, 1, LstmPrecision.Int16, out problem) ?? throw new InvalidOperationException(problem);
+        var bf16 = AmxBf16.Available ? ManagedLstm.TryCreate(onnx, model.SequenceLength, features, 0, LstmPrecision.Bf16, out problem) : null;
+        var bf16x1 = AmxBf16.Available ? ManagedLstm.TryCreate(onnx, model.SequenceLength, features, 1, LstmPrecision.Bf16, out problem) : null;
         var rng = new Random(1);
         var windows = new float[batch * model.SequenceLength * features];
         for (var i = 0; i < windows.Length; i++)
@@ -44,6 +46,11 @@ internal static class LstmServeHarness
             ("managed_fp32 x1", () => managed1.Run(windows, batch, scores)),
             ("managed_int16 x1", () => int16x1.Run(windows, batch, scores)),
         };
+        if (bf16 is not null && bf16x1 is not null)
+        {
+            candidates.Insert(3, ($"managed_bf16 x{bf16.Threads}", () => bf16.Run(windows, batch, scores)));
+            candidates.Add(("managed_bf16 x1", () => bf16x1.Run(windows, batch, scores)));
+        }
         var reference = new float[batch];
         ort.Run(windows, batch, reference);
         var mine = new float[batch];
@@ -51,6 +58,12 @@ internal static class LstmServeHarness
         var worst = reference.Zip(mine, (a, b) => Math.Abs(a - b)).Max();
         int16.Run(windows, batch, mine);
         var worst16 = reference.Zip(mine, (a, b) => Math.Abs(a - b)).Max();
+        var worstBf16 = double.NaN;
+        if (bf16 is not null)
+        {
+            bf16.Run(windows, batch, mine);
+            worstBf16 = reference.Zip(mine, (a, b) => Math.Abs(a - b)).Max();
+        }
 
         var wall = candidates.ToDictionary(c => c.Name, _ => new List<double>());
         var cpu = candidates.ToDictionary(c => c.Name, _ => new List<double>());
@@ -80,7 +93,7 @@ internal static class LstmServeHarness
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"lstm-serve: F={features}, T={model.SequenceLength}, hidden {model.Hidden1}/{model.Hidden2}, batch {batch}, {Environment.ProcessorCount} cores, {managed.KernelName}, {rounds} rounds alternating, medians"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  max |managed_fp32 - onnxruntime| = {worst:G3} (tolerance {LstmPaths.ManagedFp32Tolerance}), max |managed_int16 - onnxruntime| = {worst16:G3} ({int16.KernelName})"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  max |managed_fp32 - onnxruntime| = {worst:G3} (tolerance {LstmPaths.ManagedFp32Tolerance}), max |managed_int16 - onnxruntime| = {worst16:G3} ({int16.KernelName}), max |managed_bf16 - onnxruntime| = {(bf16 is null ? "- (" + AmxBf16.Problem + ")" : worstBf16.ToString("G3", CultureInfo.InvariantCulture))}"));
         foreach (var (name, r) in wall)
         {
             var c = cpu[name];

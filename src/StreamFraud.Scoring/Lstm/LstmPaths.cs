@@ -21,6 +21,9 @@ public enum LstmPathChoice
 
     /// <summary><see cref="LstmPaths.ManagedInt16"/> or nothing: a bundle that does not admit it is refused.</summary>
     ManagedInt16,
+
+    /// <summary><see cref="LstmPaths.ManagedBf16"/> or nothing: a bundle that does not admit it, or a machine without AMX-BF16, is refused.</summary>
+    ManagedBf16,
 }
 
 /// <summary>
@@ -44,6 +47,15 @@ public static class LstmPaths
     /// </summary>
     public const string ManagedInt16 = "managed_int16";
 
+    /// <summary>
+    /// The managed kernels with bf16 products on Intel AMX (<see cref="ManagedLstm"/> in <see cref="LstmPrecision.Bf16"/>,
+    /// <see cref="AmxBf16"/>): [x | h] and the weights rounded to bf16 (8 significant bits), exact products, fp32 sums
+    /// and fp32 everywhere else. Runs only where the CPU has AMX-BF16 and <c>libstreamfraud_amx.so</c> was built; not
+    /// the reference's precision: admitted per bundle by validation AP and the golden windows within
+    /// <see cref="ManagedBf16Tolerance"/>.
+    /// </summary>
+    public const string ManagedBf16 = "managed_bf16";
+
     /// <summary>Largest change of validation average precision (LSTM alone and ensemble) a path may cause against the reference.</summary>
     public const double MaxApDelta = 0.002;
 
@@ -62,31 +74,42 @@ public static class LstmPaths
     public const double ManagedInt16Tolerance = 2e-3;
 
     /// <summary>
-    /// The paths the trainer checks against the reference, fastest here first: int16 before fp32 where AVX-512BW
-    /// runs the int16 kernel (about 1.2× the fp32 path per window on the dev machine), after it elsewhere.
+    /// Largest absolute difference of a golden window's LSTM probability from the trainer's for
+    /// <see cref="ManagedBf16"/>: bf16 operands (relative rounding 2⁻⁹) give ~1e-4 on untrained weights and up to a
+    /// few 1e-3 on trained ones; as for int16, the AP limit (<see cref="MaxApDelta"/>) is the check that matters.
     /// </summary>
-    public static IReadOnlyList<string> Candidates { get; } = Igemm16.Accelerated ? [ManagedInt16, ManagedFp32] : [ManagedFp32, ManagedInt16];
+    public const double ManagedBf16Tolerance = 1e-2;
+
+    /// <summary>
+    /// The paths the trainer checks against the reference, fastest here first: bf16 first where AMX-BF16 runs it
+    /// (about 1.7× the int16 path per window on the dev machine; left out elsewhere, since it cannot run there), then
+    /// int16 before fp32 where AVX-512BW runs the int16 kernel (about 1.2× the fp32 path), after it elsewhere.
+    /// </summary>
+    public static IReadOnlyList<string> Candidates { get; } =
+        [.. AmxBf16.Available ? [ManagedBf16] : Array.Empty<string>(), .. Igemm16.Accelerated ? [ManagedInt16, ManagedFp32] : new[] { ManagedFp32, ManagedInt16 }];
 
     /// <summary>
     /// The paths <see cref="LstmPathChoice.Auto"/> tries, fastest first: <see cref="Candidates"/> without
     /// <see cref="ManagedInt16"/> where AVX-512BW does not run its kernel (the portable int16 kernel is slower than
     /// ONNX Runtime); it can still be demanded there.
     /// </summary>
-    public static IReadOnlyList<string> AutoCandidates { get; } = Igemm16.Accelerated ? Candidates : [ManagedFp32];
+    public static IReadOnlyList<string> AutoCandidates { get; } = Igemm16.Accelerated ? Candidates : [.. Candidates.Where(p => p != ManagedInt16)];
 
     /// <summary>The documented golden-window tolerance of <paramref name="path"/> (NaN for a path this code does not know).</summary>
     public static double GoldenTolerance(string path) => path switch
     {
         ManagedFp32 => ManagedFp32Tolerance,
         ManagedInt16 => ManagedInt16Tolerance,
+        ManagedBf16 => ManagedBf16Tolerance,
         _ => double.NaN,
     };
 
-    /// <summary>The precision of a managed path (<see cref="ManagedFp32"/> or <see cref="ManagedInt16"/>).</summary>
+    /// <summary>The precision of a managed path (<see cref="ManagedFp32"/>, <see cref="ManagedInt16"/> or <see cref="ManagedBf16"/>).</summary>
     public static LstmPrecision Precision(string path) => path switch
     {
         ManagedFp32 => LstmPrecision.Fp32,
         ManagedInt16 => LstmPrecision.Int16,
+        ManagedBf16 => LstmPrecision.Bf16,
         _ => throw new ArgumentException($"'{path}' is not a managed LSTM path.", nameof(path)),
     };
 
@@ -96,10 +119,11 @@ public static class LstmPaths
         LstmPathChoice.OnnxRuntime => OnnxRuntime,
         LstmPathChoice.ManagedFp32 => ManagedFp32,
         LstmPathChoice.ManagedInt16 => ManagedInt16,
+        LstmPathChoice.ManagedBf16 => ManagedBf16,
         _ => null,
     };
 
-    /// <summary>Parses <c>auto</c>, <c>onnxruntime</c>, <c>managed_fp32</c> or <c>managed_int16</c>.</summary>
+    /// <summary>Parses <c>auto</c>, <c>onnxruntime</c>, <c>managed_fp32</c>, <c>managed_int16</c> or <c>managed_bf16</c>.</summary>
     public static bool TryParseChoice(string? text, out LstmPathChoice choice)
     {
         switch (text?.Trim().ToLowerInvariant())
@@ -115,6 +139,9 @@ public static class LstmPaths
                 return true;
             case ManagedInt16:
                 choice = LstmPathChoice.ManagedInt16;
+                return true;
+            case ManagedBf16:
+                choice = LstmPathChoice.ManagedBf16;
                 return true;
             default:
                 choice = LstmPathChoice.Auto;

@@ -38,6 +38,7 @@ public sealed class ManagedLstm
     private readonly float _denseBias;
     private readonly bool _vectorCell;
     private readonly Int16Weights? _int16; // the managed_int16 path's quantized [W; R] per layer (null: fp32)
+    private readonly Bf16Weights? _bf16;   // the managed_bf16 path's AMX tiles of [W; R] and W per layer (null: fp32)
     private readonly ConcurrentBag<Workspace> _workspaces = [];
     private readonly ZeroState[] _zero; // the state after 1 … steps−1 zero steps (see Run)
 
@@ -49,8 +50,10 @@ public sealed class ManagedLstm
         _h2 = graph.Hidden2;
         Threads = threads > 0 ? threads : Environment.ProcessorCount;
         _vectorCell = vectorCell;
-        (_layer1, _layer1First) = Pack(graph.W1, graph.R1, _f, _h1);
-        (_layer2, _layer2First) = Pack(graph.W2, graph.R2, _h1, _h2);
+        var stacked1 = Stack(graph.W1, graph.R1, _f, _h1);
+        var stacked2 = Stack(graph.W2, graph.R2, _h1, _h2);
+        (_layer1, _layer1First) = Pack(stacked1, _f, _h1);
+        (_layer2, _layer2First) = Pack(stacked2, _h1, _h2);
         _bias1 = graph.B1;
         _bias2 = graph.B2;
         _dense = graph.Dense;
@@ -59,6 +62,12 @@ public sealed class ManagedLstm
         if (precision == LstmPrecision.Int16)
         {
             _int16 = new Int16Weights(Quantize(graph.W1, graph.R1, _f, _h1), Quantize(graph.W2, graph.R2, _h1, _h2));
+        }
+        else if (precision == LstmPrecision.Bf16)
+        {
+            _bf16 = new Bf16Weights(
+                AmxBf16.Pack(stacked1, 4 * _h1, _f + _h1, 4 * _h1), AmxBf16.Pack(stacked1, 4 * _h1, _f, 4 * _h1),
+                AmxBf16.Pack(stacked2, 4 * _h2, _h1 + _h2, 4 * _h2), AmxBf16.Pack(stacked2, 4 * _h2, _h1, 4 * _h2));
         }
 
         _zero = ZeroStates();
@@ -77,7 +86,7 @@ public sealed class ManagedLstm
     public int Threads { get; }
 
     /// <summary>The kernels in use, for logs: GEMM tile and cell.</summary>
-    public string KernelName => $"{(_int16 is null ? Sgemm.KernelName : Igemm16.KernelName)} gemm, {(_vectorCell ? "avx512" : "scalar")} cell";
+    public string KernelName => $"{(_bf16 is not null ? "amx bf16" : _int16 is null ? Sgemm.KernelName : Igemm16.KernelName)} gemm, {(_vectorCell ? "avx512" : "scalar")} cell";
 
     /// <summary>
     /// Builds the path from a bundle's ONNX bytes; null with the reason when the model is not the trainer's graph
@@ -105,6 +114,18 @@ public sealed class ManagedLstm
         var graph = LstmOnnxGraph.TryRead(onnx, features, out problem);
         if (graph is null)
         {
+            return null;
+        }
+
+        if (precision == LstmPrecision.Bf16 && !AmxBf16.Available)
+        {
+            problem = $"managed_bf16 does not run here: {AmxBf16.Problem}";
+            return null;
+        }
+
+        if (precision == LstmPrecision.Bf16 && ((4 * graph.Hidden1) % 16 != 0 || (4 * graph.Hidden2) % 16 != 0))
+        {
+            problem = $"managed_bf16 needs hidden sizes that are multiples of 4 (the tile's 16 gate columns); this model has {graph.Hidden1} and {graph.Hidden2}";
             return null;
         }
 
@@ -216,6 +237,10 @@ public sealed class ManagedLstm
         {
             RunChunkInt16(ws, q, windows, chunkStarts, start, m, scores, record: null);
         }
+        else if (_bf16 is { } b)
+        {
+            RunChunkBf16(ws, b, windows, chunkStarts, start, m, scores, record: null);
+        }
         else
         {
             RunChunkFp32(ws, windows, chunkStarts, start, m, scores, record: null);
@@ -308,6 +333,40 @@ public sealed class ManagedLstm
     }
 
     /// <summary>
+    /// <see cref="RunChunkFp32"/> with the products on AMX (<see cref="AmxBf16"/>): [x_t | h_{t-1}] and the weights
+    /// rounded to bf16, exact products summed in fp32, then the same fp32 cell.
+    /// </summary>
+    private void RunChunkBf16(Workspace ws, Bf16Weights b, ReadOnlySpan<float> windows, ReadOnlySpan<byte> starts, int start, int m, Span<float> scores, ZeroState[]? record)
+    {
+        var (f, h1, h2, g1, g2) = (_f, _h1, _h2, 4 * _h1, 4 * _h2);
+        var ld1 = f + h1;
+        var ld2 = h1 + h2;
+        var window = _steps * f;
+        var active = 0;
+        for (var t = 0; t < _steps; t++)
+        {
+            active = Begin(ws, starts, active, t);
+            if (active == 0)
+            {
+                continue;
+            }
+
+            for (var r = 0; r < active; r++)
+            {
+                windows.Slice(((start + r) * window) + (t * f), f).CopyTo(ws.Xh1.AsSpan(r * ld1, f));
+            }
+
+            AmxBf16.Multiply(ws.Xh1, ld1, active, t == 0 ? f : ld1, t == 0 ? b.Layer1First : b.Layer1, g1, ws.Gates1, g1, ws.Bf16Scratch);
+            Cell(ws.Gates1, _bias1, ws.C1, t == 0, active, h1, ws.Xh1.AsSpan(f), ld1, ws.Xh2, ld2);
+            AmxBf16.Multiply(ws.Xh2, ld2, active, t == 0 ? h1 : ld2, t == 0 ? b.Layer2First : b.Layer2, g2, ws.Gates2, g2, ws.Bf16Scratch);
+            Cell(ws.Gates2, _bias2, ws.C2, t == 0, active, h2, ws.Xh2.AsSpan(h1), ld2, default, 0);
+            Record(ws, record, t);
+        }
+
+        Dense(ws, start, m, scores);
+    }
+
+    /// <summary>
     /// <see cref="RunChunkFp32"/> with int16 products: per step and layer the input part x·W and the recurrent part h·R
     /// are quantized and multiplied separately (each row of each part with its own scale, so a large feature never
     /// coarsens h), then added in fp32 before the same cell.
@@ -378,6 +437,10 @@ public sealed class ManagedLstm
         if (_int16 is { } q)
         {
             RunChunkInt16(ws, q, zeros, [0], 0, 1, score, record);
+        }
+        else if (_bf16 is { } b)
+        {
+            RunChunkBf16(ws, b, zeros, [0], 0, 1, score, record);
         }
         else
         {
@@ -577,11 +640,11 @@ public sealed class ManagedLstm
     private static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
 
     /// <summary>[Wᵀ; Rᵀ] packed as the B operand (k = in + H), and Wᵀ alone (k = in) for the first step.</summary>
-    private static (float[] Full, float[] First) Pack(float[] w, float[] r, int inputs, int hidden)
+    /// <summary>[Wᵀ; Rᵀ] of one layer, [inputs + hidden, 4H] row-major: row p = input p (or hidden unit p − inputs) across all gates.</summary>
+    private static float[] Stack(float[] w, float[] r, int inputs, int hidden)
     {
         var g4 = 4 * hidden;
-        var k = inputs + hidden;
-        var stacked = new float[k * g4]; // [k, 4H] row-major: row p = input p (or hidden unit p − in) across all gates
+        var stacked = new float[(inputs + hidden) * g4];
         for (var j = 0; j < g4; j++)
         {
             for (var p = 0; p < inputs; p++)
@@ -595,6 +658,13 @@ public sealed class ManagedLstm
             }
         }
 
+        return stacked;
+    }
+
+    private static (float[] Full, float[] First) Pack(float[] stacked, int inputs, int hidden)
+    {
+        var g4 = 4 * hidden;
+        var k = inputs + hidden;
         var full = new float[Sgemm.PackedBLength(k, g4)];
         Sgemm.PackB(stacked, g4, false, k, g4, full);
         var first = new float[Sgemm.PackedBLength(inputs, g4)];
@@ -632,6 +702,8 @@ public sealed class ManagedLstm
 
     private sealed record Int16Weights(Int16Layer Layer1, Int16Layer Layer2);
 
+    private sealed record Bf16Weights(ushort[] Layer1, ushort[] Layer1First, ushort[] Layer2, ushort[] Layer2First);
+
     /// <summary>One chunk's buffers, reused across calls.</summary>
     private sealed class Workspace(int f, int h1, int h2)
     {
@@ -656,6 +728,10 @@ public sealed class ManagedLstm
         public float[] C2 { get; } = new float[ChunkRows * h2];
 
         public float[] PackedA { get; } = new float[Sgemm.PackedALength(ChunkRows, Math.Max(f + h1, h1 + h2))];
+
+        public ushort[] Bf16Scratch => _bf16Scratch ??= new ushort[AmxBf16.PaddedRows(ChunkRows) * AmxBf16.PaddedK(Math.Max(f + h1, h1 + h2))];
+
+        private ushort[]? _bf16Scratch;
     }
 }
 
@@ -667,4 +743,7 @@ public enum LstmPrecision
 
     /// <summary>int16 operands, exact int32 sums, per-row and per-column fp32 scales (<see cref="Igemm16"/>): the <c>managed_int16</c> path.</summary>
     Int16,
+
+    /// <summary>bf16 operands (nearest even), exact products, fp32 sums on Intel AMX (<see cref="AmxBf16"/>): the <c>managed_bf16</c> path.</summary>
+    Bf16,
 }
