@@ -75,10 +75,11 @@ public static class LstmPaths
 
     /// <summary>
     /// Largest absolute difference of a golden window's LSTM probability from the trainer's for
-    /// <see cref="ManagedBf16"/>: bf16 operands (relative rounding 2⁻⁹) give ~1e-4 on untrained weights and up to a
-    /// few 1e-3 on trained ones; as for int16, the AP limit (<see cref="MaxApDelta"/>) is the check that matters.
+    /// <see cref="ManagedBf16"/>: bf16 operands (relative rounding 2⁻⁹, about 8× int16's) measured 1.5e-4 on the
+    /// production-size model with untrained weights and 1.0e-2 on a tiny one (8/4 hidden units) with weights scaled 3×;
+    /// as for int16, the AP limit (<see cref="MaxApDelta"/>) is the check that matters for alerts.
     /// </summary>
-    public const double ManagedBf16Tolerance = 1e-2;
+    public const double ManagedBf16Tolerance = 2e-2;
 
     /// <summary>
     /// The paths the trainer checks against the reference, fastest here first: bf16 first where AMX-BF16 runs it

@@ -44,6 +44,99 @@ public sealed class LstmServingPathTests : IDisposable
         return scores;
     }
 
+    /// <summary>
+    /// The note of an auto load that serves <paramref name="served"/> from a bundle whose trainer recorded
+    /// <paramref name="recorded"/>: one "not used" per faster path of this machine, null when none is faster.
+    /// </summary>
+    private static string? ExpectedNote(string[] recorded, string served)
+    {
+        var skipped = LstmPaths.AutoCandidates.TakeWhile(p => p != served).ToArray();
+        Assert.All(skipped, p => Assert.DoesNotContain(p, recorded));
+        return skipped.Length == 0
+            ? null
+            : string.Join("; ", skipped.Select(p => $"{p} not used (the bundle records no check of {p} (trained before serving paths were checked, or not a candidate then))")) + $"; the LSTM runs on {served}";
+    }
+
+    [Theory]
+    [InlineData(56, 128, 64, true)]   // production size, spec card v1
+    [InlineData(75, 128, 64, true)]   // spec card v2
+    [InlineData(11, 8, 4, false)]     // odd feature count (k padded to the tile's 32), scalar cell
+    public void ManagedBf16_RandomWeights_WithinItsToleranceOfOnnxRuntime_OrRefusedWithTheReason(int features, int hidden1, int hidden2, bool vectorCell)
+    {
+        var model = LstmModel.CreateInitial(features, new LstmOptions { Hidden1 = hidden1, Hidden2 = hidden2, Seed = features + hidden1 });
+        var onnx = LstmOnnxExporterBytes(model, scale: 3f);
+        var bf16 = ManagedLstm.TryCreate(onnx, 7, features, threads: 2, vectorCell, LstmPrecision.Bf16, out var problem);
+        if (!AmxBf16.Available)
+        {
+            // No AMX-BF16 here (or the library was not built): the path says why instead of failing at the first batch.
+            Assert.Null(bf16);
+            Assert.Equal($"managed_bf16 does not run here: {AmxBf16.Problem}", problem);
+            return;
+        }
+
+        const int count = 333;
+        var windows = Windows(count, features, seed: 5);
+        var reference = OnnxRuntime(onnx, windows, count, features);
+        Assert.Null(problem);
+        Assert.Equal(LstmPrecision.Bf16, bf16!.Precision);
+        var scores = new float[count];
+        bf16.Run(windows, count, scores);
+        var worst = reference.Zip(scores, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= LstmPaths.ManagedBf16Tolerance, $"max |bf16 - onnxruntime| = {worst}");
+        Assert.True(worst > 0, "bf16 operands must differ somewhere from fp32 (else this compared the fp32 path)");
+        Assert.True(reference.Max() - reference.Min() > 0.3, "the scores must spread for the comparison to mean something");
+    }
+
+    [Fact]
+    public void ManagedBf16_TrainedModel_GoldenWindowsWithinTolerance_ApWithinTheLimit()
+    {
+        if (!AmxBf16.Available)
+        {
+            Assert.NotNull(AmxBf16.Problem);
+            Assert.Throws<PlatformNotSupportedException>(() => AmxBf16.Pack(new float[16], 16, 1, 16));
+            return;
+        }
+
+        var (train, validation) = MarkerTask(features: 24, count: 3000);
+        var result = new LstmTrainer(new LstmOptions { Hidden1 = 32, Hidden2 = 16, MaxEpochs = 6, BatchSize = 128, Seed = 3 }).Train(train, validation);
+        var onnx = LstmOnnxExporterBytes(result.Model);
+        var n = validation.Labels.Length;
+        var golden = result.Model.Predict(validation.Windows);
+        var bf16 = ManagedLstm.TryCreate(onnx, 7, 24, 0, LstmPrecision.Bf16, out var problem) ?? throw new InvalidOperationException(problem);
+        var scores = new float[n];
+        bf16.Run(validation.Windows, n, scores);
+        var worst = golden.Zip(scores, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= LstmPaths.ManagedBf16Tolerance, $"max |bf16 - golden| = {worst}");
+        Console.WriteLine($"managed_bf16 on a trained model: max |bf16 - golden| = {worst:G3}");
+        var truth = validation.Labels.Select(l => l != 0).ToArray();
+        var apGolden = StreamFraud.Core.Evaluation.ScoreCurve.Create(golden, truth).AveragePrecision();
+        var apBf16 = StreamFraud.Core.Evaluation.ScoreCurve.Create(scores, truth).AveragePrecision();
+        Assert.True(apGolden > 0.5, $"the model learned nothing (AP {apGolden})");
+        Assert.InRange(apBf16 - apGolden, -LstmPaths.MaxApDelta, LstmPaths.MaxApDelta);
+    }
+
+    [Fact]
+    public void ManagedBf16_ScoreOfAWindow_DoesNotDependOnItsBatch()
+    {
+        if (!AmxBf16.Available)
+        {
+            return; // the refusal is asserted by the random-weights test
+        }
+
+        var model = LstmModel.CreateInitial(20, new LstmOptions { Hidden1 = 32, Hidden2 = 16, Seed = 9 });
+        var onnx = LstmOnnxExporterBytes(model, scale: 2f);
+        var windows = Windows(150, 20, seed: 8);
+        var bf16 = ManagedLstm.TryCreate(onnx, 7, 20, 2, LstmPrecision.Bf16, out _)!;
+        var all = new float[150];
+        bf16.Run(windows, 150, all);
+        for (var i = 0; i < 150; i += 7)
+        {
+            var one = new float[1];
+            bf16.Run(windows.AsMemory(i * 140, 140), 1, one);
+            Assert.Equal(all[i], one[0]); // bit for bit: a tile row's sums never involve another row
+        }
+    }
+
     [Theory]
     [InlineData(56, 128, 64, true)]   // production size, spec card v1: AVX-512 cell
     [InlineData(75, 128, 64, true)]   // spec card v2
@@ -166,6 +259,8 @@ public sealed class LstmServingPathTests : IDisposable
     [InlineData(56, LstmPrecision.Int16, 2)]
     [InlineData(75, LstmPrecision.Int16, 1)]
     [InlineData(11, LstmPrecision.Int16, 2)]
+    [InlineData(56, LstmPrecision.Bf16, 2)]
+    [InlineData(11, LstmPrecision.Bf16, 1)]
     public void LeadingZeroSteps_StartFromTheZeroState_SameScoresBitForBitAsRunningEveryStep(int features, LstmPrecision precision, int threads)
     {
         var model = LstmModel.CreateInitial(features, new LstmOptions { Hidden1 = 128, Hidden2 = 64, Seed = features + 1 });
@@ -180,6 +275,11 @@ public sealed class LstmServingPathTests : IDisposable
         windows.AsSpan(12 * size, size).Clear();
         windows[(12 * size) + (3 * features) + 1] = -0f;
         windows[(13 * size) + 2] = float.NaN;
+        if (precision == LstmPrecision.Bf16 && !AmxBf16.Available)
+        {
+            return; // no AMX-BF16 here: the refusal is asserted by ManagedBf16_RandomWeights_…
+        }
+
         var skipping = ManagedLstm.TryCreate(onnx, 7, features, threads, vectorCell: true, precision, out _)!;
         var every = ManagedLstm.TryCreate(onnx, 7, features, threads, vectorCell: true, precision, out _)!;
         every.SkipLeadingZeroSteps = false;
@@ -261,15 +361,9 @@ public sealed class LstmServingPathTests : IDisposable
         using var managed = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
         using var onnx = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8, LstmPath = LstmPathChoice.OnnxRuntime });
         Assert.Equal(LstmPaths.ManagedFp32, managed.LstmPath);
-        if (LstmPaths.AutoCandidates[0] == LstmPaths.ManagedInt16)
-        {
-            // A faster path than the one recorded exists here: the note says why it is not used and what serves.
-            Assert.Equal("managed_int16 not used (the bundle records no check of managed_int16 (trained before serving paths were checked, or not a candidate then)); the LSTM runs on managed_fp32", managed.LstmPathNote);
-        }
-        else
-        {
-            Assert.Null(managed.LstmPathNote);
-        }
+        // Faster paths than the one recorded exist here (int16 where AVX-512BW runs, bf16 where AMX does): the note
+        // says why each is not used and what serves.
+        Assert.Equal(ExpectedNote([LstmPaths.ManagedFp32], LstmPaths.ManagedFp32), managed.LstmPathNote);
 
         Assert.Equal(LstmPaths.OnnxRuntime, onnx.LstmPath);
         Assert.Null(onnx.LstmPathNote);
@@ -292,8 +386,9 @@ public sealed class LstmServingPathTests : IDisposable
         var tiny = TinyBundle.Create(Path.Combine(_root, "both"), "both", TinyBundle.Stream(1, 40, 600), hidden1: 32, hidden2: 16, checkManaged: true,
             managedPaths: [LstmPaths.ManagedFp32, LstmPaths.ManagedInt16]);
         using var auto = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8 });
-        Assert.Equal(LstmPaths.AutoCandidates[0], auto.LstmPath);
-        Assert.Null(auto.LstmPathNote);
+        var fastest = LstmPaths.AutoCandidates.First(p => p is LstmPaths.ManagedFp32 or LstmPaths.ManagedInt16); // int16 where AVX-512BW runs
+        Assert.Equal(fastest, auto.LstmPath);
+        Assert.Equal(ExpectedNote([LstmPaths.ManagedFp32, LstmPaths.ManagedInt16], fastest), auto.LstmPathNote);
         using var int16 = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8, LstmPath = LstmPathChoice.ManagedInt16 });
         using var fp32 = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8, LstmPath = LstmPathChoice.ManagedFp32 });
         using var onnx = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 8, LstmPath = LstmPathChoice.OnnxRuntime });
@@ -344,7 +439,7 @@ public sealed class LstmServingPathTests : IDisposable
         TinyBundle.EditManifest(tiny.Directory, m => m["lstm_paths"]![0]!["validation_ap_delta"] = -0.004);
         using var bundle = ModelBundle.Load(tiny.Directory, FeatureSpec.CardV1, new BundleLoadOptions { WarmupBatch = 4 });
         Assert.Equal(LstmPaths.ManagedFp32, bundle.LstmPath);
-        Assert.StartsWith("managed_int16 not used (managed_int16 moves validation AP by -0.004 (ensemble)", bundle.LstmPathNote);
+        Assert.Contains("managed_int16 not used (managed_int16 moves validation AP by -0.004 (ensemble)", bundle.LstmPathNote);
         Assert.EndsWith("; the LSTM runs on managed_fp32", bundle.LstmPathNote);
 
         var e = Assert.Throws<BundleRejectedException>(() =>
