@@ -13,7 +13,7 @@ CONFIGURATION ?= Release
 RESULTS := TestResults
 # Debian packages the tests load at run time: a real redis-server (started per test run by the fixtures, never as a
 # system service) and libxgboost's C API.
-APT_PACKAGES := redis-server libxgboost0
+APT_PACKAGES := redis-server libxgboost0 gcc libc6-dev
 
 .PHONY: help deps restore build test devstack demo clean
 

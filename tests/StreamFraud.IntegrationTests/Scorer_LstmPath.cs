@@ -32,14 +32,17 @@ public sealed class Scorer_LstmPath(StackFixture stack) : IDisposable
         Assert.Equal(InferenceDevice.Cuda, Read(new() { ["Scoring:LstmPath"] = "auto", ["Scoring:Device"] = "cuda" }).LoadOptions.Device);
 
         var e = Assert.Throws<ScorerConfigurationException>(() => Read(new() { ["Scoring:LstmPath"] = "bf16", ["Scoring:LstmThreads"] = "-1" }));
-        Assert.Contains("Scoring:LstmPath 'bf16': use auto, onnxruntime, managed_int16 or managed_fp32", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Scoring:LstmPath 'bf16': use auto, onnxruntime, managed_bf16, managed_int16 or managed_fp32", e.Message, StringComparison.Ordinal);
         Assert.Equal(LstmPathChoice.ManagedInt16, Read(new() { ["Scoring:LstmPath"] = "managed_int16" }).LoadOptions.LstmPath);
+        Assert.Equal((LstmPathChoice.ManagedBf16, InferenceDevice.Cpu), (Read(new() { ["Scoring:LstmPath"] = "managed_bf16" }).LoadOptions.LstmPath, Read(new() { ["Scoring:LstmPath"] = "managed_bf16" }).LoadOptions.Device));
         Assert.Contains("Scoring:LstmThreads '-1'", e.Message, StringComparison.Ordinal);
         Assert.Equal(InferenceDevice.Cpu, managed.LoadOptions.Device); // the default Device=auto: a CPU path asked for never tries CUDA
         e = Assert.Throws<ScorerConfigurationException>(() => Read(new() { ["Scoring:LstmPath"] = "managed_fp32", ["Scoring:Device"] = "cuda" }));
         Assert.Contains("Scoring:LstmPath managed_fp32 runs on CPU but Scoring:Device is cuda", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ScorerConfigurationException>(() => Read(new() { ["Scoring:LstmPath"] = "managed_int16", ["Scoring:Device"] = "cuda" }));
         Assert.Contains("Scoring:LstmPath managed_int16 runs on CPU but Scoring:Device is cuda", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ScorerConfigurationException>(() => Read(new() { ["Scoring:LstmPath"] = "managed_bf16", ["Scoring:Device"] = "cuda" }));
+        Assert.Contains("Scoring:LstmPath managed_bf16 runs on CPU but Scoring:Device is cuda", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -47,7 +50,7 @@ public sealed class Scorer_LstmPath(StackFixture stack) : IDisposable
     {
         using var scorer = await RunningScorer.StartAsync(stack, _root, "lstm-path", TinyBundle.Stream(seed: 93, cards: 20, count: 300), checkManaged: true);
         var metrics = await scorer.ScrapeAsync();
-        var fastest = LstmPaths.AutoCandidates[0]; // managed_int16 where AVX-512BW runs
+        var fastest = LstmPaths.AutoCandidates[0]; // managed_bf16 where AMX-BF16 runs, else managed_int16 where AVX-512BW runs
 
         Assert.True(RunningScorer.Value(metrics, "streamfraud_model_serving", "model_version=\"v1\"", $"lstm_path=\"{fastest}\"") == 1, metrics);
         Assert.Contains($"Serving bundle v1 (LSTM path {fastest} on CPU, trees on ", scorer.Process.Output, StringComparison.Ordinal);

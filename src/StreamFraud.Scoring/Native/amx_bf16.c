@@ -4,7 +4,7 @@
 // bf16 by sf_amx_pack (below); C is fp32 (row stride ldc floats) and receives ceil(m / 16) * 16 rows (rows past m come
 // from zero rows of A). Products are exact in fp32; the tile unit sums each pair of products and adds it to C in fp32.
 //
-// Built by the Scoring project when gcc is present (Native/README.md); loaded only where the CPU has AMX-BF16 and the
+// Built by the Scoring project when gcc is present (StreamFraud.Scoring.csproj, target BuildAmxLibrary); loaded only where the CPU has AMX-BF16 and the
 // kernel grants the process the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM), else the path reports why not.
 #define _GNU_SOURCE
 #include <cpuid.h>
