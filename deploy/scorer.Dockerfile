@@ -4,6 +4,8 @@
 # (Docker is not available on this project's development machines: this file is checked by reading, not built.)
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
+# gcc builds libstreamfraud_amx.so, the managed_bf16 LSTM path's AMX product (the build goes on without it).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN dotnet publish src/StreamFraud.Scorer -c Release -r linux-x64 --self-contained -o /out
 

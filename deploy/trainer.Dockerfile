@@ -2,6 +2,8 @@
 #   docker build -f deploy/trainer.Dockerfile -t streamfraud/trainer:0.13.0 .
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
+# gcc builds libstreamfraud_amx.so, the managed_bf16 LSTM path's AMX product (the build goes on without it).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN dotnet publish src/StreamFraud.Trainer -c Release -o /out
 
