@@ -61,7 +61,7 @@ public sealed class ScorerMetrics : IDisposable
             "Age (by Kafka timestamp) of the oldest message read but not yet finished; 0 when no batch is in flight. Grows while the scorer is stuck.");
         _meter.CreateObservableGauge("streamfraud.partitions.assigned", () => Input.Assigned, "{partition}", "Partitions assigned to this scorer.");
         _meter.CreateObservableGauge("streamfraud.model.serving", ServingMeasurement, "1",
-            "The serving model version, where its LSTM runs and the LSTM serving path in use (tags model.version, lstm.device: cpu or cuda, lstm.path: onnxruntime, managed_fp32 or managed_int16).");
+            "The serving model version, where its LSTM runs and the LSTM serving path in use (tags model.version, lstm.device: cpu or cuda, lstm.path: onnxruntime, managed_fp32, managed_int16 or managed_bf16).");
 
         LabelsConsumed = _meter.CreateCounter<long>("streamfraud.labels.consumed", "{message}", "Messages read from the labels topic.");
         LabelOutcomes = _meter.CreateCounter<long>("streamfraud.labels.outcomes", "{label}",

@@ -206,7 +206,7 @@ public sealed record GoldenWindow
 /// </summary>
 public sealed record LstmPathCheck
 {
-    /// <summary>The path (<see cref="Lstm.LstmPaths.ManagedFp32"/> or <see cref="Lstm.LstmPaths.ManagedInt16"/>).</summary>
+    /// <summary>The path (<see cref="Lstm.LstmPaths.ManagedFp32"/>, <see cref="Lstm.LstmPaths.ManagedInt16"/> or <see cref="Lstm.LstmPaths.ManagedBf16"/>).</summary>
     public required string Path { get; init; }
 
     /// <summary>Whether the trainer admitted it: |ΔAP| ≤ <see cref="MaxApDelta"/> for both APs and the golden windows within <see cref="GoldenTolerance"/>.</summary>

@@ -210,7 +210,7 @@ public sealed class ModelBundle : IDisposable
     /// <summary>Why CUDA was not used, when it was asked for and unavailable.</summary>
     public string? CudaUnavailableReason { get; }
 
-    /// <summary>The LSTM serving path in use: <see cref="LstmPaths.OnnxRuntime"/>, <see cref="LstmPaths.ManagedFp32"/> or <see cref="LstmPaths.ManagedInt16"/>.</summary>
+    /// <summary>The LSTM serving path in use: <see cref="LstmPaths.OnnxRuntime"/>, <see cref="LstmPaths.ManagedFp32"/>, <see cref="LstmPaths.ManagedInt16"/> or <see cref="LstmPaths.ManagedBf16"/>.</summary>
     public string LstmPath => _managedPath ?? LstmPaths.OnnxRuntime;
 
     /// <summary>The managed LSTM serving the bundle (null on ONNX Runtime): its step counts, and the harness's A/B switch.</summary>
