@@ -25,8 +25,14 @@ internal static unsafe class AmxBf16
             return;
         }
 
-        var init = (delegate* unmanaged<int>)NativeLibrary.GetExport(lib, "sf_amx_init");
-        var status = init();
+        if (!NativeLibrary.TryGetExport(lib, "sf_amx_init", out var init) || !NativeLibrary.TryGetExport(lib, "sf_amx_gemm", out var gemm)
+            || !NativeLibrary.TryGetExport(lib, "sf_amx_pack", out var pack))
+        {
+            Problem = $"{LibraryName} lacks sf_amx_init, sf_amx_gemm or sf_amx_pack (a library of another version: rebuild the app)";
+            return;
+        }
+
+        var status = ((delegate* unmanaged<int>)init)();
         if (status != 0)
         {
             Problem = status == 1
@@ -35,8 +41,8 @@ internal static unsafe class AmxBf16
             return;
         }
 
-        GemmFn = (delegate* unmanaged<float*, int, int, int, ushort*, int, float*, int, ushort*, void>)NativeLibrary.GetExport(lib, "sf_amx_gemm");
-        PackFn = (delegate* unmanaged<float*, int, int, int, ushort*, void>)NativeLibrary.GetExport(lib, "sf_amx_pack");
+        GemmFn = (delegate* unmanaged<float*, int, int, int, ushort*, int, float*, int, ushort*, void>)gemm;
+        PackFn = (delegate* unmanaged<float*, int, int, int, ushort*, void>)pack;
         Available = true;
     }
 
