@@ -155,7 +155,7 @@ public sealed class ReplayArgs : CommandSettings
         var problem = (string?)null;
         if (!Scoring.Lstm.LstmPaths.TryParseChoice(LstmPath, out _))
         {
-            problem = $"--lstm-path '{LstmPath}': use auto, onnxruntime, managed_fp32, managed_int16 or managed_bf16.";
+            problem = $"--lstm-path '{LstmPath}': use {Scoring.Lstm.LstmPaths.ChoiceList}.";
         }
         else if (Registry is null)
         {

@@ -324,7 +324,7 @@ public sealed record Settings(
         var lstmPathText = config["Scoring:LstmPath"] ?? "auto";
         if (!LstmPaths.TryParseChoice(lstmPathText, out var lstmPath))
         {
-            problems.Add($"Scoring:LstmPath '{lstmPathText}': use auto, {LstmPaths.OnnxRuntime}, {LstmPaths.ManagedBf16}, {LstmPaths.ManagedInt16} or {LstmPaths.ManagedFp32}.");
+            problems.Add($"Scoring:LstmPath '{lstmPathText}': use {LstmPaths.ChoiceList}.");
         }
         else if (lstmPath is LstmPathChoice.ManagedFp32 or LstmPathChoice.ManagedInt16 or LstmPathChoice.ManagedBf16 && device == InferenceDevice.Cuda)
         {

@@ -34,7 +34,7 @@ internal static class EndToEndHarness
         var lstmPathText = Str(args, "--lstm-path") ?? "auto";
         if (!LstmPaths.TryParseChoice(lstmPathText, out var lstmPath))
         {
-            throw new ArgumentException($"--lstm-path must be auto, onnxruntime, managed_fp32, managed_int16 or managed_bf16, not '{lstmPathText}'.");
+            throw new ArgumentException($"--lstm-path must be {LstmPaths.ChoiceList}, not '{lstmPathText}'.");
         }
 
         var batching = (Size: Opt(args, "--batch", 512), Timeout: TimeSpan.FromMilliseconds(Opt(args, "--batch-timeout-ms", (int)new ScorerOptions().BatchTimeout.TotalMilliseconds)));

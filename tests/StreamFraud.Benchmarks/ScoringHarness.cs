@@ -43,7 +43,7 @@ internal static class ScoringHarness
         // A comma list of paths alternates them in one run; "both" is onnxruntime,managed_fp32.
         var pathNames = (pathText == "both" ? "onnxruntime,managed_fp32" : pathText).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         var paths = pathNames.Select(p => LstmPaths.TryParseChoice(p, out var one) ? one
-            : throw new ArgumentException($"--lstm-path must be auto, onnxruntime, managed_fp32, managed_int16, managed_bf16, both, or a comma list of them, not '{pathText}'.")).ToArray();
+            : throw new ArgumentException($"--lstm-path must be {LstmPaths.ChoiceList}, both, or a comma list of them, not '{pathText}'.")).ToArray();
         var treesText = Str(args, "--trees") ?? "auto";
         if (!TreeEvaluatorNames.TryParse(treesText, out var trees))
         {

@@ -623,6 +623,10 @@ public sealed class ModelBundle : IDisposable
             {
                 problem = $"the LSTM runs on {LstmProvider} and {path} is a CPU path";
             }
+            else if (LstmPaths.RunProblem(path) is { } cannot)
+            {
+                problem = cannot; // before the bundle's record: the reason that holds for every bundle here
+            }
             else if (LstmPaths.AdmissionProblem(Manifest, path) is { } refused)
             {
                 problem = refused;

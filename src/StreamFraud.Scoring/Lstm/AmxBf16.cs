@@ -1,10 +1,11 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace StreamFraud.Scoring.Lstm;
 
 /// <summary>
 /// The <c>managed_bf16</c> path's matrix product on Intel AMX (<c>TDPBF16PS</c>): operands rounded to bf16 (nearest
-/// even), exact products, fp32 sums. .NET has no AMX intrinsics, so the product lives in a small C library built with
+/// even), products of normal values exact, fp32 sums (denormals flushed to zero). .NET has no AMX intrinsics, so the product lives in a small C library built with
 /// the Scoring project (<c>Native/amx_bf16.c</c> → <c>libstreamfraud_amx.so</c>, when gcc is present); it is used only
 /// where that library loads, the CPU has AMX-BF16 and the kernel grants the process the tile state.
 /// </summary>
@@ -18,33 +19,29 @@ internal static unsafe class AmxBf16
 
     static AmxBf16()
     {
-        if (!OperatingSystem.IsLinux() || !(NativeLibrary.TryLoad(Path.Combine(AppContext.BaseDirectory, LibraryName), out var lib)
-                || NativeLibrary.TryLoad(LibraryName, out lib)))
+        CpuHasAmxBf16 = DetectCpu();
+        try
         {
-            Problem = $"{LibraryName} is not next to the app (built with the Scoring project where gcc is installed; Linux only)";
-            return;
+            Problem = Load(out var gemm, out var pack);
+            if (Problem is null)
+            {
+                GemmFn = (delegate* unmanaged<float*, int, int, int, ushort*, int, float*, int, ushort*, void>)gemm;
+                PackFn = (delegate* unmanaged<float*, int, int, int, ushort*, void>)pack;
+                Available = true;
+            }
         }
-
-        if (!NativeLibrary.TryGetExport(lib, "sf_amx_init", out var init) || !NativeLibrary.TryGetExport(lib, "sf_amx_gemm", out var gemm)
-            || !NativeLibrary.TryGetExport(lib, "sf_amx_pack", out var pack))
+        catch (Exception e)
         {
-            Problem = $"{LibraryName} lacks sf_amx_init, sf_amx_gemm or sf_amx_pack (a library of another version: rebuild the app)";
-            return;
+            Problem = $"{LibraryName} could not be used: {e.Message}";
         }
-
-        var status = ((delegate* unmanaged<int>)init)();
-        if (status != 0)
-        {
-            Problem = status == 1
-                ? "this CPU has no AMX-BF16 (Intel Sapphire Rapids or later)"
-                : "the kernel did not grant the AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM; Linux 5.16 or later)";
-            return;
-        }
-
-        GemmFn = (delegate* unmanaged<float*, int, int, int, ushort*, int, float*, int, ushort*, void>)gemm;
-        PackFn = (delegate* unmanaged<float*, int, int, int, ushort*, void>)pack;
-        Available = true;
     }
+
+    /// <summary>
+    /// Whether this CPU has AMX-BF16 and the OS runs AVX-512 (<c>Avx512BW.IsSupported</c>), whatever the library:
+    /// where it does, <see cref="LstmPaths.Candidates"/> keep <c>managed_bf16</c>, so a missing or refused library is
+    /// reported with its reason (<see cref="Problem"/>) instead of the path silently not existing.
+    /// </summary>
+    public static bool CpuHasAmxBf16 { get; }
 
     /// <summary>Whether the AMX product runs here.</summary>
     public static bool Available { get; }
@@ -65,9 +62,9 @@ internal static unsafe class AmxBf16
     public static ushort[] Pack(ReadOnlySpan<float> b, int ldb, int k, int n)
     {
         EnsureAvailable();
-        if (n % 16 != 0 || k < 1 || b.Length < ((k - 1) * (long)ldb) + n)
+        if (n <= 0 || n % 16 != 0 || k < 1 || ldb < n || b.Length < ((k - 1) * (long)ldb) + n)
         {
-            throw new ArgumentException($"B of {k} × {n} (row stride {ldb}) does not fit {b.Length} floats or n is not a multiple of 16.");
+            throw new ArgumentException($"B of {k} × {n} (row stride {ldb}) does not fit {b.Length} floats, or n is not a positive multiple of 16, or the stride is below n.");
         }
 
         var packed = new ushort[PaddedK(k) * n];
@@ -94,8 +91,13 @@ internal static unsafe class AmxBf16
         }
 
         var rows = PaddedRows(m);
+        if (k < 1 || n <= 0 || n % 16 != 0 || lda < k || ldc < n)
+        {
+            throw new ArgumentOutOfRangeException(nameof(n), $"A {m} × {k} (stride {lda}), C {rows} × {n} (stride {ldc}): k and n must be positive, n a multiple of 16, the strides at least k and n.");
+        }
+
         if (a.Length < ((m - 1) * (long)lda) + k || b.Length < PaddedK(k) * n || c.Length < ((rows - 1) * (long)ldc) + n
-            || scratch.Length < rows * PaddedK(k) || n % 16 != 0)
+            || scratch.Length < rows * PaddedK(k))
         {
             throw new ArgumentException($"A {m} × {k}, B {k} × {n} or C {rows} × {n} does not fit its buffer.");
         }
@@ -108,6 +110,56 @@ internal static unsafe class AmxBf16
             GemmFn(pa, lda, m, k, pb, n, pc, ldc, ps);
         }
     }
+
+    private static string? Load(out nint gemm, out nint pack)
+    {
+        (gemm, pack) = (0, 0);
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64)
+        {
+            return "AMX runs on Linux x86-64 only";
+        }
+
+        if (!CpuHasAmxBf16)
+        {
+            return "this CPU has no AMX-BF16 (Intel Sapphire Rapids or later), or AVX-512 is disabled";
+        }
+
+        var path = Path.Combine(AppContext.BaseDirectory, LibraryName);
+        if (!NativeLibrary.TryLoad(path, out var lib))
+        {
+            return $"{LibraryName} is not next to the app (the Scoring project builds it where gcc is installed: `make deps`, then rebuild)";
+        }
+
+        if (!NativeLibrary.TryGetExport(lib, "sf_amx_version", out var version) || ((delegate* unmanaged<int>)version)() != AbiVersion
+            || !NativeLibrary.TryGetExport(lib, "sf_amx_init", out var init) || !NativeLibrary.TryGetExport(lib, "sf_amx_gemm", out gemm)
+            || !NativeLibrary.TryGetExport(lib, "sf_amx_pack", out pack))
+        {
+            return $"{path} is not this version's library (rebuild the app)";
+        }
+
+        var status = ((delegate* unmanaged<int>)init)();
+        return status switch
+        {
+            0 => null,
+            1 => "this CPU has no AMX-BF16, or the OS does not save the AVX-512 state",
+            _ => $"the kernel refused the AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM, errno {status}: Linux 5.16 or later is needed, and threads' signal stacks large enough for it)",
+        };
+    }
+
+    /// <summary>CPUID: AMX-BF16 and AMX-TILE (leaf 7 EDX bits 22, 24), AVX512-BF16 (leaf 7.1 EAX bit 5), and AVX-512BW usable.</summary>
+    private static bool DetectCpu()
+    {
+        if (!X86Base.IsSupported || !Avx512BW.IsSupported)
+        {
+            return false;
+        }
+
+        var (_, _, _, edx) = X86Base.CpuId(7, 0);
+        var (eax1, _, _, _) = X86Base.CpuId(7, 1);
+        return ((edx >> 22) & 1) == 1 && ((edx >> 24) & 1) == 1 && ((eax1 >> 5) & 1) == 1;
+    }
+
+    private const int AbiVersion = 1;
 
     private static void EnsureAvailable()
     {

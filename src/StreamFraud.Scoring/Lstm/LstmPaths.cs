@@ -82,19 +82,40 @@ public static class LstmPaths
     public const double ManagedBf16Tolerance = 2e-2;
 
     /// <summary>
-    /// The paths the trainer checks against the reference, fastest here first: bf16 first where AMX-BF16 runs it
-    /// (about 1.7× the int16 path per window on the dev machine; left out elsewhere, since it cannot run there), then
-    /// int16 before fp32 where AVX-512BW runs the int16 kernel (about 1.2× the fp32 path), after it elsewhere.
+    /// The paths the trainer checks against the reference, fastest here first (<see cref="Order"/> of this machine):
+    /// bf16 first where the CPU has AMX-BF16 (about 1.7× the int16 path per window on the dev machine; a candidate
+    /// there even when its library is missing or refused, so that the trainer records and the scorer logs why it is
+    /// not used), then int16 before fp32 where AVX-512BW runs the int16 kernel (about 1.2× the fp32 path).
     /// </summary>
-    public static IReadOnlyList<string> Candidates { get; } =
-        [.. AmxBf16.Available ? [ManagedBf16] : Array.Empty<string>(), .. Igemm16.Accelerated ? [ManagedInt16, ManagedFp32] : new[] { ManagedFp32, ManagedInt16 }];
+    public static IReadOnlyList<string> Candidates { get; } = Order(AmxBf16.CpuHasAmxBf16, Igemm16.Accelerated).Candidates;
 
     /// <summary>
     /// The paths <see cref="LstmPathChoice.Auto"/> tries, fastest first: <see cref="Candidates"/> without
     /// <see cref="ManagedInt16"/> where AVX-512BW does not run its kernel (the portable int16 kernel is slower than
     /// ONNX Runtime); it can still be demanded there.
     /// </summary>
-    public static IReadOnlyList<string> AutoCandidates { get; } = Igemm16.Accelerated ? Candidates : [.. Candidates.Where(p => p != ManagedInt16)];
+    public static IReadOnlyList<string> AutoCandidates { get; } = Order(AmxBf16.CpuHasAmxBf16, Igemm16.Accelerated).Auto;
+
+    /// <summary>
+    /// The candidate order for a machine with or without AMX-BF16 and AVX-512BW: bf16 (only with AMX), then int16 and fp32
+    /// (int16 first with AVX-512BW); <c>auto</c> tries the same without int16 where AVX-512BW does not run it (the
+    /// portable int16 kernel is slower than ONNX Runtime).
+    /// </summary>
+    public static (IReadOnlyList<string> Candidates, IReadOnlyList<string> Auto) Order(bool amxBf16, bool avx512bw)
+    {
+        string[] candidates = [.. amxBf16 ? [ManagedBf16] : Array.Empty<string>(), .. avx512bw ? [ManagedInt16, ManagedFp32] : new[] { ManagedFp32, ManagedInt16 }];
+        return (candidates, avx512bw ? candidates : [.. candidates.Where(p => p != ManagedInt16)]);
+    }
+
+    /// <summary>
+    /// Why <paramref name="path"/> cannot run on this machine whatever the bundle (null: it can): <see cref="ManagedBf16"/>
+    /// without AMX-BF16 or its library (<see cref="AmxBf16.Problem"/>).
+    /// </summary>
+    public static string? RunProblem(string path) =>
+        path == ManagedBf16 && !AmxBf16.Available ? $"{ManagedBf16} does not run here: {AmxBf16.Problem}" : null;
+
+    /// <summary>The values of <c>Scoring:LstmPath</c> (and the tools' <c>--lstm-path</c>), for messages.</summary>
+    public const string ChoiceList = "auto, onnxruntime, managed_bf16, managed_int16 or managed_fp32";
 
     /// <summary>The documented golden-window tolerance of <paramref name="path"/> (NaN for a path this code does not know).</summary>
     public static double GoldenTolerance(string path) => path switch

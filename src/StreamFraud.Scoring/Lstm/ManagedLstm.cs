@@ -21,7 +21,10 @@ namespace StreamFraud.Scoring.Lstm;
 /// </remarks>
 public sealed class ManagedLstm
 {
-    /// <summary>Windows per chunk: small enough that a chunk's buffers stay in L2, large enough to reuse each weight panel.</summary>
+    /// <summary>
+    /// Windows per chunk: small enough that a chunk's buffers stay in L2, large enough to reuse each weight panel. A
+    /// multiple of 16: the AMX product writes whole 16-row tiles into the chunk's gate buffers.
+    /// </summary>
     public const int ChunkRows = 64;
 
     private readonly int _steps;
@@ -44,6 +47,7 @@ public sealed class ManagedLstm
 
     private ManagedLstm(LstmOnnxGraph graph, int steps, int threads, bool vectorCell, LstmPrecision precision)
     {
+        System.Diagnostics.Debug.Assert(ChunkRows % 16 == 0, "the AMX product writes 16-row tiles into ChunkRows-row buffers");
         _steps = steps;
         _f = graph.Features;
         _h1 = graph.Hidden1;
@@ -61,7 +65,7 @@ public sealed class ManagedLstm
         Precision = precision;
         if (precision == LstmPrecision.Int16)
         {
-            _int16 = new Int16Weights(Quantize(graph.W1, graph.R1, _f, _h1), Quantize(graph.W2, graph.R2, _h1, _h2));
+            _int16 = new Int16Weights(Quantize(stacked1, _f, _h1), Quantize(stacked2, _h1, _h2));
         }
         else if (precision == LstmPrecision.Bf16)
         {
@@ -73,7 +77,7 @@ public sealed class ManagedLstm
         _zero = ZeroStates();
     }
 
-    /// <summary>The arithmetic of the products: fp32, or int16 with exact int32 sums (<see cref="Igemm16"/>).</summary>
+    /// <summary>The arithmetic of the products: fp32, int16 with exact int32 sums (<see cref="Igemm16"/>), or bf16 on AMX (<see cref="AmxBf16"/>).</summary>
     public LstmPrecision Precision { get; }
 
     /// <summary>Steps per window.</summary>
@@ -117,9 +121,9 @@ public sealed class ManagedLstm
             return null;
         }
 
-        if (precision == LstmPrecision.Bf16 && !AmxBf16.Available)
+        if (precision == LstmPrecision.Bf16 && LstmPaths.RunProblem(LstmPaths.ManagedBf16) is { } cannot)
         {
-            problem = $"managed_bf16 does not run here: {AmxBf16.Problem}";
+            problem = cannot;
             return null;
         }
 
@@ -233,18 +237,7 @@ public sealed class ManagedLstm
         var start = chunk * ChunkRows;
         var m = Math.Min(ChunkRows, rows - start);
         var chunkStarts = starts.Slice(start, m);
-        if (_int16 is { } q)
-        {
-            RunChunkInt16(ws, q, windows, chunkStarts, start, m, scores, record: null);
-        }
-        else if (_bf16 is { } b)
-        {
-            RunChunkBf16(ws, b, windows, chunkStarts, start, m, scores, record: null);
-        }
-        else
-        {
-            RunChunkFp32(ws, windows, chunkStarts, start, m, scores, record: null);
-        }
+        RunChunk(ws, windows, chunkStarts, start, m, scores, record: null);
     }
 
     /// <summary>
@@ -293,7 +286,25 @@ public sealed class ManagedLstm
         return active;
     }
 
-    private void RunChunkFp32(Workspace ws, ReadOnlySpan<float> windows, ReadOnlySpan<byte> starts, int start, int m, Span<float> scores, ZeroState[]? record)
+    /// <summary>Rows [<paramref name="start"/>, start + m) of the sorted windows on this path's arithmetic.</summary>
+    private void RunChunk(Workspace ws, ReadOnlySpan<float> windows, ReadOnlySpan<byte> starts, int start, int m, Span<float> scores, ZeroState[]? record)
+    {
+        if (_int16 is { } q)
+        {
+            RunChunkInt16(ws, q, windows, starts, start, m, scores, record);
+        }
+        else
+        {
+            RunChunkFloat(ws, windows, starts, start, m, scores, record);
+        }
+    }
+
+    /// <summary>
+    /// fp32 activations, one product per layer and step (<c>[x_t | h_{t-1}]·[W; R]</c>, or <c>x_t·W</c> at the first
+    /// step): on the packed fp32 GEMM (<see cref="Sgemm"/>), or on AMX with both operands rounded to bf16
+    /// (<see cref="AmxBf16"/>, the <c>managed_bf16</c> path); the same fp32 cell either way.
+    /// </summary>
+    private void RunChunkFloat(Workspace ws, ReadOnlySpan<float> windows, ReadOnlySpan<byte> starts, int start, int m, Span<float> scores, ZeroState[]? record)
     {
         var (f, h1, h2, g1, g2) = (_f, _h1, _h2, 4 * _h1, 4 * _h2);
         var ld1 = f + h1;
@@ -314,17 +325,11 @@ public sealed class ManagedLstm
                 windows.Slice(((start + r) * window) + (t * f), f).CopyTo(ws.Xh1.AsSpan(r * ld1, f));
             }
 
-            var k1 = t == 0 ? f : ld1;
-            var packed = ws.PackedA.AsSpan(0, Sgemm.PackedALength(active, k1));
-            Sgemm.PackA(ws.Xh1, ld1, false, active, k1, packed);
-            Sgemm.Multiply(packed, t == 0 ? _layer1First : _layer1, active, g1, k1, ws.Gates1, g1, accumulate: false);
+            Product(ws, ws.Xh1, ld1, active, t == 0 ? f : ld1, t == 0 ? _layer1First : _layer1, _bf16?.Layer1First, _bf16?.Layer1, t == 0, g1, ws.Gates1);
             Cell(ws.Gates1, _bias1, ws.C1, t == 0, active, h1, ws.Xh1.AsSpan(f), ld1, ws.Xh2, ld2);
 
             // Layer 2: [h1_t | h2_{t-1}] · [W2; R2].
-            var k2 = t == 0 ? h1 : ld2;
-            packed = ws.PackedA.AsSpan(0, Sgemm.PackedALength(active, k2));
-            Sgemm.PackA(ws.Xh2, ld2, false, active, k2, packed);
-            Sgemm.Multiply(packed, t == 0 ? _layer2First : _layer2, active, g2, k2, ws.Gates2, g2, accumulate: false);
+            Product(ws, ws.Xh2, ld2, active, t == 0 ? h1 : ld2, t == 0 ? _layer2First : _layer2, _bf16?.Layer2First, _bf16?.Layer2, t == 0, g2, ws.Gates2);
             Cell(ws.Gates2, _bias2, ws.C2, t == 0, active, h2, ws.Xh2.AsSpan(h1), ld2, default, 0);
             Record(ws, record, t);
         }
@@ -332,42 +337,22 @@ public sealed class ManagedLstm
         Dense(ws, start, m, scores);
     }
 
-    /// <summary>
-    /// <see cref="RunChunkFp32"/> with the products on AMX (<see cref="AmxBf16"/>): [x_t | h_{t-1}] and the weights
-    /// rounded to bf16, exact products summed in fp32, then the same fp32 cell.
-    /// </summary>
-    private void RunChunkBf16(Workspace ws, Bf16Weights b, ReadOnlySpan<float> windows, ReadOnlySpan<byte> starts, int start, int m, Span<float> scores, ZeroState[]? record)
+    /// <summary>gates[rows, n] = a[rows, k] · B, on AMX when the path is bf16 (its tiles of B), else on the packed fp32 GEMM.</summary>
+    private void Product(Workspace ws, float[] a, int lda, int rows, int k, float[] packedB, ushort[]? bf16First, ushort[]? bf16Full, bool first, int n, float[] gates)
     {
-        var (f, h1, h2, g1, g2) = (_f, _h1, _h2, 4 * _h1, 4 * _h2);
-        var ld1 = f + h1;
-        var ld2 = h1 + h2;
-        var window = _steps * f;
-        var active = 0;
-        for (var t = 0; t < _steps; t++)
+        if (_bf16 is not null)
         {
-            active = Begin(ws, starts, active, t);
-            if (active == 0)
-            {
-                continue;
-            }
-
-            for (var r = 0; r < active; r++)
-            {
-                windows.Slice(((start + r) * window) + (t * f), f).CopyTo(ws.Xh1.AsSpan(r * ld1, f));
-            }
-
-            AmxBf16.Multiply(ws.Xh1, ld1, active, t == 0 ? f : ld1, t == 0 ? b.Layer1First : b.Layer1, g1, ws.Gates1, g1, ws.Bf16Scratch);
-            Cell(ws.Gates1, _bias1, ws.C1, t == 0, active, h1, ws.Xh1.AsSpan(f), ld1, ws.Xh2, ld2);
-            AmxBf16.Multiply(ws.Xh2, ld2, active, t == 0 ? h1 : ld2, t == 0 ? b.Layer2First : b.Layer2, g2, ws.Gates2, g2, ws.Bf16Scratch);
-            Cell(ws.Gates2, _bias2, ws.C2, t == 0, active, h2, ws.Xh2.AsSpan(h1), ld2, default, 0);
-            Record(ws, record, t);
+            AmxBf16.Multiply(a, lda, rows, k, first ? bf16First : bf16Full, n, gates, n, ws.Bf16Scratch);
+            return;
         }
 
-        Dense(ws, start, m, scores);
+        var packed = ws.PackedA.AsSpan(0, Sgemm.PackedALength(rows, k));
+        Sgemm.PackA(a, lda, false, rows, k, packed);
+        Sgemm.Multiply(packed, packedB, rows, n, k, gates, n, accumulate: false);
     }
 
     /// <summary>
-    /// <see cref="RunChunkFp32"/> with int16 products: per step and layer the input part x·W and the recurrent part h·R
+    /// <see cref="RunChunkFloat"/> with int16 products: per step and layer the input part x·W and the recurrent part h·R
     /// are quantized and multiplied separately (each row of each part with its own scale, so a large feature never
     /// coarsens h), then added in fp32 before the same cell.
     /// </summary>
@@ -434,18 +419,7 @@ public sealed class ManagedLstm
         var ws = new Workspace(_f, _h1, _h2);
         var zeros = new float[_steps * _f];
         var score = new float[1];
-        if (_int16 is { } q)
-        {
-            RunChunkInt16(ws, q, zeros, [0], 0, 1, score, record);
-        }
-        else if (_bf16 is { } b)
-        {
-            RunChunkBf16(ws, b, zeros, [0], 0, 1, score, record);
-        }
-        else
-        {
-            RunChunkFp32(ws, zeros, [0], 0, 1, score, record);
-        }
+        RunChunk(ws, zeros, [0], 0, 1, score, record);
 
         return record;
     }
@@ -639,7 +613,6 @@ public sealed class ManagedLstm
 
     private static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
 
-    /// <summary>[Wᵀ; Rᵀ] packed as the B operand (k = in + H), and Wᵀ alone (k = in) for the first step.</summary>
     /// <summary>[Wᵀ; Rᵀ] of one layer, [inputs + hidden, 4H] row-major: row p = input p (or hidden unit p − inputs) across all gates.</summary>
     private static float[] Stack(float[] w, float[] r, int inputs, int hidden)
     {
@@ -661,6 +634,7 @@ public sealed class ManagedLstm
         return stacked;
     }
 
+    /// <summary>[Wᵀ; Rᵀ] packed as the B operand (k = in + H), and Wᵀ alone (k = in) for the first step.</summary>
     private static (float[] Full, float[] First) Pack(float[] stacked, int inputs, int hidden)
     {
         var g4 = 4 * hidden;
@@ -672,29 +646,14 @@ public sealed class ManagedLstm
         return (full, first);
     }
 
-    /// <summary>W (k = inputs) and R (k = hidden) of one layer quantized per gate column (<see cref="Igemm16.QuantizePackB"/>).</summary>
-    private static Int16Layer Quantize(float[] w, float[] r, int inputs, int hidden)
+    /// <summary>W (k = inputs) and R (k = hidden) of one layer, rows of <see cref="Stack"/>'s [Wᵀ; Rᵀ], quantized per gate column (<see cref="Igemm16.QuantizePackB"/>).</summary>
+    private static Int16Layer Quantize(float[] stacked, int inputs, int hidden)
     {
         var g4 = 4 * hidden;
-        var wt = new float[inputs * g4]; // [inputs, 4H]: Wᵀ
-        var rt = new float[hidden * g4]; // [hidden, 4H]: Rᵀ
-        for (var j = 0; j < g4; j++)
-        {
-            for (var p = 0; p < inputs; p++)
-            {
-                wt[(p * g4) + j] = w[(j * inputs) + p];
-            }
-
-            for (var p = 0; p < hidden; p++)
-            {
-                rt[(p * g4) + j] = r[(j * hidden) + p];
-            }
-        }
-
         var layer = new Int16Layer(
             new int[Igemm16.PackedBLength(inputs, g4)], new float[g4], new int[Igemm16.PackedBLength(hidden, g4)], new float[g4]);
-        Igemm16.QuantizePackB(wt, g4, inputs, g4, layer.W, layer.WScales);
-        Igemm16.QuantizePackB(rt, g4, hidden, g4, layer.R, layer.RScales);
+        Igemm16.QuantizePackB(stacked, g4, inputs, g4, layer.W, layer.WScales);
+        Igemm16.QuantizePackB(stacked.AsSpan(inputs * g4), g4, hidden, g4, layer.R, layer.RScales);
         return layer;
     }
 

@@ -2,12 +2,15 @@
 //
 // C[m x n] = A[m x k] * B[k x n]: A is fp32 (row stride lda floats), rounded to bf16 (nearest even) here; B is packed
 // bf16 by sf_amx_pack (below); C is fp32 (row stride ldc floats) and receives ceil(m / 16) * 16 rows (rows past m come
-// from zero rows of A). Products are exact in fp32; the tile unit sums each pair of products and adds it to C in fp32.
+// from zero rows of A). TDPBF16PS adds the products of each k pair to C with fp32 fused multiply-adds; a product of
+// two normal bf16 values is exact in fp32. Denormal inputs read as zero and denormal results are flushed to zero
+// (the instruction ignores MXCSR), as does the conversion of A.
 //
 // Built by the Scoring project when gcc is present (StreamFraud.Scoring.csproj, target BuildAmxLibrary); loaded only where the CPU has AMX-BF16 and the
 // kernel grants the process the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM), else the path reports why not.
 #define _GNU_SOURCE
 #include <cpuid.h>
+#include <errno.h>
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -18,17 +21,25 @@
 #define XFEATURE_XTILEDATA 18
 #define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16,amx-tile,amx-bf16")))
 
-// Returns 0 when AMX-BF16 can run in this process; 1: the CPU lacks AMX-BF16 or AVX512-BF16; 2: the kernel refused
-// the tile data permission (Linux < 5.16, or disabled).
+// The ABI of this file's functions, checked by the binding (a library of another version is not used).
+int sf_amx_version(void) { return 1; }
+
+// Returns 0 when AMX-BF16 can run in this process; 1: the CPU (or the OS's saved state) lacks AMX-BF16, AVX512-BF16
+// or AVX-512; otherwise the errno (> 1) with which the kernel refused the tile data permission (EINVAL: Linux before
+// 5.16 or AMX disabled; ENOSPC: a thread's signal stack too small for the tile state).
 int sf_amx_init(void)
 {
     unsigned a, b, c, d;
+    if (!__get_cpuid_count(1, 0, &a, &b, &c, &d) || !((c >> 27) & 1)) return 1; // OSXSAVE: xgetbv is allowed
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0xE6) != 0xE6) return 1; // the OS saves SSE, AVX and the three AVX-512 states
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 1;
-    int amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1, avx512bw = (b >> 30) & 1;
+    int amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1, avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1;
     if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 1;
     int avx512_bf16 = (a >> 5) & 1;
-    if (!amx_bf16 || !amx_tile || !avx512bw || !avx512_bf16) return 1;
-    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) return 2;
+    if (!amx_bf16 || !amx_tile || !avx512f || !avx512bw || !avx512_bf16) return 1;
+    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) return errno > 1 ? errno : 2;
     return 0;
 }
 

@@ -14,7 +14,9 @@ public sealed class AmxBf16Tests
         { 1, 16, 1 },
         { 64, 512, 184 },  // [x_t | h1] · [W1; R1] at spec card v1, a full chunk
         { 50, 512, 56 },   // x_t · W1 at the first step, a partial chunk (rows padded to 64)
-        { 17, 256, 192 },  // layer 2, 17 rows: a 2-row-block pass and a last block of 16
+        { 17, 256, 192 },  // layer 2, 17 rows: padded to 32, one pass of two row blocks
+        { 40, 64, 56 },    // 48 rows: a pass of two row blocks, then a last block of 16
+        { 47, 48, 33 },    // 48 rows and an odd column block: the 16-row tail and the last column block together
         { 3, 48, 75 },     // an odd column block of 16, k padded to 96
         { 33, 16, 255 },
     };
@@ -66,7 +68,7 @@ public sealed class AmxBf16Tests
                 Assert.True(Math.Abs(c[(i * ldc) + j] - sum) <= (4e-7 * magnitude) + 1e-30, $"C[{i}, {j}] = {c[(i * ldc) + j]}, reference {sum}");
             }
 
-            Assert.All(c.AsSpan((i * ldc) + n, i + 1 < rows ? ldc - n : 0).ToArray(), v => Assert.True(float.IsNaN(v))); // nothing past n
+            Assert.All(c.AsSpan((i * ldc) + n, Math.Min(ldc - n, c.Length - ((i * ldc) + n))).ToArray(), v => Assert.True(float.IsNaN(v))); // nothing past n
         }
     }
 
@@ -96,6 +98,38 @@ public sealed class AmxBf16Tests
         column[0] = value;
         AmxBf16.Multiply([1f], 1, 1, 1, AmxBf16.Pack(column, 16, 1, 16), 16, c, 16, scratch);
         Assert.Equal(expected, c[0]);
+    }
+
+    [Fact]
+    public void Available_WhereTheCpuHasAmxBf16_ElseRefusedWithTheReason()
+    {
+        if (AmxBf16.CpuHasAmxBf16 && OperatingSystem.IsLinux() && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64)
+        {
+            // A build that left the library out (or copied a stale one) fails here on AMX hardware; only the kernel may
+            // still refuse the tile state, and then the reason says so.
+            Assert.True(AmxBf16.Available || AmxBf16.Problem!.Contains("arch_prctl", StringComparison.Ordinal), AmxBf16.Problem);
+        }
+        else
+        {
+            Assert.False(AmxBf16.Available);
+            Assert.NotNull(AmxBf16.Problem);
+        }
+    }
+
+    [Fact]
+    public void Multiply_BadShapeOrStride_Throws()
+    {
+        if (!AmxBf16.Available)
+        {
+            return; // the refusal is asserted by Available_…
+        }
+
+        var packed = AmxBf16.Pack(new float[32 * 16], 16, 32, 16);
+        Assert.Throws<ArgumentOutOfRangeException>(() => AmxBf16.Multiply(new float[64], 32, 1, 32, packed, -16, new float[16 * 16], 16, new ushort[16 * 32]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => AmxBf16.Multiply(new float[64], 31, 1, 32, packed, 16, new float[16 * 16], 16, new ushort[16 * 32]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => AmxBf16.Multiply(new float[64], 32, 1, 32, packed, 16, new float[16 * 16], 8, new ushort[16 * 32]));
+        Assert.Throws<ArgumentException>(() => AmxBf16.Pack(new float[32 * 16], 8, 32, 16)); // row stride below n
+        Assert.Throws<ArgumentException>(() => AmxBf16.Pack(new float[32 * 16], 24, 32, 24)); // n not a multiple of 16
     }
 
     [Fact]

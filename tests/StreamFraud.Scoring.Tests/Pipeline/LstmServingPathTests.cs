@@ -54,7 +54,7 @@ public sealed class LstmServingPathTests : IDisposable
         Assert.All(skipped, p => Assert.DoesNotContain(p, recorded));
         return skipped.Length == 0
             ? null
-            : string.Join("; ", skipped.Select(p => $"{p} not used (the bundle records no check of {p} (trained before serving paths were checked, or not a candidate then))")) + $"; the LSTM runs on {served}";
+            : string.Join("; ", skipped.Select(p => $"{p} not used ({LstmPaths.RunProblem(p) ?? $"the bundle records no check of {p} (trained before serving paths were checked, or not a candidate then)"})")) + $"; the LSTM runs on {served}";
     }
 
     [Theory]
@@ -85,6 +85,34 @@ public sealed class LstmServingPathTests : IDisposable
         Assert.True(worst <= LstmPaths.ManagedBf16Tolerance, $"max |bf16 - onnxruntime| = {worst}");
         Assert.True(worst > 0, "bf16 operands must differ somewhere from fp32 (else this compared the fp32 path)");
         Assert.True(reference.Max() - reference.Min() > 0.3, "the scores must spread for the comparison to mean something");
+    }
+
+    [Theory]
+    [InlineData(false, false, new[] { LstmPaths.ManagedFp32, LstmPaths.ManagedInt16 }, new[] { LstmPaths.ManagedFp32 })]
+    [InlineData(false, true, new[] { LstmPaths.ManagedInt16, LstmPaths.ManagedFp32 }, new[] { LstmPaths.ManagedInt16, LstmPaths.ManagedFp32 })]
+    [InlineData(true, false, new[] { LstmPaths.ManagedBf16, LstmPaths.ManagedFp32, LstmPaths.ManagedInt16 }, new[] { LstmPaths.ManagedBf16, LstmPaths.ManagedFp32 })]
+    [InlineData(true, true, new[] { LstmPaths.ManagedBf16, LstmPaths.ManagedInt16, LstmPaths.ManagedFp32 }, new[] { LstmPaths.ManagedBf16, LstmPaths.ManagedInt16, LstmPaths.ManagedFp32 })]
+    public void Order_FastestFirst_OnEveryKindOfMachine(bool amx, bool avx512bw, string[] candidates, string[] auto)
+    {
+        var (c, a) = LstmPaths.Order(amx, avx512bw);
+        Assert.Equal(candidates, c);
+        Assert.Equal(auto, a);
+        var here = LstmPaths.Order(AmxBf16.CpuHasAmxBf16, Igemm16.Accelerated);
+        Assert.Equal(here.Candidates, LstmPaths.Candidates);
+        Assert.Equal(here.Auto, LstmPaths.AutoCandidates);
+    }
+
+    [Fact]
+    public void ManagedBf16_HiddenSizeNotAMultipleOf4_RefusedWithTheReason()
+    {
+        var onnx = LstmOnnxExporterBytes(LstmModel.CreateInitial(8, new LstmOptions { Hidden1 = 6, Hidden2 = 4, Seed = 2 }));
+        var bf16 = ManagedLstm.TryCreate(onnx, 7, 8, 1, LstmPrecision.Bf16, out var problem);
+        Assert.Null(bf16);
+        Assert.Equal(
+            AmxBf16.Available
+                ? "managed_bf16 needs hidden sizes that are multiples of 4 (the tile's 16 gate columns); this model has 6 and 4"
+                : $"managed_bf16 does not run here: {AmxBf16.Problem}",
+            problem);
     }
 
     [Fact]
