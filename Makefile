@@ -11,8 +11,9 @@ export OMP_WAIT_POLICY ?= passive
 
 CONFIGURATION ?= Release
 RESULTS := TestResults
-# Debian packages the tests load at run time: a real redis-server (started per test run by the fixtures, never as a
-# system service) and libxgboost's C API.
+# Debian packages the build and tests need: a real redis-server (started per test run by the fixtures, never as a
+# system service), libxgboost's C API, and gcc with libc headers for libstreamfraud_amx.so (the managed_bf16 LSTM
+# path's AMX product; the build goes on without it, but on a CPU with AMX-BF16 the tests then fail, saying so).
 APT_PACKAGES := redis-server libxgboost0 gcc libc6-dev
 
 .PHONY: help deps restore build test devstack demo clean

@@ -98,7 +98,7 @@ OPTIONS:
                                     (int16 products) or managed_fp32 (refuse a bundle that does not admit the path;
                                     bf16 and int16 are admitted by validation AP; all three run on CPU, so
                                     Device=auto means cpu then and Device=cuda is refused)
-        --Scoring:LstmThreads       Cores one LSTM run may use on CPU, either path (default 0: every core)
+        --Scoring:LstmThreads       Cores one LSTM run may use on CPU, any path (default 0: every core)
         --Scoring:Trees             XGBoost evaluator: auto (default: the managed one when it reproduces libxgboost
                                     within 1e-6 at bundle load and is faster), managed (refuse a bundle it cannot
                                     reproduce) or libxgboost

@@ -123,7 +123,7 @@ public sealed class LstmPathAdmission
             {
                 checks.Add(new LstmPathCheck
                 {
-                    Path = path, Admitted = false, Reason = $"the path cannot run this model: {problem}", ValidationWindows = ValidationWindows,
+                    Path = path, Admitted = false, Reason = LstmPaths.RunProblem(path) ?? $"the path cannot run this model: {problem}", ValidationWindows = ValidationWindows,
                     ValidationApReference = referenceEnsembleAp, ValidationAp = double.NaN, ValidationApDelta = double.NaN,
                     LstmValidationApReference = referenceAp, LstmValidationAp = double.NaN, LstmValidationApDelta = double.NaN,
                     MaxApDelta = LstmPaths.MaxApDelta, GoldenTolerance = tolerance, GoldenMaxDeviation = double.NaN,
