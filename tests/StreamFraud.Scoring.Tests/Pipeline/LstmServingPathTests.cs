@@ -58,19 +58,19 @@ public sealed class LstmServingPathTests : IDisposable
     }
 
     [Theory]
-    [InlineData(56, 128, 64, true)]   // production size, spec card v1
-    [InlineData(75, 128, 64, true)]   // spec card v2
-    [InlineData(11, 8, 4, false)]     // odd feature count (k padded to the tile's 32), scalar cell
-    public void ManagedBf16_RandomWeights_WithinItsToleranceOfOnnxRuntime_OrRefusedWithTheReason(int features, int hidden1, int hidden2, bool vectorCell)
+    [InlineData(LstmPrecision.Int16, 56, 128, 64, true)]   // production size, spec card v1
+    [InlineData(LstmPrecision.Int16, 75, 128, 64, true)]   // spec card v2
+    [InlineData(LstmPrecision.Int16, 11, 8, 4, false)]     // odd feature count (a padded k-pair), scalar cell
+    [InlineData(LstmPrecision.Bf16, 56, 128, 64, true)]
+    [InlineData(LstmPrecision.Bf16, 75, 128, 64, true)]
+    [InlineData(LstmPrecision.Bf16, 11, 8, 4, false)]      // k padded to the tile's 32
+    public void ManagedQuantized_RandomWeights_WithinItsToleranceOfOnnxRuntime(LstmPrecision precision, int features, int hidden1, int hidden2, bool vectorCell)
     {
         var model = LstmModel.CreateInitial(features, new LstmOptions { Hidden1 = hidden1, Hidden2 = hidden2, Seed = features + hidden1 });
         var onnx = LstmOnnxExporterBytes(model, scale: 3f);
-        var bf16 = ManagedLstm.TryCreate(onnx, 7, features, threads: 2, vectorCell, LstmPrecision.Bf16, out var problem);
-        if (!AmxBf16.Available)
+        var managed = ManagedLstm.TryCreate(onnx, 7, features, threads: 2, vectorCell, precision, out var problem);
+        if (Refused(precision, managed, problem))
         {
-            // No AMX-BF16 here (or the library was not built): the path says why instead of failing at the first batch.
-            Assert.Null(bf16);
-            Assert.Equal($"managed_bf16 does not run here: {AmxBf16.Problem}", problem);
             return;
         }
 
@@ -78,13 +78,84 @@ public sealed class LstmServingPathTests : IDisposable
         var windows = Windows(count, features, seed: 5);
         var reference = OnnxRuntime(onnx, windows, count, features);
         Assert.Null(problem);
-        Assert.Equal(LstmPrecision.Bf16, bf16!.Precision);
+        Assert.Equal(precision, managed!.Precision);
         var scores = new float[count];
-        bf16.Run(windows, count, scores);
+        managed.Run(windows, count, scores);
         var worst = reference.Zip(scores, (a, b) => Math.Abs(a - b)).Max();
-        Assert.True(worst <= LstmPaths.ManagedBf16Tolerance, $"max |bf16 - onnxruntime| = {worst}");
-        Assert.True(worst > 0, "bf16 operands must differ somewhere from fp32 (else this compared the fp32 path)");
+        Assert.True(worst <= Tolerance(precision), $"max |{precision} - onnxruntime| = {worst}");
+        Assert.True(worst > 0, $"{precision} products must differ somewhere from fp32 (else this compared the fp32 path)");
         Assert.True(reference.Max() - reference.Min() > 0.3, "the scores must spread for the comparison to mean something");
+    }
+
+    [Theory]
+    [InlineData(LstmPrecision.Int16)]
+    [InlineData(LstmPrecision.Bf16)]
+    public void ManagedQuantized_TrainedModel_GoldenWindowsWithinTolerance_ApWithinTheLimit(LstmPrecision precision)
+    {
+        var (train, validation) = MarkerTask(features: 24, count: 3000);
+        var result = new LstmTrainer(new LstmOptions { Hidden1 = 32, Hidden2 = 16, MaxEpochs = 6, BatchSize = 128, Seed = 3 }).Train(train, validation);
+        var onnx = LstmOnnxExporterBytes(result.Model);
+        var managed = ManagedLstm.TryCreate(onnx, 7, 24, 0, precision, out var problem);
+        if (Refused(precision, managed, problem))
+        {
+            return;
+        }
+
+        var n = validation.Labels.Length;
+        var golden = result.Model.Predict(validation.Windows);
+        var scores = new float[n];
+        managed!.Run(validation.Windows, n, scores);
+        var worst = golden.Zip(scores, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= Tolerance(precision), $"max |{precision} - golden| = {worst}");
+        var truth = validation.Labels.Select(l => l != 0).ToArray();
+        var apGolden = StreamFraud.Core.Evaluation.ScoreCurve.Create(golden, truth).AveragePrecision();
+        var apPath = StreamFraud.Core.Evaluation.ScoreCurve.Create(scores, truth).AveragePrecision();
+        Assert.True(apGolden > 0.5, $"the model learned nothing (AP {apGolden})");
+        Assert.InRange(apPath - apGolden, -LstmPaths.MaxApDelta, LstmPaths.MaxApDelta);
+    }
+
+    [Theory]
+    [InlineData(LstmPrecision.Int16)] // each row has its own scales
+    [InlineData(LstmPrecision.Bf16)]  // a tile row's sums never involve another row
+    public void ManagedQuantized_ScoreOfAWindow_DoesNotDependOnItsBatch(LstmPrecision precision)
+    {
+        var model = LstmModel.CreateInitial(20, new LstmOptions { Hidden1 = 32, Hidden2 = 16, Seed = 9 });
+        var onnx = LstmOnnxExporterBytes(model, scale: 2f);
+        var managed = ManagedLstm.TryCreate(onnx, 7, 20, 2, precision, out var problem);
+        if (Refused(precision, managed, problem))
+        {
+            return;
+        }
+
+        var windows = Windows(150, 20, seed: 8);
+        var all = new float[150];
+        managed!.Run(windows, 150, all);
+        for (var i = 0; i < 150; i += 7)
+        {
+            var one = new float[1];
+            managed.Run(windows.AsMemory(i * 140, 140), 1, one);
+            Assert.Equal(all[i], one[0]); // bit for bit
+        }
+    }
+
+    private static double Tolerance(LstmPrecision precision) =>
+        precision == LstmPrecision.Bf16 ? LstmPaths.ManagedBf16Tolerance : LstmPaths.ManagedInt16Tolerance;
+
+    /// <summary>
+    /// Where AMX-BF16 does not run (a CPU without it, or no library): the bf16 path is refused with the reason instead
+    /// of failing at the first batch, and the caller stops there. Every other path must have been created.
+    /// </summary>
+    private static bool Refused(LstmPrecision precision, ManagedLstm? managed, string? problem)
+    {
+        if (precision == LstmPrecision.Bf16 && !AmxBf16.Available)
+        {
+            Assert.Null(managed);
+            Assert.Equal($"managed_bf16 does not run here: {AmxBf16.Problem}", problem);
+            return true;
+        }
+
+        Assert.True(managed is not null, problem);
+        return false;
     }
 
     [Theory]
@@ -113,56 +184,6 @@ public sealed class LstmServingPathTests : IDisposable
                 ? "managed_bf16 needs hidden sizes that are multiples of 4 (the tile's 16 gate columns); this model has 6 and 4"
                 : $"managed_bf16 does not run here: {AmxBf16.Problem}",
             problem);
-    }
-
-    [Fact]
-    public void ManagedBf16_TrainedModel_GoldenWindowsWithinTolerance_ApWithinTheLimit()
-    {
-        if (!AmxBf16.Available)
-        {
-            Assert.NotNull(AmxBf16.Problem);
-            Assert.Throws<PlatformNotSupportedException>(() => AmxBf16.Pack(new float[16], 16, 1, 16));
-            return;
-        }
-
-        var (train, validation) = MarkerTask(features: 24, count: 3000);
-        var result = new LstmTrainer(new LstmOptions { Hidden1 = 32, Hidden2 = 16, MaxEpochs = 6, BatchSize = 128, Seed = 3 }).Train(train, validation);
-        var onnx = LstmOnnxExporterBytes(result.Model);
-        var n = validation.Labels.Length;
-        var golden = result.Model.Predict(validation.Windows);
-        var bf16 = ManagedLstm.TryCreate(onnx, 7, 24, 0, LstmPrecision.Bf16, out var problem) ?? throw new InvalidOperationException(problem);
-        var scores = new float[n];
-        bf16.Run(validation.Windows, n, scores);
-        var worst = golden.Zip(scores, (a, b) => Math.Abs(a - b)).Max();
-        Assert.True(worst <= LstmPaths.ManagedBf16Tolerance, $"max |bf16 - golden| = {worst}");
-        Console.WriteLine($"managed_bf16 on a trained model: max |bf16 - golden| = {worst:G3}");
-        var truth = validation.Labels.Select(l => l != 0).ToArray();
-        var apGolden = StreamFraud.Core.Evaluation.ScoreCurve.Create(golden, truth).AveragePrecision();
-        var apBf16 = StreamFraud.Core.Evaluation.ScoreCurve.Create(scores, truth).AveragePrecision();
-        Assert.True(apGolden > 0.5, $"the model learned nothing (AP {apGolden})");
-        Assert.InRange(apBf16 - apGolden, -LstmPaths.MaxApDelta, LstmPaths.MaxApDelta);
-    }
-
-    [Fact]
-    public void ManagedBf16_ScoreOfAWindow_DoesNotDependOnItsBatch()
-    {
-        if (!AmxBf16.Available)
-        {
-            return; // the refusal is asserted by the random-weights test
-        }
-
-        var model = LstmModel.CreateInitial(20, new LstmOptions { Hidden1 = 32, Hidden2 = 16, Seed = 9 });
-        var onnx = LstmOnnxExporterBytes(model, scale: 2f);
-        var windows = Windows(150, 20, seed: 8);
-        var bf16 = ManagedLstm.TryCreate(onnx, 7, 20, 2, LstmPrecision.Bf16, out _)!;
-        var all = new float[150];
-        bf16.Run(windows, 150, all);
-        for (var i = 0; i < 150; i += 7)
-        {
-            var one = new float[1];
-            bf16.Run(windows.AsMemory(i * 140, 140), 1, one);
-            Assert.Equal(all[i], one[0]); // bit for bit: a tile row's sums never involve another row
-        }
     }
 
     [Theory]
@@ -221,64 +242,6 @@ public sealed class LstmServingPathTests : IDisposable
             var one = new float[1];
             managed.Run(windows.AsMemory(i * 140, 140), 1, one);
             Assert.Equal(all[i], one[0]); // bit for bit
-        }
-    }
-
-    [Theory]
-    [InlineData(56, 128, 64, true)]   // production size, spec card v1
-    [InlineData(75, 128, 64, true)]   // spec card v2
-    [InlineData(11, 8, 4, false)]     // odd feature count (a padded k-pair), scalar cell
-    public void ManagedInt16_RandomWeights_WithinItsToleranceOfOnnxRuntime(int features, int hidden1, int hidden2, bool vectorCell)
-    {
-        var model = LstmModel.CreateInitial(features, new LstmOptions { Hidden1 = hidden1, Hidden2 = hidden2, Seed = features + hidden1 });
-        var onnx = LstmOnnxExporterBytes(model, scale: 3f);
-        const int count = 333;
-        var windows = Windows(count, features, seed: 5);
-        var reference = OnnxRuntime(onnx, windows, count, features);
-        var int16 = ManagedLstm.TryCreate(onnx, 7, features, threads: 2, vectorCell, LstmPrecision.Int16, out var problem);
-        Assert.Null(problem);
-        Assert.Equal(LstmPrecision.Int16, int16!.Precision);
-        var scores = new float[count];
-        int16.Run(windows, count, scores);
-        var worst = reference.Zip(scores, (a, b) => Math.Abs(a - b)).Max();
-        Assert.True(worst <= LstmPaths.ManagedInt16Tolerance, $"max |int16 - onnxruntime| = {worst}");
-        Assert.True(reference.Max() - reference.Min() > 0.3, "the scores must spread for the comparison to mean something");
-    }
-
-    [Fact]
-    public void ManagedInt16_TrainedModel_GoldenWindowsWithinTolerance_ApWithinTheLimit()
-    {
-        var (train, validation) = MarkerTask(features: 24, count: 3000);
-        var result = new LstmTrainer(new LstmOptions { Hidden1 = 32, Hidden2 = 16, MaxEpochs = 6, BatchSize = 128, Seed = 3 }).Train(train, validation);
-        var onnx = LstmOnnxExporterBytes(result.Model);
-        var n = validation.Labels.Length;
-        var golden = result.Model.Predict(validation.Windows);
-        var int16 = ManagedLstm.TryCreate(onnx, 7, 24, 0, LstmPrecision.Int16, out var problem) ?? throw new InvalidOperationException(problem);
-        var scores = new float[n];
-        int16.Run(validation.Windows, n, scores);
-        var worst = golden.Zip(scores, (a, b) => Math.Abs(a - b)).Max();
-        Assert.True(worst <= LstmPaths.ManagedInt16Tolerance, $"max |int16 - golden| = {worst}");
-        var truth = validation.Labels.Select(l => l != 0).ToArray();
-        var apGolden = StreamFraud.Core.Evaluation.ScoreCurve.Create(golden, truth).AveragePrecision();
-        var apInt16 = StreamFraud.Core.Evaluation.ScoreCurve.Create(scores, truth).AveragePrecision();
-        Assert.True(apGolden > 0.5, $"the model learned nothing (AP {apGolden})");
-        Assert.InRange(apInt16 - apGolden, -LstmPaths.MaxApDelta, LstmPaths.MaxApDelta);
-    }
-
-    [Fact]
-    public void ManagedInt16_ScoreOfAWindow_DoesNotDependOnItsBatch()
-    {
-        var model = LstmModel.CreateInitial(20, new LstmOptions { Hidden1 = 32, Hidden2 = 16, Seed = 9 });
-        var onnx = LstmOnnxExporterBytes(model, scale: 2f);
-        var windows = Windows(150, 20, seed: 8);
-        var int16 = ManagedLstm.TryCreate(onnx, 7, 20, 2, LstmPrecision.Int16, out _)!;
-        var all = new float[150];
-        int16.Run(windows, 150, all);
-        for (var i = 0; i < 150; i += 7)
-        {
-            var one = new float[1];
-            int16.Run(windows.AsMemory(i * 140, 140), 1, one);
-            Assert.Equal(all[i], one[0]); // bit for bit: each row has its own scales
         }
     }
 
