@@ -31,17 +31,14 @@ public sealed class ManagedLstm
     private readonly int _f;
     private readonly int _h1;
     private readonly int _h2;
-    private readonly float[] _layer1;      // packed [W1ᵀ; R1ᵀ], k = F + H1, n = 4·H1
-    private readonly float[] _layer1First; // packed W1ᵀ, k = F
-    private readonly float[] _layer2;      // packed [W2ᵀ; R2ᵀ], k = H1 + H2, n = 4·H2
-    private readonly float[] _layer2First; // packed W2ᵀ, k = H1
+    private readonly FloatLayer? _layer1;  // [W1ᵀ; R1ᵀ] (k = F + H1, n = 4·H1) and W1ᵀ (k = F) for fp32 or bf16 (null: int16)
+    private readonly FloatLayer? _layer2;  // [W2ᵀ; R2ᵀ] (k = H1 + H2, n = 4·H2) and W2ᵀ (k = H1)
     private readonly float[] _bias1;
     private readonly float[] _bias2;
     private readonly float[] _dense;
     private readonly float _denseBias;
     private readonly bool _vectorCell;
     private readonly Int16Weights? _int16; // the managed_int16 path's quantized [W; R] per layer (null: fp32)
-    private readonly Bf16Weights? _bf16;   // the managed_bf16 path's AMX tiles of [W; R] and W per layer (null: fp32)
     private readonly ConcurrentBag<Workspace> _workspaces = [];
     private readonly ZeroState[] _zero; // the state after 1 … steps−1 zero steps (see Run)
 
@@ -56,8 +53,6 @@ public sealed class ManagedLstm
         _vectorCell = vectorCell;
         var stacked1 = Stack(graph.W1, graph.R1, _f, _h1);
         var stacked2 = Stack(graph.W2, graph.R2, _h1, _h2);
-        (_layer1, _layer1First) = Pack(stacked1, _f, _h1);
-        (_layer2, _layer2First) = Pack(stacked2, _h1, _h2);
         _bias1 = graph.B1;
         _bias2 = graph.B2;
         _dense = graph.Dense;
@@ -67,11 +62,11 @@ public sealed class ManagedLstm
         {
             _int16 = new Int16Weights(Quantize(stacked1, _f, _h1), Quantize(stacked2, _h1, _h2));
         }
-        else if (precision == LstmPrecision.Bf16)
+        else
         {
-            _bf16 = new Bf16Weights(
-                AmxBf16.Pack(stacked1, 4 * _h1, _f + _h1, 4 * _h1), AmxBf16.Pack(stacked1, 4 * _h1, _f, 4 * _h1),
-                AmxBf16.Pack(stacked2, 4 * _h2, _h1 + _h2, 4 * _h2), AmxBf16.Pack(stacked2, 4 * _h2, _h1, 4 * _h2));
+            // Only the operands this path multiplies: the packed fp32 GEMM's, or the AMX tiles.
+            _layer1 = Pack(stacked1, _f, _h1, precision);
+            _layer2 = Pack(stacked2, _h1, _h2, precision);
         }
 
         _zero = ZeroStates();
@@ -90,7 +85,7 @@ public sealed class ManagedLstm
     public int Threads { get; }
 
     /// <summary>The kernels in use, for logs: GEMM tile and cell.</summary>
-    public string KernelName => $"{(_bf16 is not null ? "amx bf16" : _int16 is null ? Sgemm.KernelName : Igemm16.KernelName)} gemm, {(_vectorCell ? "avx512" : "scalar")} cell";
+    public string KernelName => $"{Precision switch { LstmPrecision.Bf16 => "amx bf16", LstmPrecision.Int16 => Igemm16.KernelName, _ => Sgemm.KernelName }} gemm, {(_vectorCell ? "avx512" : "scalar")} cell";
 
     /// <summary>
     /// Builds the path from a bundle's ONNX bytes; null with the reason when the model is not the trainer's graph
@@ -127,7 +122,7 @@ public sealed class ManagedLstm
             return null;
         }
 
-        if (precision == LstmPrecision.Bf16 && ((4 * graph.Hidden1) % 16 != 0 || (4 * graph.Hidden2) % 16 != 0))
+        if (precision == LstmPrecision.Bf16 && (graph.Hidden1 % 4 != 0 || graph.Hidden2 % 4 != 0))
         {
             problem = $"managed_bf16 needs hidden sizes that are multiples of 4 (the tile's 16 gate columns); this model has {graph.Hidden1} and {graph.Hidden2}";
             return null;
@@ -325,11 +320,11 @@ public sealed class ManagedLstm
                 windows.Slice(((start + r) * window) + (t * f), f).CopyTo(ws.Xh1.AsSpan(r * ld1, f));
             }
 
-            Product(ws, ws.Xh1, ld1, active, t == 0 ? f : ld1, t == 0 ? _layer1First : _layer1, _bf16?.Layer1First, _bf16?.Layer1, t == 0, g1, ws.Gates1);
+            Product(ws, ws.Xh1, ld1, active, t == 0 ? f : ld1, _layer1!, t == 0, g1, ws.Gates1);
             Cell(ws.Gates1, _bias1, ws.C1, t == 0, active, h1, ws.Xh1.AsSpan(f), ld1, ws.Xh2, ld2);
 
             // Layer 2: [h1_t | h2_{t-1}] · [W2; R2].
-            Product(ws, ws.Xh2, ld2, active, t == 0 ? h1 : ld2, t == 0 ? _layer2First : _layer2, _bf16?.Layer2First, _bf16?.Layer2, t == 0, g2, ws.Gates2);
+            Product(ws, ws.Xh2, ld2, active, t == 0 ? h1 : ld2, _layer2!, t == 0, g2, ws.Gates2);
             Cell(ws.Gates2, _bias2, ws.C2, t == 0, active, h2, ws.Xh2.AsSpan(h1), ld2, default, 0);
             Record(ws, record, t);
         }
@@ -337,18 +332,18 @@ public sealed class ManagedLstm
         Dense(ws, start, m, scores);
     }
 
-    /// <summary>gates[rows, n] = a[rows, k] · B, on AMX when the path is bf16 (its tiles of B), else on the packed fp32 GEMM.</summary>
-    private void Product(Workspace ws, float[] a, int lda, int rows, int k, float[] packedB, ushort[]? bf16First, ushort[]? bf16Full, bool first, int n, float[] gates)
+    /// <summary>gates[rows, n] = a[rows, k] · the layer's B (W alone at the first step), on AMX (bf16) or on the packed fp32 GEMM.</summary>
+    private static void Product(Workspace ws, float[] a, int lda, int rows, int k, FloatLayer layer, bool first, int n, float[] gates)
     {
-        if (_bf16 is not null)
+        if (layer.Tiles is { } tiles)
         {
-            AmxBf16.Multiply(a, lda, rows, k, first ? bf16First : bf16Full, n, gates, n, ws.Bf16Scratch);
+            AmxBf16.Multiply(a, lda, rows, k, first ? layer.TilesFirst! : tiles, n, gates, n, ws.Bf16Scratch);
             return;
         }
 
         var packed = ws.PackedA.AsSpan(0, Sgemm.PackedALength(rows, k));
         Sgemm.PackA(a, lda, false, rows, k, packed);
-        Sgemm.Multiply(packed, packedB, rows, n, k, gates, n, accumulate: false);
+        Sgemm.Multiply(packed, first ? layer.PackedFirst! : layer.Packed!, rows, n, k, gates, n, accumulate: false);
     }
 
     /// <summary>
@@ -634,16 +629,24 @@ public sealed class ManagedLstm
         return stacked;
     }
 
-    /// <summary>[Wᵀ; Rᵀ] packed as the B operand (k = in + H), and Wᵀ alone (k = in) for the first step.</summary>
-    private static (float[] Full, float[] First) Pack(float[] stacked, int inputs, int hidden)
+    /// <summary>
+    /// [Wᵀ; Rᵀ] as the B operand (k = in + H), and Wᵀ alone (k = in) for the first step: packed for the fp32 GEMM, or
+    /// as AMX tiles for bf16.
+    /// </summary>
+    private static FloatLayer Pack(float[] stacked, int inputs, int hidden, LstmPrecision precision)
     {
         var g4 = 4 * hidden;
         var k = inputs + hidden;
+        if (precision == LstmPrecision.Bf16)
+        {
+            return new FloatLayer(null, null, AmxBf16.Pack(stacked, g4, k, g4), AmxBf16.Pack(stacked, g4, inputs, g4));
+        }
+
         var full = new float[Sgemm.PackedBLength(k, g4)];
         Sgemm.PackB(stacked, g4, false, k, g4, full);
         var first = new float[Sgemm.PackedBLength(inputs, g4)];
         Sgemm.PackB(stacked, g4, false, inputs, g4, first);
-        return (full, first);
+        return new FloatLayer(full, first, null, null);
     }
 
     /// <summary>W (k = inputs) and R (k = hidden) of one layer, rows of <see cref="Stack"/>'s [Wᵀ; Rᵀ], quantized per gate column (<see cref="Igemm16.QuantizePackB"/>).</summary>
@@ -661,7 +664,8 @@ public sealed class ManagedLstm
 
     private sealed record Int16Weights(Int16Layer Layer1, Int16Layer Layer2);
 
-    private sealed record Bf16Weights(ushort[] Layer1, ushort[] Layer1First, ushort[] Layer2, ushort[] Layer2First);
+    /// <summary>One layer's B operands of <see cref="RunChunkFloat"/>: packed fp32, or AMX tiles (bf16).</summary>
+    private sealed record FloatLayer(float[]? Packed, float[]? PackedFirst, ushort[]? Tiles, ushort[]? TilesFirst);
 
     /// <summary>One chunk's buffers, reused across calls.</summary>
     private sealed class Workspace(int f, int h1, int h2)
