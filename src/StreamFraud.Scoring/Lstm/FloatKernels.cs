@@ -6,7 +6,7 @@ namespace StreamFraud.Scoring.Lstm;
 /// <summary>
 /// Fused single-precision LSTM cell kernels on AVX-512: one pass per row does bias, σ/tanh, the cell update and the
 /// hidden state (forward) or all four gate gradients (backward), keeping everything in registers. The trainer's cells;
-/// σ and tanh also serve the managed serving path (<see cref="ManagedLstm"/>).
+/// σ and tanh also serve the managed serving path (<see cref="ManagedLstm"/>), which has an 8-lane (AVX2) cell too.
 /// </summary>
 /// <remarks>
 /// Measured on the 2-core dev machine (same run, 384-float rows): TensorPrimitives.Sigmoid about 1.1–1.3 ns per value,
@@ -19,6 +19,57 @@ internal static class FloatKernels
     private const int Width = 16;
 
     public static bool Supports(int hidden) => Vector512.IsHardwareAccelerated && hidden % Width == 0;
+
+    /// <summary>
+    /// The widest serving cell this machine runs for <paramref name="hidden"/> units, in floats: 16 (AVX-512, hidden a
+    /// multiple of 16), 8 (AVX2 with FMA, hidden a multiple of 8) or 0 (the scalar cell). The two vector cells give the
+    /// same bits: every step is the same IEEE operation lane by lane.
+    /// </summary>
+    public static int CellWidth(int hidden) =>
+        Supports(hidden) ? Width
+        : Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported && hidden % 8 == 0 ? 8
+        : 0;
+
+    /// <summary>Whether this machine runs the serving cell of <paramref name="width"/> floats (0: the scalar cell, always).</summary>
+    public static bool RunsCell(int width) => width switch
+    {
+        0 => true,
+        8 => Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported,
+        Width => Vector512.IsHardwareAccelerated,
+        _ => false,
+    };
+
+    /// <summary>
+    /// <see cref="Exp(Vector512{float})"/> on 8 lanes (AVX2): the same operations, so the same bits per lane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Exp(Vector256<float> x)
+    {
+        x = Vector256.Min(Vector256.Max(x, Vector256.Create(-87.33f)), Vector256.Create(88.37f));
+        var n = Vector256.Round(x * Vector256.Create(1.44269504088896341f));
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693359375f), x);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(2.12194440e-4f), r);
+        var p = Vector256.Create(1.9875691500E-4f);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.3981999507E-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(8.3334519073E-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(4.1665795894E-2f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.6666665459E-1f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(5.0000001201E-1f));
+        p = Vector256.FusedMultiplyAdd(p, r * r, r + Vector256<float>.One);
+        var scale = (Vector256.ConvertToInt32(n) + Vector256.Create(127)) << 23;
+        return p * scale.AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Exp(-x));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Tanh(Vector256<float> x)
+    {
+        var e = Exp(Vector256.Create(-2f) * Vector256.Abs(x));
+        var t = (Vector256<float>.One - e) / (Vector256<float>.One + e);
+        return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<float>.Zero), -t, t);
+    }
 
     /// <summary>exp(x) for float lanes: Cody–Waite range reduction and a degree-6 polynomial (Cephes expf).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

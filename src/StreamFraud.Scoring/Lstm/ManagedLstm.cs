@@ -37,12 +37,12 @@ public sealed class ManagedLstm
     private readonly float[] _bias2;
     private readonly float[] _dense;
     private readonly float _denseBias;
-    private readonly bool _vectorCell;
+    private readonly int _cellWidth; // floats per vector of the cell: 16 (AVX-512), 8 (AVX2) or 0 (scalar)
     private readonly Int16Weights? _int16; // the managed_int16 path's quantized [W; R] per layer (null: fp32)
     private readonly ConcurrentBag<Workspace> _workspaces = [];
     private readonly ZeroState[] _zero; // the state after 1 … steps−1 zero steps (see Run)
 
-    private ManagedLstm(LstmOnnxGraph graph, int steps, int threads, bool vectorCell, LstmPrecision precision)
+    private ManagedLstm(LstmOnnxGraph graph, int steps, int threads, int cellWidth, LstmPrecision precision)
     {
         System.Diagnostics.Debug.Assert(ChunkRows % 16 == 0, "the AMX product writes 16-row tiles into ChunkRows-row buffers");
         _steps = steps;
@@ -50,7 +50,7 @@ public sealed class ManagedLstm
         _h1 = graph.Hidden1;
         _h2 = graph.Hidden2;
         Threads = threads > 0 ? threads : Environment.ProcessorCount;
-        _vectorCell = vectorCell;
+        _cellWidth = cellWidth;
         var stacked1 = Stack(graph.W1, graph.R1, _f, _h1);
         var stacked2 = Stack(graph.W2, graph.R2, _h1, _h2);
         _bias1 = graph.B1;
@@ -85,7 +85,7 @@ public sealed class ManagedLstm
     public int Threads { get; }
 
     /// <summary>The kernels in use, for logs: GEMM tile and cell.</summary>
-    public string KernelName => $"{Precision switch { LstmPrecision.Bf16 => "amx bf16", LstmPrecision.Int16 => Igemm16.KernelName, _ => Sgemm.KernelName }} gemm, {(_vectorCell ? "avx512" : "scalar")} cell";
+    public string KernelName => $"{Precision switch { LstmPrecision.Bf16 => "amx bf16", LstmPrecision.Int16 => Igemm16.KernelName, _ => Sgemm.KernelName }} gemm, {_cellWidth switch { 16 => "avx512", 8 => "avx2", _ => "scalar" }} cell";
 
     /// <summary>
     /// Builds the path from a bundle's ONNX bytes; null with the reason when the model is not the trainer's graph
@@ -102,7 +102,15 @@ public sealed class ManagedLstm
     internal static ManagedLstm? TryCreate(ReadOnlySpan<byte> onnx, int steps, int features, int threads, bool vectorCell, out string? problem) =>
         TryCreate(onnx, steps, features, threads, vectorCell, LstmPrecision.Fp32, out problem);
 
-    internal static ManagedLstm? TryCreate(ReadOnlySpan<byte> onnx, int steps, int features, int threads, bool vectorCell, LstmPrecision precision, out string? problem)
+    internal static ManagedLstm? TryCreate(ReadOnlySpan<byte> onnx, int steps, int features, int threads, bool vectorCell, LstmPrecision precision, out string? problem) =>
+        TryCreate(onnx, steps, features, threads, vectorCell ? -1 : 0, precision, out problem);
+
+    /// <summary>
+    /// As <see cref="TryCreate(ReadOnlySpan{byte}, int, int, int, LstmPrecision, out string?)"/> with the cell's vector
+    /// width forced (tests): 16, 8 or 0 (scalar); −1 takes the widest this machine runs for both layers. A forced width
+    /// this machine or these hidden sizes cannot run is a problem.
+    /// </summary>
+    internal static ManagedLstm? TryCreate(ReadOnlySpan<byte> onnx, int steps, int features, int threads, int cellWidth, LstmPrecision precision, out string? problem)
     {
         if (steps is < 1 or > byte.MaxValue)
         {
@@ -128,8 +136,18 @@ public sealed class ManagedLstm
             return null;
         }
 
-        vectorCell &= FloatKernels.Supports(graph.Hidden1) && FloatKernels.Supports(graph.Hidden2);
-        return new ManagedLstm(graph, steps, threads, vectorCell, precision);
+        var widest = Math.Min(FloatKernels.CellWidth(graph.Hidden1), FloatKernels.CellWidth(graph.Hidden2));
+        if (cellWidth < 0)
+        {
+            cellWidth = widest;
+        }
+        else if (!FloatKernels.RunsCell(cellWidth) || (cellWidth > 0 && (graph.Hidden1 % cellWidth != 0 || graph.Hidden2 % cellWidth != 0)))
+        {
+            problem = $"a cell of {cellWidth} floats does not run here for hidden sizes {graph.Hidden1} and {graph.Hidden2}";
+            return null;
+        }
+
+        return new ManagedLstm(graph, steps, threads, cellWidth, precision);
     }
 
     /// <summary>Scores <paramref name="rows"/> windows ([rows, steps, features] row-major) into <paramref name="scores"/>.</summary>
@@ -546,9 +564,13 @@ public sealed class ManagedLstm
             var cr = c.Slice(r * hidden, hidden);
             var hr = h.Slice(r * ldh, hidden);
             var copyRow = copy.IsEmpty ? default : copy.Slice(r * ldCopy, hidden);
-            if (_vectorCell)
+            if (_cellWidth == 16)
             {
                 VectorCellRow(g, bias, cr, first, hidden, hr, copyRow);
+            }
+            else if (_cellWidth == 8)
+            {
+                VectorCellRow256(g, bias, cr, first, hidden, hr, copyRow);
             }
             else
             {
@@ -571,6 +593,33 @@ public sealed class ManagedLstm
             {
                 var fg = FloatKernels.Sigmoid(Vector512.Create(g.Slice((2 * hidden) + j, W)) + Vector512.Create(bias.Slice((2 * hidden) + j, W)));
                 cv = Vector512.FusedMultiplyAdd(fg, Vector512.Create(c.Slice(j, W)), cv);
+            }
+
+            cv.CopyTo(c.Slice(j, W));
+            var hv = o * FloatKernels.Tanh(cv);
+            hv.CopyTo(h.Slice(j, W));
+            if (!copy.IsEmpty)
+            {
+                hv.CopyTo(copy.Slice(j, W));
+            }
+        }
+    }
+
+    /// <summary><see cref="VectorCellRow"/> on 8 lanes (AVX2): the same operations per lane, so the same bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void VectorCellRow256(ReadOnlySpan<float> g, ReadOnlySpan<float> bias, Span<float> c, bool first, int hidden, Span<float> h, Span<float> copy)
+    {
+        const int W = 8;
+        for (var j = 0; j < hidden; j += W)
+        {
+            var i = FloatKernels.Sigmoid(Vector256.Create(g.Slice(j, W)) + Vector256.Create(bias.Slice(j, W)));
+            var o = FloatKernels.Sigmoid(Vector256.Create(g.Slice(hidden + j, W)) + Vector256.Create(bias.Slice(hidden + j, W)));
+            var cand = FloatKernels.Tanh(Vector256.Create(g.Slice((3 * hidden) + j, W)) + Vector256.Create(bias.Slice((3 * hidden) + j, W)));
+            var cv = i * cand;
+            if (!first)
+            {
+                var fg = FloatKernels.Sigmoid(Vector256.Create(g.Slice((2 * hidden) + j, W)) + Vector256.Create(bias.Slice((2 * hidden) + j, W)));
+                cv = Vector256.FusedMultiplyAdd(fg, Vector256.Create(c.Slice(j, W)), cv);
             }
 
             cv.CopyTo(c.Slice(j, W));

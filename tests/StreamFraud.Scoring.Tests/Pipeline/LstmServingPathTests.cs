@@ -208,6 +208,53 @@ public sealed class LstmServingPathTests : IDisposable
         Assert.True(reference.Max() - reference.Min() > 0.3, "the scores must spread for the comparison to mean something");
     }
 
+    [Theory]
+    [InlineData(16)] // AVX-512 cell
+    [InlineData(8)]  // AVX2 cell
+    [InlineData(0)]  // scalar cell
+    public void ManagedFp32_EachCellWidth_MatchesOnnxRuntime_TheVectorCellsBitForBit(int width)
+    {
+        const int features = 56, count = 333;
+        var model = LstmModel.CreateInitial(features, new LstmOptions { Hidden1 = 128, Hidden2 = 64, Seed = 21 });
+        var onnx = LstmOnnxExporterBytes(model, scale: 3f);
+        var windows = Windows(count, features, seed: 8);
+        var managed = ManagedLstm.TryCreate(onnx, 7, features, threads: 2, width, LstmPrecision.Fp32, out var problem);
+        if (!FloatKernels.RunsCell(width))
+        {
+            Assert.Null(managed);
+            Assert.Equal($"a cell of {width} floats does not run here for hidden sizes 128 and 64", problem);
+            return;
+        }
+
+        Assert.Null(problem);
+        Assert.EndsWith(width switch { 16 => "avx512 cell", 8 => "avx2 cell", _ => "scalar cell" }, managed!.KernelName);
+        var scores = new float[count];
+        managed.Run(windows, count, scores);
+        var reference = OnnxRuntime(onnx, windows, count, features);
+        var worst = reference.Zip(scores, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= LstmPaths.ManagedFp32Tolerance, $"max |managed - onnxruntime| = {worst}");
+        Assert.True(reference.Max() - reference.Min() > 0.3, "the scores must spread for the comparison to mean something");
+
+        // Every vector cell this machine runs gives the same bits (the same IEEE operations lane by lane).
+        foreach (var other in new[] { 16, 8 }.Where(w => w != width && width != 0 && FloatKernels.RunsCell(w)))
+        {
+            var otherScores = new float[count];
+            ManagedLstm.TryCreate(onnx, 7, features, threads: 2, other, LstmPrecision.Fp32, out _)!.Run(windows, count, otherScores);
+            Assert.Equal(scores, otherScores);
+        }
+    }
+
+    [Fact]
+    public void CellWidth_LanesThatDoNotDivideAHiddenSize_ScalarCellUnderAuto_AForcedWidthRefused()
+    {
+        // 12 and 4 hidden units: neither 16 nor 8 lanes divide 4.
+        var onnx = LstmOnnxExporterBytes(LstmModel.CreateInitial(11, new LstmOptions { Hidden1 = 12, Hidden2 = 4, Seed = 2 }));
+        Assert.Null(ManagedLstm.TryCreate(onnx, 7, 11, threads: 1, 8, LstmPrecision.Fp32, out var problem));
+        Assert.Equal("a cell of 8 floats does not run here for hidden sizes 12 and 4", problem);
+        Assert.Equal(0, FloatKernels.CellWidth(4));
+        Assert.EndsWith("scalar cell", ManagedLstm.TryCreate(onnx, 7, 11, threads: 1, -1, LstmPrecision.Fp32, out _)!.KernelName);
+    }
+
     [Fact]
     public void ManagedFp32_TrainedModel_ReproducesGoldenWindowsLikeOnnxRuntime()
     {
