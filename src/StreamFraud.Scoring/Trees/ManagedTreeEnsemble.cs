@@ -9,7 +9,7 @@ namespace StreamFraud.Scoring.Trees;
 /// <summary>How <see cref="ManagedTreeEnsemble"/> evaluates its trees (tests pin one; serving takes <see cref="Auto"/>).</summary>
 public enum TreeKernel
 {
-    /// <summary><see cref="Avx512"/> where this machine and the model allow it, else <see cref="Walk"/>.</summary>
+    /// <summary><see cref="Avx512"/> where this machine and the model allow it, else <see cref="Avx2"/>, else <see cref="Walk"/>.</summary>
     Auto,
 
     /// <summary>
@@ -20,6 +20,13 @@ public enum TreeKernel
 
     /// <summary>The trees as XGBoost stores them, one row at a time, following child links (any tree).</summary>
     Walk,
+
+    /// <summary>
+    /// <see cref="Avx512"/>'s leaf bit vectors with 8 rows per AVX2 register, for processors without AVX-512 (AMD
+    /// before Zen 4, Intel client cores): the same trees (at most <see cref="ManagedTreeEnsemble.MaxVectorDepth"/>
+    /// deep, finite thresholds), the lowest leaf bit found through the exponent of its float, the leaf by a gather.
+    /// </summary>
+    Avx2,
 }
 
 /// <summary>
@@ -48,7 +55,7 @@ public sealed unsafe class ManagedTreeEnsemble
     /// <summary>Deepest tree the AVX-512 kernel takes (2^6 = 64 leaf bits per row); deeper ensembles are walked.</summary>
     public const int MaxVectorDepth = 6;
 
-    private const int Lanes = 16;
+    private const int Lanes = 16; // rows per block of the AVX-512 kernel; the AVX2 kernel's blocks are 8 rows
 
     /// <summary>Largest scratch (the two column copies of one block) taken from the stack; beyond it, the array pool.</summary>
     private const int MaxStackColumnsBytes = 64 * 1024;
@@ -93,6 +100,9 @@ public sealed unsafe class ManagedTreeEnsemble
     /// <summary>Whether this processor runs the AVX-512 kernel.</summary>
     public static bool Avx512Supported => Avx512F.IsSupported && Avx512CD.IsSupported;
 
+    /// <summary>Whether this processor runs the AVX2 kernel.</summary>
+    public static bool Avx2Supported => Avx2.IsSupported;
+
     /// <summary>
     /// Compiles the trees of rounds [0, <paramref name="iterationEnd"/>) of <paramref name="forest"/> (0: every round,
     /// as libxgboost's <c>iteration_end</c>).
@@ -105,19 +115,20 @@ public sealed unsafe class ManagedTreeEnsemble
         var count = iterationEnd == 0 ? forest.Trees.Count : (int)Math.Min(forest.Trees.Count, (long)iterationEnd * forest.TreesPerRound);
         var trees = forest.Trees.Take(count).ToArray();
         var depth = trees.Length == 0 ? 0 : trees.Max(t => t.Depth);
-        var vectorProblem = VectorProblem(trees, depth);
         if (kernel == TreeKernel.Auto)
         {
-            kernel = vectorProblem is null ? TreeKernel.Avx512 : TreeKernel.Walk;
+            kernel = VectorProblem(trees, depth, TreeKernel.Avx512) is null ? TreeKernel.Avx512
+                : VectorProblem(trees, depth, TreeKernel.Avx2) is null ? TreeKernel.Avx2
+                : TreeKernel.Walk;
         }
 
-        if (kernel == TreeKernel.Avx512 && vectorProblem is not null)
+        if (kernel != TreeKernel.Walk && VectorProblem(trees, depth, kernel) is { } vectorProblem)
         {
-            throw new ArgumentException($"the AVX-512 kernel cannot run: {vectorProblem}", nameof(kernel));
+            throw new ArgumentException($"the {(kernel == TreeKernel.Avx512 ? "AVX-512" : "AVX2")} kernel cannot run: {vectorProblem}", nameof(kernel));
         }
 
         var ensemble = new ManagedTreeEnsemble(forest.Features, trees.Length, depth, forest.BaseMargin, kernel);
-        if (kernel == TreeKernel.Avx512)
+        if (kernel != TreeKernel.Walk)
         {
             ensemble.CompileVector(trees);
         }
@@ -130,12 +141,25 @@ public sealed unsafe class ManagedTreeEnsemble
     }
 
     /// <summary>Why the AVX-512 kernel cannot run these trees here, or null.</summary>
-    public static string? VectorProblem(IReadOnlyList<XgbTree> trees, int depth)
+    public static string? VectorProblem(IReadOnlyList<XgbTree> trees, int depth) => VectorProblem(trees, depth, TreeKernel.Avx512);
+
+    /// <summary>Why the vector <paramref name="kernel"/> (<see cref="TreeKernel.Avx512"/> or <see cref="TreeKernel.Avx2"/>) cannot run these trees here, or null.</summary>
+    public static string? VectorProblem(IReadOnlyList<XgbTree> trees, int depth, TreeKernel kernel)
     {
         ArgumentNullException.ThrowIfNull(trees);
-        if (!Avx512Supported)
+        if (kernel == TreeKernel.Avx512 && !Avx512Supported)
         {
             return "this processor lacks AVX-512F/CD";
+        }
+
+        if (kernel == TreeKernel.Avx2 && !Avx2Supported)
+        {
+            return "this processor lacks AVX2";
+        }
+
+        if (kernel is not (TreeKernel.Avx512 or TreeKernel.Avx2))
+        {
+            throw new ArgumentException($"{kernel} is not a vector kernel.", nameof(kernel));
         }
 
         if (depth > MaxVectorDepth)
@@ -177,7 +201,7 @@ public sealed unsafe class ManagedTreeEnsemble
         fixed (float* x = values)
         fixed (float* m = margins)
         {
-            if (Kernel == TreeKernel.Avx512)
+            if (Kernel is TreeKernel.Avx512 or TreeKernel.Avx2)
             {
                 VectorRows(x, rows, m);
             }
@@ -208,6 +232,7 @@ public sealed unsafe class ManagedTreeEnsemble
     {
         var depth = Depth;
         var width = 1 << depth;
+        var lanes = BlockRows;
         var splits = new List<Split>();
         var starts = new int[(2 * trees.Length) + 1];
         var leaves = new float[(trees.Length * width) + (Lanes * 4)]; // a 16-wide load at the last table's end stays inside
@@ -234,7 +259,7 @@ public sealed unsafe class ManagedTreeEnsemble
                     if (first / 32 == half)
                     {
                         var cleared = (size == 32 ? uint.MaxValue : ((1u << size) - 1)) << (first % 32);
-                        var column = ((tree.DefaultLeft[node] ? 0 : Features) + tree.Feature[node]) * Lanes;
+                        var column = ((tree.DefaultLeft[node] ? 0 : Features) + tree.Feature[node]) * lanes;
                         splits.Add(new Split(column, tree.Value[node], ~cleared));
                     }
 
@@ -316,11 +341,15 @@ public sealed unsafe class ManagedTreeEnsemble
         }
     }
 
+    /// <summary>Rows per block of the vector kernel in use: 16 (AVX-512) or 8 (AVX2).</summary>
+    private int BlockRows => Kernel == TreeKernel.Avx2 ? 8 : Lanes;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimised from the first call: load-time timing must see the real speed
     private void VectorRows(float* values, int rows, float* margins)
     {
         var features = Features;
-        var columnsLength = 2 * features * Lanes;
+        var lanes = BlockRows;
+        var columnsLength = 2 * features * lanes;
         float[]? rented = null;
         Span<float> columns = columnsLength * sizeof(float) <= MaxStackColumnsBytes
             ? stackalloc float[columnsLength]
@@ -330,18 +359,38 @@ public sealed unsafe class ManagedTreeEnsemble
             fixed (float* c = columns)
             {
                 Span<float> tail = stackalloc float[Lanes];
-                for (var first = 0; first < rows; first += Lanes)
+                for (var first = 0; first < rows; first += lanes)
                 {
-                    var count = Math.Min(Lanes, rows - first);
-                    Transpose(values + ((long)first * features), count, features, c);
-                    var margin = Block(c);
-                    if (count == Lanes)
+                    var count = Math.Min(lanes, rows - first);
+                    Transpose(values + ((long)first * features), count, features, lanes, c);
+                    var whole = count == lanes;
+                    if (lanes == Lanes)
                     {
-                        margin.Store(margins + first);
+                        var margin = Block(c);
+                        if (whole)
+                        {
+                            margin.Store(margins + first);
+                        }
+                        else
+                        {
+                            margin.StoreUnsafe(ref MemoryMarshal.GetReference(tail));
+                        }
                     }
                     else
                     {
-                        margin.StoreUnsafe(ref MemoryMarshal.GetReference(tail));
+                        var margin = Block256(c);
+                        if (whole)
+                        {
+                            margin.Store(margins + first);
+                        }
+                        else
+                        {
+                            margin.StoreUnsafe(ref MemoryMarshal.GetReference(tail));
+                        }
+                    }
+
+                    if (!whole)
+                    {
                         tail[..count].CopyTo(new Span<float>(margins + first, count));
                     }
                 }
@@ -398,30 +447,89 @@ public sealed unsafe class ManagedTreeEnsemble
         return margin;
     }
 
-    /// <summary>
-    /// <paramref name="count"/> rows to two column copies, [feature][lane] each: NaN as −∞ in the first (read by
-    /// default-left splits), as +∞ in the second (default-right). Lanes past <paramref name="count"/> are 0.
-    /// </summary>
+    /// <summary>The margins of the 8 rows whose columns are in <paramref name="columns"/>: <see cref="Block"/> on AVX2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimised from the first call: load-time timing must see the real speed
-    private static void Transpose(float* rows, int count, int features, float* columns)
+    private Vector256<float> Block256(float* columns)
     {
-        for (var r = 0; r < count; r++)
+        var depth = Depth;
+        var width = 1 << depth;
+        var margin = Vector256.Create(BaseMargin);
+        fixed (Split* splits = _splits)
+        fixed (int* starts = _splitStart)
+        fixed (float* leaves = _leaves)
         {
-            var row = rows + (r * features);
-            for (var f = 0; f < features; f++)
+            var split = splits;
+            var table = leaves;
+            for (var t = 0; t < Trees; t++)
             {
-                columns[(f * Lanes) + r] = row[f];
+                var low = Vector256<uint>.AllBitsSet;
+                var high = Vector256<uint>.AllBitsSet;
+                for (var end = splits + starts[(2 * t) + 1]; split < end; split++)
+                {
+                    var right = Vector256.GreaterThanOrEqual(Vector256.Load(columns + split->Column), Vector256.Create(split->Threshold)).AsUInt32();
+                    low = Vector256.ConditionalSelect(right, low & Vector256.Create(split->Keep), low);
+                }
+
+                for (var end = splits + starts[(2 * t) + 2]; split < end; split++)
+                {
+                    var right = Vector256.GreaterThanOrEqual(Vector256.Load(columns + split->Column), Vector256.Create(split->Threshold)).AsUInt32();
+                    high = Vector256.ConditionalSelect(right, high & Vector256.Create(split->Keep), high);
+                }
+
+                // AVX2 has no vector lzcnt: the lowest bit left, x & -x = 2^i, converted to float has exponent 127 + i
+                // (2^31 reads as −2^31, the same exponent under the sign bit).
+                var leaf = Vector256.ConditionalSelect(
+                    Vector256.Equals(low, Vector256<uint>.Zero),
+                    LowestBit(high) + Vector256.Create(32u),
+                    LowestBit(low)).AsInt32();
+                margin += depth switch
+                {
+                    0 => Vector256.Create(*table),
+                    <= 3 => Avx2.PermuteVar8x32(Vector256.Load(table), leaf),
+                    _ => Avx2.GatherVector256(table, leaf, 4),
+                };
+                table += width;
             }
         }
 
-        var high = columns + (features * Lanes);
-        var valid = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(count)).AsSingle();
+        return margin;
+    }
+
+    /// <summary>The index of each lane's lowest set bit (any value for a lane of 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> LowestBit(Vector256<uint> x) =>
+        ((Vector256.ConvertToSingle((x & (Vector256<uint>.Zero - x)).AsInt32()).AsUInt32() >> 23) & Vector256.Create(0xFFu)) - Vector256.Create(127u);
+
+    /// <summary>
+    /// <paramref name="count"/> rows to two column copies of <paramref name="lanes"/> rows, [feature][lane] each: NaN
+    /// as −∞ in the first (read by default-left splits), as +∞ in the second (default-right). Lanes past
+    /// <paramref name="count"/> are 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimised from the first call: load-time timing must see the real speed
+    private static void Transpose(float* rows, int count, int features, int lanes, float* columns)
+    {
         for (var f = 0; f < features; f++)
         {
-            var v = Vector512.ConditionalSelect(valid, Vector512.Load(columns + (f * Lanes)), Vector512<float>.Zero);
-            var nan = ~Vector512.Equals(v, v);
-            Vector512.ConditionalSelect(nan, Vector512.Create(float.NegativeInfinity), v).Store(columns + (f * Lanes));
-            Vector512.ConditionalSelect(nan, Vector512.Create(float.PositiveInfinity), v).Store(high + (f * Lanes));
+            var column = columns + (f * lanes);
+            for (var r = 0; r < count; r++)
+            {
+                column[r] = rows[(r * features) + f];
+            }
+
+            for (var r = count; r < lanes; r++)
+            {
+                column[r] = 0f;
+            }
+        }
+
+        // features × lanes is a multiple of 8: the NaN stand-ins 8 values at a time, for either kernel.
+        var high = columns + (features * lanes);
+        for (var at = 0; at < features * lanes; at += 8)
+        {
+            var v = Vector256.Load(columns + at);
+            var nan = ~Vector256.Equals(v, v);
+            Vector256.ConditionalSelect(nan, Vector256.Create(float.NegativeInfinity), v).Store(columns + at);
+            Vector256.ConditionalSelect(nan, Vector256.Create(float.PositiveInfinity), v).Store(high + at);
         }
     }
 

@@ -182,7 +182,7 @@ public sealed class ManagedTreeEnsembleTests
     }
 
     [Fact]
-    public void VectorProblem_InfiniteThresholdsDeepTreesOrNoAvx512_Named()
+    public void VectorProblem_InfiniteThresholdsDeepTreesOrAMissingInstructionSet_NamedPerKernel()
     {
         // Root splits feature 0 at +inf: the ±inf stand-ins for NaN would go the wrong way, so the kernel refuses it.
         XgbTree[] infinite = [new([1, -1, -1], [2, -1, -1], [0, 0, 0], [float.PositiveInfinity, -0.5f, 0.5f], [true, false, false])];
@@ -190,15 +190,27 @@ public sealed class ManagedTreeEnsembleTests
             new int[15], Enumerable.Range(0, 15).Select(i => i * 0.1f).ToArray(), new bool[15]);
 
         Assert.Equal(7, chain.Depth);
-        if (!ManagedTreeEnsemble.Avx512Supported)
+        using var booster = TreeModels.Train(rounds: 3);
+        var forest = XgbForest.Parse(booster.SaveModelToBuffer("json"));
+        Assert.Throws<ArgumentException>(() => ManagedTreeEnsemble.VectorProblem([chain], 7, TreeKernel.Walk));
+        foreach (var (kernel, supported, lacks) in new[] { (TreeKernel.Avx512, ManagedTreeEnsemble.Avx512Supported, "lacks AVX-512F/CD"), (TreeKernel.Avx2, ManagedTreeEnsemble.Avx2Supported, "lacks AVX2") })
         {
-            Assert.Contains("lacks AVX-512", ManagedTreeEnsemble.VectorProblem([chain], 7), StringComparison.Ordinal);
-            return;
+            if (!supported)
+            {
+                Assert.Contains(lacks, ManagedTreeEnsemble.VectorProblem([chain], 7, kernel), StringComparison.Ordinal);
+                var e = Assert.Throws<ArgumentException>(() => ManagedTreeEnsemble.Compile(forest, 0, kernel));
+                Assert.Contains(lacks, e.Message, StringComparison.Ordinal);
+                continue;
+            }
+
+            Assert.Contains("split threshold of Infinity", ManagedTreeEnsemble.VectorProblem(infinite, 1, kernel), StringComparison.Ordinal);
+            Assert.Contains("trees 7 deep", ManagedTreeEnsemble.VectorProblem([chain], 7, kernel), StringComparison.Ordinal);
+            Assert.Null(ManagedTreeEnsemble.VectorProblem([infinite[0] with { Value = [0.5f, -0.5f, 0.5f] }], 1, kernel));
         }
 
-        Assert.Contains("split threshold of Infinity", ManagedTreeEnsemble.VectorProblem(infinite, 1), StringComparison.Ordinal);
-        Assert.Contains("trees 7 deep", ManagedTreeEnsemble.VectorProblem([chain], 7), StringComparison.Ordinal);
-        Assert.Null(ManagedTreeEnsemble.VectorProblem([infinite[0] with { Value = [0.5f, -0.5f, 0.5f] }], 1));
+        // Auto takes the widest kernel this processor runs.
+        var auto = ManagedTreeEnsemble.Compile(forest);
+        Assert.Equal(ManagedTreeEnsemble.Avx512Supported ? TreeKernel.Avx512 : ManagedTreeEnsemble.Avx2Supported ? TreeKernel.Avx2 : TreeKernel.Walk, auto.Kernel);
     }
 
     private static ManagedTreeEnsemble Compile(Booster booster, TreeKernel kernel) =>

@@ -10,8 +10,9 @@ internal static class TreeModels
 {
     public const int Columns = 8;
 
-    /// <summary>Kernels this machine runs: the walk always, AVX-512 where the processor has it.</summary>
-    public static TreeKernel[] KernelList => ManagedTreeEnsemble.Avx512Supported ? [TreeKernel.Walk, TreeKernel.Avx512] : [TreeKernel.Walk];
+    /// <summary>Kernels this machine runs: the walk always, AVX-512 and AVX2 where the processor has them.</summary>
+    public static TreeKernel[] KernelList =>
+        [TreeKernel.Walk, .. ManagedTreeEnsemble.Avx512Supported ? [TreeKernel.Avx512] : Array.Empty<TreeKernel>(), .. ManagedTreeEnsemble.Avx2Supported ? [TreeKernel.Avx2] : Array.Empty<TreeKernel>()];
 
     /// <summary><see cref="KernelList"/> as theory data.</summary>
     public static TheoryData<TreeKernel> Kernels() => [.. KernelList];
