@@ -11,8 +11,9 @@ namespace StreamFraud.Scoring.Lstm;
 /// <remarks>
 /// Measured on the 2-core dev machine (same run, 384-float rows): TensorPrimitives.Sigmoid about 1.1–1.3 ns per value,
 /// this vectorised sigmoid 0.37 ns, and the generic cell needs six TensorPrimitives calls per row where this needs one
-/// pass. Used when Vector512 is accelerated and the hidden size is a multiple of 16; otherwise the generic
-/// (TensorPrimitives) path runs. Accuracy: σ and tanh within 1e-7 absolute.
+/// pass. The trainer uses these cells when Vector512 is accelerated and the hidden size is a multiple of 16; otherwise
+/// its generic (TensorPrimitives) path runs. The serving cell (<see cref="ManagedLstm"/>) also has 8-lane σ/tanh here
+/// for AVX2. Accuracy: σ and tanh within 1e-7 absolute.
 /// </remarks>
 internal static class FloatKernels
 {

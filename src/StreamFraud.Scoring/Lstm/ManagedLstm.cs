@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace StreamFraud.Scoring.Lstm;
 
 /// <summary>
-/// The bundle's two-layer LSTM in managed fp32 on the trainer's packed GEMM (<see cref="Sgemm"/>, AVX-512 8×32) and
+/// The bundle's two-layer LSTM in managed fp32 on the trainer's packed GEMM (<see cref="Sgemm"/>, AVX-512 8×32 or AVX2 6×16) and
 /// vectorised σ/tanh (<see cref="FloatKernels"/>): the <c>managed-fp32</c> serving path. Same arithmetic precision
 /// as ONNX Runtime's fp32 (only the order of the sums differs), so its scores match ONNX Runtime's to ~1e-7.
 /// Thread-safe: every call takes its own workspaces.
@@ -137,7 +137,7 @@ public sealed class ManagedLstm
         }
 
         var widest = Math.Min(FloatKernels.CellWidth(graph.Hidden1), FloatKernels.CellWidth(graph.Hidden2));
-        if (cellWidth < 0)
+        if (cellWidth == -1)
         {
             cellWidth = widest;
         }

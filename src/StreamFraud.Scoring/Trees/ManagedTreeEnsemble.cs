@@ -24,7 +24,8 @@ public enum TreeKernel
     /// <summary>
     /// <see cref="Avx512"/>'s leaf bit vectors with 8 rows per AVX2 register, for processors without AVX-512 (AMD
     /// before Zen 4, Intel client cores): the same trees (at most <see cref="ManagedTreeEnsemble.MaxVectorDepth"/>
-    /// deep, finite thresholds), the lowest leaf bit found through the exponent of its float, the leaf by a gather.
+    /// deep, finite thresholds), the lowest leaf bit found through the exponent of its float, the leaf by a lane permute
+    /// up to depth 3 and a gather beyond.
     /// </summary>
     Avx2,
 }
@@ -42,8 +43,10 @@ public enum TreeKernel
 /// column, one compare with the threshold), and where a row goes right the leaves of the split's left subtree are
 /// cleared (one masked AND). The row's leaf is the lowest bit left (leaves numbered left to right): the left-most leaf
 /// not excluded is the one the row's path ends in. No branches depend on the data, no gathers, and only the splits
-/// that exist are visited (trees of a real model are far from complete).</para>
-/// <para>Missing values: the rows are transposed per 16-row block into two column copies, NaN as −∞ in one and +∞
+/// that exist are visited (trees of a real model are far from complete). The AVX2 kernel does the same with 8 rows per
+/// register; lacking a vector leading-zero count and wide permutes, it reads the lowest bit from a float's exponent
+/// and gathers leaves of trees deeper than 3.</para>
+/// <para>Missing values: the rows are transposed per block (16 or 8 rows) into two column copies, NaN as −∞ in one and +∞
 /// in the other; a default-left split reads the first (−∞ ≥ t is false: left), a default-right split the second
 /// (+∞ ≥ t: right). For any other value, <c>x ≥ t</c> is <c>!(x &lt; t)</c>, XGBoost's rule. This needs finite
 /// thresholds, which the compiler checks.</para>
@@ -52,7 +55,7 @@ public enum TreeKernel
 /// </remarks>
 public sealed unsafe class ManagedTreeEnsemble
 {
-    /// <summary>Deepest tree the AVX-512 kernel takes (2^6 = 64 leaf bits per row); deeper ensembles are walked.</summary>
+    /// <summary>Deepest tree the vector kernels (AVX-512, AVX2) take (2^6 = 64 leaf bits per row); deeper ensembles are walked.</summary>
     public const int MaxVectorDepth = 6;
 
     private const int Lanes = 16; // rows per block of the AVX-512 kernel; the AVX2 kernel's blocks are 8 rows
@@ -60,7 +63,7 @@ public sealed unsafe class ManagedTreeEnsemble
     /// <summary>Largest scratch (the two column copies of one block) taken from the stack; beyond it, the array pool.</summary>
     private const int MaxStackColumnsBytes = 64 * 1024;
 
-    // AVX-512 layout: per tree the splits whose left subtree lies in the low 32 leaves, then those in the high 32
+    // Vector kernels' layout: per tree the splits whose left subtree lies in the low 32 leaves, then those in the high 32
     // (_splitStart[2t], [2t+1], [2t+2]); per tree 2^D leaves, left to right.
     private Split[] _splits = [];
     private int[] _splitStart = [];
@@ -235,7 +238,7 @@ public sealed unsafe class ManagedTreeEnsemble
         var lanes = BlockRows;
         var splits = new List<Split>();
         var starts = new int[(2 * trees.Length) + 1];
-        var leaves = new float[(trees.Length * width) + (Lanes * 4)]; // a 16-wide load at the last table's end stays inside
+        var leaves = new float[(trees.Length * width) + (Lanes * 4)]; // a 16- or 8-wide load at the last table's end stays inside
         for (var t = 0; t < trees.Length; t++)
         {
             var tree = trees[t];
@@ -547,7 +550,7 @@ public sealed unsafe class ManagedTreeEnsemble
                 Avx512F.PermuteVar16x32x2(Vector512.Load(table), k, Vector512.Load(table + 16))),
         };
 
-    /// <summary>A split for the AVX-512 kernel: where its feature's column starts, its threshold, the leaf bits it keeps when a row goes right.</summary>
+    /// <summary>A split for the vector kernels: where its feature's column starts, its threshold, the leaf bits it keeps when a row goes right.</summary>
     [StructLayout(LayoutKind.Sequential)]
     private readonly record struct Split(int Column, float Threshold, uint Keep);
 

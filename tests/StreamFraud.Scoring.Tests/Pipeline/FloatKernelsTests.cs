@@ -28,7 +28,7 @@ public class FloatKernelsTests
     {
         if (!FloatKernels.RunsCell(8))
         {
-            Assert.Equal(0, FloatKernels.CellWidth(128)); // no AVX2 with FMA: the serving cell is scalar
+            Assert.Equal(FloatKernels.RunsCell(16) ? 16 : 0, FloatKernels.CellWidth(128)); // no AVX2 with FMA: AVX-512's cell or the scalar one
             return;
         }
 

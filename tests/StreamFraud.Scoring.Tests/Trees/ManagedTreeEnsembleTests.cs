@@ -8,7 +8,7 @@ namespace StreamFraud.Scoring.Tests.Trees;
 /// models): margins bit for bit and probabilities within <see cref="TreeSelection.Tolerance"/>, for each kernel this
 /// machine runs, on random rows with missing values, on values exactly at split thresholds, deep unbalanced trees,
 /// several base scores, fewer rounds than the model has, several trees per round and a monotone-constrained model.
-/// Row counts that are not multiples of 16 exercise the AVX-512 kernel's partial last block.
+/// Row counts that are not multiples of 16 or 8 (509, 7, 100) exercise the vector kernels' partial last block.
 /// </summary>
 public sealed class ManagedTreeEnsembleTests
 {
@@ -56,12 +56,16 @@ public sealed class ManagedTreeEnsembleTests
     [MemberData(nameof(Kernels))]
     public void PredictMargins_ShallowAndUnbalancedTrees_EqualLibxgboost(TreeKernel kernel)
     {
-        // Depth 3, and depth-6 trees whose leaves stop at every depth (few rows per leaf allowed, strong pruning).
-        using var shallow = TreeModels.Train(rounds: 10, change: p => p with { MaxDepth = 3 });
-        using var ragged = TreeModels.Train(rounds: 30, rows: 600, change: p => p with { Gamma = 1, MinChildWeight = 3 });
+        // Depths 1 to 5 (the AVX2 kernel permutes leaves up to depth 3 and gathers from 16- and 32-leaf tables at 4
+        // and 5), and depth-6 trees whose leaves stop at every depth (few rows per leaf allowed, strong pruning).
+        foreach (var depth in new[] { 1, 2, 3, 4, 5 })
+        {
+            using var shallow = TreeModels.Train(rounds: 10, change: p => p with { MaxDepth = depth });
+            Assert.Equal(depth, Compile(shallow, kernel).Depth);
+            AssertSame(shallow, Compile(shallow, kernel), TreeModels.RandomRows(100, seed: 6 + depth), 100);
+        }
 
-        Assert.Equal(3, Compile(shallow, kernel).Depth);
-        AssertSame(shallow, Compile(shallow, kernel), TreeModels.RandomRows(100, seed: 6), 100);
+        using var ragged = TreeModels.Train(rounds: 30, rows: 600, change: p => p with { Gamma = 1, MinChildWeight = 3 });
         AssertSame(ragged, Compile(ragged, kernel), TreeModels.RandomRows(100, seed: 7), 100);
     }
 
