@@ -28,7 +28,7 @@ internal static class FloatKernels
     /// </summary>
     public static int CellWidth(int hidden) =>
         Supports(hidden) ? Width
-        : Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported && hidden % 8 == 0 ? 8
+        : RunsCell(8) && hidden % 8 == 0 ? 8
         : 0;
 
     /// <summary>Whether this machine runs the serving cell of <paramref name="width"/> floats (0: the scalar cell, always).</summary>

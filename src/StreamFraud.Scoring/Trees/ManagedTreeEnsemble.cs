@@ -120,12 +120,11 @@ public sealed unsafe class ManagedTreeEnsemble
         var depth = trees.Length == 0 ? 0 : trees.Max(t => t.Depth);
         if (kernel == TreeKernel.Auto)
         {
-            kernel = VectorProblem(trees, depth, TreeKernel.Avx512) is null ? TreeKernel.Avx512
-                : VectorProblem(trees, depth, TreeKernel.Avx2) is null ? TreeKernel.Avx2
-                : TreeKernel.Walk;
+            // The widest vector kernel this processor runs, unless the trees rule vector kernels out (one scan of them).
+            var widest = Avx512Supported ? TreeKernel.Avx512 : Avx2Supported ? TreeKernel.Avx2 : TreeKernel.Walk;
+            kernel = widest != TreeKernel.Walk && VectorProblem(trees, depth, widest) is null ? widest : TreeKernel.Walk;
         }
-
-        if (kernel != TreeKernel.Walk && VectorProblem(trees, depth, kernel) is { } vectorProblem)
+        else if (kernel != TreeKernel.Walk && VectorProblem(trees, depth, kernel) is { } vectorProblem)
         {
             throw new ArgumentException($"the {(kernel == TreeKernel.Avx512 ? "AVX-512" : "AVX2")} kernel cannot run: {vectorProblem}", nameof(kernel));
         }
@@ -361,40 +360,24 @@ public sealed unsafe class ManagedTreeEnsemble
         {
             fixed (float* c = columns)
             {
-                Span<float> tail = stackalloc float[Lanes];
+                var tail = stackalloc float[Lanes];
                 for (var first = 0; first < rows; first += lanes)
                 {
                     var count = Math.Min(lanes, rows - first);
                     Transpose(values + ((long)first * features), count, features, lanes, c);
-                    var whole = count == lanes;
+                    var destination = count == lanes ? margins + first : tail; // a partial block goes through the tail
                     if (lanes == Lanes)
                     {
-                        var margin = Block(c);
-                        if (whole)
-                        {
-                            margin.Store(margins + first);
-                        }
-                        else
-                        {
-                            margin.StoreUnsafe(ref MemoryMarshal.GetReference(tail));
-                        }
+                        Block(c).Store(destination);
                     }
                     else
                     {
-                        var margin = Block256(c);
-                        if (whole)
-                        {
-                            margin.Store(margins + first);
-                        }
-                        else
-                        {
-                            margin.StoreUnsafe(ref MemoryMarshal.GetReference(tail));
-                        }
+                        Block256(c).Store(destination);
                     }
 
-                    if (!whole)
+                    if (count < lanes)
                     {
-                        tail[..count].CopyTo(new Span<float>(margins + first, count));
+                        new Span<float>(tail, count).CopyTo(new Span<float>(margins + first, count));
                     }
                 }
             }
@@ -511,17 +494,21 @@ public sealed unsafe class ManagedTreeEnsemble
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimised from the first call: load-time timing must see the real speed
     private static void Transpose(float* rows, int count, int features, int lanes, float* columns)
     {
-        for (var f = 0; f < features; f++)
+        // Rows read in order, as before the AVX2 kernel; a partial block's missing lanes are zeroed.
+        for (var r = 0; r < count; r++)
         {
-            var column = columns + (f * lanes);
-            for (var r = 0; r < count; r++)
+            var row = rows + (r * features);
+            for (var f = 0; f < features; f++)
             {
-                column[r] = rows[(r * features) + f];
+                columns[(f * lanes) + r] = row[f];
             }
+        }
 
-            for (var r = count; r < lanes; r++)
+        for (var r = count; r < lanes; r++)
+        {
+            for (var f = 0; f < features; f++)
             {
-                column[r] = 0f;
+                columns[(f * lanes) + r] = 0f;
             }
         }
 
